@@ -1,0 +1,14 @@
+// Each file *_command.cc adds one command group to the `straits` app.
+#pragma once
+
+#include "cli/context.h"
+
+namespace CLI {
+class App;
+}
+
+namespace straits::cli {
+
+void add_catalog_command(CLI::App& app, Context& context);
+
+}  // namespace straits::cli

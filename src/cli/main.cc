@@ -1,0 +1,55 @@
+// straits: the command-line front door. Builds the object graph from the
+// command line and maps Errors to messages and exit codes; no logic lives here.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/context.h"
+
+#ifndef STRAITS_VERSION
+#define STRAITS_VERSION "0.0.0"
+#endif
+
+namespace {
+
+std::filesystem::path resolve_executable(const char* argv0) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) return self;
+  return std::filesystem::absolute(argv0, ec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace straits::cli;
+  Context context;
+  context.executable = resolve_executable(argc > 0 ? argv[0] : "straits");
+
+  CLI::App app(
+      "straits: compliance-first broker and scheduler for AI-training GPU capacity.\n"
+      "Exit codes: 0 success, 1 error (bad input, failed check), 2 bad command line.",
+      "straits");
+  app.set_version_flag("--version", std::string("straits ") + STRAITS_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  add_catalog_command(app, context);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    context.fail(std::string("unexpected failure: ") + e.what());
+  }
+  std::cout.flush();
+  return context.exit_code;
+}
