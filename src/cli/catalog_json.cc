@@ -84,19 +84,25 @@ json groups(const Catalog& catalog) {
   return out;
 }
 
-json operators(const Catalog& catalog) {
+// Orgs and operators have the same shape: an ownership chain to an ultimate parent.
+template <typename Entity>
+json owned_entities(const Catalog& catalog, const std::vector<Entity>& entities) {
   json out = json::array();
-  for (const Operator& o : catalog.operators()) {
-    const Operator& top = catalog.ultimate_parent(o.id);
-    out.push_back({{"id", o.id.str()},
-                   {"name", o.name},
-                   {"hq", o.hq.str()},
-                   {"parent", optional_id(o.parent)},
+  for (const Entity& e : entities) {
+    const Entity& top = catalog.ultimate_parent(e.id);
+    out.push_back({{"id", e.id.str()},
+                   {"name", e.name},
+                   {"hq", e.hq.str()},
+                   {"parent", optional_id(e.parent)},
                    {"ultimate_parent", top.id.str()},
                    {"parent_hq", top.hq.str()},
-                   {"notes", o.notes}});
+                   {"notes", e.notes}});
   }
   return out;
+}
+
+json operators(const Catalog& catalog) {
+  return owned_entities(catalog, catalog.operators());
 }
 
 json sites(const Catalog& catalog) {
@@ -136,18 +142,7 @@ json pools(const Catalog& catalog) {
 }
 
 json orgs(const Catalog& catalog) {
-  json out = json::array();
-  for (const Org& o : catalog.orgs()) {
-    const Org& top = catalog.ultimate_parent(o.id);
-    out.push_back({{"id", o.id.str()},
-                   {"name", o.name},
-                   {"hq", o.hq.str()},
-                   {"parent", optional_id(o.parent)},
-                   {"ultimate_parent", top.id.str()},
-                   {"parent_hq", top.hq.str()},
-                   {"notes", o.notes}});
-  }
-  return out;
+  return owned_entities(catalog, catalog.orgs());
 }
 
 json licences(const Catalog& catalog) {

@@ -96,13 +96,15 @@ std::optional<std::string> Fields::string(const std::string& key, Need need) {
   return value.Scalar();
 }
 
-std::optional<double> Fields::number(const std::string& key, Need need, Sign sign) {
+template <typename Number>
+std::optional<Number> Fields::scalar_number(const std::string& key, Need need, Sign sign,
+                                            const char* what) {
   YAML::Node value = get(key, need);
   if (!value.IsDefined()) return std::nullopt;
-  double number = 0;
-  if (!value.IsScalar() || !YAML::convert<double>::decode(value, number) ||
-      !std::isfinite(number)) {
-    file_->error(value, prefix() + "'" + key + "' must be a number, got " + describe(value));
+  Number number{};
+  if (!value.IsScalar() || !YAML::convert<Number>::decode(value, number) ||
+      !std::isfinite(static_cast<double>(number))) {
+    file_->error(value, prefix() + "'" + key + "' must be " + what + ", got " + describe(value));
     return std::nullopt;
   }
   if (sign == Sign::kPositive && number <= 0) {
@@ -117,24 +119,14 @@ std::optional<double> Fields::number(const std::string& key, Need need, Sign sig
   return number;
 }
 
+std::optional<double> Fields::number(const std::string& key, Need need, Sign sign) {
+  return scalar_number<double>(key, need, sign, "a number");
+}
+
 std::optional<std::int64_t> Fields::integer(const std::string& key, Need need, Sign sign) {
-  YAML::Node value = get(key, need);
-  if (!value.IsDefined()) return std::nullopt;
-  long long number = 0;
-  if (!value.IsScalar() || !YAML::convert<long long>::decode(value, number)) {
-    file_->error(value, prefix() + "'" + key + "' must be a whole number, got " + describe(value));
-    return std::nullopt;
-  }
-  if (sign == Sign::kPositive && number <= 0) {
-    file_->error(value,
-                 prefix() + "'" + key + "' must be greater than zero, got " + value.Scalar());
-    return std::nullopt;
-  }
-  if (sign == Sign::kNonNegative && number < 0) {
-    file_->error(value, prefix() + "'" + key + "' must not be negative, got " + value.Scalar());
-    return std::nullopt;
-  }
-  return number;
+  auto number = scalar_number<long long>(key, need, sign, "a whole number");
+  if (!number) return std::nullopt;
+  return static_cast<std::int64_t>(*number);
 }
 
 std::optional<bool> Fields::boolean(const std::string& key, Need need) {

@@ -65,6 +65,9 @@ class Fields {
 
  private:
   YAML::Node get(const std::string& key, Need need);
+  template <typename Number>
+  std::optional<Number> scalar_number(const std::string& key, Need need, Sign sign,
+                                      const char* what);
   std::string prefix() const { return subject_.empty() ? "" : subject_ + ": "; }
 
   YamlFile* file_;
