@@ -10,5 +10,6 @@ class App;
 namespace straits::cli {
 
 void add_catalog_command(CLI::App& app, Context& context);
+void add_policy_command(CLI::App& app, Context& context);
 
 }  // namespace straits::cli

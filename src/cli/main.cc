@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.fallthrough(false);
 
   add_catalog_command(app, context);
+  add_policy_command(app, context);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,566 @@
+#include "policy/engine.h"
+
+#include <algorithm>
+#include <bit>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "policy/internal/compiled.h"
+#include "policy/internal/parser.h"
+
+namespace straits::policy {
+
+using internal::CompiledPolicy;
+using internal::CompiledRule;
+using internal::Node;
+using internal::Slot;
+using internal::Type;
+
+std::string_view to_string(Action action) {
+  switch (action) {
+    case Action::kShip: return "ship";
+    case Action::kLease: return "lease";
+    case Action::kRun: return "run";
+    case Action::kTransfer: return "transfer";
+  }
+  return "?";
+}
+
+std::optional<Action> parse_action(std::string_view text) {
+  if (text == "ship") return Action::kShip;
+  if (text == "lease") return Action::kLease;
+  if (text == "run") return Action::kRun;
+  if (text == "transfer") return Action::kTransfer;
+  return std::nullopt;
+}
+
+std::string_view to_string(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kAllow: return "allow";
+    case Outcome::kLicenceRequired: return "licence_required";
+    case Outcome::kDeny: return "deny";
+  }
+  return "?";
+}
+
+std::string_view to_string(EffectKind effect) {
+  switch (effect) {
+    case EffectKind::kForbid: return "forbid";
+    case EffectKind::kRequireLicence: return "require_licence";
+    case EffectKind::kRecord: return "record";
+  }
+  return "?";
+}
+
+namespace internal {
+namespace {
+
+inline double as_number(std::int64_t bits) {
+  return std::bit_cast<double>(bits);
+}
+
+template <typename T>
+bool compare(CompareOp op, T a, T b) {
+  switch (op) {
+    case CompareOp::kEq: return a == b;
+    case CompareOp::kNe: return a != b;
+    case CompareOp::kLt: return a < b;
+    case CompareOp::kLe: return a <= b;
+    case CompareOp::kGt: return a > b;
+    case CompareOp::kGe: return a >= b;
+  }
+  return false;
+}
+
+inline bool compare_typed(Type type, CompareOp op, std::int64_t a, std::int64_t b) {
+  if (type == Type::kNumber) return compare(op, as_number(a), as_number(b));
+  return compare(op, a, b);
+}
+
+}  // namespace
+
+// Reads a slot; dataset slots come from the dataset being tried, in run rules.
+inline std::int64_t CompiledPolicy::fetch(const Subject& s, std::uint8_t slot,
+                                          const Subject::DatasetFacts* dataset, std::int64_t now) {
+  if (slot == kNow) return now;
+  if (dataset != nullptr && slot >= kDatasetId && slot <= kDatasetSizeTb) {
+    switch (slot) {
+      case kDatasetId: return dataset->id;
+      case kDatasetOrigin: return dataset->origin;
+      case kDatasetClass: return dataset->data_class;
+      default: return std::bit_cast<std::int64_t>(dataset->size_tb);
+    }
+  }
+  return s.facts_[slot];
+}
+
+bool CompiledPolicy::holds(std::int32_t index, const Subject& s,
+                           const Subject::DatasetFacts* dataset, std::int64_t now) const {
+  const Node& n = nodes[static_cast<std::size_t>(index)];
+  switch (n.op) {
+    case Node::Op::kTrue: return true;
+    case Node::Op::kConst: return n.constant != 0;
+    case Node::Op::kAttrBool: return fetch(s, n.slot, dataset, now) != 0;
+    case Node::Op::kAttr: return fetch(s, n.slot, dataset, now) != 0;
+    case Node::Op::kCompareAttrConst:
+      return compare_typed(n.type, n.cmp, fetch(s, n.slot, dataset, now), n.constant);
+    case Node::Op::kAnd:
+      for (std::uint32_t k = n.kids_begin; k < n.kids_end; ++k) {
+        if (!holds(static_cast<std::int32_t>(kids[k]), s, dataset, now)) return false;
+      }
+      return true;
+    case Node::Op::kOr:
+      for (std::uint32_t k = n.kids_begin; k < n.kids_end; ++k) {
+        if (holds(static_cast<std::int32_t>(kids[k]), s, dataset, now)) return true;
+      }
+      return false;
+    case Node::Op::kNot:
+      return !holds(static_cast<std::int32_t>(kids[n.kids_begin]), s, dataset, now);
+    case Node::Op::kCompare:
+    case Node::Op::kInGroup:
+    case Node::Op::kInList: {
+      auto value_of = [&](std::uint32_t k) -> std::int64_t {
+        const Node& v = nodes[kids[k]];
+        if (v.op == Node::Op::kAttr || v.op == Node::Op::kAttrBool) {
+          return fetch(s, v.slot, dataset, now);
+        }
+        return v.constant;
+      };
+      if (n.op == Node::Op::kCompare) {
+        return compare_typed(n.type, n.cmp, value_of(n.kids_begin), value_of(n.kids_begin + 1));
+      }
+      std::int64_t x = value_of(n.kids_begin);
+      bool member = false;
+      if (n.op == Node::Op::kInGroup) {
+        const auto& bits = groups[static_cast<std::size_t>(n.group)];
+        auto word = static_cast<std::size_t>(x / 64);
+        member = x >= 0 && word < bits.size() && ((bits[word] >> (x % 64)) & 1u);
+      } else {
+        for (std::uint32_t k = n.kids_begin + 1; k < n.kids_end && !member; ++k) {
+          member = compare_typed(n.type, CompareOp::kEq, x, value_of(k));
+        }
+      }
+      return member != n.negated;
+    }
+  }
+  return false;
+}
+
+bool CompiledPolicy::rule_applies(const CompiledRule& rule, const Subject& s, Instant at) const {
+  if (rule.root < 0) return true;
+  std::int64_t now = at.unix_microseconds();
+  if (rule.uses_dataset && s.action_ == Action::kRun) {
+    for (const auto& d : s.datasets_) {
+      if (holds(rule.root, s, &d, now)) return true;
+    }
+    return false;
+  }
+  return holds(rule.root, s, nullptr, now);
+}
+
+const std::vector<std::uint32_t>& CompiledPolicy::rules_in_force(Action action, Instant at) const {
+  auto e = static_cast<std::size_t>(
+      std::upper_bound(boundaries.begin(), boundaries.end(), at.unix_microseconds()) -
+      boundaries.begin());
+  return active[e * kActionCount + static_cast<std::size_t>(action)];
+}
+
+std::int64_t CompiledPolicy::lifting_licence(const Subject& s, std::int64_t licence,
+                                             Instant at) const {
+  for (const auto& held : s.licences_) {
+    if (held.name == licence && held.from <= at && at < held.until) {
+      return static_cast<std::int64_t>(held.index);
+    }
+  }
+  return -1;
+}
+
+}  // namespace internal
+
+namespace {
+
+namespace fs = std::filesystem;
+
+Result<internal::PackAst> parse_pack(const fs::path& dir, Diagnostics& diagnostics) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Error(ErrorCode::kNotFound,
+                 "rule pack '" + dir.string() + "' does not exist or is not a folder");
+  }
+  internal::PackAst pack;
+  pack.dir = dir.string();
+  pack.name =
+      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".rules") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    diagnostics.add(SourceLocation{dir.string(), 0, 0}, "no *.rules files in the pack");
+  }
+  for (const fs::path& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      diagnostics.add(SourceLocation{file.string(), 0, 0}, "cannot read the file");
+      continue;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    internal::parse_rule_file(buffer.str(), file.string(), pack, diagnostics);
+  }
+  return pack;
+}
+
+template <typename Map>
+std::optional<std::uint32_t> lookup(const Map& index, const std::string& id) {
+  auto it = index.find(id);
+  if (it == index.end()) return std::nullopt;
+  return it->second;
+}
+
+Error not_found(const std::string& kind, const std::string& id) {
+  return Error(ErrorCode::kNotFound, "no " + kind + " '" + id + "' in the catalog");
+}
+
+}  // namespace
+
+Result<Engine> Engine::load(const catalog::Catalog& catalog,
+                            const std::vector<std::filesystem::path>& packs,
+                            const ParamOverrides& params) {
+  Diagnostics diagnostics;
+  std::vector<internal::PackAst> parsed;
+  for (const auto& dir : packs) {
+    auto pack = parse_pack(dir, diagnostics);
+    if (!pack) return std::move(pack).error();
+    parsed.push_back(std::move(pack).value());
+  }
+  auto compiled = std::make_shared<CompiledPolicy>();
+  compiled->catalog = &catalog;
+  for (const auto& p : parsed) compiled->pack_names.push_back(p.dir);
+  internal::compile_packs(parsed, params, *compiled, diagnostics);
+  if (!diagnostics.empty()) {
+    std::size_t n = diagnostics.sorted().size();
+    std::string names;
+    for (const auto& dir : packs) names += (names.empty() ? "" : ", ") + dir.string();
+    return diagnostics.to_error("rule pack" + std::string(packs.size() == 1 ? " " : "s ") + names +
+                                ": " + std::to_string(n) + (n == 1 ? " error" : " errors"));
+  }
+  auto index = [](auto& map, const auto& items) {
+    for (std::uint32_t i = 0; i < items.size(); ++i) map.emplace(items[i].id.str(), i);
+  };
+  index(compiled->chip_index, catalog.chips());
+  index(compiled->site_index, catalog.sites());
+  index(compiled->pool_index, catalog.pools());
+  index(compiled->org_index, catalog.orgs());
+  index(compiled->dataset_index, catalog.datasets());
+  index(compiled->operator_index, catalog.operators());
+  return Engine(std::move(compiled));
+}
+
+std::size_t Engine::rule_count() const {
+  return compiled_->rules.size();
+}
+const std::vector<std::string>& Engine::packs() const {
+  return compiled_->pack_names;
+}
+const std::map<std::string, Instant>& Engine::params() const {
+  return compiled_->params;
+}
+
+Result<Subject> Engine::resolve(const Request& request) const {
+  const CompiledPolicy& c = *compiled_;
+  const catalog::Catalog& cat = *c.catalog;
+  Subject s;
+  auto sym = [&](const std::string& text) { return c.symbols.find(text); };
+  auto num = [](double x) { return std::bit_cast<std::int64_t>(x); };
+  auto& f = s.facts_;
+  f[internal::kSourceSite] = sym("");
+  f[internal::kJobPurpose] = sym("");
+  for (int slot : {internal::kChipId, internal::kOrgId, internal::kPoolId, internal::kDatasetId}) {
+    f[static_cast<std::size_t>(slot)] = -1;
+  }
+
+  const catalog::Chip* chip = nullptr;
+  const catalog::Site* site = nullptr;
+  std::vector<std::string> parties;  // ids of orgs and operators whose licences count
+
+  auto set_chip = [&](const catalog::Chip& x) {
+    chip = &x;
+    f[internal::kChipId] = sym(x.id.str());
+    f[internal::kChipVendor] = sym(x.vendor);
+    f[internal::kChipOrigin] = sym(x.origin.str());
+    f[internal::kChipTpp] = num(x.tpp);
+    f[internal::kChipPd] = num(x.performance_density.value_or(0));
+    f[internal::kChipMemoryBandwidth] = num(x.memory_bandwidth_gbps);
+    f[internal::kChipIoBandwidth] = num(x.io_bandwidth_gbps);
+    f[internal::kChipMemoryGb] = num(x.memory_gb);
+    f[internal::kChipDatacenter] = x.datacenter ? 1 : 0;
+    f[internal::kChipHbm] = x.memory_type.rfind("HBM", 0) == 0 ? 1 : 0;
+  };
+  auto set_site = [&](const catalog::Site& x) {
+    site = &x;
+    f[internal::kSiteId] = sym(x.id.str());
+    f[internal::kSiteCity] = sym(x.city);
+    f[internal::kSiteCountry] = sym(x.country.str());
+    f[internal::kSiteStateFunded] = x.state_funded ? 1 : 0;
+    const catalog::Operator& op = *cat.find_operator(x.operator_id);
+    const catalog::Operator& top = cat.ultimate_parent(x.operator_id);
+    f[internal::kOperatorId] = sym(op.id.str());
+    f[internal::kOperatorHq] = sym(op.hq.str());
+    f[internal::kOperatorParentHq] = sym(top.hq.str());
+  };
+  auto set_org = [&](const catalog::Org& x) {
+    f[internal::kOrgId] = sym(x.id.str());
+    f[internal::kOrgHq] = sym(x.hq.str());
+    const catalog::Org& top = cat.ultimate_parent(x.id);
+    f[internal::kOrgParentHq] = sym(top.hq.str());
+    parties.push_back(x.id.str());
+    parties.push_back(top.id.str());
+  };
+  auto set_dataset = [&](const catalog::Dataset& x) {
+    Subject::DatasetFacts d;
+    d.id = sym(x.id.str());
+    d.origin = sym(x.origin.str());
+    d.data_class = c.class_symbols[static_cast<int>(x.data_class)];
+    d.size_tb = x.size_tb;
+    return d;
+  };
+  auto set_pool = [&](const catalog::Pool& x) -> Status {
+    f[internal::kPoolId] = sym(x.id.str());
+    f[internal::kPoolGpus] = num(x.gpus());
+    f[internal::kPoolOwned] = x.owner ? 1 : 0;
+    set_chip(*cat.find_chip(x.chip));
+    set_site(*cat.find_site(x.site));
+    parties.push_back(site->operator_id.str());
+    return ok();
+  };
+  auto add_by = [&](const std::string& by) -> Status {
+    if (by.empty()) return ok();
+    if (cat.find_org(OrgId(by)) == nullptr && cat.find_operator(OperatorId(by)) == nullptr) {
+      return Error(ErrorCode::kNotFound, "no org or operator '" + by + "' in the catalog");
+    }
+    parties.push_back(by);
+    return ok();
+  };
+
+  if (const auto* ship = std::get_if<ShipRequest>(&request)) {
+    s.action_ = Action::kShip;
+    auto chip_i = lookup(c.chip_index, ship->chip.str());
+    if (!chip_i) return not_found("chip", ship->chip.str());
+    auto site_i = lookup(c.site_index, ship->site.str());
+    if (!site_i) return not_found("site", ship->site.str());
+    set_chip(cat.chips()[*chip_i]);
+    set_site(cat.sites()[*site_i]);
+    parties.push_back(site->operator_id.str());
+    parties.push_back(cat.ultimate_parent(site->operator_id).id.str());
+    f[internal::kSourceCountry] = sym(chip->origin.str());
+    if (ship->source_site) {
+      auto src = lookup(c.site_index, ship->source_site->str());
+      if (!src) return not_found("site", ship->source_site->str());
+      const catalog::Site& from = cat.sites()[*src];
+      f[internal::kSourceCountry] = sym(from.country.str());
+      f[internal::kSourceSite] = sym(from.id.str());
+      parties.push_back(from.operator_id.str());
+    }
+    if (ship->pool) {
+      auto pool_i = lookup(c.pool_index, ship->pool->str());
+      if (!pool_i) return not_found("pool", ship->pool->str());
+      const catalog::Pool& pool = cat.pools()[*pool_i];
+      if (pool.site != site->id) {
+        return Error(ErrorCode::kInvalidArgument,
+                     "pool '" + pool.id.str() + "' is not at site '" + site->id.str() + "'");
+      }
+      if (pool.owner) parties.push_back(pool.owner->str());
+    }
+    if (ship->quantity <= 0) {
+      return Error(ErrorCode::kInvalidArgument, "the quantity shipped must be positive");
+    }
+    f[internal::kShipQuantity] = num(ship->quantity);
+    STRAITS_TRY(add_by(ship->by));
+  } else if (const auto* lease = std::get_if<LeaseRequest>(&request)) {
+    s.action_ = Action::kLease;
+    auto org_i = lookup(c.org_index, lease->org.str());
+    if (!org_i) return not_found("org", lease->org.str());
+    auto pool_i = lookup(c.pool_index, lease->pool.str());
+    if (!pool_i) return not_found("pool", lease->pool.str());
+    const catalog::Pool& pool = cat.pools()[*pool_i];
+    set_org(cat.orgs()[*org_i]);
+    STRAITS_TRY(set_pool(pool));
+    int gpus = lease->gpus.value_or(pool.gpus());
+    if (gpus <= 0 || gpus > pool.gpus()) {
+      return Error(ErrorCode::kInvalidArgument, "a lease of " + std::to_string(gpus) +
+                                                    " GPUs does not fit pool '" + pool.id.str() +
+                                                    "' (" + std::to_string(pool.gpus()) + " GPUs)");
+    }
+    double tpp = gpus * chip->tpp;
+    f[internal::kLeaseGpus] = num(gpus);
+    f[internal::kLeaseTpp] = num(tpp);
+    f[internal::kLeaseCountryTpp] = num(lease->country_tpp.value_or(tpp));
+    f[internal::kLeaseOrgTpp] = num(lease->org_tpp.value_or(tpp));
+  } else if (const auto* run = std::get_if<RunRequest>(&request)) {
+    s.action_ = Action::kRun;
+    auto org_i = lookup(c.org_index, run->org.str());
+    if (!org_i) return not_found("org", run->org.str());
+    auto pool_i = lookup(c.pool_index, run->pool.str());
+    if (!pool_i) return not_found("pool", run->pool.str());
+    set_org(cat.orgs()[*org_i]);
+    STRAITS_TRY(set_pool(cat.pools()[*pool_i]));
+    if (run->job.gpus <= 0)
+      return Error(ErrorCode::kInvalidArgument, "a job needs at least one GPU");
+    f[internal::kJobGpus] = num(run->job.gpus);
+    f[internal::kJobTrainingFlops] = num(run->job.training_flops);
+    std::int64_t purpose = sym(run->job.purpose);
+    f[internal::kJobPurpose] = purpose;  // -1 (never equal) for purposes no rule names
+    for (const DatasetId& id : run->job.datasets) {
+      auto d = lookup(c.dataset_index, id.str());
+      if (!d) return not_found("dataset", id.str());
+      s.datasets_.push_back(set_dataset(cat.datasets()[*d]));
+    }
+  } else if (const auto* transfer = std::get_if<TransferRequest>(&request)) {
+    s.action_ = Action::kTransfer;
+    auto d = lookup(c.dataset_index, transfer->dataset.str());
+    if (!d) return not_found("dataset", transfer->dataset.str());
+    auto site_i = lookup(c.site_index, transfer->site.str());
+    if (!site_i) return not_found("site", transfer->site.str());
+    const catalog::Dataset& dataset = cat.datasets()[*d];
+    set_site(cat.sites()[*site_i]);
+    set_org(*cat.find_org(dataset.owner));
+    Subject::DatasetFacts facts = set_dataset(dataset);
+    f[internal::kDatasetId] = facts.id;
+    f[internal::kDatasetOrigin] = facts.origin;
+    f[internal::kDatasetClass] = facts.data_class;
+    f[internal::kDatasetSizeTb] = num(facts.size_tb);
+    STRAITS_TRY(add_by(transfer->by));
+  }
+
+  // The parties' licences that cover this chip and destination.
+  std::sort(parties.begin(), parties.end());
+  parties.erase(std::unique(parties.begin(), parties.end()), parties.end());
+  const auto& licences = cat.licences();
+  for (std::uint32_t i = 0; i < licences.size(); ++i) {
+    const catalog::Licence& l = licences[i];
+    if (!std::binary_search(parties.begin(), parties.end(), l.holder.id)) continue;
+    if (chip != nullptr && !l.covers_chip(chip->id)) continue;
+    if (!l.covers_country(site->country)) continue;
+    s.licences_.push_back(
+        Subject::HeldLicence{sym(l.name), l.valid_from, l.valid_until.value_or(Instant::max()), i});
+  }
+  return s;
+}
+
+Outcome Engine::evaluate(const Subject& s, Instant at) const {
+  const CompiledPolicy& c = *compiled_;
+  Outcome outcome = Outcome::kAllow;
+  for (std::uint32_t i : c.rules_in_force(s.action_, at)) {
+    const CompiledRule& rule = c.rules[i];
+    if (!c.rule_applies(rule, s, at)) continue;
+    for (const auto& effect : rule.effects) {
+      if (effect.kind == EffectKind::kForbid) return Outcome::kDeny;
+      if (effect.kind == EffectKind::kRequireLicence &&
+          c.lifting_licence(s, effect.licence, at) < 0) {
+        outcome = Outcome::kLicenceRequired;
+      }
+    }
+  }
+  return outcome;
+}
+
+namespace internal {
+
+bool same_decision(const Decision& a, const Decision& b) {
+  return a.outcome == b.outcome && a.rules == b.rules && a.licences == b.licences &&
+         a.obligations == b.obligations;
+}
+
+// The decision at one instant, without valid_until.
+Decision CompiledPolicy::decide_at(const Subject& s, Instant at) const {
+  const CompiledPolicy& c = *this;
+  Decision d;
+  d.action = s.action();
+  d.at = at;
+  bool forbidden = false, unlifted = false;
+  const auto& licences = c.catalog->licences();
+  for (std::uint32_t i : c.rules_in_force(s.action(), at)) {
+    const CompiledRule& rule = c.rules[i];
+    if (!c.rule_applies(rule, s, at)) continue;
+    for (const auto& effect : rule.effects) {
+      MatchedRule m;
+      m.id = rule.id;
+      m.effect = effect.kind;
+      m.title = rule.title;
+      m.source = rule.source;
+      m.pack = rule.pack;
+      m.where = rule.where;
+      if (effect.kind == EffectKind::kForbid) {
+        forbidden = true;
+      } else if (effect.kind == EffectKind::kRequireLicence) {
+        m.licence_name = effect.text;
+        std::int64_t l = c.lifting_licence(s, effect.licence, at);
+        if (l < 0) {
+          unlifted = true;
+        } else {
+          m.lifted_by = licences[static_cast<std::size_t>(l)].id;
+          if (std::find(d.licences.begin(), d.licences.end(), *m.lifted_by) == d.licences.end()) {
+            d.licences.push_back(*m.lifted_by);
+          }
+        }
+      } else {
+        m.obligation = effect.text;
+        d.obligations.push_back(effect.text);
+      }
+      d.rules.push_back(std::move(m));
+    }
+  }
+  d.outcome = forbidden ? Outcome::kDeny : unlifted ? Outcome::kLicenceRequired : Outcome::kAllow;
+  return d;
+}
+
+Instant CompiledPolicy::next_change_after(const Subject& s, Instant after) const {
+  std::vector<std::int64_t> candidates;
+  const auto& rule_cuts = action_boundaries[static_cast<std::size_t>(s.action())];
+  std::int64_t t = after.unix_microseconds();
+  candidates.insert(candidates.end(), std::upper_bound(rule_cuts.begin(), rule_cuts.end(), t),
+                    rule_cuts.end());
+  for (const auto& l : s.licences_) {
+    if (l.from.unix_microseconds() > t) candidates.push_back(l.from.unix_microseconds());
+    if (l.until != Instant::max() && l.until.unix_microseconds() > t) {
+      candidates.push_back(l.until.unix_microseconds());
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  Decision now = decide_at(s, after);
+  for (std::int64_t candidate : candidates) {
+    Instant when = Instant::from_unix_microseconds(candidate);
+    if (!same_decision(now, decide_at(s, when))) return when;
+  }
+  return Instant::max();
+}
+
+}  // namespace internal
+
+Instant Engine::next_change_after(const Subject& subject, Instant after) const {
+  return compiled_->next_change_after(subject, after);
+}
+
+Decision Engine::decide(const Subject& subject, Instant at) const {
+  Decision d = compiled_->decide_at(subject, at);
+  d.valid_until = next_change_after(subject, at);
+  return d;
+}
+
+Decision Engine::explain(const Subject& subject, Instant at) const {
+  return compiled_->decide_at(subject, at);
+}
+
+Result<Decision> Engine::decide(const Request& request, Instant at) const {
+  auto subject = resolve(request);
+  if (!subject) return std::move(subject).error();
+  return decide(*subject, at);
+}
+
+}  // namespace straits::policy
