@@ -7,7 +7,9 @@ GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 CMAKE_OPTS ?=
 SOURCES   := $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all deps build run test debug sanitize bench format lint clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test debug sanitize bench fuzz format lint clean
 
 all: build
 
@@ -35,10 +37,27 @@ sanitize: deps
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# Google Benchmark programs, then straits vs Cedar (cedar-wasm under Node.js)
+# on the same requests in the same run. Results go to docs/benchmarks.md by hand.
 bench: build
+	@command -v node >/dev/null || scripts/install-deps.sh bench
+	@[ -d bench/cedar/node_modules ] || (cd bench/cedar && npm ci --no-audit --no-fund --silent)
 	@cmake -S . -B build -DSTRAITS_BUILD_BENCH=ON >/dev/null
-	@cmake --build build -j $(JOBS) --target straits_bench
+	@cmake --build build -j $(JOBS) --target straits_bench straits_policy_vs_cedar
 	@./build/bench/straits_bench --benchmark_min_time=0.2
+	@./build/bench/straits_policy_vs_cedar
+
+# libFuzzer (clang) on the rule parser and the value parsers, FUZZ_SECONDS each,
+# from the seed corpus in fuzz/corpus/ (copied, so the committed seeds stay as they are).
+fuzz: deps
+	@scripts/install-deps.sh fuzz
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAITS_FUZZ=ON $(CMAKE_OPTS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target rule_parser_fuzz value_parsers_fuzz
+	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp -r fuzz/corpus/rules fuzz/corpus/values build-fuzz/corpus/
+	@cd build-fuzz && ./fuzz/rule_parser_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 corpus/rules 2>rule_parser_fuzz.log || { tail -40 rule_parser_fuzz.log; exit 1; }
+	@tail -6 build-fuzz/rule_parser_fuzz.log
+	@cd build-fuzz && ./fuzz/value_parsers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus/values 2>value_parsers_fuzz.log || { tail -40 value_parsers_fuzz.log; exit 1; }
+	@tail -6 build-fuzz/value_parsers_fuzz.log
 
 format: deps
 	@clang-format -i $(SOURCES)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages in scripts/packages.txt that are missing.
+# Installs the Debian packages that are missing: those of scripts/packages.txt,
+# or with an argument (e.g. "fuzz") those of scripts/packages-ARG.txt.
 # Non-interactive; uses sudo when not run as root. Quiet when nothing is missing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$here/packages.txt")
+list="$here/packages.txt"
+[ $# -gt 0 ] && list="$here/packages-$1.txt"
+mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$list")
 missing=()
 for pkg in "${wanted[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then

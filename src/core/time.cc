@@ -1,6 +1,5 @@
 #include "core/time.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -161,28 +160,30 @@ Result<Duration> parse_duration(std::string_view text) {
   }
   if (rest.empty()) return bad("empty");
 
-  // Reads "<number><unit>" pairs; a number may carry a fraction.
-  auto unit_seconds = [](char unit, bool in_time_part, bool iso) -> double {
+  // Seconds in each unit; -1 where the unit does not belong (ISO 8601 keeps
+  // days and weeks before 'T', hours, minutes and seconds after it).
+  auto unit_seconds = [](char unit, bool in_time_part, bool iso) -> std::int64_t {
     switch (unit) {
       case 'W':
-      case 'w': return iso && in_time_part ? -1 : 7 * 86400.0;
+      case 'w': return iso && in_time_part ? -1 : 7 * 86400;
       case 'D':
-      case 'd': return iso && in_time_part ? -1 : 86400.0;
+      case 'd': return iso && in_time_part ? -1 : 86400;
       case 'H':
-      case 'h': return iso && !in_time_part ? -1 : 3600.0;
+      case 'h': return iso && !in_time_part ? -1 : 3600;
       case 'M':
-      case 'm': return iso && !in_time_part ? -1 : 60.0;
+      case 'm': return iso && !in_time_part ? -1 : 60;
       case 'S':
-      case 's': return iso && !in_time_part ? -1 : 1.0;
+      case 's': return iso && !in_time_part ? -1 : 1;
       default: return -1;
     }
   };
+  constexpr std::int64_t kLimitMicros = 1'000'000'000'000'000'000;  // about 31,700 years
 
   bool iso = rest.front() == 'P' || rest.front() == 'p';
   if (iso) rest.remove_prefix(1);
   bool in_time_part = !iso;
   bool any = false;
-  double total_seconds = 0;
+  std::int64_t total = 0;  // microseconds, exact: no floating point on the whole part
   while (!rest.empty()) {
     if (iso && (rest.front() == 'T' || rest.front() == 't')) {
       if (in_time_part) return bad("'T' twice");
@@ -190,23 +191,41 @@ Result<Duration> parse_duration(std::string_view text) {
       rest.remove_prefix(1);
       continue;
     }
+    std::int64_t whole = 0;
     std::size_t n = 0;
-    while (n < rest.size() && ((rest[n] >= '0' && rest[n] <= '9') || rest[n] == '.')) ++n;
+    while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') {
+      if (whole > kLimitMicros / 10) return bad("too long");
+      whole = whole * 10 + (rest[n] - '0');
+      ++n;
+    }
+    double fraction = 0;
+    std::size_t fraction_digits = 0;
+    if (n < rest.size() && rest[n] == '.') {
+      ++n;
+      double scale = 0.1;
+      while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') {
+        fraction += (rest[n] - '0') * scale;
+        scale /= 10;
+        ++n;
+        ++fraction_digits;
+      }
+      if (fraction_digits == 0) return bad("bad number");
+    }
     if (n == 0) return bad("expected a number");
-    double value = 0;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + n, value);
-    if (ec != std::errc() || end != rest.data() + n) return bad("bad number");
     rest.remove_prefix(n);
     if (rest.empty()) return bad("a number needs a unit");
-    double scale = unit_seconds(rest.front(), in_time_part, iso);
-    if (scale < 0) return bad(std::string("unknown unit '") + rest.front() + "'");
+    std::int64_t scale = unit_seconds(rest.front(), in_time_part, iso);
+    if (scale <= 0) return bad(std::string("unknown unit '") + rest.front() + "'");
     rest.remove_prefix(1);
-    total_seconds += value * scale;
+    std::int64_t unit_micros = scale * 1'000'000;
+    if (whole > kLimitMicros / unit_micros) return bad("too long");
+    total += whole * unit_micros +
+             static_cast<std::int64_t>(std::llround(fraction * static_cast<double>(unit_micros)));
+    if (total > kLimitMicros) return bad("too long");
     any = true;
   }
   if (!any) return bad("no value");
-  if (total_seconds > 1e12) return bad("too long");
-  Duration d = Duration::from_seconds(total_seconds);
+  Duration d = Duration::microseconds(total);
   return negative ? -d : d;
 }
 

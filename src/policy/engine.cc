@@ -80,21 +80,6 @@ inline bool compare_typed(Type type, CompareOp op, std::int64_t a, std::int64_t 
 
 }  // namespace
 
-// Reads a slot; dataset slots come from the dataset being tried, in run rules.
-inline std::int64_t CompiledPolicy::fetch(const Subject& s, std::uint8_t slot,
-                                          const Subject::DatasetFacts* dataset, std::int64_t now) {
-  if (slot == kNow) return now;
-  if (dataset != nullptr && slot >= kDatasetId && slot <= kDatasetSizeTb) {
-    switch (slot) {
-      case kDatasetId: return dataset->id;
-      case kDatasetOrigin: return dataset->origin;
-      case kDatasetClass: return dataset->data_class;
-      default: return std::bit_cast<std::int64_t>(dataset->size_tb);
-    }
-  }
-  return s.facts_[slot];
-}
-
 bool CompiledPolicy::holds(std::int32_t index, const Subject& s,
                            const Subject::DatasetFacts* dataset, std::int64_t now) const {
   const Node& n = nodes[static_cast<std::size_t>(index)];

@@ -94,6 +94,16 @@ class Engine {
   // starts and expiries, so nothing can change in between.
   Instant next_change_after(const Subject& subject, Instant after) const;
 
+  // Cedar (cedarpolicy.com) policies that give the same allow / not-allow
+  // answer as these rules for `actions`, over the context built by
+  // cedar_context(): for interoperability and for the side-by-side
+  // benchmark. Records carry no Cedar meaning and are left out; a run rule
+  // over dataset.* sees only the job's first dataset. Fails (Unimplemented
+  // as InvalidArgument) when a number cannot be encoded exactly as a Long.
+  Result<std::string> to_cedar(const std::vector<Action>& actions) const;
+  // The Cedar request context (a JSON object) for a subject at an instant.
+  std::string cedar_context(const Subject& subject, Instant at) const;
+
   // Rules loaded, after replacements.
   std::size_t rule_count() const;
   // The pack folders loaded, in order, and the params in force.

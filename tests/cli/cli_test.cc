@@ -143,6 +143,112 @@ TEST(CliTest, ShowsEveryKindOfTheShippedCatalog) {
   EXPECT_NE(countries.out.find("CN    China"), std::string::npos);
 }
 
+TEST(CliPolicyTest, CheckPrintsTheDecisionAsJson) {
+  Outcome today = straits(
+      "policy check --action lease --org hanshan-sg --pool sg-tuas-1-h100 --at 2026-11-28 --json");
+  ASSERT_EQ(today.exit_code, 0) << today.err;
+  auto d = nlohmann::json::parse(today.out);
+  EXPECT_EQ(d["decision"], "allow");
+  ASSERT_FALSE(d["rules"].empty());
+  for (const auto& r : d["rules"]) {
+    for (const char* key : {"id", "effect", "title", "source"}) EXPECT_TRUE(r.contains(key)) << key;
+  }
+  EXPECT_FALSE(d["obligations"].empty());
+  EXPECT_TRUE(d["licence"].is_null());
+  // With the scenario laid over the default pack, the lease is denied from its date.
+  Outcome closed = straits(
+      "policy check --action lease --org hanshan-sg --pool sg-tuas-1-h100 --at 2027-03-01 "
+      "--scenario close-remote-access --json");
+  ASSERT_EQ(closed.exit_code, 0) << closed.err;
+  auto c = nlohmann::json::parse(closed.out);
+  EXPECT_EQ(c["decision"], "deny");
+  Outcome before = straits(
+      "policy check --action lease --org hanshan-sg --pool sg-tuas-1-h100 --at 2026-11-28 "
+      "--scenario close-remote-access --json");
+  EXPECT_EQ(nlohmann::json::parse(before.out)["valid_until"], "2027-01-01T00:00:00Z");
+  Outcome moved = straits(
+      "policy check --action lease --org hanshan-sg --pool sg-tuas-1-h100 --at 2026-11-28 "
+      "--scenario close-remote-access --param close_from=2026-06-01 --json");
+  EXPECT_EQ(nlohmann::json::parse(moved.out)["decision"], "deny");
+}
+
+TEST(CliPolicyTest, CheckExplainsInWordsAndLiftsWithALicence) {
+  Outcome h20 = straits(
+      "policy check --action ship --chip h20 --site cn-ulanqab-1 --by hanshan --at 2025-09-01");
+  ASSERT_EQ(h20.exit_code, 0) << h20.err;
+  EXPECT_EQ(h20.out.rfind("ALLOW: ship of h20 to cn-ulanqab-1 by hanshan on 2025-09-01", 0), 0u)
+      << h20.out;
+  EXPECT_NE(h20.out.find("held (lic-hanshan-h20-2025)"), std::string::npos) << h20.out;
+  EXPECT_NE(h20.out.find("holds until: 2026-08-11"), std::string::npos) << h20.out;
+}
+
+TEST(CliPolicyTest, BadRequestsAreErrorsNotDecisions) {
+  Outcome no_org = straits("policy check --action lease --org nobody --pool sg-tuas-1-h100");
+  EXPECT_EQ(no_org.exit_code, 1);
+  EXPECT_NE(no_org.err.find("no org 'nobody' in the catalog"), std::string::npos) << no_org.err;
+  Outcome missing = straits("policy check --action lease --pool sg-tuas-1-h100");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("--action lease needs --org"), std::string::npos);
+  EXPECT_EQ(straits("policy check --org x").exit_code, 2);  // --action is required
+  EXPECT_EQ(straits("policy check --action fly").exit_code, 2);
+  Outcome param = straits(
+      "policy check --action lease --org hanshan --pool sg-tuas-1-h100 --param nope=2026-01-01");
+  EXPECT_EQ(param.exit_code, 1);
+  EXPECT_NE(param.err.find("no loaded pack declares param 'nope'"), std::string::npos);
+  Outcome date =
+      straits("policy check --action lease --org hanshan --pool sg-tuas-1-h100 --at 2026-02-30");
+  EXPECT_EQ(date.exit_code, 1);
+  EXPECT_NE(date.err.find("day out of range"), std::string::npos);
+}
+
+TEST(CliPolicyTest, LintReportsEveryErrorOrCountsRules) {
+  Outcome good = straits("policy lint " + std::string(STRAITS_SOURCE_DIR) + "/rules/default");
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("rules OK:"), std::string::npos);
+  std::string broken = std::string(STRAITS_TEST_DATA_DIR) + "/policy/broken/names-and-types";
+  Outcome bad = straits("policy lint " + broken + " --catalog " + kMinimal);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(broken + "/a.rules:6:8: rule 'names.unknown-attribute': unknown "
+                                  "attribute 'chip.tp' (did you mean 'chip.tpp'?)"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_NE(bad.err.find("14 errors"), std::string::npos);
+}
+
+TEST(CliPolicyTest, TimelineListsTheIntervalsOfOneSubject) {
+  Outcome t = straits(
+      "policy timeline --action ship --chip a800 --site cn-hangzhou-1 --from 2022-01-01 "
+      "--to 2026-01-01 --json");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  auto j = nlohmann::json::parse(t.out);
+  auto& intervals = j["intervals"];
+  ASSERT_GE(intervals.size(), 2u);
+  // A800 (I/O 400 GB/s) was outside the Oct 2022 test; the Oct 2023 rule caught it.
+  EXPECT_EQ(intervals[0]["decision"], "allow");
+  EXPECT_EQ(intervals[0]["from"], "2022-01-01T00:00:00Z");
+  bool caught = false;
+  for (const auto& i : intervals) {
+    if (i["from"] == "2023-11-17T00:00:00Z") caught = i["decision"] == "licence_required";
+  }
+  EXPECT_TRUE(caught) << t.out;
+  for (std::size_t i = 1; i < intervals.size(); ++i) {
+    EXPECT_EQ(intervals[i]["from"], intervals[i - 1]["until"]);  // no gaps, no overlaps
+  }
+}
+
+TEST(CliPolicyTest, MatrixCoversEveryOrgAndPool) {
+  Outcome m = straits("policy matrix --at 2027-03-01 --scenario close-remote-access --json");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  auto j = nlohmann::json::parse(m.out);
+  EXPECT_EQ(j["cells"].size(), 10u * 15u);  // 10 orgs x 15 pools in the shipped catalog
+  int denied = 0;
+  for (const auto& c : j["cells"]) denied += c["decision"] == "deny" ? 1 : 0;
+  EXPECT_GT(denied, 0);
+  Outcome table = straits("policy matrix --at 2026-11-28");
+  EXPECT_EQ(table.exit_code, 0);
+  EXPECT_NE(table.out.find("sg-tuas-1-h100"), std::string::npos);
+}
+
 TEST(CliTest, MissingCatalogFolderIsAnError) {
   Outcome run = straits("catalog show chips --catalog /nonexistent/catalog");
   EXPECT_EQ(run.exit_code, 1);

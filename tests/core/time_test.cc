@@ -94,6 +94,16 @@ TEST(DurationTest, ParsesIsoAndShortForms) {
   }
 }
 
+TEST(DurationTest, LongDurationsKeepEveryMicrosecond) {
+  // 1e11 s is past where a double keeps microseconds (its ulp there is ~15 us);
+  // found by the value-parser fuzzer.
+  auto d = parse_duration("P1157407DT9H46M40.000001S");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->count_microseconds(), 100'000'000'000LL * 1'000'000 + 1);
+  EXPECT_EQ(*parse_duration(to_iso8601(*d)), *d);
+  EXPECT_FALSE(parse_duration("99999999999999999999s"));
+}
+
 TEST(DurationTest, RejectsBadInput) {
   for (const char* text : {"", "P", "2", "2x", "PT2D", "P2H", "h", "PTT1H", "-"}) {
     auto d = parse_duration(text);

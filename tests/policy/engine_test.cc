@@ -183,5 +183,32 @@ rule x.attrs { title "t" source "S" effective 2020-01-01 .. on ship
   EXPECT_EQ(ids(*engine.decide(r, day("2025-01-01"))), std::vector<std::string>{"x.attrs:record"});
 }
 
+TEST(EngineTest, ExportsExactCedarPolicies) {
+  TempDir dir("cedar");
+  dir.write("a.rules", kLayers);
+  dir.write("b.rules", R"(
+rule d.pd { title "pd" source "S" effective 2020-01-01 .. on lease
+  when chip.pd >= 5.92 and org.hq not in group D5 then forbid })");
+  Engine engine = load(dir);
+  auto cedar = engine.to_cedar({Action::kLease});
+  ASSERT_TRUE(cedar) << cedar.error().to_string();
+  // Records have no Cedar meaning; the licence rule becomes forbid-unless-held.
+  EXPECT_EQ(cedar->find("a.record"), std::string::npos);
+  EXPECT_NE(cedar->find("unless { context.licences.contains(\"US-EAR-3A090\") }"),
+            std::string::npos);
+  // 4800 is whole at scale 10^-2 (48), encoded doubled: 96. 5.92 at 10^2: 592 -> 1184.
+  EXPECT_NE(cedar->find("(context.chip_tpp >= 96)"), std::string::npos) << *cedar;
+  EXPECT_NE(cedar->find("(context.chip_pd >= 1184)"), std::string::npos) << *cedar;
+  EXPECT_NE(cedar->find("![\"CN\", \"HK\"].contains(context.org_hq)"), std::string::npos);
+  // H100 SXM: TPP 15832 -> 158.32 at 10^-2 -> 2*158+1 = 317; PD 19.449.. -> 1944.9 -> 3889.
+  auto subject =
+      engine.resolve(LeaseRequest{OrgId("hanshan-sg"), PoolId("sg-tuas-1-h100"), {}, {}, {}});
+  std::string context = engine.cedar_context(*subject, day("2024-06-01"));
+  EXPECT_NE(context.find("\"chip_tpp\":317"), std::string::npos) << context;
+  EXPECT_NE(context.find("\"chip_pd\":3889"), std::string::npos) << context;
+  EXPECT_NE(context.find("\"org_parent_hq\":\"CN\""), std::string::npos) << context;
+  EXPECT_NE(context.find("\"licences\":[]"), std::string::npos) << context;
+}
+
 }  // namespace
 }  // namespace straits::policy

@@ -3,6 +3,7 @@
 // so that evaluating a decision touches only the rules that can apply.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -109,6 +110,21 @@ struct CompiledPolicy {
   // returns its catalog index or -1.
   std::int64_t lifting_licence(const Subject& s, std::int64_t licence, Instant at) const;
 };
+
+// Reads a slot; dataset slots come from the dataset being tried, in run rules.
+inline std::int64_t CompiledPolicy::fetch(const Subject& s, std::uint8_t slot,
+                                          const Subject::DatasetFacts* dataset, std::int64_t now) {
+  if (slot == kNow) return now;
+  if (dataset != nullptr && slot >= kDatasetId && slot <= kDatasetSizeTb) {
+    switch (slot) {
+      case kDatasetId: return dataset->id;
+      case kDatasetOrigin: return dataset->origin;
+      case kDatasetClass: return dataset->data_class;
+      default: return std::bit_cast<std::int64_t>(dataset->size_tb);
+    }
+  }
+  return s.facts_[slot];
+}
 
 // Checks and compiles parsed packs; every problem goes to `diagnostics`.
 void compile_packs(std::vector<PackAst>& packs, const ParamOverrides& overrides,

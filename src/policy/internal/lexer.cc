@@ -121,7 +121,8 @@ std::vector<Token> lex(std::string_view text) {
         push(TokenKind::kDate, std::move(word), start);
       } else if (is_digit(word[0]) && word.find('-') == std::string::npos &&
                  parse_number(word, number)) {
-        push(TokenKind::kNumber, std::move(word), start)->number = number;
+        Token* token = push(TokenKind::kNumber, word, start);
+        token->number = number;
       } else if (is_digit(word[0]) && word.find('.') == std::string::npos &&
                  word.find_first_not_of("0123456789_-") == std::string::npos) {
         push(TokenKind::kInvalid, "malformed number or date '" + word + "'", start);

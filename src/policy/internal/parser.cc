@@ -25,6 +25,7 @@ class Parser {
   void parse_file() {
     while (!at(TokenKind::kEnd)) {
       std::size_t before = pos_;
+      nesting_ = 0;
       try {
         if (at_word("rule")) {
           parse_rule();
@@ -329,10 +330,23 @@ class Parser {
     return e;
   }
 
+  // Expressions nest through '(' and 'not'; a limit keeps recursion (here,
+  // in the checker and in evaluation) far from the stack's end.
+  static constexpr int kMaxNesting = 64;
+
+  void enter(const Token& t) {
+    if (++nesting_ > kMaxNesting) {
+      error(t, "expression nested more than " + std::to_string(kMaxNesting) + " levels deep");
+      throw SyntaxError{};
+    }
+  }
+
   std::unique_ptr<Expr> parse_unary() {
     if (at_word("not")) {
+      enter(peek());
       auto e = node(Expr::Kind::kNot, advance());
       e->children.push_back(parse_unary());
+      --nesting_;
       return e;
     }
     return parse_compare();
@@ -424,9 +438,11 @@ class Parser {
         return e;
       }
       case TokenKind::kLParen: {
+        enter(t);
         advance();
         auto inner = parse_or();
         expect(TokenKind::kRParen, "')'");
+        --nesting_;
         return inner;
       }
       case TokenKind::kWord: {
@@ -454,6 +470,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   std::size_t pos_ = 0;
+  int nesting_ = 0;
   std::string file_;
   PackAst& pack_;
   Diagnostics& diagnostics_;
