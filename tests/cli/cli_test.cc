@@ -182,6 +182,30 @@ TEST(CliPolicyTest, CheckExplainsInWordsAndLiftsWithALicence) {
   EXPECT_NE(h20.out.find("holds until: 2026-08-11"), std::string::npos) << h20.out;
 }
 
+TEST(CliPolicyTest, RunReadsAJobFile) {
+  fs::path job = fs::temp_directory_path() / ("straits-job-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(job) << "org: qingluan-sg\ngpus: 512\ntraining_flops: 3.0e24\n"
+                        "datasets: [qingluan-app-user-profiles]\n";
+  // Personal data collected in China, trained on in Singapore: the CAC approval held by
+  // qingluan-sg is valid from 2025-10-01 (lic-qingluan-sg-cac-2025).
+  Outcome before = straits("policy check --action run --job " + job.string() +
+                           " --pool sg-tuas-1-h100 --at 2025-06-01 --json");
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_EQ(nlohmann::json::parse(before.out)["decision"], "licence_required");
+  Outcome after = straits("policy check --action run --job " + job.string() +
+                          " --pool sg-tuas-1-h100 --at 2025-11-01 --json");
+  auto d = nlohmann::json::parse(after.out);
+  EXPECT_EQ(d["decision"], "allow") << after.out;
+  EXPECT_EQ(d["licence"], "lic-qingluan-sg-cac-2025");
+  std::ofstream(job) << "org: qingluan-sg\ngpus: [8]\n";
+  Outcome bad = straits("policy check --action run --job " + job.string() + " --pool sg-tuas-1-h100");
+  fs::remove(job);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find(job.string() + ":2:7: job field 'gpus' has the wrong type"),
+            std::string::npos)
+      << bad.err;
+}
+
 TEST(CliPolicyTest, BadRequestsAreErrorsNotDecisions) {
   Outcome no_org = straits("policy check --action lease --org nobody --pool sg-tuas-1-h100");
   EXPECT_EQ(no_org.exit_code, 1);

@@ -144,6 +144,25 @@ rule c.forbid { title "closed, moved" source "S" replaces c.forbid effective clo
   EXPECT_NE(bad.error().to_string().find("did you mean 'close_from'"), std::string::npos);
 }
 
+TEST(EngineTest, NamedConditionsAreSharedAcrossPacks) {
+  TempDir base("cond-base"), scenario("cond-scenario");
+  base.write("a.rules", R"(
+condition advanced = chip.tpp >= 4800 or (chip.tpp >= 1600 and chip.pd >= 5.92)
+condition d5_parent = org.parent_hq in group D5
+rule base.flag { title "t" source "S" effective 2020-01-01 .. on lease
+  when advanced and d5_parent then record "flag" })");
+  scenario.write("s.rules", R"(
+rule scenario.close { title "t" source "S" effective 2027-01-01 .. on lease
+  when advanced and not d5_parent then forbid })");
+  auto engine = Engine::load(minimal(), {base.path(), scenario.path()});
+  ASSERT_TRUE(engine) << engine.error().to_string();
+  // hanshan-sg's ultimate parent is in CN (D5): flagged, and not closed.
+  auto d = engine->decide(LeaseRequest{OrgId("hanshan-sg"), PoolId("sg-tuas-1-h100"), {}, {}, {}},
+                          day("2027-06-01"));
+  EXPECT_EQ(d->outcome, Outcome::kAllow);
+  EXPECT_EQ(ids(*d), std::vector<std::string>{"base.flag:record"});
+}
+
 TEST(EngineTest, UnknownIdsAndBadRequestsAreErrorsNotDecisions) {
   TempDir dir("ids");
   dir.write("a.rules", kLayers);

@@ -75,12 +75,12 @@ std::string projection(const Decision& d) {
   return out;
 }
 
-// Splits a rule file into its top-level items (rule, param, group).
+// Splits a rule file into its top-level items (rule, condition, param, group).
 std::vector<std::string> items_of(const std::string& text) {
   std::vector<std::string> items;
   std::istringstream in(text);
   std::string line, current;
-  static const std::regex kStart("^(rule|param|group)\\b.*");
+  static const std::regex kStart("^(rule|param|group|condition)\\b.*");
   while (std::getline(in, line)) {
     if (std::regex_match(line, kStart)) {
       if (!current.empty()) items.push_back(current);

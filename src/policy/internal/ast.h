@@ -77,6 +77,14 @@ struct GroupAst {
   SourceLocation where;
 };
 
+// A named condition: `condition eccn_3a090 = chip.tpp >= 4800 or ...`, used
+// by name inside `when` expressions of any loaded pack.
+struct ConditionAst {
+  std::string name;
+  std::unique_ptr<Expr> expr;
+  SourceLocation where;
+};
+
 struct ParamAst {
   std::string name;
   Instant value;
@@ -90,6 +98,7 @@ struct PackAst {
   std::vector<RuleAst> rules;
   std::vector<GroupAst> groups;
   std::vector<ParamAst> params;
+  std::vector<ConditionAst> conditions;
 };
 
 }  // namespace straits::policy::internal

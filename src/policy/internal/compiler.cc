@@ -87,6 +87,7 @@ class Compiler {
     intern_catalog();
     add_groups(packs);
     add_params(packs, overrides);
+    add_conditions(packs);
     std::vector<const RuleAst*> rules = select_rules(packs);
     for (const RuleAst* rule : rules) compile_rule(*rule);
     std::sort(out_.rules.begin(), out_.rules.end(),
@@ -210,6 +211,40 @@ class Compiler {
     }
   }
 
+  // Named conditions are shared by every loaded pack; each is checked once on
+  // its own (names and types), and again where a rule uses it (attributes
+  // available for that rule's actions).
+  void add_conditions(const std::vector<PackAst>& packs) {
+    for (const PackAst& pack : packs) {
+      for (const ConditionAst& c : pack.conditions) {
+        if (c.name == "now" || c.name == "true" || c.name == "false") {
+          error(c.where, "'" + c.name + "' cannot name a condition");
+          continue;
+        }
+        auto [it, inserted] = conditions_.emplace(c.name, ConditionEntry{&c, true});
+        if (!inserted) {
+          error(c.where, "condition '" + c.name + "' is already defined at " +
+                             to_string(it->second.ast->where));
+        }
+      }
+    }
+    for (auto& [name, entry] : conditions_) {
+      std::size_t before = diagnostics_.size();
+      subject_ = "condition '" + name + "'";
+      rule_id_ = name;
+      rule_actions_ = 0;  // availability is checked where a rule uses it
+      expanding_ = {name};
+      auto typed = check(*entry.ast->expr);
+      if (typed && typed->type != Type::kBool) {
+        error(entry.ast->expr->where, subject_ + ": a condition must be true/false, got " +
+                                          a_type(typed->type));
+      }
+      entry.valid = typed.has_value() && typed->type == Type::kBool &&
+                    diagnostics_.size() == before;
+      expanding_.clear();
+    }
+  }
+
   // Applies `replaces` across packs and rejects duplicate ids.
   std::vector<const RuleAst*> select_rules(std::vector<PackAst>& packs) {
     std::map<std::string, std::pair<const RuleAst*, std::size_t>> by_id;
@@ -302,6 +337,7 @@ class Compiler {
     if (rule.when && compiled.actions != 0) {
       rule_actions_ = compiled.actions;
       rule_id_ = rule.id;
+      subject_ = subject;
       uses_dataset_ = false;
       auto root = check(*rule.when);
       if (root && root->type != Type::kBool) {
@@ -338,7 +374,7 @@ class Compiler {
           if (c.code.str() == upper || c.name == e.text)
             hint = " (did you mean '" + c.code.str() + "'?)";
         }
-        error(e.where, "rule '" + rule_id_ + "': \"" + e.text +
+        error(e.where, subject_ + ": \"" + e.text +
                            "\" is not a country code in the catalog" + hint);
         return std::nullopt;
       }
@@ -376,8 +412,8 @@ class Compiler {
         case kDatasetClass: {
           static const std::vector<std::string> kClasses = {"public", "personal", "important"};
           if (std::find(kClasses.begin(), kClasses.end(), e.text) == kClasses.end()) {
-            error(e.where, "rule '" + rule_id_ +
-                               "': dataset.class is public, personal or important, not \"" +
+            error(e.where, subject_ +
+                               ": dataset.class is public, personal or important, not \"" +
                                e.text + "\"" + did_you_mean(e.text, kClasses));
             return std::nullopt;
           }
@@ -386,7 +422,7 @@ class Compiler {
         default: break;
       }
       if (ids != nullptr && std::find(ids->begin(), ids->end(), e.text) == ids->end()) {
-        error(e.where, "rule '" + rule_id_ + "': no " + kind + " '" + e.text + "' in the catalog" +
+        error(e.where, subject_ + ": no " + kind + " '" + e.text + "' in the catalog" +
                            did_you_mean(e.text, *ids));
         return std::nullopt;
       }
@@ -399,16 +435,30 @@ class Compiler {
     switch (e.kind) {
       case Expr::Kind::kAttribute: {
         const Attribute* a = find_attribute(e.text);
+        auto condition = conditions_.find(e.text);
+        if (a == nullptr && condition != conditions_.end()) {
+          if (std::find(expanding_.begin(), expanding_.end(), e.text) != expanding_.end()) {
+            error(e.where, subject_ + ": condition '" + e.text + "' refers to itself");
+            return std::nullopt;
+          }
+          if (!condition->second.valid) return std::nullopt;  // reported where it is defined
+          expanding_.push_back(e.text);
+          auto typed = check(*condition->second.ast->expr);
+          expanding_.pop_back();
+          if (typed) typed->attribute = nullptr;
+          return typed;
+        }
         if (a == nullptr) {
           std::vector<std::string> names;
           for (const Attribute& x : attributes()) names.emplace_back(x.name);
-          error(e.where, "rule '" + rule_id_ + "': unknown attribute '" + e.text + "'" +
+          for (const auto& [name, entry] : conditions_) names.push_back(name);
+          error(e.where, subject_ + ": unknown attribute '" + e.text + "'" +
                              did_you_mean(e.text, names));
           return std::nullopt;
         }
         unsigned missing = rule_actions_ & ~a->actions;
         if (missing != 0) {
-          error(e.where, "rule '" + rule_id_ + "': attribute '" + e.text +
+          error(e.where, subject_ + ": attribute '" + e.text +
                              "' is not available for action " + action_names(missing) +
                              " (it is available for " + action_names(a->actions) + ")");
           return std::nullopt;
@@ -454,7 +504,7 @@ class Compiler {
             continue;
           }
           if (t->type != Type::kBool) {
-            error(child->where, "rule '" + rule_id_ + "': '" +
+            error(child->where, subject_ + ": '" +
                                     (e.kind == Expr::Kind::kAnd ? "and" : "or") +
                                     "' needs true/false on each side; " + describe_expr(*child) +
                                     " is " + a_type(t->type));
@@ -472,7 +522,7 @@ class Compiler {
         auto t = check(*e.children[0]);
         if (!t) return std::nullopt;
         if (t->type != Type::kBool) {
-          error(e.children[0]->where, "rule '" + rule_id_ + "': 'not' needs true/false; " +
+          error(e.children[0]->where, subject_ + ": 'not' needs true/false; " +
                                           describe_expr(*e.children[0]) + " is " + a_type(t->type));
           return std::nullopt;
         }
@@ -487,12 +537,12 @@ class Compiler {
         auto g = group_index_.find(e.text);
         bool ok = true;
         if (g == group_index_.end()) {
-          error(e.where, "rule '" + rule_id_ + "': unknown group '" + e.text + "'" +
+          error(e.where, subject_ + ": unknown group '" + e.text + "'" +
                              did_you_mean(e.text, group_names_));
           ok = false;
         }
         if (t->type != Type::kCountry) {
-          error(e.children[0]->where, "rule '" + rule_id_ + "': 'in group' needs a country; " +
+          error(e.children[0]->where, subject_ + ": 'in group' needs a country; " +
                                           describe_expr(*e.children[0]) + " is " + a_type(t->type));
           ok = false;
         }
@@ -516,7 +566,7 @@ class Compiler {
           }
           if (item->type != left->type) {
             error(e.children[i]->where,
-                  "rule '" + rule_id_ + "': list item " + describe_expr(*e.children[i]) + " is " +
+                  subject_ + ": list item " + describe_expr(*e.children[i]) + " is " +
                       a_type(item->type) + ", but " + describe_expr(*e.children[0]) + " is " +
                       a_type(left->type));
             ok = false;
@@ -525,7 +575,7 @@ class Compiler {
           kids.push_back(item->node);
         }
         if (left->type == Type::kBool) {
-          error(e.where, "rule '" + rule_id_ + "': 'in' does not apply to true/false values");
+          error(e.where, subject_ + ": 'in' does not apply to true/false values");
           ok = false;
         }
         if (!ok) return std::nullopt;
@@ -562,14 +612,14 @@ class Compiler {
     }
     if (!left || !right) return std::nullopt;
     if (left->type != right->type) {
-      error(e.where, "rule '" + rule_id_ + "': type mismatch: " + describe_expr(lhs) + " is " +
+      error(e.where, subject_ + ": type mismatch: " + describe_expr(lhs) + " is " +
                          a_type(left->type) + ", " + describe_expr(rhs) + " is " +
                          a_type(right->type));
       return std::nullopt;
     }
     bool ordering = e.op != CompareOp::kEq && e.op != CompareOp::kNe;
     if (ordering && left->type != Type::kNumber && left->type != Type::kDate) {
-      error(e.where, "rule '" + rule_id_ + "': '" + std::string(to_string(e.op)) +
+      error(e.where, subject_ + ": '" + std::string(to_string(e.op)) +
                          "' needs numbers or dates; " + describe_expr(lhs) + " is " +
                          a_type(left->type));
       return std::nullopt;
@@ -644,6 +694,13 @@ class Compiler {
   std::vector<std::string> chip_ids_, site_ids_, pool_ids_, org_ids_, operator_ids_, dataset_ids_;
   unsigned rule_actions_ = 0;
   std::string rule_id_;
+  std::string subject_;  // "rule 'x'" or "condition 'y'", to start messages
+  struct ConditionEntry {
+    const ConditionAst* ast = nullptr;
+    bool valid = true;
+  };
+  std::map<std::string, ConditionEntry> conditions_;
+  std::vector<std::string> expanding_;  // conditions being expanded, to catch cycles
   bool uses_dataset_ = false;
 };
 

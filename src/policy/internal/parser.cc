@@ -15,7 +15,7 @@ struct SyntaxError {};
 const std::vector<std::string> kClauses = {"title", "source", "note", "effective",
                                            "on",    "when",   "then", "replaces"};
 const std::vector<std::string> kActions = {"ship", "lease", "run", "transfer"};
-const std::vector<std::string> kTopLevel = {"rule", "group", "param"};
+const std::vector<std::string> kTopLevel = {"rule", "group", "param", "condition"};
 
 class Parser {
  public:
@@ -33,10 +33,13 @@ class Parser {
           parse_group();
         } else if (at_word("param")) {
           parse_param();
+        } else if (at_word("condition")) {
+          parse_condition();
         } else {
           std::string hint;
           if (peek().kind == TokenKind::kWord) hint = did_you_mean(peek().text, kTopLevel);
-          error(peek(), "expected 'rule', 'group' or 'param', got " + describe(peek()) + hint);
+          error(peek(), "expected 'rule', 'condition', 'group' or 'param', got " +
+                            describe(peek()) + hint);
           throw SyntaxError{};
         }
       } catch (const SyntaxError&) {
@@ -111,7 +114,8 @@ class Parser {
     }
     while (!at(TokenKind::kEnd)) {
       if (depth <= 0 && peek().kind == TokenKind::kWord &&
-          (peek().text == "rule" || peek().text == "group" || peek().text == "param") &&
+          (peek().text == "rule" || peek().text == "group" || peek().text == "param" ||
+           peek().text == "condition") &&
           peek().column == 1) {
         return;
       }
@@ -137,6 +141,21 @@ class Parser {
       return;
     }
     pack_.params.push_back(ParamAst{name, *date, where(keyword)});
+  }
+
+  void parse_condition() {
+    const Token& keyword = advance();
+    ConditionAst condition;
+    condition.where = where(keyword);
+    const Token& name = peek();
+    condition.name = expect_name("a condition name");
+    if (condition.name.find('.') != std::string::npos) {
+      error(name, "a condition name has no dots (dots belong to attributes such as chip.tpp)");
+      throw SyntaxError{};
+    }
+    expect(TokenKind::kAssign, "'=' after the condition name");
+    condition.expr = parse_or();
+    pack_.conditions.push_back(std::move(condition));
   }
 
   void parse_group() {
