@@ -183,7 +183,8 @@ TEST(CliPolicyTest, CheckExplainsInWordsAndLiftsWithALicence) {
 }
 
 TEST(CliPolicyTest, RunReadsAJobFile) {
-  fs::path job = fs::temp_directory_path() / ("straits-job-" + std::to_string(::getpid()) + ".yaml");
+  fs::path job =
+      fs::temp_directory_path() / ("straits-job-" + std::to_string(::getpid()) + ".yaml");
   std::ofstream(job) << "org: qingluan-sg\ngpus: 512\ntraining_flops: 3.0e24\n"
                         "datasets: [qingluan-app-user-profiles]\n";
   // Personal data collected in China, trained on in Singapore: the CAC approval held by
@@ -198,7 +199,8 @@ TEST(CliPolicyTest, RunReadsAJobFile) {
   EXPECT_EQ(d["decision"], "allow") << after.out;
   EXPECT_EQ(d["licence"], "lic-qingluan-sg-cac-2025");
   std::ofstream(job) << "org: qingluan-sg\ngpus: [8]\n";
-  Outcome bad = straits("policy check --action run --job " + job.string() + " --pool sg-tuas-1-h100");
+  Outcome bad =
+      straits("policy check --action run --job " + job.string() + " --pool sg-tuas-1-h100");
   fs::remove(job);
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find(job.string() + ":2:7: job field 'gpus' has the wrong type"),

@@ -236,11 +236,11 @@ class Compiler {
       expanding_ = {name};
       auto typed = check(*entry.ast->expr);
       if (typed && typed->type != Type::kBool) {
-        error(entry.ast->expr->where, subject_ + ": a condition must be true/false, got " +
-                                          a_type(typed->type));
+        error(entry.ast->expr->where,
+              subject_ + ": a condition must be true/false, got " + a_type(typed->type));
       }
-      entry.valid = typed.has_value() && typed->type == Type::kBool &&
-                    diagnostics_.size() == before;
+      entry.valid =
+          typed.has_value() && typed->type == Type::kBool && diagnostics_.size() == before;
       expanding_.clear();
     }
   }
@@ -374,8 +374,8 @@ class Compiler {
           if (c.code.str() == upper || c.name == e.text)
             hint = " (did you mean '" + c.code.str() + "'?)";
         }
-        error(e.where, subject_ + ": \"" + e.text +
-                           "\" is not a country code in the catalog" + hint);
+        error(e.where,
+              subject_ + ": \"" + e.text + "\" is not a country code in the catalog" + hint);
         return std::nullopt;
       }
       n.constant = out_.symbols.find(e.text);
@@ -412,8 +412,7 @@ class Compiler {
         case kDatasetClass: {
           static const std::vector<std::string> kClasses = {"public", "personal", "important"};
           if (std::find(kClasses.begin(), kClasses.end(), e.text) == kClasses.end()) {
-            error(e.where, subject_ +
-                               ": dataset.class is public, personal or important, not \"" +
+            error(e.where, subject_ + ": dataset.class is public, personal or important, not \"" +
                                e.text + "\"" + did_you_mean(e.text, kClasses));
             return std::nullopt;
           }
@@ -452,15 +451,15 @@ class Compiler {
           std::vector<std::string> names;
           for (const Attribute& x : attributes()) names.emplace_back(x.name);
           for (const auto& [name, entry] : conditions_) names.push_back(name);
-          error(e.where, subject_ + ": unknown attribute '" + e.text + "'" +
-                             did_you_mean(e.text, names));
+          error(e.where,
+                subject_ + ": unknown attribute '" + e.text + "'" + did_you_mean(e.text, names));
           return std::nullopt;
         }
         unsigned missing = rule_actions_ & ~a->actions;
         if (missing != 0) {
-          error(e.where, subject_ + ": attribute '" + e.text +
-                             "' is not available for action " + action_names(missing) +
-                             " (it is available for " + action_names(a->actions) + ")");
+          error(e.where, subject_ + ": attribute '" + e.text + "' is not available for action " +
+                             action_names(missing) + " (it is available for " +
+                             action_names(a->actions) + ")");
           return std::nullopt;
         }
         if (a->is_dataset) uses_dataset_ = true;
@@ -504,8 +503,7 @@ class Compiler {
             continue;
           }
           if (t->type != Type::kBool) {
-            error(child->where, subject_ + ": '" +
-                                    (e.kind == Expr::Kind::kAnd ? "and" : "or") +
+            error(child->where, subject_ + ": '" + (e.kind == Expr::Kind::kAnd ? "and" : "or") +
                                     "' needs true/false on each side; " + describe_expr(*child) +
                                     " is " + a_type(t->type));
             ok = false;
@@ -537,8 +535,8 @@ class Compiler {
         auto g = group_index_.find(e.text);
         bool ok = true;
         if (g == group_index_.end()) {
-          error(e.where, subject_ + ": unknown group '" + e.text + "'" +
-                             did_you_mean(e.text, group_names_));
+          error(e.where,
+                subject_ + ": unknown group '" + e.text + "'" + did_you_mean(e.text, group_names_));
           ok = false;
         }
         if (t->type != Type::kCountry) {
@@ -565,10 +563,10 @@ class Compiler {
             continue;
           }
           if (item->type != left->type) {
-            error(e.children[i]->where,
-                  subject_ + ": list item " + describe_expr(*e.children[i]) + " is " +
-                      a_type(item->type) + ", but " + describe_expr(*e.children[0]) + " is " +
-                      a_type(left->type));
+            error(e.children[i]->where, subject_ + ": list item " + describe_expr(*e.children[i]) +
+                                            " is " + a_type(item->type) + ", but " +
+                                            describe_expr(*e.children[0]) + " is " +
+                                            a_type(left->type));
             ok = false;
             continue;
           }

@@ -38,8 +38,8 @@ class Parser {
         } else {
           std::string hint;
           if (peek().kind == TokenKind::kWord) hint = did_you_mean(peek().text, kTopLevel);
-          error(peek(), "expected 'rule', 'condition', 'group' or 'param', got " +
-                            describe(peek()) + hint);
+          error(peek(),
+                "expected 'rule', 'condition', 'group' or 'param', got " + describe(peek()) + hint);
           throw SyntaxError{};
         }
       } catch (const SyntaxError&) {
