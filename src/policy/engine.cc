@@ -246,6 +246,17 @@ Result<Engine> Engine::load(const catalog::Catalog& catalog,
   return Engine(std::move(compiled));
 }
 
+std::vector<Instant> Engine::change_points() const {
+  std::set<std::int64_t> points(compiled_->boundaries.begin(), compiled_->boundaries.end());
+  for (const auto& l : compiled_->catalog->licences()) {
+    points.insert(l.valid_from.unix_microseconds());
+    if (l.valid_until) points.insert(l.valid_until->unix_microseconds());
+  }
+  std::vector<Instant> out;
+  for (std::int64_t p : points) out.push_back(Instant::from_unix_microseconds(p));
+  return out;
+}
+
 std::size_t Engine::rule_count() const {
   return compiled_->rules.size();
 }

@@ -104,6 +104,11 @@ class Engine {
   // The Cedar request context (a JSON object) for a subject at an instant.
   std::string cedar_context(const Subject& subject, Instant at) const;
 
+  // Every instant at which some decision may change: rule starts and ends,
+  // licence starts and expiries; sorted, without repeats. A simulator wakes
+  // its scheduler at these.
+  std::vector<Instant> change_points() const;
+
   // Rules loaded, after replacements.
   std::size_t rule_count() const;
   // The pack folders loaded, in order, and the params in force.

@@ -1,0 +1,91 @@
+// The scheduler: a pure decision core over a ClusterState and an instant,
+// returning what to start and, for every job left waiting, why.
+//
+// Placement runs as a pipeline over the pools (after the Kubernetes
+// scheduling framework): filters reject a pool with a reason (capacity the
+// org may use, chip, site preferences, price ceiling, policy decisions for
+// lease and run, lease end and rule changes ahead), scoring orders the pools
+// left (site preference, price, speed, fit), and the best fit of nodes is
+// reserved. Queue policies decide the order jobs are tried in.
+//
+// Policy decisions are cached by their validity interval (next_change_after):
+// nothing is decided twice that cannot have changed. Not thread-safe (the
+// cache); one Scheduler per simulation or server.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "policy/engine.h"
+#include "sched/state.h"
+#include "sched/throughput.h"
+
+namespace straits::sched {
+
+enum class QueuePolicy {
+  kFifo,          // strict arrival order: the head blocks those behind it
+  kEasyBackfill,  // FIFO with a reservation for the head; others may jump it if they do not delay
+                  // it
+};
+std::string_view to_string(QueuePolicy policy);
+std::optional<QueuePolicy> parse_queue_policy(std::string_view text);
+
+struct SchedulerOptions {
+  QueuePolicy policy = QueuePolicy::kEasyBackfill;
+  Duration restart_overhead = Duration::minutes(10);
+  double checkpoint_bandwidth_gbps = 5;  // GB/s, to write a checkpoint
+};
+
+struct Start {
+  std::size_t pending_index = 0;  // into ClusterState::pending
+  Allocation allocation;
+  Instant expected_end;
+  Instant must_leave_by;   // Instant::max() when nothing ahead cuts it
+  std::string cut_reason;  // what ends the window early: "lease l1 ends", "rule X"
+};
+
+struct Waiting {
+  std::size_t pending_index = 0;
+  std::string reason;  // why it waits, in words
+  bool never = false;  // no pool it may ever use fits it
+};
+
+struct Plan {
+  std::vector<Start> starts;
+  std::vector<Waiting> waiting;
+};
+
+class Scheduler {
+ public:
+  // REQUIRES: catalog, engine and throughput outlive the scheduler.
+  Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
+            const ThroughputModel& throughput, SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // What to start at `now`. Does not change `state`: the caller applies the
+  // starts (ClusterState::allocate) in the order given. Without `explain`,
+  // waiting jobs get no reason text (the flags stay right): for callers that
+  // do not show them, it saves building strings for every pending job.
+  Plan plan(const ClusterState& state, Instant now, bool explain = true);
+
+  // Time to write one checkpoint of the job.
+  Duration checkpoint_time(const Job& job) const;
+  // The last instant `job` may hold GPUs of `pool` from `now` on: lease ends
+  // and policy changes that stop allowing it; Instant::max() if none. The
+  // string says what cuts it.
+  std::pair<Instant, std::string> allowed_until(const ClusterState& state, const Job& job,
+                                                std::uint32_t pool, Instant now);
+
+  const SchedulerOptions& options() const { return options_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  SchedulerOptions options_;
+};
+
+}  // namespace straits::sched

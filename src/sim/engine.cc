@@ -1,0 +1,576 @@
+#include "sim/engine.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <set>
+
+#include "catalog/load.h"
+#include "sched/scheduler.h"
+#include "sim/workload.h"
+
+#ifndef STRAITS_VERSION
+#define STRAITS_VERSION "0.0.0"
+#endif
+
+namespace straits::sim {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+enum class JobState { kFuture, kPending, kRunning, kCompleted, kStopped, kNever };
+
+const char* state_name(JobState s) {
+  switch (s) {
+    case JobState::kFuture:
+    case JobState::kPending: return "pending";
+    case JobState::kRunning: return "running";
+    case JobState::kCompleted: return "completed";
+    case JobState::kStopped: return "stopped";
+    case JobState::kNever: return "never";
+  }
+  return "?";
+}
+
+struct JobRecord {
+  const sched::Job* job = nullptr;
+  JobState state = JobState::kFuture;
+  double remaining = 0;
+  std::uint32_t run = 0;  // incremented at each start; stale events carry an old one
+  sched::Allocation allocation;
+  Instant started, must_leave_by, expected_end;
+  std::string cut_reason;
+  std::optional<Instant> first_start, end;
+  std::vector<std::string> pools;
+  double gpu_hours = 0, cost = 0, lost_gpu_hours = 0;
+  int checkpoints = 0, moves = 0;
+  std::string reason;
+};
+
+struct Interval {
+  std::uint32_t job = 0;
+  std::uint32_t pool = 0;
+  std::int32_t gpus = 0;
+  Instant start, end;
+  std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
+  std::string end_reason;
+};
+
+enum class EventKind { kArrive, kFinish, kCutStart, kCutDone, kWake };
+
+struct Event {
+  Instant at;
+  std::uint64_t seq = 0;
+  EventKind kind = EventKind::kWake;
+  std::uint32_t job = 0;
+  std::uint32_t run = 0;
+  bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+};
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string fixed(double v, int decimals) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
+  return buffer;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  double rank = p * static_cast<double>(v.size() - 1);
+  auto lo = static_cast<std::size_t>(std::floor(rank));
+  auto hi = static_cast<std::size_t>(std::ceil(rank));
+  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
+}
+
+json distribution(const std::vector<double>& v) {
+  double mean = 0;
+  for (double x : v) mean += x;
+  if (!v.empty()) mean /= static_cast<double>(v.size());
+  auto r = [](double x) { return std::round(x * 1000) / 1000; };
+  return {{"count", v.size()},
+          {"mean", r(mean)},
+          {"p50", r(percentile(v, 0.5))},
+          {"p95", r(percentile(v, 0.95))},
+          {"p99", r(percentile(v, 0.99))}};
+}
+
+class Simulation {
+ public:
+  Simulation(const Scenario& scenario, const catalog::Catalog& catalog,
+             const policy::Engine& engine, const sched::ThroughputModel& throughput,
+             std::vector<sched::Job> jobs, bool progress)
+      : scenario_(scenario),
+        catalog_(catalog),
+        engine_(engine),
+        throughput_(throughput),
+        scheduler_(catalog, engine, throughput, scenario.scheduler),
+        jobs_(std::move(jobs)),
+        progress_(progress && ::isatty(2)) {}
+
+  void run() {
+    end_ = scenario_.start + scenario_.horizon;
+    state_ = sched::ClusterState::empty_fleet(catalog_);
+    state_.leases = scenario_.leases;
+    records_.resize(jobs_.size());
+    for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
+      records_[i].job = &jobs_[i];
+      records_[i].remaining = jobs_[i].work;
+      push(std::max(jobs_[i].submit, scenario_.start), EventKind::kArrive, i, 0);
+    }
+    for (const auto& l : scenario_.leases) {
+      push(l.start, EventKind::kWake, 0, 0);
+      push(l.end, EventKind::kWake, 0, 0);
+    }
+    for (Instant t : engine_.change_points()) push(t, EventKind::kWake, 0, 0);
+    last_busy_.assign(state_.pools.size(), -1);
+    auto wall_start = std::chrono::steady_clock::now();
+    auto last_print = wall_start;
+
+    while (!events_.empty() && events_.top().at <= end_) {
+      Instant now = events_.top().at;
+      if (now < scenario_.start) {  // before the start: only lets wakes pass
+        events_.pop();
+        continue;
+      }
+      while (!events_.empty() && events_.top().at == now) {
+        Event e = events_.top();
+        events_.pop();
+        ++event_count_;
+        handle(e, now);
+      }
+      schedule(now);
+      record_timeseries(now);
+      if (progress_ && (event_count_ & 1023) == 0) {
+        auto wall = std::chrono::steady_clock::now();
+        if (wall - last_print > std::chrono::milliseconds(200)) {
+          print_progress(now, wall - wall_start);
+          last_print = wall;
+        }
+      }
+    }
+    if (progress_) std::fprintf(stderr, "\r%-100s\r", "");
+    // The horizon: what still runs is cut there, for the record.
+    for (std::uint32_t i = 0; i < records_.size(); ++i) {
+      JobRecord& r = records_[i];
+      if (r.state == JobState::kRunning) close_interval(i, end_, "horizon");
+    }
+  }
+
+  Status write(const fs::path& out) const;
+  SimSummary summary() const;
+
+ private:
+  void push(Instant at, EventKind kind, std::uint32_t job, std::uint32_t run) {
+    events_.push(Event{at, next_seq_++, kind, job, run});
+  }
+
+  void handle(const Event& e, Instant now) {
+    JobRecord& r = records_[e.job];
+    switch (e.kind) {
+      case EventKind::kWake: return;
+      case EventKind::kArrive:
+        r.state = JobState::kPending;
+        insert_pending(e.job);
+        return;
+      case EventKind::kFinish:
+        if (r.state != JobState::kRunning || r.run != e.run) return;
+        r.remaining = 0;
+        close_interval(e.job, now, "completed");
+        r.state = JobState::kCompleted;
+        r.end = now;
+        return;
+      case EventKind::kCutStart: {
+        if (r.state != JobState::kRunning || r.run != e.run) return;
+        // Progress up to now is saved by the checkpoint written until must_leave_by.
+        const sched::PoolState& pool = state_.pools[r.allocation.pool];
+        Duration productive = now - r.started;
+        if (r.remaining < r.job->work) productive -= scenario_.scheduler.restart_overhead;
+        if (productive > Duration()) {
+          r.remaining =
+              std::max(0.0, r.remaining - throughput_.work_done(*r.job, *pool.chip, productive));
+        }
+        push(r.must_leave_by, EventKind::kCutDone, e.job, r.run);
+        return;
+      }
+      case EventKind::kCutDone: {
+        if (r.state != JobState::kRunning || r.run != e.run) return;
+        close_interval(e.job, now, "checkpointed");
+        ++r.checkpoints;
+        ++r.moves;
+        r.lost_gpu_hours +=
+            r.job->gpus *
+            (scheduler_.checkpoint_time(*r.job) + scenario_.scheduler.restart_overhead).to_hours();
+        r.reason = "checkpointed and left: " + r.cut_reason;
+        r.state = JobState::kPending;
+        insert_pending(e.job);
+        return;
+      }
+    }
+  }
+
+  void insert_pending(std::uint32_t job) {
+    sched::PendingJob p{&jobs_[job], records_[job].remaining};
+    // Arrival order by (submit, id): a moved job keeps its place in the queue.
+    auto pos = std::upper_bound(state_.pending.begin(), state_.pending.end(), p,
+                                [](const sched::PendingJob& a, const sched::PendingJob& b) {
+                                  return a.job->submit != b.job->submit
+                                             ? a.job->submit < b.job->submit
+                                             : a.job->id < b.job->id;
+                                });
+    state_.pending.insert(pos, p);
+  }
+
+  std::uint32_t index_of(const sched::Job* job) const {
+    return static_cast<std::uint32_t>(job - jobs_.data());
+  }
+
+  void close_interval(std::uint32_t job, Instant now, const char* reason) {
+    JobRecord& r = records_[job];
+    state_.release(r.job->org, r.allocation);
+    auto it = std::find_if(state_.running.begin(), state_.running.end(),
+                           [&](const sched::RunningJob& x) { return x.job == r.job; });
+    if (it != state_.running.end()) state_.running.erase(it);
+    const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
+    double hours = (now - r.started).to_hours() * r.job->gpus;
+    r.gpu_hours += hours;
+    r.cost += hours * price_for(r, pool);
+    intervals_.push_back(
+        Interval{job, r.allocation.pool, r.job->gpus, r.started, now, r.allocation.nodes, reason});
+  }
+
+  double price_for(const JobRecord& r, const catalog::Pool& pool) const {
+    for (const auto& l : state_.leases) {
+      if (l.org == r.job->org && l.pool == pool.id && l.start <= r.started && r.started < l.end) {
+        return l.price_per_gpu_hour.units();
+      }
+    }
+    return pool.price_per_gpu_hour.units();
+  }
+
+  void schedule(Instant now) {
+    sched::Plan plan = scheduler_.plan(state_, now);
+    std::vector<std::size_t> remove;
+    for (const auto& w : plan.waiting) {
+      JobRecord& r = records_[index_of(state_.pending[w.pending_index].job)];
+      r.reason = w.reason;
+      if (w.never) {
+        r.state = r.first_start ? JobState::kStopped : JobState::kNever;
+        r.end = now;
+        remove.push_back(w.pending_index);
+      }
+    }
+    for (const auto& s : plan.starts) {
+      std::uint32_t job = index_of(state_.pending[s.pending_index].job);
+      JobRecord& r = records_[job];
+      state_.allocate(r.job->org, s.allocation);
+      ++r.run;
+      r.state = JobState::kRunning;
+      r.allocation = s.allocation;
+      r.started = now;
+      r.expected_end = s.expected_end;
+      r.must_leave_by = s.must_leave_by;
+      r.cut_reason = s.cut_reason;
+      r.reason.clear();
+      if (!r.first_start) r.first_start = now;
+      const std::string& pool = state_.pools[s.allocation.pool].pool->id.str();
+      if (std::find(r.pools.begin(), r.pools.end(), pool) == r.pools.end()) r.pools.push_back(pool);
+      state_.running.push_back(sched::RunningJob{r.job, s.allocation, now, s.expected_end,
+                                                 s.must_leave_by, r.remaining});
+      Instant cut = s.must_leave_by == Instant::max()
+                        ? Instant::max()
+                        : s.must_leave_by - scheduler_.checkpoint_time(*r.job);
+      if (s.expected_end <= cut) {
+        push(s.expected_end, EventKind::kFinish, job, r.run);
+      } else {
+        push(cut, EventKind::kCutStart, job, r.run);
+      }
+      remove.push_back(s.pending_index);
+    }
+    std::sort(remove.rbegin(), remove.rend());
+    for (std::size_t i : remove) {
+      state_.pending.erase(state_.pending.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+
+  void record_timeseries(Instant now) {
+    for (std::size_t p = 0; p < state_.pools.size(); ++p) {
+      const auto& pool = state_.pools[p];
+      std::int32_t busy = pool.pool->gpus() - pool.free_total;
+      if (busy == last_busy_[p]) continue;
+      last_busy_[p] = busy;
+      std::int32_t leased = 0;
+      for (const auto& l : state_.leases) {
+        if (l.pool == pool.pool->id && l.start <= now && now < l.end) leased += l.gpus;
+      }
+      timeseries_ += to_iso8601(now) + "," + pool.pool->id.str() + "," + std::to_string(busy) +
+                     "," + std::to_string(leased) + "," + std::to_string(state_.pending.size()) +
+                     "\n";
+    }
+  }
+
+  void print_progress(Instant now, std::chrono::steady_clock::duration wall) {
+    double done = (now - scenario_.start).to_seconds() / scenario_.horizon.to_seconds();
+    double seconds = std::chrono::duration<double>(wall).count();
+    double eta = done > 0 ? seconds * (1 - done) / done : 0;
+    int filled = static_cast<int>(done * 30);
+    std::fprintf(stderr, "\r[%.*s%*s] %3.0f%%  %s  %zu events (%.0f/s)  ETA %.0fs ", filled,
+                 "##############################", 30 - filled, "", done * 100,
+                 to_iso_date(now).c_str(), event_count_,
+                 static_cast<double>(event_count_) / seconds, eta);
+  }
+
+  const Scenario& scenario_;
+  const catalog::Catalog& catalog_;
+  const policy::Engine& engine_;
+  const sched::ThroughputModel& throughput_;
+  sched::Scheduler scheduler_;
+  std::vector<sched::Job> jobs_;
+  bool progress_;
+  Instant end_;
+  sched::ClusterState state_;
+  std::vector<JobRecord> records_;
+  std::vector<Interval> intervals_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::uint64_t next_seq_ = 0;
+  std::size_t event_count_ = 0;
+  std::vector<std::int32_t> last_busy_;
+  std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
+
+  friend Result<SimSummary> sim_write(const Simulation&, const fs::path&);
+};
+
+Status Simulation::write(const fs::path& out) const {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec)
+    return Error(ErrorCode::kUnavailable, "cannot create " + out.string() + ": " + ec.message());
+
+  // run.json: the inputs, so that `sim verify` needs nothing else.
+  json leases = json::array();
+  for (const auto& l : scenario_.leases) {
+    leases.push_back({{"id", l.id.str()},
+                      {"org", l.org.str()},
+                      {"pool", l.pool.str()},
+                      {"gpus", l.gpus},
+                      {"start", to_iso8601(l.start)},
+                      {"end", to_iso8601(l.end)},
+                      {"price_per_gpu_hour", to_string(l.price_per_gpu_hour)}});
+  }
+  json rules = json::array();
+  for (const auto& r : scenario_.rules) rules.push_back(r.string());
+  json params = json::object();
+  for (const auto& [k, v] : scenario_.params) params[k] = v;
+  json run = {{"straits_version", STRAITS_VERSION},
+              {"scenario", scenario_.name},
+              {"catalog", scenario_.catalog_dir.string()},
+              {"rules", rules},
+              {"params", params},
+              {"start", to_iso8601(scenario_.start)},
+              {"horizon_end", to_iso8601(end_)},
+              {"seed", scenario_.seed},
+              {"reference_chip", scenario_.reference_chip.str()},
+              {"policy", std::string(sched::to_string(scenario_.scheduler.policy))},
+              {"leases", leases}};
+  std::ofstream(out / "run.json") << run.dump(2) << "\n";
+  STRAITS_TRY(write_workload(out / "workload.jsonl", jobs_));
+
+  std::string intervals = "job,org,pool,gpus,start,end,nodes,end_reason\n";
+  for (const auto& iv : intervals_) {
+    std::string nodes;
+    for (const auto& [node, gpus] : iv.nodes) {
+      nodes += (nodes.empty() ? "" : ";") + std::to_string(node) + ":" + std::to_string(gpus);
+    }
+    intervals += jobs_[iv.job].id.str() + "," + jobs_[iv.job].org.str() + "," +
+                 state_.pools[iv.pool].pool->id.str() + "," + std::to_string(iv.gpus) + "," +
+                 to_iso8601(iv.start) + "," + to_iso8601(iv.end) + "," + nodes + "," +
+                 iv.end_reason + "\n";
+  }
+  std::ofstream(out / "intervals.csv") << intervals;
+
+  std::string jobs =
+      "id,org,team,gpus,submit,first_start,end,state,reason,queue_delay_s,jct_s,pools,gpu_hours,"
+      "cost,checkpoints,moves,lost_gpu_hours\n";
+  for (const auto& r : records_) {
+    const auto& j = *r.job;
+    std::string pools;
+    for (const auto& p : r.pools) pools += (pools.empty() ? "" : ";") + p;
+    bool done = r.state == JobState::kCompleted;
+    jobs += csv_field(j.id.str()) + "," + j.org.str() + "," + csv_field(j.team) + "," +
+            std::to_string(j.gpus) + "," + to_iso8601(j.submit) + "," +
+            (r.first_start ? to_iso8601(*r.first_start) : "") + "," +
+            (r.end && r.state != JobState::kRunning ? to_iso8601(*r.end) : "") + "," +
+            state_name(r.state) + "," + csv_field(r.reason) + "," +
+            (r.first_start ? std::to_string((*r.first_start - j.submit).whole_seconds()) : "") +
+            "," + (done ? std::to_string((*r.end - j.submit).whole_seconds()) : "") + "," + pools +
+            "," + fixed(r.gpu_hours, 6) + "," + fixed(r.cost, 2) + "," +
+            std::to_string(r.checkpoints) + "," + std::to_string(r.moves) + "," +
+            fixed(r.lost_gpu_hours, 6) + "\n";
+  }
+  std::ofstream(out / "jobs.csv") << jobs;
+  std::ofstream(out / "timeseries.csv") << timeseries_;
+
+  // summary.json
+  std::vector<double> jct, delay;
+  std::map<std::string, std::size_t> states, never_reasons, cut_reasons;
+  double cost = 0, lost = 0;
+  Instant last_end = scenario_.start;
+  for (const auto& r : records_) {
+    ++states[state_name(r.state)];
+    cost += r.cost;
+    lost += r.lost_gpu_hours;
+    if (r.first_start) delay.push_back((*r.first_start - r.job->submit).to_hours());
+    if (r.state == JobState::kCompleted) {
+      jct.push_back((*r.end - r.job->submit).to_hours());
+      last_end = std::max(last_end, *r.end);
+    }
+    if (r.state == JobState::kNever || r.state == JobState::kStopped) ++never_reasons[r.reason];
+    if (r.moves > 0) cut_reasons[r.cut_reason] += static_cast<std::size_t>(r.moves);
+  }
+  std::map<std::string, double> busy_by_pool;
+  for (const auto& iv : intervals_) {
+    busy_by_pool[state_.pools[iv.pool].pool->id.str()] += (iv.end - iv.start).to_hours() * iv.gpus;
+  }
+  double span_hours = (end_ - scenario_.start).to_hours();
+  json pools = json::object(), sites = json::object(), countries = json::object();
+  std::map<std::string, std::pair<double, double>> by_site, by_country;
+  for (const auto& p : state_.pools) {
+    double used = busy_by_pool.count(p.pool->id.str()) ? busy_by_pool.at(p.pool->id.str()) : 0;
+    double capacity = p.pool->gpus() * span_hours;
+    pools[p.pool->id.str()] = std::round(used / capacity * 1e4) / 1e4;
+    by_site[p.site->id.str()].first += used;
+    by_site[p.site->id.str()].second += capacity;
+    by_country[p.site->country.str()].first += used;
+    by_country[p.site->country.str()].second += capacity;
+  }
+  for (const auto& [k, v] : by_site) sites[k] = std::round(v.first / v.second * 1e4) / 1e4;
+  for (const auto& [k, v] : by_country) countries[k] = std::round(v.first / v.second * 1e4) / 1e4;
+  json summary = {
+      {"scenario", scenario_.name},
+      {"jobs", records_.size()},
+      {"states", states},
+      {"events", event_count_},
+      {"jct_hours", distribution(jct)},
+      {"queueing_delay_hours", distribution(delay)},
+      {"makespan_hours", std::round((last_end - scenario_.start).to_hours() * 1000) / 1000},
+      {"utilisation", {{"pools", pools}, {"sites", sites}, {"countries", countries}}},
+      {"total_cost", std::round(cost * 100) / 100},
+      {"currency", "USD"},
+      {"gpu_hours_lost", std::round(lost * 1000) / 1000},
+      {"could_never_run", never_reasons},
+      {"moves_by_reason", cut_reasons}};
+  std::ofstream(out / "summary.json") << summary.dump(2) << "\n";
+  return ok();
+}
+
+SimSummary Simulation::summary() const {
+  SimSummary s;
+  s.jobs = records_.size();
+  s.events = event_count_;
+  double jct = 0;
+  for (const auto& r : records_) {
+    switch (r.state) {
+      case JobState::kCompleted:
+        ++s.completed;
+        jct += (*r.end - r.job->submit).to_hours();
+        break;
+      case JobState::kRunning: ++s.running; break;
+      case JobState::kStopped: ++s.stopped; break;
+      case JobState::kNever: ++s.never; break;
+      default: ++s.pending; break;
+    }
+    s.moves += static_cast<std::size_t>(r.moves);
+    s.total_cost += r.cost;
+  }
+  if (s.completed) s.mean_jct_hours = jct / static_cast<double>(s.completed);
+  return s;
+}
+
+}  // namespace
+
+Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& options,
+                                  const fs::path& out_dir) {
+  Scenario s = scenario;
+  if (options.seed) s.seed = *options.seed;
+  auto catalog = catalog::load_catalog(s.catalog_dir);
+  if (!catalog) return std::move(catalog).error();
+  auto engine = policy::Engine::load(*catalog, s.rules, s.params);
+  if (!engine) return std::move(engine).error();
+  // Leases name catalog orgs and pools; unpriced leases pay the list price.
+  for (std::size_t i = 0; i < s.leases.size(); ++i) {
+    auto& l = s.leases[i];
+    const catalog::Pool* pool = catalog->find_pool(l.pool);
+    if (pool == nullptr) {
+      return Error(ErrorCode::kNotFound, "lease " + l.id.str() + ": no pool '" + l.pool.str() + "'",
+                   SourceLocation{s.file.string(), 0, 0});
+    }
+    if (catalog->find_org(l.org) == nullptr) {
+      return Error(ErrorCode::kNotFound, "lease " + l.id.str() + ": no org '" + l.org.str() + "'",
+                   SourceLocation{s.file.string(), 0, 0});
+    }
+    if (l.gpus > pool->gpus()) {
+      return Error(ErrorCode::kInvalidArgument, "lease " + l.id.str() + ": " +
+                                                    std::to_string(l.gpus) +
+                                                    " GPUs do not fit pool " + pool->id.str() +
+                                                    " (" + std::to_string(pool->gpus()) + ")");
+    }
+    if (!s.lease_has_price[i]) l.price_per_gpu_hour = pool->price_per_gpu_hour;
+  }
+  // Capacity is never over-committed: leases of a pool never add up past it.
+  for (const auto& a : s.leases) {
+    std::int32_t total = 0;
+    for (const auto& b : s.leases) {
+      if (b.pool == a.pool && b.start <= a.start && a.start < b.end) total += b.gpus;
+    }
+    if (total > catalog->find_pool(a.pool)->gpus()) {
+      return Error(ErrorCode::kConflict, "leases of pool " + a.pool.str() + " add up to " +
+                                             std::to_string(total) + " GPUs on " +
+                                             to_iso_date(a.start) + ", more than it has");
+    }
+  }
+  auto throughput = sched::ThroughputModel::make(*catalog, s.reference_chip, s.efficiency);
+  if (!throughput) return std::move(throughput).error();
+
+  std::vector<sched::Job> jobs;
+  if (options.workload) {
+    auto read = read_workload(*options.workload, s.start);
+    if (!read) return std::move(read).error();
+    jobs = std::move(read).value();
+  } else if (s.workload_file) {
+    auto read = read_workload(*s.workload_file, s.start);
+    if (!read) return std::move(read).error();
+    jobs = std::move(read).value();
+  } else if (s.synthetic) {
+    GeneratorOptions g = *s.synthetic;
+    g.seed = s.seed;
+    g.start = s.start;
+    jobs = generate_workload(g);
+  }
+  for (const auto& j : jobs) {
+    if (catalog->find_org(j.org) == nullptr) {
+      return Error(ErrorCode::kNotFound, "job " + j.id.str() + ": no org '" + j.org.str() + "'");
+    }
+  }
+  Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options.progress);
+  sim.run();
+  STRAITS_TRY(sim.write(out_dir));
+  return sim.summary();
+}
+
+}  // namespace straits::sim

@@ -1,0 +1,279 @@
+#include "sim/scenario.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "core/strings.h"
+
+namespace straits::sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Reader {
+ public:
+  Reader(std::string file, Diagnostics& diagnostics) : file_(std::move(file)), d_(diagnostics) {}
+
+  SourceLocation at(const YAML::Node& n) const {
+    return SourceLocation{file_, n.Mark().line + 1, n.Mark().column + 1};
+  }
+  void error(const YAML::Node& n, const std::string& message) { d_.add(at(n), message); }
+
+  void check_keys(const YAML::Node& map, const std::vector<std::string>& known,
+                  const std::string& what) {
+    for (const auto& kv : map) {
+      std::string key = kv.first.Scalar();
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        error(kv.first, "unknown " + what + " field '" + key + "'" + did_you_mean(key, known));
+      }
+    }
+  }
+
+  std::optional<std::string> text(const YAML::Node& n, const std::string& what) {
+    if (!n.IsScalar()) {
+      error(n, what + " must be text");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<Instant> date(const YAML::Node& n, const std::string& what) {
+    auto t = text(n, what);
+    if (!t) return std::nullopt;
+    auto i = parse_instant(*t);
+    if (!i) {
+      error(n, what + ": " + i.error().message());
+      return std::nullopt;
+    }
+    return *i;
+  }
+
+  std::optional<Duration> duration(const YAML::Node& n, const std::string& what) {
+    auto t = text(n, what);
+    if (!t) return std::nullopt;
+    auto d = parse_duration(*t);
+    if (!d) {
+      error(n, what + ": " + d.error().message());
+      return std::nullopt;
+    }
+    return *d;
+  }
+
+  template <typename T>
+  std::optional<T> number(const YAML::Node& n, const std::string& what, bool positive) {
+    T value{};
+    if (!n.IsScalar() || !YAML::convert<T>::decode(n, value)) {
+      error(n, what + " must be a number");
+      return std::nullopt;
+    }
+    if (positive && !(value > 0)) {
+      error(n, what + " must be greater than zero");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+ private:
+  std::string file_;
+  Diagnostics& d_;
+};
+
+fs::path resolve_pack(const std::string& name, const fs::path& base, const fs::path& shipped) {
+  if (name.find('/') == std::string::npos || name.rfind("scenarios/", 0) == 0) {
+    if (name.front() != '.' && !fs::path(name).is_absolute()) {
+      fs::path candidate = shipped / "rules" / name;
+      std::error_code ec;
+      if (fs::is_directory(candidate, ec)) return candidate;
+    }
+  }
+  fs::path p(name);
+  return p.is_absolute() ? p : fs::weakly_canonical(base / p);
+}
+
+}  // namespace
+
+Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_root) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::ParserException& e) {
+    return Error(ErrorCode::kInvalidArgument, "YAML syntax error: " + e.msg,
+                 SourceLocation{file.string(), e.mark.line + 1, e.mark.column + 1});
+  } catch (const YAML::Exception& e) {
+    return Error(ErrorCode::kNotFound, std::string("cannot read the scenario: ") + e.what(),
+                 SourceLocation{file.string(), 0, 0});
+  }
+  if (!root.IsMap()) {
+    return Error(ErrorCode::kInvalidArgument, "a scenario is a mapping of fields",
+                 SourceLocation{file.string(), 1, 1});
+  }
+  Diagnostics diagnostics;
+  Reader r(file.string(), diagnostics);
+  r.check_keys(root,
+               {"name", "catalog", "rules", "params", "start", "horizon", "seed", "leases",
+                "workload", "scheduler"},
+               "scenario");
+  Scenario s;
+  s.file = fs::absolute(file);
+  fs::path base = s.file.parent_path();
+  s.name = root["name"] ? r.text(root["name"], "name").value_or("") : file.stem().string();
+  s.catalog_dir = root["catalog"]
+                      ? fs::weakly_canonical(base / r.text(root["catalog"], "catalog").value_or(""))
+                      : shipped_root / "catalog";
+  if (root["rules"]) {
+    if (!root["rules"].IsSequence()) {
+      r.error(root["rules"], "rules must be a list of pack names or folders");
+    } else {
+      for (const auto& n : root["rules"]) {
+        if (auto t = r.text(n, "a rule pack"))
+          s.rules.push_back(resolve_pack(*t, base, shipped_root));
+      }
+    }
+  } else {
+    s.rules.push_back(shipped_root / "rules" / "default");
+  }
+  if (root["params"]) {
+    if (!root["params"].IsMap()) {
+      r.error(root["params"], "params must be a mapping NAME: DATE");
+    } else {
+      for (const auto& kv : root["params"]) s.params[kv.first.Scalar()] = kv.second.Scalar();
+    }
+  }
+  if (!root["start"]) {
+    diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'start'");
+  } else if (auto d = r.date(root["start"], "start")) {
+    s.start = *d;
+  }
+  if (root["horizon"]) {
+    if (auto d = r.duration(root["horizon"], "horizon")) {
+      if (*d <= Duration()) r.error(root["horizon"], "horizon must be positive");
+      s.horizon = *d;
+    }
+  }
+  if (root["seed"]) s.seed = r.number<std::uint64_t>(root["seed"], "seed", false).value_or(1);
+  if (root["leases"]) {
+    for (const auto& n : root["leases"]) {
+      if (!n.IsMap()) {
+        r.error(n, "a lease is a mapping");
+        continue;
+      }
+      r.check_keys(n, {"id", "org", "pool", "gpus", "start", "end", "price_per_gpu_hour"}, "lease");
+      sched::Lease l;
+      bool ok = true;
+      for (const char* key : {"id", "org", "pool", "gpus", "start", "end"}) {
+        if (!n[key]) {
+          r.error(n, std::string("lease: missing required field '") + key + "'");
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      l.id = LeaseId(r.text(n["id"], "lease id").value_or(""));
+      l.org = OrgId(r.text(n["org"], "lease org").value_or(""));
+      l.pool = PoolId(r.text(n["pool"], "lease pool").value_or(""));
+      l.gpus = r.number<int>(n["gpus"], "lease gpus", true).value_or(0);
+      l.start = r.date(n["start"], "lease start").value_or(Instant());
+      l.end = r.date(n["end"], "lease end").value_or(Instant());
+      if (l.end <= l.start) r.error(n["end"], "lease " + l.id.str() + ": end must be after start");
+      bool priced = false;
+      if (n["price_per_gpu_hour"]) {
+        auto m = parse_money(n["price_per_gpu_hour"].Scalar());
+        if (!m) {
+          r.error(n["price_per_gpu_hour"], m.error().message());
+        } else {
+          l.price_per_gpu_hour = *m;
+          priced = true;
+        }
+      }
+      for (const auto& other : s.leases) {
+        if (other.id == l.id) r.error(n["id"], "duplicate lease id '" + l.id.str() + "'");
+      }
+      s.leases.push_back(l);
+      s.lease_has_price.push_back(priced);
+    }
+  }
+  if (!root["workload"]) {
+    diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'workload'");
+  } else {
+    const YAML::Node& w = root["workload"];
+    r.check_keys(w, {"file", "synthetic"}, "workload");
+    if (w["file"] && w["synthetic"]) r.error(w, "workload: give 'file' or 'synthetic', not both");
+    if (w["file"]) {
+      s.workload_file =
+          fs::weakly_canonical(base / r.text(w["file"], "workload file").value_or(""));
+    } else if (w["synthetic"]) {
+      const YAML::Node& g = w["synthetic"];
+      r.check_keys(g,
+                   {"jobs", "load", "fleet_gpus", "max_gpus", "median_hours", "orgs",
+                    "teams_per_org", "chips", "datasets"},
+                   "synthetic workload");
+      GeneratorOptions o;
+      if (g["jobs"]) o.jobs = r.number<std::size_t>(g["jobs"], "jobs", true).value_or(1);
+      if (g["load"]) o.load = r.number<double>(g["load"], "load", true).value_or(0.8);
+      if (g["fleet_gpus"])
+        o.fleet_gpus = r.number<int>(g["fleet_gpus"], "fleet_gpus", true).value_or(1);
+      if (g["max_gpus"]) o.max_gpus = r.number<int>(g["max_gpus"], "max_gpus", true).value_or(1);
+      if (g["median_hours"]) {
+        o.median_hours = r.number<double>(g["median_hours"], "median_hours", true).value_or(1);
+      }
+      if (g["teams_per_org"]) {
+        o.teams_per_org = r.number<int>(g["teams_per_org"], "teams_per_org", true).value_or(1);
+      }
+      if (g["orgs"]) {
+        for (const auto& kv : g["orgs"]) {
+          o.orgs.emplace_back(OrgId(kv.first.Scalar()),
+                              r.number<double>(kv.second, "org weight", true).value_or(1));
+        }
+      }
+      if (g["chips"]) {
+        for (const auto& c : g["chips"]) o.chips.emplace_back(c.Scalar());
+      }
+      if (g["datasets"]) {
+        for (const auto& c : g["datasets"]) o.datasets.emplace_back(c.Scalar());
+      }
+      s.synthetic = o;
+    } else {
+      r.error(w, "workload needs 'file' or 'synthetic'");
+    }
+  }
+  if (root["scheduler"]) {
+    const YAML::Node& n = root["scheduler"];
+    r.check_keys(
+        n,
+        {"policy", "reference_chip", "efficiency", "restart_overhead", "checkpoint_bandwidth_gbps"},
+        "scheduler");
+    if (n["policy"]) {
+      auto p = sched::parse_queue_policy(n["policy"].Scalar());
+      if (!p) {
+        r.error(n["policy"], "unknown policy '" + n["policy"].Scalar() + "'" +
+                                 did_you_mean(n["policy"].Scalar(),
+                                              std::vector<std::string>{"fifo", "easy-backfill"}) +
+                                 " (fifo, easy-backfill)");
+      } else {
+        s.scheduler.policy = *p;
+      }
+    }
+    if (n["reference_chip"]) s.reference_chip = ChipId(n["reference_chip"].Scalar());
+    if (n["efficiency"]) {
+      for (const auto& kv : n["efficiency"]) {
+        s.efficiency[ChipId(kv.first.Scalar())] =
+            r.number<double>(kv.second, "efficiency", true).value_or(1);
+      }
+    }
+    if (n["restart_overhead"]) {
+      s.scheduler.restart_overhead =
+          r.duration(n["restart_overhead"], "restart_overhead").value_or(Duration());
+    }
+    if (n["checkpoint_bandwidth_gbps"]) {
+      s.scheduler.checkpoint_bandwidth_gbps =
+          r.number<double>(n["checkpoint_bandwidth_gbps"], "checkpoint_bandwidth_gbps", true)
+              .value_or(1);
+    }
+  }
+  if (!diagnostics.empty()) {
+    return diagnostics.to_error("scenario " + file.string() + " has errors");
+  }
+  return s;
+}
+
+}  // namespace straits::sim

@@ -1,0 +1,43 @@
+// A scenario: the unit of simulation (docs/scenarios.md): catalog, rule packs
+// and their dates, leases, workload, scheduler settings, seed and horizon.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "policy/engine.h"
+#include "sched/job.h"
+#include "sched/scheduler.h"
+#include "sim/generator.h"
+
+namespace straits::sim {
+
+struct Scenario {
+  std::string name;
+  std::filesystem::path file;
+  std::filesystem::path catalog_dir;         // absolute
+  std::vector<std::filesystem::path> rules;  // absolute, base first
+  policy::ParamOverrides params;
+  Instant start;
+  Duration horizon = Duration::days(30);
+  std::uint64_t seed = 1;
+  std::vector<sched::Lease> leases;   // prices resolved when the catalog is known
+  std::vector<bool> lease_has_price;  // false: the pool's list price applies
+  std::optional<std::filesystem::path> workload_file;
+  std::optional<GeneratorOptions> synthetic;
+  sched::SchedulerOptions scheduler;
+  ChipId reference_chip = ChipId("h100-sxm");
+  std::map<ChipId, double> efficiency;
+};
+
+// Reads a scenario file; every problem is reported as file:line:column.
+// `shipped_root` is where the names of shipped rule packs ("default",
+// "scenarios/x") and the default catalog resolve.
+Result<Scenario> load_scenario(const std::filesystem::path& file,
+                               const std::filesystem::path& shipped_root);
+
+}  // namespace straits::sim

@@ -1,0 +1,152 @@
+// The scheduler alone, on the sim test catalog (two pools of 2 nodes x 8
+// H100): gang fitting, entitlements, reasons, foresight.
+#include "sched/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "catalog/load.h"
+
+namespace straits::sched {
+namespace {
+
+namespace fs = std::filesystem;
+const fs::path kData(STRAITS_TEST_DATA_DIR);
+
+struct World {
+  catalog::Catalog catalog = *catalog::load_catalog(kData / "catalogs" / "sim");
+  policy::Engine engine = *policy::Engine::load(catalog, {kData / "sim" / "rules" / "base"});
+  ThroughputModel throughput = *ThroughputModel::make(catalog, ChipId("h100-sxm"));
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+const Instant t0 = Instant::from_date(2026, 1, 1);
+
+Job job(const char* id, int gpus, double work) {
+  Job j;
+  j.id = JobId(id);
+  j.org = OrgId("hanshan-sg");
+  j.gpus = gpus;
+  j.work = work;
+  j.submit = t0;
+  j.checkpoint_interval = Duration();
+  return j;
+}
+
+ClusterState leased(int gpus_a, int gpus_b) {
+  ClusterState s = ClusterState::empty_fleet(world().catalog);
+  if (gpus_a)
+    s.leases.push_back(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), gpus_a, t0,
+                             t0 + Duration::days(30), *parse_money("3.00 USD")});
+  if (gpus_b)
+    s.leases.push_back(Lease{LeaseId("lb"), OrgId("hanshan-sg"), PoolId("sg-b-h100"), gpus_b, t0,
+                             t0 + Duration::days(30), *parse_money("5.00 USD")});
+  return s;
+}
+
+TEST(SchedulerTest, PacksSmallJobsAndGivesBigOnesWholeNodes) {
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = leased(16, 0);
+  Job a = job("a", 4, 4), b = job("b", 4, 4), c = job("c", 8, 8);
+  state.pending = {{&a, 4}, {&b, 4}, {&c, 8}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.starts.size(), 3u);
+  // a takes node 0; b fits best beside it (node 0 has 4 left); c needs a whole node: 1.
+  EXPECT_EQ(plan.starts[0].allocation.nodes, (std::vector<std::pair<int, int>>{{0, 4}}));
+  EXPECT_EQ(plan.starts[1].allocation.nodes, (std::vector<std::pair<int, int>>{{0, 4}}));
+  EXPECT_EQ(plan.starts[2].allocation.nodes, (std::vector<std::pair<int, int>>{{1, 8}}));
+  // 1 h on 4 H100 for 4 reference GPU-hours.
+  EXPECT_EQ(plan.starts[0].expected_end, t0 + Duration::hours(1));
+  EXPECT_EQ(plan.starts[0].must_leave_by, Instant::max());
+}
+
+TEST(SchedulerTest, PrefersTheCheaperLeaseAndTheOrderedSite) {
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = leased(8, 8);
+  Job a = job("a", 8, 8);
+  state.pending = {{&a, 8}};
+  EXPECT_EQ(s.plan(state, t0).starts[0].allocation.pool, 0u);  // la costs 3.00, lb 5.00
+  a.preferences.site_order = {SiteId("sg-jurong-1")};
+  EXPECT_EQ(s.plan(state, t0).starts[0].allocation.pool, 1u);  // the preferred site wins
+  a.preferences.site_order.clear();
+  a.preferences.max_price_per_gpu_hour = *parse_money("2.00 USD");
+  Plan plan = s.plan(state, t0);
+  ASSERT_TRUE(plan.starts.empty());
+  EXPECT_NE(plan.waiting[0].reason.find("sg-a-h100 costs 3.00 USD per GPU-hour, over the ceiling"),
+            std::string::npos)
+      << plan.waiting[0].reason;
+  EXPECT_TRUE(plan.waiting[0].never);
+}
+
+TEST(SchedulerTest, SaysWhyAJobWaits) {
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = leased(8, 0);
+  Job big = job("big", 16, 16);
+  state.pending = {{&big, 16}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.waiting.size(), 1u);
+  EXPECT_EQ(plan.waiting[0].reason, "the lease on sg-a-h100 gives only 8 GPUs");
+  EXPECT_TRUE(plan.waiting[0].never);
+  // Busy capacity: a job that fits the lease waits for room, and is not "never".
+  state = leased(16, 0);
+  Job a = job("a", 8, 8), b = job("b", 16, 16);
+  state.pending = {{&a, 8}};
+  Plan first = s.plan(state, t0);
+  state.allocate(a.org, first.starts[0].allocation);
+  state.running.push_back(RunningJob{&a, first.starts[0].allocation, t0,
+                                     first.starts[0].expected_end, Instant::max(), 8});
+  state.pending = {{&b, 16}};
+  Plan second = s.plan(state, t0);
+  ASSERT_EQ(second.waiting.size(), 1u);
+  EXPECT_EQ(second.waiting[0].reason, "sg-a-h100 has 8 GPUs free for it now, needs 16");
+  EXPECT_FALSE(second.waiting[0].never);
+  // No lease at all.
+  ClusterState none = ClusterState::empty_fleet(world().catalog);
+  none.pending = {{&a, 8}};
+  Plan nowhere = s.plan(none, t0);
+  EXPECT_EQ(nowhere.waiting[0].reason,
+            "no pool it may use (no lease or own pool with an eligible chip and site)");
+  EXPECT_TRUE(nowhere.waiting[0].never);
+}
+
+TEST(SchedulerTest, ForesightCutsAtTheLeaseEndOnlyJobsThatCanCheckpoint) {
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  state.leases.push_back(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), 16, t0,
+                               t0 + Duration::hours(1), *parse_money("3.00 USD")});
+  Job no_ckpt = job("n", 8, 16);  // 2 h of work, no checkpoints
+  Job ckpt = job("c", 8, 16);
+  ckpt.checkpoint_interval = Duration::hours(1);
+  ckpt.checkpoint_gb = 300;
+  state.pending = {{&no_ckpt, 16}, {&ckpt, 16}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.starts.size(), 1u);
+  EXPECT_EQ(plan.starts[0].pending_index, 1u);
+  EXPECT_EQ(plan.starts[0].must_leave_by, t0 + Duration::hours(1));
+  EXPECT_EQ(plan.starts[0].cut_reason, "lease la ends");
+  EXPECT_EQ(plan.waiting[0].reason,
+            "would run past 2026-01-01T01:00:00Z at sg-a-h100 (lease la ends) and cannot "
+            "checkpoint before");
+  EXPECT_EQ(s.checkpoint_time(ckpt), Duration::seconds(60));  // 300 GB at 5 GB/s
+}
+
+TEST(ThroughputTest, ChipsRunAtTheirPeakRelativeToTheReference) {
+  const auto& c = world().catalog;
+  Job j = job("x", 8, 8);
+  // A800 BF16 312 vs H100 989.4: 0.3153x; 8 reference GPU-hours on 8 A800 take 3.171 h.
+  EXPECT_NEAR(world().throughput.speed(j, *c.find_chip(ChipId("a800"))), 312 / 989.4, 1e-12);
+  EXPECT_EQ(world().throughput.run_time(j, *c.find_chip(ChipId("a800")), 8),
+            Duration::seconds(static_cast<std::int64_t>(std::ceil(3600 * 989.4 / 312))));
+  auto tuned = ThroughputModel::make(c, ChipId("h100-sxm"), {{ChipId("a800"), 0.5}});
+  ASSERT_TRUE(tuned);
+  EXPECT_NEAR(tuned->speed(j, *c.find_chip(ChipId("a800"))), 0.5 * 312 / 989.4, 1e-12);
+  EXPECT_FALSE(ThroughputModel::make(c, ChipId("nope")));
+}
+
+}  // namespace
+}  // namespace straits::sched

@@ -1,0 +1,260 @@
+// Small simulations whose exact results are computed by hand, over the sim
+// test catalog (tests/data/catalogs/sim: two pools of 2 nodes x 8 H100,
+// the reference chip, so 8 GPUs do 8 reference GPU-hours an hour).
+#include "sim/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "policy/temp_dir.h"
+#include "sim/verify.h"
+
+namespace straits::sim {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_util::TempDir;
+
+const fs::path kData(STRAITS_TEST_DATA_DIR);
+const fs::path kSource(STRAITS_SOURCE_DIR);
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::vector<std::string>> read_csv(const fs::path& p) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(read_file(p));
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::string cell;
+    bool quoted = false;
+    for (char c : line) {
+      if (c == '"') {
+        quoted = !quoted;
+      } else if (c == ',' && !quoted) {
+        cells.push_back(cell);
+        cell.clear();
+      } else {
+        cell += c;
+      }
+    }
+    cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// Writes a scenario over the sim test catalog and runs it.
+struct SimRun {
+  TempDir dir{"sim"};
+  fs::path out;
+  SimSummary summary;
+
+  SimRun(const std::string& policy, const std::string& leases, const std::string& jobs,
+         const std::string& packs = "", const std::string& params = "") {
+    std::string rules = "[" + (kData / "sim" / "rules" / "base").string() + packs + "]";
+    dir.write("jobs.jsonl", jobs);
+    dir.write("scenario.yaml", "name: test\ncatalog: " + (kData / "catalogs" / "sim").string() +
+                                   "\nrules: " + rules + "\n" + params +
+                                   "start: 2026-01-01\nhorizon: 2d\nseed: 1\nleases:\n" + leases +
+                                   "workload: {file: jobs.jsonl}\n"
+                                   "scheduler: {policy: " +
+                                   policy +
+                                   ", reference_chip: h100-sxm, restart_overhead: 10m, "
+                                   "checkpoint_bandwidth_gbps: 5}\n");
+    auto scenario = load_scenario(dir.path() / "scenario.yaml", kSource);
+    if (!scenario) {
+      ADD_FAILURE() << scenario.error().to_string();
+      return;
+    }
+    out = dir.path() / "out";
+    auto result = run_simulation(*scenario, SimOptions{}, out);
+    if (!result) {
+      ADD_FAILURE() << result.error().to_string();
+      return;
+    }
+    summary = *result;
+  }
+
+  // "job pool start end end_reason" for each interval, in file order.
+  std::vector<std::string> intervals() const {
+    std::vector<std::string> out_rows;
+    for (const auto& r : read_csv(out / "intervals.csv")) {
+      out_rows.push_back(r[0] + " " + r[2] + " " + r[4] + " " + r[5] + " " + r[7] + " " + r[6]);
+    }
+    std::sort(out_rows.begin(), out_rows.end());
+    return out_rows;
+  }
+
+  std::map<std::string, std::vector<std::string>> jobs() const {
+    std::map<std::string, std::vector<std::string>> by_id;
+    for (const auto& r : read_csv(out / "jobs.csv")) by_id[r[0]] = r;
+    return by_id;
+  }
+};
+
+const char* kLeaseA =
+    "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 16, start: 2026-01-01, end: "
+    "2026-02-01}\n";
+
+// j1: 8 GPUs x 2 h; j2: 16 GPUs x 1 h (both nodes); j3: 8 GPUs x 1 h.
+const char* kBackfillJobs =
+    R"({"id":"j1","submit":0,"org":"hanshan-sg","gpus":8,"work":16,"checkpoint_interval":"0s"}
+{"id":"j2","submit":1,"org":"hanshan-sg","gpus":16,"work":16,"checkpoint_interval":"0s"}
+{"id":"j3","submit":2,"org":"hanshan-sg","gpus":8,"work":8,"checkpoint_interval":"0s"}
+)";
+
+TEST(SimulationTest, FifoKeepsArrivalOrder) {
+  SimRun run("fifo", kLeaseA, kBackfillJobs);
+  // j1 [0, 2h) on node 0. j2 needs both nodes: waits for j1, runs [2h, 3h).
+  // j3 fits node 1 at 2 s but waits behind j2 under FIFO: [3h, 4h).
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "j1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T02:00:00Z completed 0:8",
+                "j2 sg-a-h100 2026-01-01T02:00:00Z 2026-01-01T03:00:00Z completed 0:8;1:8",
+                "j3 sg-a-h100 2026-01-01T03:00:00Z 2026-01-01T04:00:00Z completed 0:8",
+            }));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["j3"][9], "10798");   // queueing delay: 3 h - 2 s
+  EXPECT_EQ(jobs["j3"][10], "14398");  // JCT: 4 h - 2 s
+  EXPECT_EQ(run.summary.completed, 3u);
+}
+
+TEST(SimulationTest, EasyBackfillLetsShortJobsJumpWithoutDelayingTheHead) {
+  SimRun run("easy-backfill", kLeaseA, kBackfillJobs);
+  // The head j2 has a reservation at 2 h (when j1 ends). j3 fits node 1 at 2 s
+  // and ends at 1 h 0 m 2 s, before the reservation: it starts at once.
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "j1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T02:00:00Z completed 0:8",
+                "j2 sg-a-h100 2026-01-01T02:00:00Z 2026-01-01T03:00:00Z completed 0:8;1:8",
+                "j3 sg-a-h100 2026-01-01T00:00:02Z 2026-01-01T01:00:02Z completed 1:8",
+            }));
+}
+
+TEST(SimulationTest, AJobMovesBeforeItsLeaseEnds) {
+  // Lease la (cheaper, 3.00) ends at 2 h; lease lb (5.00) lasts.
+  std::string leases =
+      "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 8, start: 2026-01-01, "
+      "end: 2026-01-01T02:00:00Z, price_per_gpu_hour: \"3.00 USD\"}\n"
+      "  - {id: lb, org: hanshan-sg, pool: sg-b-h100, gpus: 8, start: 2026-01-01, end: "
+      "2026-01-11}\n";
+  // 8 GPUs x 4 h of work, checkpoints of 300 GB: 60 s at 5 GB/s.
+  SimRun run(
+      "easy-backfill", leases,
+      R"({"id":"m1","submit":0,"org":"hanshan-sg","gpus":8,"work":32,"checkpoint_interval":"1h","checkpoint_gb":300}
+)");
+  // On la from 0; checkpoint from 2h - 60 s, off at 2 h. Work done: 8 x (7200 - 60) / 3600
+  // = 15.8667 GPU-h; 16.1333 left = 7260 s on 8 GPUs, + 600 s restart: ends 2 h + 7860 s.
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "m1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T02:00:00Z checkpointed 0:8",
+                "m1 sg-b-h100 2026-01-01T02:00:00Z 2026-01-01T04:11:00Z completed 0:8",
+            }));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["m1"][7], "completed");
+  EXPECT_EQ(jobs["m1"][11], "sg-a-h100;sg-b-h100");
+  EXPECT_EQ(jobs["m1"][14], "1");         // checkpoints
+  EXPECT_EQ(jobs["m1"][15], "1");         // moves
+  EXPECT_EQ(jobs["m1"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
+  // Cost: 8 x 2 h x 3.00 + 8 x (7860 / 3600) h x 5.00 = 48 + 87.33.
+  EXPECT_EQ(jobs["m1"][13], "135.33");
+}
+
+TEST(SimulationTest, AJobStopsWhenARuleClosesTheOnlyPoolItMayUse) {
+  std::string lease =
+      "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 16, start: 2026-01-01, end: "
+      "2026-02-01}\n";
+  std::string packs = ", " + (kData / "sim" / "rules" / "close-a").string();
+  SimRun run(
+      "easy-backfill", lease,
+      R"({"id":"s1","submit":0,"org":"hanshan-sg","gpus":8,"work":16,"checkpoint_interval":"1h","checkpoint_gb":300}
+{"id":"s2","submit":0,"org":"hanshan-sg","gpus":8,"work":16,"checkpoint_interval":"0s"}
+)",
+      packs, "params: {close_a_from: 2026-01-01T01:00:00Z}\n");
+  // s1 can checkpoint: runs [0, 1 h), checkpointing from 1 h - 60 s, then is stopped.
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "s1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T01:00:00Z checkpointed 0:8"}));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["s1"][7], "stopped");
+  EXPECT_EQ(jobs["s1"][8], "denied at sg-a-h100: rule test.close-a forbids it");
+  // s2 cannot checkpoint, so never starts where the rule would cut it; then it can run nowhere.
+  EXPECT_EQ(jobs["s2"][7], "never");
+  EXPECT_EQ(jobs["s2"][5], "");  // never started
+  EXPECT_EQ(run.summary.stopped, 1u);
+  EXPECT_EQ(run.summary.never, 1u);
+}
+
+TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
+  SimRun fifo("fifo", kLeaseA, kBackfillJobs);
+  auto report = verify_run(fifo.out);
+  ASSERT_TRUE(report) << report.error().to_string();
+  for (const auto& v : report->violations)
+    ADD_FAILURE() << v.where << ": " << v.check << ": " << v.message;
+  EXPECT_EQ(report->intervals, 3u);
+}
+
+TEST(SimulationTest, SameScenarioAndSeedGiveByteIdenticalOutputs) {
+  TempDir dir("determinism");
+  dir.write("scenario.yaml",
+            "name: det\nstart: 2026-01-01\nhorizon: 20d\nseed: 7\n"
+            "leases:\n"
+            "  - {id: l1, org: hanshan-sg, pool: sg-tuas-1-h100, gpus: 256, start: 2026-01-01, "
+            "end: 2026-01-10}\n"
+            "  - {id: l2, org: bellhollow, pool: jp-tokyo-1-h100, gpus: 256, start: 2026-01-01, "
+            "end: 2026-03-01}\n"
+            "  - {id: l3, org: hanshan-sg, pool: my-sedenak-1-h200, gpus: 192, start: 2026-01-01, "
+            "end: 2026-03-01}\n"
+            "workload:\n  synthetic: {jobs: 400, load: 0.7, fleet_gpus: 700, max_gpus: 128, "
+            "orgs: {hanshan-sg: 2, bellhollow: 1}}\n"
+            "scheduler: {policy: easy-backfill}\n");
+  auto scenario = load_scenario(dir.path() / "scenario.yaml", kSource);
+  ASSERT_TRUE(scenario) << scenario.error().to_string();
+  auto a = run_simulation(*scenario, SimOptions{}, dir.path() / "a");
+  auto b = run_simulation(*scenario, SimOptions{}, dir.path() / "b");
+  ASSERT_TRUE(a && b);
+  EXPECT_GT(a->completed, 100u);
+  for (const char* f :
+       {"jobs.csv", "intervals.csv", "timeseries.csv", "summary.json", "workload.jsonl"}) {
+    EXPECT_EQ(read_file(dir.path() / "a" / f), read_file(dir.path() / "b" / f)) << f;
+  }
+  SimOptions other;
+  other.seed = 8;
+  auto c = run_simulation(*scenario, other, dir.path() / "c");
+  ASSERT_TRUE(c);
+  EXPECT_NE(read_file(dir.path() / "a" / "jobs.csv"), read_file(dir.path() / "c" / "jobs.csv"));
+  auto report = verify_run(dir.path() / "a");
+  ASSERT_TRUE(report) << report.error().to_string();
+  for (const auto& v : report->violations)
+    ADD_FAILURE() << v.where << ": " << v.check << ": " << v.message;
+}
+
+TEST(ScenarioTest, ReportsEveryProblemWithItsPlace) {
+  TempDir dir("bad-scenario");
+  dir.write("s.yaml",
+            "name: bad\nstart: 2026-13-01\nhorizn: 2d\nleases:\n"
+            "  - {id: l1, org: x, pool: y, gpus: 0, start: 2026-01-02, end: 2026-01-01}\n"
+            "workload: {}\nscheduler: {policy: fifoo}\n");
+  auto s = load_scenario(dir.path() / "s.yaml", kSource);
+  ASSERT_FALSE(s);
+  std::string text = s.error().to_string();
+  for (const char* want :
+       {"s.yaml:2:8: start: invalid date '2026-13-01': month out of range",
+        "s.yaml:3:1: unknown scenario field 'horizn' (did you mean 'horizon'?)",
+        "lease gpus must be greater than zero", "lease l1: end must be after start",
+        "workload needs 'file' or 'synthetic'", "unknown policy 'fifoo' (did you mean 'fifo'?)"}) {
+    EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
+  }
+}
+
+}  // namespace
+}  // namespace straits::sim
