@@ -13,6 +13,7 @@
 
 #include "catalog/load.h"
 #include "sched/scheduler.h"
+#include "sim/internal/random.h"
 #include "sim/workload.h"
 
 #ifndef STRAITS_VERSION
@@ -63,7 +64,8 @@ struct Interval {
   std::string end_reason;
 };
 
-enum class EventKind { kArrive, kFinish, kCutStart, kCutDone, kWake };
+// For kFail and kRepair, `job` holds the pool and `run` the node.
+enum class EventKind { kArrive, kFinish, kCutStart, kCutDone, kWake, kFail, kRepair };
 
 struct Event {
   Instant at;
@@ -140,6 +142,7 @@ class Simulation {
     }
     for (Instant t : engine_.change_points()) push(t, EventKind::kWake, 0, 0);
     last_busy_.assign(state_.pools.size(), -1);
+    setup_failures();
     auto wall_start = std::chrono::steady_clock::now();
     auto last_print = wall_start;
 
@@ -181,10 +184,103 @@ class Simulation {
     events_.push(Event{at, next_seq_++, kind, job, run});
   }
 
+  // Failures: a stream of random draws per node, so that one pool's
+  // failures do not depend on another's.
+  void setup_failures() {
+    const FailureModel& f = scenario_.failures;
+    down_.resize(state_.pools.size());
+    down_gpus_.assign(state_.pools.size(), 0);
+    std::uint64_t stream = 0;
+    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
+      const auto& pool = *state_.pools[p].pool;
+      down_[p].assign(static_cast<std::size_t>(pool.nodes), 0);
+      auto it = f.pool_mtbf_hours.find(pool.id);
+      double mtbf = it != f.pool_mtbf_hours.end() ? it->second : f.mtbf_hours;
+      mtbf_.push_back(mtbf);
+      node_base_.push_back(static_cast<std::uint32_t>(randoms_.size()));
+      for (std::uint32_t n = 0; n < static_cast<std::uint32_t>(pool.nodes); ++n) {
+        randoms_.emplace_back(scenario_.seed, 1'000'000 + stream++);
+        if (mtbf > 0) schedule_failure(p, n, scenario_.start);
+      }
+    }
+    for (const auto& i : f.injected) {
+      for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
+        if (state_.pools[p].pool->id == i.pool)
+          push(i.at, EventKind::kFail, p, static_cast<std::uint32_t>(i.node));
+      }
+    }
+  }
+
+  void schedule_failure(std::uint32_t pool, std::uint32_t node, Instant from) {
+    double hours = internal::exponential_with_mean(randoms_[node_base_[pool] + node], mtbf_[pool]);
+    push(from + Duration::from_seconds(hours * 3600), EventKind::kFail, pool, node);
+  }
+
+  void fail_node(std::uint32_t pool, std::uint32_t node, Instant now) {
+    if (down_[pool][node]) return;
+    ++failures_;
+    // Every job with GPUs on the node stops; it keeps the work of its last
+    // periodic checkpoint and loses the rest.
+    std::vector<std::uint32_t> hit;
+    for (const auto& running : state_.running) {
+      if (running.allocation.pool != pool) continue;
+      for (const auto& [n, gpus] : running.allocation.nodes) {
+        if (n == static_cast<std::int32_t>(node)) hit.push_back(index_of(running.job));
+      }
+    }
+    for (std::uint32_t j : hit) {
+      JobRecord& r = records_[j];
+      Duration elapsed = now - r.started;
+      Duration overhead =
+          r.remaining < r.job->work ? scenario_.scheduler.restart_overhead : Duration();
+      Duration productive = std::max(Duration(), elapsed - overhead);
+      Duration saved;
+      if (r.job->checkpoint_interval > Duration()) {
+        saved = r.job->checkpoint_interval *
+                (productive.count_microseconds() / r.job->checkpoint_interval.count_microseconds());
+      }
+      r.remaining = std::max(
+          0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools[pool].chip, saved));
+      r.lost_gpu_hours += r.job->gpus * (elapsed - saved).to_hours();
+      close_interval(j, now, "failed");
+      r.reason = "restarting after a node failure on " + state_.pools[pool].pool->id.str();
+      r.state = JobState::kPending;
+      insert_pending(j);
+    }
+    auto& p = state_.pools[pool];
+    down_[pool][node] = 1;
+    down_gpus_[pool] += p.free[node];
+    p.free_total -= p.free[node];
+    p.free[node] = 0;
+    push(now + scenario_.failures.repair, EventKind::kRepair, pool, node);
+  }
+
+  void repair_node(std::uint32_t pool, std::uint32_t node, Instant now) {
+    if (!down_[pool][node]) return;
+    auto& p = state_.pools[pool];
+    std::int32_t gpus = p.pool->gpus_per_node;
+    down_[pool][node] = 0;
+    down_gpus_[pool] -= gpus;
+    p.free[node] = gpus;
+    p.free_total += gpus;
+    if (mtbf_[pool] > 0) schedule_failure(pool, node, now);
+  }
+
   void handle(const Event& e, Instant now) {
+    if (e.kind == EventKind::kFail || e.kind == EventKind::kRepair) {
+      if (e.job >= state_.pools.size() || e.run >= down_[e.job].size()) return;
+      if (e.kind == EventKind::kFail) {
+        fail_node(e.job, e.run, now);
+      } else {
+        repair_node(e.job, e.run, now);
+      }
+      return;
+    }
     JobRecord& r = records_[e.job];
     switch (e.kind) {
-      case EventKind::kWake: return;
+      case EventKind::kWake:
+      case EventKind::kFail:
+      case EventKind::kRepair: return;
       case EventKind::kArrive:
         r.state = JobState::kPending;
         insert_pending(e.job);
@@ -312,7 +408,7 @@ class Simulation {
   void record_timeseries(Instant now) {
     for (std::size_t p = 0; p < state_.pools.size(); ++p) {
       const auto& pool = state_.pools[p];
-      std::int32_t busy = pool.pool->gpus() - pool.free_total;
+      std::int32_t busy = pool.pool->gpus() - pool.free_total - down_gpus_[p];
       if (busy == last_busy_[p]) continue;
       last_busy_[p] = busy;
       std::int32_t leased = 0;
@@ -351,6 +447,12 @@ class Simulation {
   std::uint64_t next_seq_ = 0;
   std::size_t event_count_ = 0;
   std::vector<std::int32_t> last_busy_;
+  std::vector<std::vector<char>> down_;    // per pool, per node
+  std::vector<std::int32_t> down_gpus_;    // per pool
+  std::vector<double> mtbf_;               // per pool, hours; 0: none
+  std::vector<internal::Random> randoms_;  // one stream per node
+  std::vector<std::uint32_t> node_base_;   // first stream of each pool
+  std::size_t failures_ = 0;
   std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
 
   friend Result<SimSummary> sim_write(const Simulation&, const fs::path&);
@@ -473,6 +575,7 @@ Status Simulation::write(const fs::path& out) const {
       {"total_cost", std::round(cost * 100) / 100},
       {"currency", "USD"},
       {"gpu_hours_lost", std::round(lost * 1000) / 1000},
+      {"node_failures", failures_},
       {"could_never_run", never_reasons},
       {"moves_by_reason", cut_reasons}};
   std::ofstream(out / "summary.json") << summary.dump(2) << "\n";

@@ -112,7 +112,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   Reader r(file.string(), diagnostics);
   r.check_keys(root,
                {"name", "catalog", "rules", "params", "start", "horizon", "seed", "leases",
-                "workload", "scheduler"},
+                "workload", "scheduler", "failures"},
                "scenario");
   Scenario s;
   s.file = fs::absolute(file);
@@ -268,6 +268,35 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
       s.scheduler.checkpoint_bandwidth_gbps =
           r.number<double>(n["checkpoint_bandwidth_gbps"], "checkpoint_bandwidth_gbps", true)
               .value_or(1);
+    }
+  }
+  if (root["failures"]) {
+    const YAML::Node& f = root["failures"];
+    r.check_keys(f, {"mtbf_hours", "pools", "repair", "inject"}, "failures");
+    if (f["mtbf_hours"]) {
+      s.failures.mtbf_hours = r.number<double>(f["mtbf_hours"], "mtbf_hours", true).value_or(0);
+    }
+    if (f["pools"]) {
+      for (const auto& kv : f["pools"]) {
+        s.failures.pool_mtbf_hours[PoolId(kv.first.Scalar())] =
+            r.number<double>(kv.second, "mtbf_hours of " + kv.first.Scalar(), true).value_or(0);
+      }
+    }
+    if (f["repair"])
+      s.failures.repair = r.duration(f["repair"], "repair").value_or(Duration::hours(2));
+    if (f["inject"]) {
+      for (const auto& n : f["inject"]) {
+        r.check_keys(n, {"pool", "node", "at"}, "injected failure");
+        if (!n["pool"] || !n["node"] || !n["at"]) {
+          r.error(n, "an injected failure needs pool, node and at");
+          continue;
+        }
+        FailureModel::Injected i;
+        i.pool = PoolId(n["pool"].Scalar());
+        i.node = r.number<int>(n["node"], "node", false).value_or(0);
+        i.at = r.date(n["at"], "at").value_or(Instant());
+        s.failures.injected.push_back(i);
+      }
     }
   }
   if (!diagnostics.empty()) {

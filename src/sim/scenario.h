@@ -16,6 +16,22 @@
 
 namespace straits::sim {
 
+// Node failures: each node of a pool fails as a Poisson process with the
+// pool's mean time between failures, and is repaired after `repair`. Jobs on
+// a failed node restart from their last periodic checkpoint. `injected`
+// failures happen at given instants (for tests and what-ifs).
+struct FailureModel {
+  double mtbf_hours = 0;                     // every pool; 0: no random failures
+  std::map<PoolId, double> pool_mtbf_hours;  // per pool, overriding
+  Duration repair = Duration::hours(2);
+  struct Injected {
+    PoolId pool;
+    int node = 0;
+    Instant at;
+  };
+  std::vector<Injected> injected;
+};
+
 struct Scenario {
   std::string name;
   std::filesystem::path file;
@@ -32,6 +48,7 @@ struct Scenario {
   sched::SchedulerOptions scheduler;
   ChipId reference_chip = ChipId("h100-sxm");
   std::map<ChipId, double> efficiency;
+  FailureModel failures;
 };
 
 // Reads a scenario file; every problem is reported as file:line:column.

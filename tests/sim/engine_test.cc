@@ -194,6 +194,28 @@ TEST(SimulationTest, AJobStopsWhenARuleClosesTheOnlyPoolItMayUse) {
   EXPECT_EQ(run.summary.never, 1u);
 }
 
+TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
+  // 8 GPUs x 4 h of work, a checkpoint every hour; node 0 fails at 1 h 30 m.
+  SimRun run(
+      "easy-backfill", kLeaseA,
+      R"({"id":"f1","submit":0,"org":"hanshan-sg","gpus":8,"work":32,"checkpoint_interval":"1h","checkpoint_gb":300}
+)",
+      "",
+      "failures: {repair: 1h, inject: [{pool: sg-a-h100, node: 0, at: "
+      "2026-01-01T01:30:00Z}]}\n");
+  // The 1 h checkpoint saved 8 GPU-hours: 24 remain, 3 h on node 1 after a 10 min restart,
+  // from 1 h 30 m: ends at 4 h 40 m. Lost: 8 GPUs x the 30 min since the checkpoint.
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "f1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T01:30:00Z failed 0:8",
+                "f1 sg-a-h100 2026-01-01T01:30:00Z 2026-01-01T04:40:00Z completed 1:8",
+            }));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["f1"][7], "completed");
+  EXPECT_EQ(jobs["f1"][16], "4.000000");
+  EXPECT_NE(read_file(run.out / "summary.json").find("\"node_failures\": 1"), std::string::npos);
+}
+
 TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
   SimRun fifo("fifo", kLeaseA, kBackfillJobs);
   auto report = verify_run(fifo.out);
