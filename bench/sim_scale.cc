@@ -41,8 +41,8 @@ using namespace straits;
 namespace {
 
 struct Measure {
-  std::size_t jobs = 0, events = 0, completed = 0, running = 0, pending = 0, stopped = 0,
-              never = 0, moves = 0;
+  std::size_t jobs = 0, events = 0, completed = 0, running = 0, pending = 0, stopped = 0, never = 0,
+              moves = 0;
   double wall_s = 0, cpu_s = 0, rss_mib = 0, trace_days = 0;
   std::string close_from;
 };
@@ -90,8 +90,7 @@ int run_one(std::size_t jobs, bool keep, int fd) {
     per_job = Duration::from_seconds((head.back().submit - scenario.start).to_seconds() /
                                      static_cast<double>(head.size()));
   }
-  const Duration trace =
-      Duration::from_seconds(per_job.to_seconds() * static_cast<double>(jobs));
+  const Duration trace = Duration::from_seconds(per_job.to_seconds() * static_cast<double>(jobs));
   scenario.synthetic->jobs = jobs;
   // 30 days is the longest run time the generator draws: every job could finish.
   scenario.horizon = trace + Duration::days(30);
@@ -132,15 +131,14 @@ int run_one(std::size_t jobs, bool keep, int fd) {
            static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
   };
   const sim::SimSummary& s = *summary;
-  std::string line = std::to_string(s.jobs) + " " + std::to_string(s.events) + " " +
-                     std::to_string(s.completed) + " " + std::to_string(s.running) + " " +
-                     std::to_string(s.pending) + " " + std::to_string(s.stopped) + " " +
-                     std::to_string(s.never) + " " + std::to_string(s.moves) + " " +
-                     std::to_string(std::chrono::duration<double>(t1 - t0).count()) + " " +
-                     std::to_string(cpu(after) - cpu(before)) + " " +
-                     std::to_string(static_cast<double>(hwm) / 1024.0) + " " +
-                     std::to_string(trace.to_hours() / 24) + " " +
-                     scenario.params["close_from"] + "\n";
+  std::string line =
+      std::to_string(s.jobs) + " " + std::to_string(s.events) + " " + std::to_string(s.completed) +
+      " " + std::to_string(s.running) + " " + std::to_string(s.pending) + " " +
+      std::to_string(s.stopped) + " " + std::to_string(s.never) + " " + std::to_string(s.moves) +
+      " " + std::to_string(std::chrono::duration<double>(t1 - t0).count()) + " " +
+      std::to_string(cpu(after) - cpu(before)) + " " +
+      std::to_string(static_cast<double>(hwm) / 1024.0) + " " +
+      std::to_string(trace.to_hours() / 24) + " " + scenario.params["close_from"] + "\n";
   if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return 1;
   return 0;
 }
@@ -162,7 +160,8 @@ bool run_forked(std::size_t jobs, bool keep, Measure& m) {
   std::string text;
   char buffer[512];
   ssize_t n;
-  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+  while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(n));
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -173,10 +172,10 @@ bool run_forked(std::size_t jobs, bool keep, Measure& m) {
     return false;
   }
   char close_from[64] = "";
-  int fields = std::sscanf(text.c_str(), "%zu %zu %zu %zu %zu %zu %zu %zu %lf %lf %lf %lf %63s",
-                           &m.jobs, &m.events, &m.completed, &m.running, &m.pending, &m.stopped,
-                           &m.never, &m.moves, &m.wall_s, &m.cpu_s, &m.rss_mib, &m.trace_days,
-                           close_from);
+  int fields =
+      std::sscanf(text.c_str(), "%zu %zu %zu %zu %zu %zu %zu %zu %lf %lf %lf %lf %63s", &m.jobs,
+                  &m.events, &m.completed, &m.running, &m.pending, &m.stopped, &m.never, &m.moves,
+                  &m.wall_s, &m.cpu_s, &m.rss_mib, &m.trace_days, close_from);
   m.close_from = close_from;
   return fields == 13;
 }
@@ -213,7 +212,8 @@ int main(int argc, char** argv) {
       "5 countries), load 0.8, easy-backfill, default + close-remote-access (close_from at the\n"
       "middle of the trace). One forked child per size, pinned to one core.\n\n");
   std::printf(
-      "| jobs | trace days | close_from | events | wall s | cpu s | us/job | peak RSS MiB | completed "
+      "| jobs | trace days | close_from | events | wall s | cpu s | us/job | peak RSS MiB | "
+      "completed "
       "| running | pending | stopped | never | moves |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
@@ -236,9 +236,10 @@ int main(int argc, char** argv) {
           last.wall_s *
           std::pow(static_cast<double>(jobs) / static_cast<double>(last.jobs), exponent);
       if (estimate > budget) {
-        std::printf("| %zu | skipped: about %.0f s extrapolated (time ~ jobs^%.2f), over the %.0f s "
-                    "budget |||||||||||||\n",
-                    jobs, estimate, exponent, budget);
+        std::printf(
+            "| %zu | skipped: about %.0f s extrapolated (time ~ jobs^%.2f), over the %.0f s "
+            "budget |||||||||||||\n",
+            jobs, estimate, exponent, budget);
         std::fflush(stdout);
         continue;
       }
@@ -249,11 +250,12 @@ int main(int argc, char** argv) {
       failed = true;
       continue;
     }
-    std::printf("| %zu | %.1f | %s | %zu | %.2f | %.2f | %.1f | %.0f | %zu | %zu | %zu | %zu | %zu "
-                "| %zu |\n",
-                m.jobs, m.trace_days, m.close_from.c_str(), m.events, m.wall_s, m.cpu_s,
-                m.wall_s * 1e6 / static_cast<double>(m.jobs), m.rss_mib, m.completed, m.running,
-                m.pending, m.stopped, m.never, m.moves);
+    std::printf(
+        "| %zu | %.1f | %s | %zu | %.2f | %.2f | %.1f | %.0f | %zu | %zu | %zu | %zu | %zu "
+        "| %zu |\n",
+        m.jobs, m.trace_days, m.close_from.c_str(), m.events, m.wall_s, m.cpu_s,
+        m.wall_s * 1e6 / static_cast<double>(m.jobs), m.rss_mib, m.completed, m.running, m.pending,
+        m.stopped, m.never, m.moves);
     std::fflush(stdout);
     done.push_back(m);
   }

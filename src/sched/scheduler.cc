@@ -11,13 +11,21 @@ std::string_view to_string(QueuePolicy policy) {
   switch (policy) {
     case QueuePolicy::kFifo: return "fifo";
     case QueuePolicy::kEasyBackfill: return "easy-backfill";
+    case QueuePolicy::kPriorityFairShare: return "priority-fair-share";
+    case QueuePolicy::kLeastAttained: return "least-attained";
+    case QueuePolicy::kThroughput: return "throughput";
+    case QueuePolicy::kCost: return "cost";
   }
   return "?";
 }
 
 std::optional<QueuePolicy> parse_queue_policy(std::string_view text) {
-  if (text == "fifo") return QueuePolicy::kFifo;
-  if (text == "easy-backfill" || text == "easy") return QueuePolicy::kEasyBackfill;
+  for (QueuePolicy p :
+       {QueuePolicy::kFifo, QueuePolicy::kEasyBackfill, QueuePolicy::kPriorityFairShare,
+        QueuePolicy::kLeastAttained, QueuePolicy::kThroughput, QueuePolicy::kCost}) {
+    if (text == to_string(p)) return p;
+  }
+  if (text == "easy") return QueuePolicy::kEasyBackfill;
   return std::nullopt;
 }
 
@@ -311,6 +319,7 @@ struct Candidate {
   std::size_t site_rank = 0;
   std::int64_t price = 0;
   double neg_speed = 0;
+  double cost = 0;  // price x GPUs x run time, for the cost policy
 };
 
 }  // namespace
@@ -328,13 +337,61 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
   bool blocked = false;  // FIFO: a job could not start; the rest wait behind it
   std::string blocked_by;
 
-  for (std::size_t i = 0; i < state.pending.size(); ++i) {
+  // The order jobs are tried in.
+  std::vector<std::size_t> order(state.pending.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::map<OrgId, std::int32_t> org_gpus;  // held now, across all sites
+  std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
+  for (const RunningJob& r : state.running) {
+    org_gpus[r.job->org] += r.job->gpus;
+    team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
+  }
+  if (options_.policy == QueuePolicy::kPriorityFairShare) {
+    auto share = [&](const OrgId& org) {
+      auto it = options_.shares.find(org);
+      return it == options_.shares.end() ? 1.0 : it->second;
+    };
+    auto held = [](const auto& map, const auto& key) {
+      auto it = map.find(key);
+      return it == map.end() ? 0 : it->second;
+    };
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const Job& x = *state.pending[a].job;
+      const Job& y = *state.pending[b].job;
+      if (x.priority != y.priority) return x.priority > y.priority;
+      double ux = held(org_gpus, x.org) / share(x.org), uy = held(org_gpus, y.org) / share(y.org);
+      if (ux != uy) return ux < uy;
+      return held(team_gpus, std::make_pair(x.org, x.team)) <
+             held(team_gpus, std::make_pair(y.org, y.team));
+    });
+  } else if (options_.policy == QueuePolicy::kLeastAttained) {
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const PendingJob& x = state.pending[a];
+      const PendingJob& y = state.pending[b];
+      return x.job->work - x.remaining_work < y.job->work - y.remaining_work;
+    });
+  }
+
+  for (std::size_t i : order) {
     const PendingJob& pending = state.pending[i];
     const Job& job = *pending.job;
     if (blocked && options_.policy == QueuePolicy::kFifo) {
       plan.waiting.push_back(
           Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false});
       continue;
+    }
+    if (auto quota = options_.quotas.find(job.org); quota != options_.quotas.end()) {
+      auto held = org_gpus.find(job.org);
+      std::int32_t now_held = held == org_gpus.end() ? 0 : held->second;
+      if (now_held + job.gpus > quota->second) {
+        plan.waiting.push_back(Waiting{i,
+                                       explain ? "org " + job.org.str() + " holds " +
+                                                     gpus_text(now_held) + " of its quota of " +
+                                                     std::to_string(quota->second)
+                                               : std::string(),
+                                       job.gpus > quota->second});
+        continue;
+      }
     }
     std::vector<Window>& runs = impl.windows(impl.run_cache, Impl::run_key(job));
     auto ent_it = entitlements.find(job.org.str());
@@ -429,6 +486,10 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       Duration run_time = impl.throughput.run_time(job, *pool.chip, pending.remaining_work);
       if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
       Instant expected_end = now + run_time;
+      if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {
+        if (explain) rejections.push_back("at " + name + " it would finish after its deadline");
+        continue;
+      }
       if (expected_end > must_leave_by) {
         Duration room = must_leave_by - now;
         bool can_checkpoint = job.checkpoint_interval > Duration() &&
@@ -492,6 +553,7 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       c.site_rank = static_cast<std::size_t>(rank - prefs.site_order.begin());
       c.price = price.micros();
       c.neg_speed = -impl.throughput.speed(job, *pool.chip);
+      c.cost = static_cast<double>(c.price) * job.gpus * run_time.to_hours();
       candidates.push_back(std::move(c));
     }
 
@@ -506,21 +568,26 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
                        candidates.end());
     }
     if (!candidates.empty()) {
-      auto best = std::min_element(candidates.begin(), candidates.end(),
-                                   [](const Candidate& a, const Candidate& b) {
-                                     if (a.site_rank != b.site_rank)
-                                       return a.site_rank < b.site_rank;
-                                     if (a.price != b.price) return a.price < b.price;
-                                     if (a.neg_speed != b.neg_speed)
-                                       return a.neg_speed < b.neg_speed;
-                                     return a.pool < b.pool;
-                                   });
+      const QueuePolicy policy = options_.policy;
+      auto better = [policy](const Candidate& x, const Candidate& y) {
+        if (x.site_rank != y.site_rank) return x.site_rank < y.site_rank;
+        if (policy == QueuePolicy::kThroughput && x.neg_speed != y.neg_speed) {
+          return x.neg_speed < y.neg_speed;
+        }
+        if (policy == QueuePolicy::kCost && x.cost != y.cost) return x.cost < y.cost;
+        if (x.price != y.price) return x.price < y.price;
+        if (x.neg_speed != y.neg_speed) return x.neg_speed < y.neg_speed;
+        return x.pool < y.pool;
+      };
+      auto best = std::min_element(candidates.begin(), candidates.end(), better);
       PoolState& pool = pools[best->pool];
       for (const auto& [node, gpus] : best->allocation.nodes) {
         pool.free[static_cast<std::size_t>(node)] -= gpus;
         pool.free_total -= gpus;
       }
       usage[{job.org, best->pool}] += job.gpus;
+      org_gpus[job.org] += job.gpus;
+      team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
                                   best->must_leave_by, best->cut_reason});
       continue;

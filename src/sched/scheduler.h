@@ -13,6 +13,7 @@
 // cache); one Scheduler per simulation or server.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -25,15 +26,30 @@
 namespace straits::sched {
 
 enum class QueuePolicy {
-  kFifo,          // strict arrival order: the head blocks those behind it
-  kEasyBackfill,  // FIFO with a reservation for the head; others may jump it if they do not delay
-                  // it
+  // Strict arrival order: a job that cannot start blocks those behind it.
+  kFifo,
+  // FIFO with a reservation for the first blocked job; others may jump it
+  // when they do not delay it.
+  kEasyBackfill,
+  // Priority first, then the org, then the team, furthest below its share.
+  kPriorityFairShare,
+  // Least attained service first (Tiresias): needs no knowledge of durations.
+  kLeastAttained,
+  // Arrival order, each job on the fastest chip it may use (Gavel-style).
+  kThroughput,
+  // Arrival order, each job where it costs least while meeting its deadline.
+  kCost,
 };
 std::string_view to_string(QueuePolicy policy);
 std::optional<QueuePolicy> parse_queue_policy(std::string_view text);
 
 struct SchedulerOptions {
   QueuePolicy policy = QueuePolicy::kEasyBackfill;
+  // Fair share (kPriorityFairShare): each org's weight (default 1), held
+  // across all sites; and quotas: the most GPUs an org may hold at once,
+  // across all sites (absent: no quota). Quotas apply under every policy.
+  std::map<OrgId, double> shares;
+  std::map<OrgId, std::int32_t> quotas;
   Duration restart_overhead = Duration::minutes(10);
   double checkpoint_bandwidth_gbps = 5;  // GB/s, to write a checkpoint
 };

@@ -91,6 +91,9 @@ fs::path resolve_pack(const std::string& name, const fs::path& base, const fs::p
   return p.is_absolute() ? p : fs::weakly_canonical(base / p);
 }
 
+const std::vector<std::string> kPolicies = {
+    "fifo", "easy-backfill", "priority-fair-share", "least-attained", "throughput", "cost"};
+
 }  // namespace
 
 Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_root) {
@@ -238,17 +241,30 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   }
   if (root["scheduler"]) {
     const YAML::Node& n = root["scheduler"];
-    r.check_keys(
-        n,
-        {"policy", "reference_chip", "efficiency", "restart_overhead", "checkpoint_bandwidth_gbps"},
-        "scheduler");
+    r.check_keys(n,
+                 {"policy", "reference_chip", "efficiency", "restart_overhead",
+                  "checkpoint_bandwidth_gbps", "shares", "quotas"},
+                 "scheduler");
+    if (n["shares"]) {
+      for (const auto& kv : n["shares"]) {
+        s.scheduler.shares[OrgId(kv.first.Scalar())] =
+            r.number<double>(kv.second, "share of " + kv.first.Scalar(), true).value_or(1);
+      }
+    }
+    if (n["quotas"]) {
+      for (const auto& kv : n["quotas"]) {
+        s.scheduler.quotas[OrgId(kv.first.Scalar())] =
+            r.number<int>(kv.second, "quota of " + kv.first.Scalar(), true).value_or(0);
+      }
+    }
     if (n["policy"]) {
       auto p = sched::parse_queue_policy(n["policy"].Scalar());
       if (!p) {
-        r.error(n["policy"], "unknown policy '" + n["policy"].Scalar() + "'" +
-                                 did_you_mean(n["policy"].Scalar(),
-                                              std::vector<std::string>{"fifo", "easy-backfill"}) +
-                                 " (fifo, easy-backfill)");
+        r.error(
+            n["policy"],
+            "unknown policy '" + n["policy"].Scalar() + "'" +
+                did_you_mean(n["policy"].Scalar(), kPolicies) +
+                " (fifo, easy-backfill, priority-fair-share, least-attained, throughput, cost)");
       } else {
         s.scheduler.policy = *p;
       }

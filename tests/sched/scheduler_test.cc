@@ -135,6 +135,89 @@ TEST(SchedulerTest, ForesightCutsAtTheLeaseEndOnlyJobsThatCanCheckpoint) {
   EXPECT_EQ(s.checkpoint_time(ckpt), Duration::seconds(60));  // 300 GB at 5 GB/s
 }
 
+Lease lease_of(const char* id, const char* org, const char* pool, int gpus, const char* price) {
+  return Lease{LeaseId(id),        OrgId(org), PoolId(pool), gpus, t0, t0 + Duration::days(30),
+               *parse_money(price)};
+}
+
+TEST(QueuePolicyTest, PriorityThenFairShareAcrossOrgsAndTeams) {
+  SchedulerOptions options;
+  options.policy = QueuePolicy::kPriorityFairShare;
+  Scheduler s(world().catalog, world().engine, world().throughput, options);
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                  lease_of("l2", "hanshan-hk", "sg-a-h100", 8, "3.00 USD")};
+  // hanshan-sg already holds 8 GPUs; hanshan-hk none. One node (8 GPUs) is left.
+  Job running = job("r", 8, 80);
+  Allocation node0{0, {{0, 8}}};
+  state.allocate(running.org, node0);
+  state.running.push_back(
+      RunningJob{&running, node0, t0, t0 + Duration::hours(10), Instant::max(), 80});
+  Job sg = job("sg", 8, 8), hk = job("hk", 8, 8);
+  hk.org = OrgId("hanshan-hk");
+  state.pending = {{&sg, 8}, {&hk, 8}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.starts.size(), 1u);
+  EXPECT_EQ(plan.starts[0].pending_index, 1u);  // hk: 0 GPUs held, below its share
+  // Priority comes before shares.
+  sg.priority = 5;
+  plan = s.plan(state, t0);
+  EXPECT_EQ(plan.starts[0].pending_index, 0u);
+}
+
+TEST(QueuePolicyTest, QuotasHoldAcrossAllSites) {
+  SchedulerOptions options;
+  options.quotas[OrgId("hanshan-sg")] = 12;
+  Scheduler s(world().catalog, world().engine, world().throughput, options);
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                  lease_of("l2", "hanshan-sg", "sg-b-h100", 16, "5.00 USD")};
+  Job a = job("a", 8, 8), b = job("b", 8, 8);
+  state.pending = {{&a, 8}, {&b, 8}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.starts.size(), 1u);  // 8 + 8 > 12, wherever the second would go
+  ASSERT_EQ(plan.waiting.size(), 1u);
+  EXPECT_EQ(plan.waiting[0].reason, "org hanshan-sg holds 8 GPUs of its quota of 12");
+  EXPECT_FALSE(plan.waiting[0].never);
+}
+
+TEST(QueuePolicyTest, LeastAttainedServiceGoesFirst) {
+  SchedulerOptions options;
+  options.policy = QueuePolicy::kLeastAttained;
+  Scheduler s(world().catalog, world().engine, world().throughput, options);
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD")};
+  Job old_job = job("old", 8, 80), fresh = job("fresh", 8, 80);
+  // `old` arrived first but has had 50 of its 80 GPU-hours; `fresh` none.
+  state.pending = {{&old_job, 30}, {&fresh, 80}};
+  Plan plan = s.plan(state, t0);
+  ASSERT_EQ(plan.starts.size(), 1u);
+  EXPECT_EQ(plan.starts[0].pending_index, 1u);
+}
+
+TEST(QueuePolicyTest, ThroughputPicksTheFastChipAndCostTheCheapestRunThatMeetsTheDeadline) {
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  // H100 at 3.00 per GPU-hour or A800 (0.3153x as fast) at 0.50.
+  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD"),
+                  lease_of("l3", "hanshan-sg", "sg-c-a800", 8, "0.50 USD")};
+  Job j = job("j", 8, 8);  // 1 h on H100, 3.17 h on A800
+  state.pending = {{&j, 8}};
+  auto pool_under = [&](QueuePolicy policy) {
+    SchedulerOptions options;
+    options.policy = policy;
+    Scheduler s(world().catalog, world().engine, world().throughput, options);
+    Plan plan = s.plan(state, t0);
+    return plan.starts.empty() ? std::string("none")
+                               : world().catalog.pools()[plan.starts[0].allocation.pool].id.str();
+  };
+  EXPECT_EQ(pool_under(QueuePolicy::kEasyBackfill), "sg-c-a800");  // cheaper per GPU-hour
+  EXPECT_EQ(pool_under(QueuePolicy::kThroughput), "sg-a-h100");    // faster
+  // Cost: 8 x 1 h x 3.00 = 24 on H100; 8 x 3.17 h x 0.50 = 12.7 on A800.
+  EXPECT_EQ(pool_under(QueuePolicy::kCost), "sg-c-a800");
+  j.deadline = t0 + Duration::hours(2);  // the A800 run would end at 3.17 h
+  EXPECT_EQ(pool_under(QueuePolicy::kCost), "sg-a-h100");
+}
+
 TEST(ThroughputTest, ChipsRunAtTheirPeakRelativeToTheReference) {
   const auto& c = world().catalog;
   Job j = job("x", 8, 8);

@@ -216,6 +216,20 @@ TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
   EXPECT_NE(read_file(run.out / "summary.json").find("\"node_failures\": 1"), std::string::npos);
 }
 
+TEST(SimulationTest, QuotasFromTheScenarioHoldTheOrgBack) {
+  // Quota 8 GPUs: j2 (16) can never run; j3 waits for j1's GPUs to come back.
+  SimRun run("priority-fair-share, shares: {hanshan-sg: 2}, quotas: {hanshan-sg: 8}", kLeaseA,
+             kBackfillJobs);
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "j1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T02:00:00Z completed 0:8",
+                "j3 sg-a-h100 2026-01-01T02:00:00Z 2026-01-01T03:00:00Z completed 0:8",
+            }));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["j2"][7], "never");
+  EXPECT_EQ(jobs["j2"][8], "org hanshan-sg holds 8 GPUs of its quota of 8");
+}
+
 TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
   SimRun fifo("fifo", kLeaseA, kBackfillJobs);
   auto report = verify_run(fifo.out);
