@@ -543,6 +543,24 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
         }
         continue;
       }
+      if (!options_.budgets.empty()) {
+        auto budget = options_.budgets.find({job.org, job.team});
+        if (budget != options_.budgets.end()) {
+          auto spent_it = state.spent.find({job.org, job.team});
+          double spent = spent_it == state.spent.end() ? 0 : spent_it->second;
+          double expected = price.units() * job.gpus * run_time.to_hours();
+          if (spent + expected > budget->second.units()) {
+            if (explain) {
+              rejections.push_back("at " + name + " it would cost about " +
+                                   std::to_string(static_cast<long long>(expected)) + " " +
+                                   price.currency().str() + ", past team " + job.team +
+                                   "'s budget (" + to_string(budget->second) + ", " +
+                                   std::to_string(static_cast<long long>(spent)) + " spent)");
+            }
+            continue;
+          }
+        }
+      }
       Candidate c;
       c.pool = p;
       c.allocation = std::move(*allocation);

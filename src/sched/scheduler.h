@@ -50,6 +50,10 @@ struct SchedulerOptions {
   // across all sites (absent: no quota). Quotas apply under every policy.
   std::map<OrgId, double> shares;
   std::map<OrgId, std::int32_t> quotas;
+  // Budgets per team (org, team): a job does not start where its expected
+  // cost would take the team's spending past its budget. Spending is what
+  // ClusterState::spent says (the caller adds each run's cost as it ends).
+  std::map<std::pair<OrgId, std::string>, Money> budgets;
   Duration restart_overhead = Duration::minutes(10);
   double checkpoint_bandwidth_gbps = 5;  // GB/s, to write a checkpoint
 };

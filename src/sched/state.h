@@ -48,6 +48,7 @@ struct ClusterState {
   std::vector<PendingJob> pending;  // arrival order
   std::vector<RunningJob> running;
   std::map<std::pair<OrgId, std::uint32_t>, std::int32_t> usage;  // GPUs in use, by (org, pool)
+  std::map<std::pair<OrgId, std::string>, double> spent;  // money spent by (org, team), in units
 
   // A state with every pool of the catalog empty.
   static ClusterState empty_fleet(const catalog::Catalog& catalog);

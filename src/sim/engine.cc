@@ -346,7 +346,9 @@ class Simulation {
     const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;
-    r.cost += hours * price_for(r, pool);
+    double cost = hours * price_for(r, pool);
+    r.cost += cost;
+    state_.spent[{r.job->org, r.job->team}] += cost;
     intervals_.push_back(
         Interval{job, r.allocation.pool, r.job->gpus, r.started, now, r.allocation.nodes, reason});
   }

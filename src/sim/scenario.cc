@@ -243,12 +243,26 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     const YAML::Node& n = root["scheduler"];
     r.check_keys(n,
                  {"policy", "reference_chip", "efficiency", "restart_overhead",
-                  "checkpoint_bandwidth_gbps", "shares", "quotas"},
+                  "checkpoint_bandwidth_gbps", "shares", "quotas", "budgets"},
                  "scheduler");
     if (n["shares"]) {
       for (const auto& kv : n["shares"]) {
         s.scheduler.shares[OrgId(kv.first.Scalar())] =
             r.number<double>(kv.second, "share of " + kv.first.Scalar(), true).value_or(1);
+      }
+    }
+    if (n["budgets"]) {
+      for (const auto& kv : n["budgets"]) {
+        std::string key = kv.first.Scalar();
+        auto slash = key.find('/');
+        auto money = parse_money(kv.second.Scalar());
+        if (slash == std::string::npos || slash == 0 || slash + 1 == key.size()) {
+          r.error(kv.first, "a budget is keyed by ORG/TEAM, got '" + key + "'");
+        } else if (!money) {
+          r.error(kv.second, money.error().message());
+        } else {
+          s.scheduler.budgets[{OrgId(key.substr(0, slash)), key.substr(slash + 1)}] = *money;
+        }
       }
     }
     if (n["quotas"]) {

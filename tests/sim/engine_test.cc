@@ -230,6 +230,20 @@ TEST(SimulationTest, QuotasFromTheScenarioHoldTheOrgBack) {
   EXPECT_EQ(jobs["j2"][8], "org hanshan-sg holds 8 GPUs of its quota of 8");
 }
 
+TEST(SimulationTest, ATeamStopsStartingJobsAtItsBudget) {
+  // Lease la has no price, so the list price 4.00 applies: j1 costs 8 x 2 h x 4 = 64,
+  // j2 16 x 1 h x 4 = 64, j3 32. Budget 100: j1 starts; at 2 h, 64 spent + 64 > 100
+  // keeps j2 out, and j3 waits behind it (FIFO).
+  SimRun run("fifo, budgets: {hanshan-sg/default: \"100 USD\"}", kLeaseA, kBackfillJobs);
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["j1"][7], "completed");
+  EXPECT_EQ(jobs["j2"][7], "pending");
+  EXPECT_NE(jobs["j2"][8].find("past team default's budget (100.00 USD, 64 spent)"),
+            std::string::npos)
+      << jobs["j2"][8];
+  EXPECT_EQ(jobs["j3"][7], "pending");
+}
+
 TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
   SimRun fifo("fifo", kLeaseA, kBackfillJobs);
   auto report = verify_run(fifo.out);
