@@ -425,7 +425,7 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       std::int32_t entitled = cp.gpus();
       Instant lease_end = Instant::max();
       std::string lease_id;
-      Money price = cp.price_per_gpu_hour;
+      Money price = pool.price;
       if (!owned) {
         const Impl::Entitlement& e = ent[p];
         if (e.gpus == 0) {

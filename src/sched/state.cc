@@ -13,6 +13,7 @@ ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
     p.site = catalog.find_site(pools[i].site);
     p.free.assign(static_cast<std::size_t>(pools[i].nodes), pools[i].gpus_per_node);
     p.free_total = pools[i].gpus();
+    p.price = pools[i].price_per_gpu_hour;
     state.pools.push_back(std::move(p));
   }
   return state;

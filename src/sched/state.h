@@ -19,6 +19,7 @@ struct PoolState {
   const catalog::Site* site = nullptr;
   std::vector<std::int32_t> free;  // free GPUs per node
   std::int32_t free_total = 0;
+  Money price;  // the list price per GPU-hour now (it may change over time)
 };
 
 // Where a gang runs: GPUs on nodes of one pool.

@@ -65,7 +65,8 @@ struct Interval {
 };
 
 // For kFail and kRepair, `job` holds the pool and `run` the node.
-enum class EventKind { kArrive, kFinish, kCutStart, kCutDone, kWake, kFail, kRepair };
+// For kPrice, `job` holds the index of the scenario's price change.
+enum class EventKind { kArrive, kFinish, kCutStart, kCutDone, kWake, kFail, kRepair, kPrice };
 
 struct Event {
   Instant at;
@@ -143,6 +144,13 @@ class Simulation {
     for (Instant t : engine_.change_points()) push(t, EventKind::kWake, 0, 0);
     last_busy_.assign(state_.pools.size(), -1);
     setup_failures();
+    price_history_.resize(state_.pools.size());
+    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
+      price_history_[p].emplace_back(Instant::min(), state_.pools[p].price.units());
+    }
+    for (std::uint32_t i = 0; i < scenario_.price_changes.size(); ++i) {
+      push(scenario_.price_changes[i].at, EventKind::kPrice, i, 0);
+    }
     auto wall_start = std::chrono::steady_clock::now();
     auto last_print = wall_start;
 
@@ -266,7 +274,31 @@ class Simulation {
     if (mtbf_[pool] > 0) schedule_failure(pool, node, now);
   }
 
+  void change_price(const PriceChange& change, Instant now) {
+    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
+      if (state_.pools[p].pool->id != change.pool) continue;
+      state_.pools[p].price = change.price;
+      price_history_[p].emplace_back(now, change.price.units());
+    }
+  }
+
+  // The list price of a pool integrated over [from, to), in money x hours per GPU.
+  double list_cost(std::uint32_t pool, Instant from, Instant to) const {
+    const auto& history = price_history_[pool];
+    double total = 0;
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      Instant begin = std::max(from, history[i].first);
+      Instant end = i + 1 < history.size() ? std::min(to, history[i + 1].first) : to;
+      if (end > begin) total += (end - begin).to_hours() * history[i].second;
+    }
+    return total;
+  }
+
   void handle(const Event& e, Instant now) {
+    if (e.kind == EventKind::kPrice) {
+      change_price(scenario_.price_changes[e.job], now);
+      return;
+    }
     if (e.kind == EventKind::kFail || e.kind == EventKind::kRepair) {
       if (e.job >= state_.pools.size() || e.run >= down_[e.job].size()) return;
       if (e.kind == EventKind::kFail) {
@@ -280,7 +312,8 @@ class Simulation {
     switch (e.kind) {
       case EventKind::kWake:
       case EventKind::kFail:
-      case EventKind::kRepair: return;
+      case EventKind::kRepair:
+      case EventKind::kPrice: return;
       case EventKind::kArrive:
         r.state = JobState::kPending;
         insert_pending(e.job);
@@ -346,20 +379,23 @@ class Simulation {
     const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;
-    double cost = hours * price_for(r, pool);
+    double cost = cost_of(r, r.allocation.pool, pool, now);
     r.cost += cost;
     state_.spent[{r.job->org, r.job->team}] += cost;
     intervals_.push_back(
         Interval{job, r.allocation.pool, r.job->gpus, r.started, now, r.allocation.nodes, reason});
   }
 
-  double price_for(const JobRecord& r, const catalog::Pool& pool) const {
+  // A run's cost: its lease's contracted price, or the pool's list price as
+  // it was over the run (for the org's own pools).
+  double cost_of(const JobRecord& r, std::uint32_t index, const catalog::Pool& pool,
+                 Instant now) const {
     for (const auto& l : state_.leases) {
       if (l.org == r.job->org && l.pool == pool.id && l.start <= r.started && r.started < l.end) {
-        return l.price_per_gpu_hour.units();
+        return (now - r.started).to_hours() * r.job->gpus * l.price_per_gpu_hour.units();
       }
     }
-    return pool.price_per_gpu_hour.units();
+    return list_cost(index, r.started, now) * r.job->gpus;
   }
 
   void schedule(Instant now) {
@@ -455,6 +491,7 @@ class Simulation {
   std::vector<internal::Random> randoms_;  // one stream per node
   std::vector<std::uint32_t> node_base_;   // first stream of each pool
   std::size_t failures_ = 0;
+  std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
   std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
 
   friend Result<SimSummary> sim_write(const Simulation&, const fs::path&);
@@ -647,6 +684,12 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
       return Error(ErrorCode::kConflict, "leases of pool " + a.pool.str() + " add up to " +
                                              std::to_string(total) + " GPUs on " +
                                              to_iso_date(a.start) + ", more than it has");
+    }
+  }
+  for (const auto& change : s.price_changes) {
+    if (catalog->find_pool(change.pool) == nullptr) {
+      return Error(ErrorCode::kNotFound, "price change: no pool '" + change.pool.str() + "'",
+                   SourceLocation{s.file.string(), 0, 0});
     }
   }
   auto throughput = sched::ThroughputModel::make(*catalog, s.reference_chip, s.efficiency);

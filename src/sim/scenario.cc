@@ -115,7 +115,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   Reader r(file.string(), diagnostics);
   r.check_keys(root,
                {"name", "catalog", "rules", "params", "start", "horizon", "seed", "leases",
-                "workload", "scheduler", "failures"},
+                "workload", "scheduler", "failures", "prices"},
                "scenario");
   Scenario s;
   s.file = fs::absolute(file);
@@ -298,6 +298,22 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
       s.scheduler.checkpoint_bandwidth_gbps =
           r.number<double>(n["checkpoint_bandwidth_gbps"], "checkpoint_bandwidth_gbps", true)
               .value_or(1);
+    }
+  }
+  if (root["prices"]) {
+    for (const auto& n : root["prices"]) {
+      r.check_keys(n, {"pool", "at", "price"}, "price change");
+      if (!n["pool"] || !n["at"] || !n["price"]) {
+        r.error(n, "a price change needs pool, at and price");
+        continue;
+      }
+      auto money = parse_money(n["price"].Scalar());
+      if (!money) {
+        r.error(n["price"], money.error().message());
+        continue;
+      }
+      s.price_changes.push_back(PriceChange{PoolId(n["pool"].Scalar()),
+                                            r.date(n["at"], "at").value_or(Instant()), *money});
     }
   }
   if (root["failures"]) {

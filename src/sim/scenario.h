@@ -32,6 +32,13 @@ struct FailureModel {
   std::vector<Injected> injected;
 };
 
+// A pool's list price from an instant on (leases keep their contracted price).
+struct PriceChange {
+  PoolId pool;
+  Instant at;
+  Money price;
+};
+
 struct Scenario {
   std::string name;
   std::filesystem::path file;
@@ -49,6 +56,7 @@ struct Scenario {
   ChipId reference_chip = ChipId("h100-sxm");
   std::map<ChipId, double> efficiency;
   FailureModel failures;
+  std::vector<PriceChange> price_changes;
 };
 
 // Reads a scenario file; every problem is reported as file:line:column.

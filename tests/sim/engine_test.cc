@@ -244,6 +244,19 @@ TEST(SimulationTest, ATeamStopsStartingJobsAtItsBudget) {
   EXPECT_EQ(jobs["j3"][7], "pending");
 }
 
+TEST(SimulationTest, ListPriceChangesAreBilledFromTheirInstant) {
+  // solo owns sg-d-h100 (list 1.00); the price goes to 3.00 at 1 h. A 2 h run on 8 GPUs
+  // costs 8 x (1 h x 1.00 + 1 h x 3.00) = 32.
+  SimRun run("easy-backfill", "  []\n",
+             R"({"id":"p1","submit":0,"org":"solo","gpus":8,"work":16,"checkpoint_interval":"0s"}
+)",
+             "", "prices: [{pool: sg-d-h100, at: 2026-01-01T01:00:00Z, price: \"3.00 USD\"}]\n");
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["p1"][7], "completed");
+  EXPECT_EQ(jobs["p1"][11], "sg-d-h100");
+  EXPECT_EQ(jobs["p1"][13], "32.00");
+}
+
 TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
   SimRun fifo("fifo", kLeaseA, kBackfillJobs);
   auto report = verify_run(fifo.out);
