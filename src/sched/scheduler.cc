@@ -334,6 +334,9 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
   // The head job's reservation under EASY: (pool, shadow time).
   std::optional<std::pair<std::uint32_t, Instant>> reservation;
   std::unordered_map<std::string, std::vector<Impl::Entitlement>> entitlements;  // by org
+  // Running jobs of each pool by the time they end, built when first needed.
+  std::vector<std::vector<std::pair<Instant, const RunningJob*>>> ends_by_pool(pools.size());
+  std::vector<char> ends_ready(pools.size(), 0);
   bool blocked = false;  // FIFO: a job could not start; the rest wait behind it
   std::string blocked_by;
 
@@ -372,8 +375,18 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
     });
   }
 
+  std::size_t considered = 0;
   for (std::size_t i : order) {
     const PendingJob& pending = state.pending[i];
+    if (options_.max_jobs_per_pass != 0 && ++considered > options_.max_jobs_per_pass) {
+      plan.waiting.push_back(
+          Waiting{i,
+                  explain ? "not reached in this pass (the scheduler considers the first " +
+                                std::to_string(options_.max_jobs_per_pass) + " queued jobs)"
+                          : std::string(),
+                  false});
+      continue;
+    }
     const Job& job = *pending.job;
     if (blocked && options_.policy == QueuePolicy::kFifo) {
       plan.waiting.push_back(
@@ -514,16 +527,23 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
         if (explain)
           rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
-        // When could it start here? Release running jobs in order of their end.
-        std::vector<std::pair<Instant, const RunningJob*>> ends;
-        for (const RunningJob& r : state.running) {
-          if (r.allocation.pool == p) {
-            ends.emplace_back(std::min(r.expected_end, r.must_leave_by), &r);
+        // When could it start here? Only the first blocked job under EASY
+        // needs to know (its reservation); release running jobs in order of
+        // their end (sorted once per pool and pass) until it fits.
+        if (options_.policy != QueuePolicy::kEasyBackfill || reservation) continue;
+        auto& ends = ends_by_pool[p];
+        if (!ends_ready[p]) {
+          ends_ready[p] = 1;
+          for (const RunningJob& r : state.running) {
+            if (r.allocation.pool == p) {
+              ends.emplace_back(std::min(r.expected_end, r.must_leave_by), &r);
+            }
           }
+          std::sort(ends.begin(), ends.end(), [](const auto& x, const auto& y) {
+            return x.first < y.first ||
+                   (x.first == y.first && x.second->job->id < y.second->job->id);
+          });
         }
-        std::sort(ends.begin(), ends.end(), [](const auto& a, const auto& b) {
-          return a.first < b.first || (a.first == b.first && a.second->job->id < b.second->job->id);
-        });
         PoolState future = pool;
         std::int32_t future_in_use = in_use;
         for (const auto& [when, r] : ends) {

@@ -56,6 +56,10 @@ struct SchedulerOptions {
   std::map<std::pair<OrgId, std::string>, Money> budgets;
   Duration restart_overhead = Duration::minutes(10);
   double checkpoint_bandwidth_gbps = 5;  // GB/s, to write a checkpoint
+  // The most queued jobs one pass considers, in queue order (like Slurm's
+  // bf_max_job_test): bounds a pass's cost when the queue is long. Jobs past
+  // it wait, with that reason, for a later pass. 0: no limit.
+  std::size_t max_jobs_per_pass = 1000;
 };
 
 struct Start {

@@ -53,6 +53,7 @@ struct JobRecord {
   double gpu_hours = 0, cost = 0, lost_gpu_hours = 0;
   int checkpoints = 0, moves = 0;
   std::string reason;
+  std::size_t running_pos = 0;  // in ClusterState::running while running
 };
 
 struct Interval {
@@ -373,9 +374,13 @@ class Simulation {
   void close_interval(std::uint32_t job, Instant now, const char* reason) {
     JobRecord& r = records_[job];
     state_.release(r.job->org, r.allocation);
-    auto it = std::find_if(state_.running.begin(), state_.running.end(),
-                           [&](const sched::RunningJob& x) { return x.job == r.job; });
-    if (it != state_.running.end()) state_.running.erase(it);
+    // Order in `running` carries no meaning: swap with the last and pop, O(1).
+    std::size_t pos = r.running_pos;
+    if (pos + 1 != state_.running.size()) {
+      state_.running[pos] = state_.running.back();
+      records_[index_of(state_.running[pos].job)].running_pos = pos;
+    }
+    state_.running.pop_back();
     const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;
@@ -425,6 +430,7 @@ class Simulation {
       if (!r.first_start) r.first_start = now;
       const std::string& pool = state_.pools[s.allocation.pool].pool->id.str();
       if (std::find(r.pools.begin(), r.pools.end(), pool) == r.pools.end()) r.pools.push_back(pool);
+      r.running_pos = state_.running.size();
       state_.running.push_back(sched::RunningJob{r.job, s.allocation, now, s.expected_end,
                                                  s.must_leave_by, r.remaining});
       Instant cut = s.must_leave_by == Instant::max()

@@ -243,13 +243,17 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     const YAML::Node& n = root["scheduler"];
     r.check_keys(n,
                  {"policy", "reference_chip", "efficiency", "restart_overhead",
-                  "checkpoint_bandwidth_gbps", "shares", "quotas", "budgets"},
+                  "checkpoint_bandwidth_gbps", "shares", "quotas", "budgets", "max_jobs_per_pass"},
                  "scheduler");
     if (n["shares"]) {
       for (const auto& kv : n["shares"]) {
         s.scheduler.shares[OrgId(kv.first.Scalar())] =
             r.number<double>(kv.second, "share of " + kv.first.Scalar(), true).value_or(1);
       }
+    }
+    if (n["max_jobs_per_pass"]) {
+      s.scheduler.max_jobs_per_pass =
+          r.number<std::size_t>(n["max_jobs_per_pass"], "max_jobs_per_pass", false).value_or(1000);
     }
     if (n["budgets"]) {
       for (const auto& kv : n["budgets"]) {
