@@ -348,6 +348,7 @@ class Simulation {
             r.job->gpus *
             (scheduler_.checkpoint_time(*r.job) + scenario_.scheduler.restart_overhead).to_hours();
         r.reason = "checkpointed and left: " + r.cut_reason;
+        ++moves_by_reason_[r.cut_reason];
         r.state = JobState::kPending;
         insert_pending(e.job);
         return;
@@ -497,6 +498,7 @@ class Simulation {
   std::vector<internal::Random> randoms_;  // one stream per node
   std::vector<std::uint32_t> node_base_;   // first stream of each pool
   std::size_t failures_ = 0;
+  std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
   std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
 
@@ -575,7 +577,7 @@ Status Simulation::write(const fs::path& out) const {
 
   // summary.json
   std::vector<double> jct, delay;
-  std::map<std::string, std::size_t> states, never_reasons, cut_reasons;
+  std::map<std::string, std::size_t> states, never_reasons;
   double cost = 0, lost = 0;
   Instant last_end = scenario_.start;
   for (const auto& r : records_) {
@@ -588,7 +590,6 @@ Status Simulation::write(const fs::path& out) const {
       last_end = std::max(last_end, *r.end);
     }
     if (r.state == JobState::kNever || r.state == JobState::kStopped) ++never_reasons[r.reason];
-    if (r.moves > 0) cut_reasons[r.cut_reason] += static_cast<std::size_t>(r.moves);
   }
   std::map<std::string, double> busy_by_pool;
   for (const auto& iv : intervals_) {
@@ -622,7 +623,7 @@ Status Simulation::write(const fs::path& out) const {
       {"gpu_hours_lost", std::round(lost * 1000) / 1000},
       {"node_failures", failures_},
       {"could_never_run", never_reasons},
-      {"moves_by_reason", cut_reasons}};
+      {"moves_by_reason", moves_by_reason_}};
   std::ofstream(out / "summary.json") << summary.dump(2) << "\n";
   return ok();
 }

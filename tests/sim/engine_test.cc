@@ -167,6 +167,7 @@ TEST(SimulationTest, AJobMovesBeforeItsLeaseEnds) {
   EXPECT_EQ(jobs["m1"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
   // Cost: 8 x 2 h x 3.00 + 8 x (7860 / 3600) h x 5.00 = 48 + 87.33.
   EXPECT_EQ(jobs["m1"][13], "135.33");
+  EXPECT_NE(read_file(run.out / "summary.json").find("\"lease la ends\": 1"), std::string::npos);
 }
 
 TEST(SimulationTest, AJobStopsWhenARuleClosesTheOnlyPoolItMayUse) {
