@@ -156,18 +156,22 @@ struct Scheduler::Impl {
   // not change, so this is computed once per org.
   std::unordered_map<std::string, std::vector<char>> owned_pools;
 
-  bool owns(const Job& job, const catalog::Pool& pool) {
-    auto& owned = owned_pools[job.org.str()];
+  const std::vector<char>& owned_by(const OrgId& org) {
+    auto& owned = owned_pools[org.str()];
     if (owned.empty()) {
       const auto& pools = catalog.pools();
       owned.assign(pools.size(), 0);
-      auto chain = catalog.ownership_chain(job.org);
+      auto chain = catalog.ownership_chain(org);
       for (std::size_t p = 0; p < pools.size(); ++p) {
         if (!pools[p].owner) continue;
         for (const catalog::Org* o : chain) owned[p] |= o->id == *pools[p].owner ? 1 : 0;
       }
     }
-    return owned[static_cast<std::size_t>(&pool - catalog.pools().data())] != 0;
+    return owned;
+  }
+
+  bool owns(const Job& job, const catalog::Pool& pool) {
+    return owned_by(job.org)[static_cast<std::size_t>(&pool - catalog.pools().data())] != 0;
   }
 
   // What an org's leases give it on each pool at one instant.
@@ -178,15 +182,21 @@ struct Scheduler::Impl {
     std::int32_t future_max = 0;  // the largest lease not yet ended
   };
 
-  static std::vector<Entitlement> entitlements(const ClusterState& state, const OrgId& org,
-                                               Instant now) {
+  // Pool ids to their index in the catalog (and in ClusterState::pools).
+  std::unordered_map<std::string, std::uint32_t> pool_index;
+
+  std::vector<Entitlement> entitlements(const ClusterState& state, const OrgId& org, Instant now) {
+    if (pool_index.empty()) {
+      for (std::uint32_t p = 0; p < catalog.pools().size(); ++p) {
+        pool_index.emplace(catalog.pools()[p].id.str(), p);
+      }
+    }
     std::vector<Entitlement> out(state.pools.size());
-    std::unordered_map<std::string, std::uint32_t> pool_index;
     for (const auto& l : state.leases) {
       if (l.org != org) continue;
-      std::uint32_t p = 0;
-      while (p < state.pools.size() && state.pools[p].pool->id != l.pool) ++p;
-      if (p == state.pools.size()) continue;
+      auto found = pool_index.find(l.pool.str());
+      if (found == pool_index.end()) continue;
+      std::uint32_t p = found->second;
       Entitlement& e = out[p];
       if (l.end > now) e.future_max = std::max(e.future_max, l.gpus);
       if (l.start <= now && now < l.end) {
@@ -231,8 +241,11 @@ struct Scheduler::Impl {
   }
 
   static std::string run_key(const Job& job) {
-    std::string key = job.org.str() + "|" + std::to_string(job.gpus) + "|" + job.purpose;
-    for (const auto& d : job.datasets) key += "|" + d.str();
+    std::string key;
+    key.reserve(64);
+    key.append(job.org.str()).append("|").append(std::to_string(job.gpus)).append("|");
+    key.append(job.purpose);
+    for (const auto& d : job.datasets) key.append("|").append(d.str());
     return key;
   }
 
@@ -325,11 +338,17 @@ struct Candidate {
 }  // namespace
 
 Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
+  return plan_subset(state, now, {}, explain);
+}
+
+Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
+                            const std::vector<std::size_t>& indexes, bool explain) {
   Impl& impl = *impl_;
   Plan plan;
   // Working copies: what this pass has already given out.
   std::vector<PoolState> pools = state.pools;
-  auto usage = state.usage;
+  // GPUs this pass gives out, by (org, pool), over what `state.usage` says.
+  std::map<std::pair<OrgId, std::uint32_t>, std::int32_t> added;
 
   // The head job's reservation under EASY: (pool, shadow time).
   std::optional<std::pair<std::uint32_t, Instant>> reservation;
@@ -341,13 +360,21 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
   std::string blocked_by;
 
   // The order jobs are tried in.
-  std::vector<std::size_t> order(state.pending.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::vector<std::size_t> order;
+  if (indexes.empty()) {
+    order.resize(state.pending.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  } else {
+    order = indexes;
+  }
   std::map<OrgId, std::int32_t> org_gpus;  // held now, across all sites
   std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
-  for (const RunningJob& r : state.running) {
-    org_gpus[r.job->org] += r.job->gpus;
-    team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
+  const bool fair_share = options_.policy == QueuePolicy::kPriorityFairShare;
+  if (fair_share || !options_.quotas.empty()) {
+    for (const RunningJob& r : state.running) {
+      org_gpus[r.job->org] += r.job->gpus;
+      if (fair_share) team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
+    }
   }
   if (options_.policy == QueuePolicy::kPriorityFairShare) {
     auto share = [&](const OrgId& org) {
@@ -407,9 +434,10 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       }
     }
     std::vector<Window>& runs = impl.windows(impl.run_cache, Impl::run_key(job));
+    const std::vector<char>& owned_pools = impl.owned_by(job.org);
     auto ent_it = entitlements.find(job.org.str());
     if (ent_it == entitlements.end()) {
-      ent_it = entitlements.emplace(job.org.str(), Impl::entitlements(state, job.org, now)).first;
+      ent_it = entitlements.emplace(job.org.str(), impl.entitlements(state, job.org, now)).first;
     }
     const std::vector<Impl::Entitlement>& ent = ent_it->second;
     std::vector<Window>& lease_windows = impl.windows(impl.lease_cache, job.org.str());
@@ -434,10 +462,10 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
                prefs.allow_sites.end())) {
         continue;
       }
-      bool owned = impl.owns(job, cp);
+      bool owned = owned_pools[p] != 0;
       std::int32_t entitled = cp.gpus();
       Instant lease_end = Instant::max();
-      std::string lease_id;
+      const Lease* active_lease = nullptr;
       Money price = pool.price;
       if (!owned) {
         const Impl::Entitlement& e = ent[p];
@@ -450,7 +478,7 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
         }
         entitled = e.gpus;
         lease_end = e.end;
-        lease_id = e.latest->id.str();
+        active_lease = e.latest;
         price = e.latest->price_per_gpu_hour;
       }
       if (entitled < job.gpus) {
@@ -484,18 +512,23 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       could_ever = true;
       // Foresight: what cuts a run started now.
       Instant must_leave_by = lease_end;
-      std::string cut = owned ? "" : "lease " + lease_id + " ends";
+      // What cuts it, as text only when needed: the lease's end, or a rule.
+      const std::string* cut_rule = nullptr;
       if (!owned) {
         const Window& lease = impl.lease_decision(job, lease_windows, p, now);
         if (lease.allowed_until < must_leave_by) {
           must_leave_by = lease.allowed_until;
-          cut = lease.cut_reason;
+          cut_rule = &lease.cut_reason;
         }
       }
       if (run.allowed_until < must_leave_by) {
         must_leave_by = run.allowed_until;
-        cut = run.cut_reason;
+        cut_rule = &run.cut_reason;
       }
+      auto cut_text = [&]() -> std::string {
+        if (cut_rule != nullptr) return *cut_rule;
+        return owned ? std::string() : "lease " + active_lease->id.str() + " ends";
+      };
       Duration run_time = impl.throughput.run_time(job, *pool.chip, pending.remaining_work);
       if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
       Instant expected_end = now + run_time;
@@ -510,16 +543,18 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
         if (!can_checkpoint) {
           if (explain)
             rejections.push_back("would run past " + to_iso8601(must_leave_by) + " at " + name +
-                                 " (" + cut + ") and cannot checkpoint before");
+                                 " (" + cut_text() + ") and cannot checkpoint before");
           continue;
         }
       } else {
         must_leave_by = Instant::max();
-        cut.clear();
       }
       // Capacity now: the org's entitlement left and a node arrangement.
-      auto used = usage.find({job.org, p});
-      std::int32_t in_use = used == usage.end() ? 0 : used->second;
+      std::int32_t in_use = 0;
+      if (auto u = state.usage.find({job.org, p}); u != state.usage.end()) in_use += u->second;
+      if (!added.empty()) {
+        if (auto a = added.find({job.org, p}); a != added.end()) in_use += a->second;
+      }
       std::int32_t room = owned ? pool.free_total : std::min(pool.free_total, entitled - in_use);
       std::optional<Allocation> allocation;
       if (room >= job.gpus) allocation = fit(pool, job.gpus);
@@ -586,7 +621,7 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
       c.allocation = std::move(*allocation);
       c.expected_end = expected_end;
       c.must_leave_by = must_leave_by;
-      c.cut_reason = cut;
+      if (must_leave_by != Instant::max()) c.cut_reason = cut_text();
       auto rank = std::find(prefs.site_order.begin(), prefs.site_order.end(), cp.site);
       c.site_rank = static_cast<std::size_t>(rank - prefs.site_order.begin());
       c.price = price.micros();
@@ -623,9 +658,9 @@ Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
         pool.free[static_cast<std::size_t>(node)] -= gpus;
         pool.free_total -= gpus;
       }
-      usage[{job.org, best->pool}] += job.gpus;
-      org_gpus[job.org] += job.gpus;
-      team_gpus[{job.org, job.team}] += job.gpus;
+      added[{job.org, best->pool}] += job.gpus;
+      if (fair_share || !options_.quotas.empty()) org_gpus[job.org] += job.gpus;
+      if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
                                   best->must_leave_by, best->cut_reason});
       continue;

@@ -95,6 +95,12 @@ class Scheduler {
   // waiting jobs get no reason text (the flags stay right): for callers that
   // do not show them, it saves building strings for every pending job.
   Plan plan(const ClusterState& state, Instant now, bool explain = true);
+  // As plan(), trying only the queued jobs at `indexes` (into state.pending,
+  // in queue order). For a caller that knows nothing else can have changed:
+  // after arrivals alone, only the newcomers (and, under EASY, the head of the
+  // queue, for its reservation) can start.
+  Plan plan_subset(const ClusterState& state, Instant now, const std::vector<std::size_t>& indexes,
+                   bool explain = false);
 
   // Time to write one checkpoint of the job.
   Duration checkpoint_time(const Job& job) const;

@@ -161,13 +161,21 @@ class Simulation {
         events_.pop();
         continue;
       }
+      bool only_arrivals = true;
+      std::size_t waiting_before = state_.pending.size();
+      arrived_.clear();
       while (!events_.empty() && events_.top().at == now) {
         Event e = events_.top();
         events_.pop();
         ++event_count_;
+        if (e.kind == EventKind::kArrive) {
+          arrived_.push_back(&jobs_[e.job]);
+        } else {
+          only_arrivals = false;
+        }
         handle(e, now);
       }
-      schedule(now);
+      schedule(now, only_arrivals && waiting_before > 0);
       record_timeseries(now);
       if (progress_ && (event_count_ & 1023) == 0) {
         auto wall = std::chrono::steady_clock::now();
@@ -178,6 +186,13 @@ class Simulation {
       }
     }
     if (progress_) std::fprintf(stderr, "\r%-100s\r", "");
+    // Why each job still waiting waits, as of the horizon.
+    if (!state_.pending.empty()) {
+      sched::Plan last = scheduler_.plan(state_, end_, /*explain=*/true);
+      for (const auto& w : last.waiting) {
+        records_[index_of(state_.pending[w.pending_index].job)].reason = w.reason;
+      }
+    }
     // The horizon: what still runs is cut there, for the record.
     for (std::uint32_t i = 0; i < records_.size(); ++i) {
       JobRecord& r = records_[i];
@@ -404,8 +419,36 @@ class Simulation {
     return list_cost(index, r.started, now) * r.job->gpus;
   }
 
-  void schedule(Instant now) {
-    sched::Plan plan = scheduler_.plan(state_, now);
+  // `arrivals_behind_waiting`: the batch held only arrivals and jobs were
+  // already waiting. Nothing but the newcomers changed since the last pass,
+  // which left every waiting job unable to start: under FIFO the newcomers
+  // wait behind them; under EASY only the newcomers (and the head, for its
+  // reservation) need trying. Other policies reorder the queue: full pass.
+  void schedule(Instant now, bool arrivals_behind_waiting) {
+    const auto policy = scenario_.scheduler.policy;
+    std::vector<std::size_t> subset;
+    if (arrivals_behind_waiting) {
+      if (policy == sched::QueuePolicy::kFifo) return;
+      if (policy == sched::QueuePolicy::kEasyBackfill) {
+        subset.push_back(0);
+        for (std::size_t i = 1; i < state_.pending.size(); ++i) {
+          if (std::find(arrived_.begin(), arrived_.end(), state_.pending[i].job) !=
+              arrived_.end()) {
+            subset.push_back(i);
+          }
+        }
+      }
+    }
+    // Reasons cost strings for every waiting job; they are only needed when a
+    // job is given up on (and, at the end, for the jobs still waiting).
+    auto pass = [&](bool explain) {
+      return subset.empty() ? scheduler_.plan(state_, now, explain)
+                            : scheduler_.plan_subset(state_, now, subset, explain);
+    };
+    sched::Plan plan = pass(false);
+    bool gives_up = std::any_of(plan.waiting.begin(), plan.waiting.end(),
+                                [](const sched::Waiting& w) { return w.never; });
+    if (gives_up) plan = pass(true);
     std::vector<std::size_t> remove;
     for (const auto& w : plan.waiting) {
       JobRecord& r = records_[index_of(state_.pending[w.pending_index].job)];
@@ -498,6 +541,7 @@ class Simulation {
   std::vector<internal::Random> randoms_;  // one stream per node
   std::vector<std::uint32_t> node_base_;   // first stream of each pool
   std::size_t failures_ = 0;
+  std::vector<const sched::Job*> arrived_;              // arrivals of the current batch
   std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
   std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
