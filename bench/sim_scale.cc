@@ -60,11 +60,14 @@ long status_kb(const char* field) {
 
 // The child: one size, measured; writes one line to `fd`, returns the exit code.
 int run_one(std::size_t jobs, bool keep, int fd) {
-  // One core, and a peak RSS of this run alone ("5": reset the peak, Linux >= 4.0).
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  sched_setaffinity(0, sizeof one, &one);
+  // One core (the one it starts on), and a peak RSS of this run alone ("5":
+  // reset the peak, Linux >= 4.0).
+  if (int cpu = sched_getcpu(); cpu >= 0) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof one, &one);
+  }
   { std::ofstream("/proc/self/clear_refs") << "5"; }
 
   const fs::path root = STRAITS_SOURCE_DIR;
