@@ -91,8 +91,8 @@ class Loader {
   void read_dataset(YamlFile& file, const YAML::Node& node);
 
   // Reads the `id` field, checks its form and uniqueness; "" when unusable.
-  std::string read_id(Fields& fields, YamlFile& file, const YAML::Node& node,
-                      const std::string& kind, Definitions& definitions);
+  std::string read_id(Fields& fields, YamlFile& file, const std::string& kind,
+                      Definitions& definitions);
   void refer(RefKind kind, const std::string& id, SourceLocation where, const std::string& subject,
              const std::string& field);
   void resolve_references();
@@ -120,8 +120,8 @@ class Loader {
   std::map<std::string, SourceLocation> org_parent_at_, operator_parent_at_;
 };
 
-std::string Loader::read_id(Fields& fields, YamlFile& file, const YAML::Node& node,
-                            const std::string& kind, Definitions& definitions) {
+std::string Loader::read_id(Fields& fields, YamlFile& file, const std::string& kind,
+                            Definitions& definitions) {
   auto id = fields.string("id", Need::kRequired);
   if (!id) return "";
   if (!is_entity_id(*id)) {
@@ -136,7 +136,6 @@ std::string Loader::read_id(Fields& fields, YamlFile& file, const YAML::Node& no
                                        elsewhere(fields.where("id"), it->second) + ")");
     return "";
   }
-  (void)node;
   return *id;
 }
 
@@ -213,7 +212,7 @@ void Loader::read_chip(YamlFile& file, const YAML::Node& node) {
            {"id", "name", "vendor", "origin", "datacenter", "bf16_dense_tflops", "int8_dense_tops",
             "memory_gb", "memory_type", "memory_bandwidth_gbps", "io_bandwidth_gbps", "tdp_w",
             "die_area_mm2", "interconnect", "sources", "notes"});
-  std::string id = read_id(f, file, node, "chip", chip_defs_);
+  std::string id = read_id(f, file, "chip", chip_defs_);
   Chip chip;
   chip.id = ChipId(id);
   chip.name = f.string("name", Need::kRequired).value_or("");
@@ -248,7 +247,7 @@ void Loader::read_chip(YamlFile& file, const YAML::Node& node) {
 
 void Loader::read_operator(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "operator", "id", {"id", "name", "hq", "parent", "notes"});
-  std::string id = read_id(f, file, node, "operator", operator_defs_);
+  std::string id = read_id(f, file, "operator", operator_defs_);
   Operator op;
   op.id = OperatorId(id);
   op.name = f.string("name", Need::kRequired).value_or("");
@@ -271,7 +270,7 @@ void Loader::read_operator(YamlFile& file, const YAML::Node& node) {
 void Loader::read_site(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "site", "id",
            {"id", "name", "operator", "country", "city", "state_funded", "notes"});
-  std::string id = read_id(f, file, node, "site", site_defs_);
+  std::string id = read_id(f, file, "site", site_defs_);
   Site site;
   site.id = SiteId(id);
   site.name = f.string("name", Need::kRequired).value_or("");
@@ -296,7 +295,7 @@ void Loader::read_pool(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "pool", "id",
            {"id", "site", "chip", "nodes", "gpus_per_node", "interconnect", "price_per_gpu_hour",
             "price_source", "owner", "notes"});
-  std::string id = read_id(f, file, node, "pool", pool_defs_);
+  std::string id = read_id(f, file, "pool", pool_defs_);
   Pool pool;
   pool.id = PoolId(id);
   auto site = f.string("site", Need::kRequired);
@@ -343,7 +342,7 @@ void Loader::read_pool(YamlFile& file, const YAML::Node& node) {
 
 void Loader::read_org(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "org", "id", {"id", "name", "hq", "parent", "notes"});
-  std::string id = read_id(f, file, node, "org", org_defs_);
+  std::string id = read_id(f, file, "org", org_defs_);
   Org org;
   org.id = OrgId(id);
   org.name = f.string("name", Need::kRequired).value_or("");
@@ -367,7 +366,7 @@ void Loader::read_licence(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "licence", "id",
            {"id", "name", "holder", "chips", "countries", "valid_from", "valid_until", "issuer",
             "reference", "notes"});
-  std::string id = read_id(f, file, node, "licence", licence_defs_);
+  std::string id = read_id(f, file, "licence", licence_defs_);
   Licence licence;
   licence.id = LicenceId(id);
   licence.name = f.string("name", Need::kRequired).value_or("");
@@ -408,7 +407,7 @@ void Loader::read_licence(YamlFile& file, const YAML::Node& node) {
 void Loader::read_dataset(YamlFile& file, const YAML::Node& node) {
   Fields f(file, node, "dataset", "id",
            {"id", "name", "owner", "origin", "class", "size_tb", "notes"});
-  std::string id = read_id(f, file, node, "dataset", dataset_defs_);
+  std::string id = read_id(f, file, "dataset", dataset_defs_);
   Dataset dataset;
   dataset.id = DatasetId(id);
   dataset.name = f.string("name", Need::kRequired).value_or("");

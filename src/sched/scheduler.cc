@@ -229,17 +229,6 @@ struct Scheduler::Impl {
     return {gpus, end};
   }
 
-  bool has_future_lease(const ClusterState& state, const Job& job, std::uint32_t pool,
-                        Instant now) const {
-    for (const Lease& l : state.leases) {
-      if (l.org == job.org && l.pool == state.pools[pool].pool->id && l.end > now &&
-          l.gpus >= job.gpus) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   static std::string run_key(const Job& job) {
     std::string key;
     key.reserve(64);

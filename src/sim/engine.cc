@@ -545,8 +545,6 @@ class Simulation {
   std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
   std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
-
-  friend Result<SimSummary> sim_write(const Simulation&, const fs::path&);
 };
 
 Status Simulation::write(const fs::path& out) const {

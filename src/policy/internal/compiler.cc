@@ -231,7 +231,6 @@ class Compiler {
     for (auto& [name, entry] : conditions_) {
       std::size_t before = diagnostics_.size();
       subject_ = "condition '" + name + "'";
-      rule_id_ = name;
       rule_actions_ = 0;  // availability is checked where a rule uses it
       expanding_ = {name};
       auto typed = check(*entry.ast->expr);
@@ -336,7 +335,6 @@ class Compiler {
     }
     if (rule.when && compiled.actions != 0) {
       rule_actions_ = compiled.actions;
-      rule_id_ = rule.id;
       subject_ = subject;
       uses_dataset_ = false;
       auto root = check(*rule.when);
@@ -691,7 +689,6 @@ class Compiler {
   std::vector<std::string> group_names_;
   std::vector<std::string> chip_ids_, site_ids_, pool_ids_, org_ids_, operator_ids_, dataset_ids_;
   unsigned rule_actions_ = 0;
-  std::string rule_id_;
   std::string subject_;  // "rule 'x'" or "condition 'y'", to start messages
   struct ConditionEntry {
     const ConditionAst* ast = nullptr;
