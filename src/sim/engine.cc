@@ -13,6 +13,7 @@
 
 #include "catalog/load.h"
 #include "sched/scheduler.h"
+#include "sim/internal/csv.h"
 #include "sim/internal/random.h"
 #include "sim/workload.h"
 
@@ -77,16 +78,6 @@ struct Event {
   std::uint32_t run = 0;
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::string fixed(double v, int decimals) {
   char buffer[64];
@@ -603,11 +594,11 @@ Status Simulation::write(const fs::path& out) const {
     std::string pools;
     for (const auto& p : r.pools) pools += (pools.empty() ? "" : ";") + p;
     bool done = r.state == JobState::kCompleted;
-    jobs += csv_field(j.id.str()) + "," + j.org.str() + "," + csv_field(j.team) + "," +
-            std::to_string(j.gpus) + "," + to_iso8601(j.submit) + "," +
+    jobs += internal::csv_cell(j.id.str()) + "," + j.org.str() + "," + internal::csv_cell(j.team) +
+            "," + std::to_string(j.gpus) + "," + to_iso8601(j.submit) + "," +
             (r.first_start ? to_iso8601(*r.first_start) : "") + "," +
             (r.end && r.state != JobState::kRunning ? to_iso8601(*r.end) : "") + "," +
-            state_name(r.state) + "," + csv_field(r.reason) + "," +
+            state_name(r.state) + "," + internal::csv_cell(r.reason) + "," +
             (r.first_start ? std::to_string((*r.first_start - j.submit).whole_seconds()) : "") +
             "," + (done ? std::to_string((*r.end - j.submit).whole_seconds()) : "") + "," + pools +
             "," + fixed(r.gpu_hours, 6) + "," + fixed(r.cost, 2) + "," +

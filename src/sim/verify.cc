@@ -1,5 +1,4 @@
 #include "sim/verify.h"
-#include "sim/internal/text.h"
 
 #include <algorithm>
 #include <charconv>
@@ -16,6 +15,8 @@
 #include "catalog/load.h"
 #include "policy/engine.h"
 #include "sched/job.h"
+#include "sim/internal/csv.h"
+#include "sim/internal/text.h"
 #include "sim/workload.h"
 
 namespace straits::sim {
@@ -118,68 +119,32 @@ Status read_table(const fs::path& path, const std::vector<std::string>& columns,
                   Diagnostics& diagnostics, const std::function<void(CsvRow&)>& read) {
   STRAITS_ASSIGN_OR_RETURN(std::string text, read_text(path));
   const std::string file = path.string();
-  std::vector<std::string> header, fields;
-  std::string field;
-  int line = 1, record_line = 1;
-  bool quoted = false, was_quoted = false, header_ok = true;
-  auto end_record = [&] {
-    fields.push_back(std::move(field));
-    field.clear();
-    const bool blank = fields.size() == 1 && fields[0].empty();
-    if (!blank && header.empty()) {
-      header = std::move(fields);
-      for (const std::string& column : columns) {
-        if (std::find(header.begin(), header.end(), column) != header.end()) continue;
-        diagnostics.add({file, record_line, 0}, "missing column '" + column + "'");
-        header_ok = false;
-      }
-    } else if (!blank && fields.size() != header.size()) {
-      diagnostics.add({file, record_line, 0}, "expected " + std::to_string(header.size()) +
-                                                  " fields as in the header, got " +
-                                                  std::to_string(fields.size()));
-    } else if (!blank && header_ok) {
-      std::map<std::string, std::string> cells;
-      for (std::size_t c = 0; c < header.size(); ++c) cells[header[c]] = std::move(fields[c]);
-      CsvRow row(std::move(cells), {file, record_line, 0}, diagnostics);
-      read(row);
-    }
-    fields.clear();
-    record_line = line + 1;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted && c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-      field += '"';
-      ++i;
-    } else if (quoted) {
-      quoted = c != '"';
-      if (quoted) field += c;
-      if (c == '\n') ++line;
-    } else if (c == '"' && field.empty() && !was_quoted) {
-      quoted = was_quoted = true;
-    } else if (c == ',' || c == '\n') {
-      if (c == ',') {
-        fields.push_back(std::move(field));
-        field.clear();
-      } else {
-        end_record();
-        ++line;
-      }
-      was_quoted = false;
-    } else if (c != '\r') {
-      if (c == '"' || was_quoted) {
-        diagnostics.add({file, line, 0}, "bad CSV quoting");
-        return ok();
-      }
-      field += c;
-    }
-  }
-  if (quoted) {
-    diagnostics.add({file, record_line, 0}, "bad CSV quoting: a quoted field is not closed");
+  std::vector<internal::CsvRecord> records = internal::split_csv(text, file, diagnostics);
+  if (records.empty()) {
+    diagnostics.add({file, 1, 0}, "missing the header row");
     return ok();
   }
-  if (!field.empty() || !fields.empty()) end_record();
-  if (header.empty()) diagnostics.add({file, 1, 0}, "missing the header row");
+  const std::vector<std::string>& header = records.front().fields;
+  bool header_ok = true;
+  for (const std::string& column : columns) {
+    if (std::find(header.begin(), header.end(), column) != header.end()) continue;
+    diagnostics.add({file, records.front().line, 0}, "missing column '" + column + "'");
+    header_ok = false;
+  }
+  if (!header_ok) return ok();
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    auto& fields = records[r].fields;
+    if (fields.size() != header.size()) {
+      diagnostics.add({file, records[r].line, 0}, "expected " + std::to_string(header.size()) +
+                                                      " fields as in the header, got " +
+                                                      std::to_string(fields.size()));
+      continue;
+    }
+    std::map<std::string, std::string> cells;
+    for (std::size_t c = 0; c < header.size(); ++c) cells[header[c]] = std::move(fields[c]);
+    CsvRow row(std::move(cells), {file, records[r].line, 0}, diagnostics);
+    read(row);
+  }
   return ok();
 }
 

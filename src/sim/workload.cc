@@ -1,5 +1,4 @@
 #include "sim/workload.h"
-#include "sim/internal/text.h"
 
 #include <algorithm>
 #include <array>
@@ -14,6 +13,8 @@
 #include <type_traits>
 
 #include "core/strings.h"
+#include "sim/internal/csv.h"
+#include "sim/internal/text.h"
 
 namespace straits::sim {
 namespace {
@@ -79,17 +80,12 @@ const std::string kDefaultPurpose = "training";
 // 3,000 years) cannot be real and would overflow the microsecond count.
 constexpr double kMaxSubmitSeconds = 1e11;
 
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
+using internal::csv_cell;
+using internal::CsvRecord;
+using internal::is_blank;
 using internal::parse_number;
+using internal::split_csv;
+using internal::trim;
 
 // The shortest text that reads back as exactly `value`.
 std::string shortest(double value) {
@@ -326,81 +322,6 @@ Cells csv_cells(const std::vector<std::string>& header, const std::vector<std::s
   return cells;
 }
 
-// --- CSV (RFC 4180, plus spaces around fields are ignored) -----------------
-
-struct CsvRecord {
-  int line = 0;  // where the record starts
-  std::vector<std::string> fields;
-};
-
-// Splits CSV text into records. A quoted field may hold commas, line breaks
-// and "" for a quote. A record with bad quoting is reported and skipped; an
-// unterminated quote swallows the rest of the file, so it ends reading.
-std::vector<CsvRecord> split_csv(std::string_view text, const std::string& file,
-                                 Diagnostics& diagnostics) {
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
-  std::vector<CsvRecord> records;
-  CsvRecord record{1, {}};
-  std::string field, bad;  // bad: why the record is unusable, if it is
-  enum { kStart, kPlain, kQuoted, kClosed } state = kStart;  // in the current field
-  int line = 1;
-  auto end_field = [&] {
-    record.fields.push_back(state == kPlain ? std::string(trim(field)) : field);
-    field.clear();
-    state = kStart;
-  };
-  auto end_record = [&] {
-    end_field();
-    if (!bad.empty()) {
-      diagnostics.add({file, record.line, 0}, "bad CSV quoting: " + bad);
-    } else if (!(record.fields.size() == 1 && is_blank(record.fields[0]))) {
-      records.push_back(std::move(record));
-    }
-    record = CsvRecord{line + 1, {}};
-    bad.clear();
-  };
-  auto fail = [&](const std::string& why, const std::string& hint) {
-    if (bad.empty()) bad = why + std::to_string(record.fields.size() + 1) + hint;
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (state == kQuoted) {
-      if (c != '"') {
-        if (c == '\n') ++line;
-        field += c;
-      } else if (i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else {
-        state = kClosed;
-      }
-    } else if (c == ',') {
-      end_field();
-    } else if (c == '\n') {
-      end_record();
-      ++line;
-    } else if (c == '"' && state == kStart) {
-      state = kQuoted;
-    } else if (c == '\r') {
-      continue;  // of a CRLF line end
-    } else if (c == ' ' || c == '\t') {
-      if (state == kPlain) field += c;
-    } else if (state == kClosed) {
-      fail("text after the closing quote of field ", "");
-    } else {
-      if (c == '"') fail("a quote inside unquoted field ", " (quote the field and double it)");
-      field += c;
-      state = kPlain;
-    }
-  }
-  if (state == kQuoted) {
-    diagnostics.add({file, record.line, 0}, "bad CSV quoting: a quoted field is not closed");
-    return records;
-  }
-  if (!record.fields.empty() || !field.empty() || state != kStart) end_record();
-  return records;
-}
-
 std::vector<std::optional<sched::Job>> read_csv(const std::string& text, const std::string& file,
                                                 Instant origin, Diagnostics& diagnostics,
                                                 std::vector<int>& lines) {
@@ -568,18 +489,6 @@ std::string jsonl_line(const sched::Job& job) {
     }
   }
   return object.dump() + "\n";
-}
-
-std::string csv_cell(const std::string& text) {
-  bool quote =
-      text.find_first_of(",\"\r\n") != std::string::npos || trim(text).size() != text.size();
-  if (!quote) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // Every field, lists joined by ';': an item holding ';' or spaces at its
