@@ -1,5 +1,6 @@
 #include "core/time.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -246,19 +247,49 @@ std::string to_iso8601(Instant instant) {
   Date date = civil_from_days(days);
   std::int64_t seconds = in_day / kMicrosPerSecond;
   std::int64_t fraction = in_day % kMicrosPerSecond;
-  char buffer[64];
-  int n = std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d", date.year,
-                        date.month, date.day, static_cast<int>(seconds / 3600),
-                        static_cast<int>(seconds / 60 % 60), static_cast<int>(seconds % 60));
-  std::string out(buffer, static_cast<std::size_t>(n));
-  if (fraction != 0) {
-    std::snprintf(buffer, sizeof buffer, ".%06lld", static_cast<long long>(fraction));
-    std::string frac = buffer;
-    while (frac.back() == '0') frac.pop_back();
-    out += frac;
+  // By hand rather than snprintf: simulations print millions of these.
+  char buffer[48];
+  char* end = buffer;
+  auto two = [&end](std::int64_t value) {
+    *end++ = static_cast<char>('0' + value / 10);
+    *end++ = static_cast<char>('0' + value % 10);
+  };
+  auto digits = [&end](std::int64_t value, int width) {
+    char* start = end;
+    do {
+      *end++ = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value > 0 || end - start < width);
+    std::reverse(start, end);
+  };
+  if (date.year >= 0 && date.year <= 9999) {
+    two(date.year / 100);
+    two(date.year % 100);
+  } else {
+    if (date.year < 0) *end++ = '-';
+    digits(date.year < 0 ? -static_cast<std::int64_t>(date.year) : date.year, 4);
   }
-  out += 'Z';
-  return out;
+  *end++ = '-';
+  two(date.month);
+  *end++ = '-';
+  two(date.day);
+  *end++ = 'T';
+  two(seconds / 3600);
+  *end++ = ':';
+  two(seconds / 60 % 60);
+  *end++ = ':';
+  two(seconds % 60);
+  if (fraction != 0) {
+    *end++ = '.';
+    int width = 6;
+    while (fraction % 10 == 0) {
+      fraction /= 10;
+      --width;
+    }
+    digits(fraction, width);
+  }
+  *end++ = 'Z';
+  return std::string(buffer, end);
 }
 
 namespace {

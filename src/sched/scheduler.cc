@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <unordered_map>
 
@@ -55,43 +56,47 @@ std::string describe_denial(const policy::Decision& d) {
   return "denied";
 }
 
+// A pool's nodes as a pass sees them: the state's, or the pass's own copy
+// once it has given some out.
+struct NodeView {
+  const std::int32_t* free = nullptr;  // free GPUs per node
+  std::size_t nodes = 0;
+  std::int32_t free_total = 0;
+  std::int32_t per_node = 0;
+  std::uint32_t pool = 0;
+};
+
 // Best fit of a gang on a pool's nodes: whole free nodes for the gang's
 // multiple of a node, the rest (and small jobs) on the node with the least
 // room that still fits, to keep whole nodes free for big gangs.
-std::optional<Allocation> fit(const PoolState& pool, std::int32_t gpus) {
-  const std::int32_t per_node = pool.pool->gpus_per_node;
-  if (gpus > pool.free_total) return std::nullopt;
+std::optional<Allocation> fit(const NodeView& view, std::int32_t gpus) {
+  const std::int32_t per_node = view.per_node;
+  if (gpus > view.free_total) return std::nullopt;
   Allocation a;
-  a.pool = pool.index;
+  a.pool = view.pool;
   std::int32_t whole = gpus / per_node;
   std::int32_t rest = gpus % per_node;
-  // Whole nodes are the first free ones; `last_whole` marks where they stop.
+  // Whole nodes are the first free ones: every free node below `last_whole`
+  // is taken.
   std::size_t last_whole = 0;
-  for (std::size_t n = 0; n < pool.free.size() && whole > 0; ++n) {
-    if (pool.free[n] == per_node) {
+  for (std::size_t n = 0; n < view.nodes && whole > 0; ++n) {
+    if (view.free[n] == per_node) {
       a.nodes.emplace_back(static_cast<std::int32_t>(n), per_node);
       last_whole = n + 1;
       --whole;
     }
   }
   if (whole > 0) return std::nullopt;
-  auto taken = [&](std::size_t n) {
-    return n < last_whole && pool.free[n] == per_node &&
-           std::find(a.nodes.begin(), a.nodes.end(),
-                     std::make_pair(static_cast<std::int32_t>(n), per_node)) != a.nodes.end();
-  };
   if (rest > 0) {
-    std::int64_t best = -1;
-    for (std::size_t n = 0; n < pool.free.size(); ++n) {
-      if (pool.free[n] < rest || taken(n)) continue;
-      if (best < 0 || pool.free[n] < pool.free[static_cast<std::size_t>(best)]) {
-        best = static_cast<std::int64_t>(n);
-      }
+    std::size_t best = view.nodes;
+    for (std::size_t n = 0; n < view.nodes; ++n) {
+      if (view.free[n] < rest || (n < last_whole && view.free[n] == per_node)) continue;
+      if (best == view.nodes || view.free[n] < view.free[best]) best = n;
     }
-    if (best < 0) return std::nullopt;
+    if (best == view.nodes) return std::nullopt;
     a.nodes.emplace_back(static_cast<std::int32_t>(best), rest);
+    std::sort(a.nodes.begin(), a.nodes.end());
   }
-  std::sort(a.nodes.begin(), a.nodes.end());
   return a;
 }
 
@@ -106,13 +111,16 @@ struct Scheduler::Impl {
   const policy::Engine& engine;
   const ThroughputModel& throughput;
   SchedulerOptions options;
-  // Decisions by (org) and by (job class), one window per pool.
-  std::unordered_map<std::string, std::vector<Window>> lease_cache;
-  std::unordered_map<std::string, std::vector<Window>> run_cache;
+  const std::size_t pool_count;
+  std::vector<const catalog::Chip*> chips;  // of each pool
 
   Impl(const catalog::Catalog& c, const policy::Engine& e, const ThroughputModel& t,
        SchedulerOptions o)
-      : catalog(c), engine(e), throughput(t), options(o) {}
+      : catalog(c), engine(e), throughput(t), options(std::move(o)), pool_count(c.pools().size()) {
+    for (const auto& p : c.pools()) chips.push_back(c.find_chip(p.chip));
+    for (std::uint32_t p = 0; p < pool_count; ++p) pool_index.emplace(c.pools()[p].id.str(), p);
+    for (const auto& known : c.orgs()) index_of_org(known.id);
+  }
 
   // The decision for a subject at `now`, from the cache while it holds.
   template <typename MakeRequest>
@@ -152,52 +160,88 @@ struct Scheduler::Impl {
     return w;
   }
 
-  // Whether the org (or an org above it) owns each pool; the catalog does
-  // not change, so this is computed once per org.
-  std::unordered_map<std::string, std::vector<char>> owned_pools;
+  // ---- Orgs: catalog orgs by their index, then any other org a job names.
+  struct OrgInfo {
+    OrgId id;
+    bool ready = false;
+    std::vector<char> owned;    // by pool: the org, or an org above it, owns it
+    std::vector<Window> lease;  // by pool: may the org lease it
+  };
+  std::vector<OrgInfo> orgs;
+  std::unordered_map<std::string, std::uint32_t> org_index;
+  std::unordered_map<std::string, std::uint32_t> pool_index;
 
-  const std::vector<char>& owned_by(const OrgId& org) {
-    auto& owned = owned_pools[org.str()];
-    if (owned.empty()) {
-      const auto& pools = catalog.pools();
-      owned.assign(pools.size(), 0);
-      auto chain = catalog.ownership_chain(org);
-      for (std::size_t p = 0; p < pools.size(); ++p) {
-        if (!pools[p].owner) continue;
-        for (const catalog::Org* o : chain) owned[p] |= o->id == *pools[p].owner ? 1 : 0;
+  std::uint32_t index_of_org(const OrgId& id) {
+    auto [it, inserted] = org_index.emplace(id.str(), static_cast<std::uint32_t>(orgs.size()));
+    if (inserted) orgs.emplace_back().id = id;
+    return it->second;
+  }
+
+  OrgInfo& org(std::uint32_t index) {
+    OrgInfo& info = orgs[index];
+    if (!info.ready) {
+      info.ready = true;
+      info.owned.assign(pool_count, 0);
+      info.lease.resize(pool_count);
+      if (index < catalog.orgs().size()) {
+        auto chain = catalog.ownership_chain(info.id);
+        for (std::size_t p = 0; p < pool_count; ++p) {
+          const auto& owner = catalog.pools()[p].owner;
+          if (!owner) continue;
+          for (const catalog::Org* o : chain) info.owned[p] |= o->id == *owner ? 1 : 0;
+        }
       }
     }
-    return owned;
+    return info;
   }
 
-  bool owns(const Job& job, const catalog::Pool& pool) {
-    return owned_by(job.org)[static_cast<std::size_t>(&pool - catalog.pools().data())] != 0;
+  // GPUs the org holds on a pool, as the state says.
+  std::int32_t used(const ClusterState& state, std::uint32_t org, std::uint32_t pool) const {
+    std::size_t i = static_cast<std::size_t>(org) * pool_count + pool;
+    return org < catalog.orgs().size() && i < state.usage.size() ? state.usage[i] : 0;
   }
 
-  // What an org's leases give it on each pool at one instant.
+  // ---- Leases: what an org's leases give it on each pool, valid over
+  // [ent_from, ent_until) for the leases they were computed from.
   struct Entitlement {
     std::int32_t gpus = 0;  // active leases, summed
     Instant end;            // the latest end among them
     const Lease* latest = nullptr;
     std::int32_t future_max = 0;  // the largest lease not yet ended
   };
+  std::vector<Entitlement> ent;  // [org * pools + pool]
+  Instant ent_from = Instant::max(), ent_until = Instant::min();
+  const Lease* ent_leases = nullptr;
+  std::size_t ent_lease_count = 0, ent_org_count = 0;
+  std::uint64_t ent_revision = 0;
+  std::uint64_t ent_version = 0;  // counts recomputations
 
-  // Pool ids to their index in the catalog (and in ClusterState::pools).
-  std::unordered_map<std::string, std::uint32_t> pool_index;
-
-  std::vector<Entitlement> entitlements(const ClusterState& state, const OrgId& org, Instant now) {
-    if (pool_index.empty()) {
-      for (std::uint32_t p = 0; p < catalog.pools().size(); ++p) {
-        pool_index.emplace(catalog.pools()[p].id.str(), p);
-      }
-    }
-    std::vector<Entitlement> out(state.pools.size());
-    for (const auto& l : state.leases) {
-      if (l.org != org) continue;
+  void entitlements(const ClusterState& state, Instant now) {
+    // Orgs named by leases first, so that the org count below is final.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> resolved;  // (org, pool) per lease
+    const bool same_leases = ent_leases == state.leases.data() &&
+                             ent_lease_count == state.leases.size() &&
+                             ent_revision == state.leases_revision && ent_org_count == orgs.size();
+    if (same_leases && ent_from <= now && now < ent_until) return;
+    resolved.reserve(state.leases.size());
+    for (const Lease& l : state.leases) {
       auto found = pool_index.find(l.pool.str());
-      if (found == pool_index.end()) continue;
-      std::uint32_t p = found->second;
-      Entitlement& e = out[p];
+      resolved.emplace_back(index_of_org(l.org), found == pool_index.end()
+                                                     ? std::numeric_limits<std::uint32_t>::max()
+                                                     : found->second);
+    }
+    ent.assign(orgs.size() * pool_count, Entitlement{});
+    ent_from = Instant::min();
+    ent_until = Instant::max();
+    for (std::size_t i = 0; i < state.leases.size(); ++i) {
+      const Lease& l = state.leases[i];
+      for (Instant t : {l.start, l.end}) {
+        if (t <= now) ent_from = std::max(ent_from, t);
+        if (t > now) ent_until = std::min(ent_until, t);
+      }
+      auto [o, p] = resolved[i];
+      if (p == std::numeric_limits<std::uint32_t>::max()) continue;
+      Entitlement& e = ent[static_cast<std::size_t>(o) * pool_count + p];
       if (l.end > now) e.future_max = std::max(e.future_max, l.gpus);
       if (l.start <= now && now < l.end) {
         e.gpus += l.gpus;
@@ -207,71 +251,355 @@ struct Scheduler::Impl {
         }
       }
     }
-    return out;
+    ent_leases = state.leases.data();
+    ent_lease_count = state.leases.size();
+    ent_revision = state.leases_revision;
+    ent_org_count = orgs.size();
+    ++ent_version;
   }
 
-  // GPUs the org's active leases give it on a pool, and when the last ends.
-  std::pair<std::int32_t, Instant> entitlement(const ClusterState& state, const Job& job,
-                                               std::uint32_t pool, Instant now,
-                                               std::string* lease_id) const {
-    std::int32_t gpus = 0;
-    Instant end = now;
-    for (const Lease& l : state.leases) {
-      if (l.org != job.org || l.pool != state.pools[pool].pool->id) continue;
-      if (l.start <= now && now < l.end) {
-        gpus += l.gpus;
-        if (l.end > end) {
-          end = l.end;
-          if (lease_id) *lease_id = l.id.str();
-        }
-      }
-    }
-    return {gpus, end};
-  }
+  // ---- EASY reservations, found lazily. A blocked job claims the
+  // reservation with the pools it could start on but for busy GPUs; the
+  // claim is resolved (when could it start there?) only once a later job
+  // could start on one of those pools, since only such a job could delay
+  // it. Most passes start nobody, and search nothing.
+  struct ClaimPool {
+    std::uint32_t pool = 0;
+    std::int32_t entitled = 0;  // GPUs the org may hold there
+    std::int32_t in_use = 0;    // and holds, as the pass sees it
+    bool owned = false;
+  };
+  struct Claim {
+    const Job* job = nullptr;
+    std::uint32_t klass = 0;
+    std::size_t first = 0, count = 0;  // its pools in `claim_pools`
+  };
+  std::vector<Claim> claims;  // in queue order, while no reservation is set
+  std::vector<ClaimPool> claim_pools;
 
-  static std::string run_key(const Job& job) {
+  // ---- Job classes: jobs that share an org, a gang size, a purpose,
+  // datasets, chips, site preferences and a model share the pools they may
+  // consider, their speed there and their policy decisions.
+  struct JobClass {
+    std::uint32_t org = 0;
+    std::vector<std::uint32_t> pools;    // pass the chip and site filters, ascending
+    std::vector<Window> run;             // by pool: may the job run there
+    std::vector<double> speed;           // by pool, relative to the reference chip
+    std::vector<std::size_t> site_rank;  // by pool: place in the site order
+    // `pools` the org owns or has a lease on (now or ahead), for the
+    // entitlements of `usable_version`: the only ones worth a look.
+    std::vector<std::uint32_t> usable;
+    std::uint64_t usable_version = 0;
+    // A pass's finding that no job of the class could start, on pools no
+    // earlier job of that pass had touched. It holds in a later pass while
+    // what it rested on stays: the entitlements, the decisions (until
+    // `until`) and the `usable` pools: untouched, and no GPUs freed there
+    // (release revisions; jobs started there only take more). The claim
+    // also rests on what the org holds there: it needs the same revisions.
+    struct Hopeless {
+      bool valid = false;
+      bool could_ever = false;
+      bool claimed = false;  // `claim` is whole (EASY, evaluated with no reservation yet)
+      std::uint64_t ent_version = 0;
+      Instant until;
+      std::vector<std::uint64_t> revisions, release_revisions;  // of `usable`
+      std::vector<ClaimPool> claim;  // where it would wait for a reservation
+    } hopeless;
+  };
+  std::vector<JobClass> classes;
+  std::unordered_map<std::string, std::uint32_t> class_index;
+
+  static std::string class_key(const Job& job) {
     std::string key;
-    key.reserve(64);
-    key.append(job.org.str()).append("|").append(std::to_string(job.gpus)).append("|");
-    key.append(job.purpose);
-    for (const auto& d : job.datasets) key.append("|").append(d.str());
+    key.reserve(96);
+    auto add = [&](const std::string& s) { key.append(s).push_back('\x1f'); };
+    auto add_list = [&](const auto& list) {
+      key.append(std::to_string(list.size())).push_back('\x1e');
+      for (const auto& x : list) add(x.str());
+    };
+    add(job.org.str());
+    add(std::to_string(job.gpus));
+    add(job.purpose);
+    add(job.model);
+    add_list(job.datasets);
+    add_list(job.eligible_chips);
+    add_list(job.preferences.site_order);
+    add_list(job.preferences.allow_sites);
+    add_list(job.preferences.deny_sites);
     return key;
   }
 
-  std::vector<Window>& windows(std::unordered_map<std::string, std::vector<Window>>& cache,
-                               const std::string& key) {
-    auto& v = cache[key];
-    if (v.empty()) v.resize(catalog.pools().size());
-    return v;
+  JobClass& class_of(const PendingJob& pending) {
+    if (pending.scheduler_class != 0 && pending.scheduler_class <= classes.size()) {
+      return classes[pending.scheduler_class - 1];
+    }
+    const Job& job = *pending.job;
+    auto [it, inserted] =
+        class_index.emplace(class_key(job), static_cast<std::uint32_t>(classes.size()));
+    if (inserted) {
+      JobClass c;
+      c.org = index_of_org(job.org);
+      c.run.resize(pool_count);
+      c.speed.assign(pool_count, 0);
+      c.site_rank.assign(pool_count, 0);
+      const auto& prefs = job.preferences;
+      auto has = [](const auto& list, const auto& x) {
+        return std::find(list.begin(), list.end(), x) != list.end();
+      };
+      for (std::uint32_t p = 0; p < pool_count; ++p) {
+        const catalog::Pool& cp = catalog.pools()[p];
+        if (!job.eligible_chips.empty() && !has(job.eligible_chips, cp.chip)) continue;
+        if (has(prefs.deny_sites, cp.site)) continue;
+        if (!prefs.allow_sites.empty() && !has(prefs.allow_sites, cp.site)) continue;
+        if (chips[p] == nullptr) continue;
+        c.pools.push_back(p);
+        c.speed[p] = throughput.speed(job, *chips[p]);
+        c.site_rank[p] = static_cast<std::size_t>(
+            std::find(prefs.site_order.begin(), prefs.site_order.end(), cp.site) -
+            prefs.site_order.begin());
+      }
+      classes.push_back(std::move(c));
+    }
+    pending.scheduler_class = it->second + 1;
+    return classes[it->second];
   }
 
-  const Window& run_decision(const Job& job, std::vector<Window>& runs, std::uint32_t pool,
-                             Instant now) {
-    return decision(runs[pool], now, [&] {
+  const std::vector<std::uint32_t>& usable_pools(JobClass& c) {
+    if (c.usable_version != ent_version) {
+      c.usable_version = ent_version;
+      c.usable.clear();
+      const OrgInfo& o = org(c.org);
+      const Entitlement* e = &ent[static_cast<std::size_t>(c.org) * pool_count];
+      for (std::uint32_t p : c.pools) {
+        if (o.owned[p] || e[p].gpus > 0 || e[p].future_max > 0) c.usable.push_back(p);
+      }
+    }
+    return c.usable;
+  }
+
+  bool untouched(const std::vector<std::uint32_t>& pools) const {
+    return std::none_of(pools.begin(), pools.end(),
+                        [&](std::uint32_t p) { return node_copied[p] != 0; });
+  }
+
+  // Whether the class's Hopeless finding still holds now.
+  bool still_hopeless(const JobClass& c, const ClusterState& state, Instant now,
+                      bool need_claim) const {
+    const auto& h = c.hopeless;
+    if (!h.valid || h.ent_version != ent_version || c.usable_version != ent_version ||
+        now >= h.until || (need_claim && !h.claimed)) {
+      return false;
+    }
+    for (std::size_t k = 0; k < c.usable.size(); ++k) {
+      const std::uint32_t p = c.usable[k];
+      if (node_copied[p]) return false;
+      if (need_claim ? state.pools[p].revision != h.revisions[k]
+                     : state.pools[p].release_revision != h.release_revisions[k]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const Window& run_decision(const Job& job, JobClass& c, std::uint32_t pool, Instant now) {
+    return decision(c.run[pool], now, [&] {
       policy::JobSpec spec{job.gpus, 0, job.purpose, job.datasets};
       return policy::Request(policy::RunRequest{job.org, catalog.pools()[pool].id, spec});
     });
   }
 
-  const Window& lease_decision(const Job& job, std::vector<Window>& leases, std::uint32_t pool,
-                               Instant now) {
-    return decision(leases[pool], now, [&] {
+  const Window& lease_decision(const Job& job, OrgInfo& o, std::uint32_t pool, Instant now) {
+    return decision(o.lease[pool], now, [&] {
       return policy::Request(policy::LeaseRequest{job.org, catalog.pools()[pool].id, {}, {}, {}});
     });
   }
 
-  const Window& run_decision(const Job& job, std::uint32_t pool, Instant now) {
-    return run_decision(job, windows(run_cache, run_key(job)), pool, now);
+  // ---- A pass's working copies: what it has given out so far.
+  std::vector<std::int32_t> free_total;              // by pool
+  std::vector<std::vector<std::int32_t>> node_free;  // by pool, copied when first changed
+  std::vector<char> node_copied;
+  std::vector<std::int32_t> added;  // GPUs given out, [org * pools + pool]
+  std::vector<std::size_t> added_touched;
+  // Running jobs of each pool by the time they end (the sooner of completion
+  // and must_leave_by), built when first needed and kept while the pool's
+  // revision stays: what a reservation's search walks through.
+  struct End {
+    Instant when;
+    const Job* job = nullptr;
+    std::uint32_t first = 0, count = 0;  // its (node, GPUs) in `nodes`
+  };
+  struct PoolEnds {
+    std::uint64_t revision = 0;
+    bool built = false;
+    std::vector<End> list;
+    std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
+    // The last search's answer: when a gang of `klass` fits, if ever. It
+    // holds while the pool's revision and the entitlements stay, for a pass
+    // that has not yet given out any of the pool.
+    bool searched = false;
+    std::uint64_t searched_revision = 0, searched_ent_version = 0;
+    std::uint32_t searched_class = 0;
+    std::optional<Instant> fits_at;
+  };
+  std::vector<PoolEnds> ends;
+  std::vector<std::int32_t> future_free;  // scratch for the reservation's search
+  std::vector<ClaimPool> job_claim;       // the claim of the job being tried
+  std::vector<char> hopeless_in_pass;     // by class, see plan_subset
+  std::vector<std::size_t> order;         // of the jobs to try
+
+  // When a gang of the claim's job could start on one of its pools: release
+  // running jobs in order of their end until it fits.
+  std::optional<Instant> fits_at(const ClusterState& state, const Claim& claim,
+                                 const ClaimPool& at) {
+    const std::uint32_t p = at.pool;
+    const Job& job = *claim.job;
+    PoolEnds& pool_ends = ends_of(state, p);
+    const bool untouched = !node_copied[p];
+    if (untouched && pool_ends.searched && pool_ends.searched_class == claim.klass &&
+        pool_ends.searched_revision == state.pools[p].revision &&
+        pool_ends.searched_ent_version == ent_version) {
+      return pool_ends.fits_at;
+    }
+    const NodeView nodes = view(state, p);
+    std::optional<Instant> found;
+    future_free.assign(nodes.free, nodes.free + nodes.nodes);
+    NodeView future_nodes = nodes;
+    future_nodes.free = future_free.data();
+    std::int32_t future_in_use = at.in_use;
+    for (const End& end : pool_ends.list) {
+      const bool same_org = end.job->org == job.org;
+      for (std::uint32_t k = end.first; k < end.first + end.count; ++k) {
+        const auto& [node, gpus] = pool_ends.nodes[k];
+        future_free[static_cast<std::size_t>(node)] += gpus;
+        future_nodes.free_total += gpus;
+        if (same_org) future_in_use -= gpus;
+      }
+      std::int32_t future_room =
+          at.owned ? future_nodes.free_total
+                   : std::min(future_nodes.free_total, at.entitled - future_in_use);
+      if (future_room >= job.gpus && fit(future_nodes, job.gpus)) {
+        found = end.when;
+        break;
+      }
+    }
+    if (untouched) {
+      pool_ends.searched = true;
+      pool_ends.searched_class = claim.klass;
+      pool_ends.searched_revision = state.pools[p].revision;
+      pool_ends.searched_ent_version = ent_version;
+      pool_ends.fits_at = found;
+    }
+    return found;
   }
 
-  const Window& lease_decision(const Job& job, std::uint32_t pool, Instant now) {
-    return lease_decision(job, windows(lease_cache, job.org.str()), pool, now);
+  // Settles the claims in queue order: the first that could start somewhere
+  // (the soonest of its pools) gets the reservation.
+  std::optional<std::pair<std::uint32_t, Instant>> resolve_claims(const ClusterState& state) {
+    std::optional<std::pair<std::uint32_t, Instant>> reservation;
+    for (const Claim& claim : claims) {
+      for (std::size_t k = claim.first; k < claim.first + claim.count; ++k) {
+        const ClaimPool at = claim_pools[k];
+        std::optional<Instant> when = fits_at(state, claim, at);
+        if (when && (!reservation || *when < reservation->second)) {
+          reservation = std::make_pair(at.pool, *when);
+        }
+      }
+      if (reservation) break;
+    }
+    claims.clear();
+    claim_pools.clear();
+    return reservation;
+  }
+
+  void add_claim(const Job& job, std::uint32_t klass, const std::vector<ClaimPool>& pools) {
+    if (pools.empty()) return;
+    claims.push_back(Claim{&job, klass, claim_pools.size(), pools.size()});
+    claim_pools.insert(claim_pools.end(), pools.begin(), pools.end());
+  }
+
+  bool claimed_any(std::uint32_t pool) const {
+    return std::any_of(claim_pools.begin(), claim_pools.end(),
+                       [pool](const ClaimPool& c) { return c.pool == pool; });
+  }
+
+  void begin_pass(const ClusterState& state) {
+    free_total.resize(pool_count);
+    node_free.resize(pool_count);
+    node_copied.assign(pool_count, 0);
+    ends.resize(pool_count);
+    for (std::size_t p = 0; p < pool_count; ++p) free_total[p] = state.pools[p].free_total;
+    for (std::size_t i : added_touched) added[i] = 0;
+    added_touched.clear();
+    added.resize(orgs.size() * pool_count, 0);
+  }
+
+  NodeView view(const ClusterState& state, std::uint32_t p) const {
+    const PoolState& pool = state.pools[p];
+    return NodeView{node_copied[p] ? node_free[p].data() : pool.free.data(), pool.free.size(),
+                    free_total[p], pool.pool->gpus_per_node, p};
+  }
+
+  void take(const ClusterState& state, std::uint32_t org, const Allocation& allocation,
+            std::int32_t gpus) {
+    const std::uint32_t p = allocation.pool;
+    if (!node_copied[p]) {
+      node_free[p] = state.pools[p].free;
+      node_copied[p] = 1;
+    }
+    for (const auto& [node, n] : allocation.nodes)
+      node_free[p][static_cast<std::size_t>(node)] -= n;
+    free_total[p] -= gpus;
+    std::size_t i = static_cast<std::size_t>(org) * pool_count + p;
+    if (i >= added.size()) added.resize(orgs.size() * pool_count, 0);
+    if (added[i] == 0) added_touched.push_back(i);
+    added[i] += gpus;
+  }
+
+  std::int32_t added_by(std::uint32_t org, std::uint32_t p) const {
+    std::size_t i = static_cast<std::size_t>(org) * pool_count + p;
+    return i < added.size() ? added[i] : 0;
+  }
+
+  // Whether state.running_by_pool is consistent with state.running (it is
+  // unless a caller changed `running` directly).
+  static bool indexed(const ClusterState& state) {
+    if (state.running_by_pool.size() != state.pools.size()) return false;
+    std::size_t total = 0;
+    for (const auto& list : state.running_by_pool) total += list.size();
+    return total == state.running.size();
+  }
+
+  PoolEnds& ends_of(const ClusterState& state, std::uint32_t p) {
+    PoolEnds& e = ends[p];
+    if (e.built && e.revision == state.pools[p].revision) return e;
+    e.built = true;
+    e.revision = state.pools[p].revision;
+    e.list.clear();
+    e.nodes.clear();
+    auto add = [&](const RunningJob& r) {
+      e.list.push_back(End{std::min(r.expected_end, r.must_leave_by), r.job,
+                           static_cast<std::uint32_t>(e.nodes.size()),
+                           static_cast<std::uint32_t>(r.allocation.nodes.size())});
+      e.nodes.insert(e.nodes.end(), r.allocation.nodes.begin(), r.allocation.nodes.end());
+    };
+    if (indexed(state)) {  // already in order
+      for (std::uint32_t at : state.running_by_pool[p]) add(state.running[at]);
+    } else {
+      for (const RunningJob& r : state.running) {
+        if (r.allocation.pool == p) add(r);
+      }
+      std::sort(e.list.begin(), e.list.end(), [](const End& x, const End& y) {
+        return x.when < y.when || (x.when == y.when && x.job->id < y.job->id);
+      });
+    }
+    return e;
   }
 };
 
 Scheduler::Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
                      const ThroughputModel& throughput, SchedulerOptions options)
-    : impl_(std::make_unique<Impl>(catalog, engine, throughput, options)), options_(options) {}
+    : impl_(std::make_unique<Impl>(catalog, engine, throughput, options)),
+      options_(std::move(options)) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -279,34 +607,6 @@ Duration Scheduler::checkpoint_time(const Job& job) const {
   if (job.checkpoint_gb <= 0 || options_.checkpoint_bandwidth_gbps <= 0) return Duration();
   return Duration::seconds(
       static_cast<std::int64_t>(std::ceil(job.checkpoint_gb / options_.checkpoint_bandwidth_gbps)));
-}
-
-std::pair<Instant, std::string> Scheduler::allowed_until(const ClusterState& state, const Job& job,
-                                                         std::uint32_t pool, Instant now) {
-  Instant until = Instant::max();
-  std::string why;
-  const catalog::Pool& p = *state.pools[pool].pool;
-  if (!impl_->owns(job, p)) {
-    std::string lease_id;
-    auto [gpus, end] = impl_->entitlement(state, job, pool, now, &lease_id);
-    if (gpus > 0) {
-      until = end;
-      why = "lease " + lease_id + " ends";
-    } else {
-      return {now, "no active lease"};
-    }
-    const Window& lease = impl_->lease_decision(job, pool, now);
-    if (lease.allowed && lease.allowed_until < until) {
-      until = lease.allowed_until;
-      why = lease.cut_reason;
-    }
-  }
-  const Window& run = impl_->run_decision(job, pool, now);
-  if (run.allowed && run.allowed_until < until) {
-    until = run.allowed_until;
-    why = run.cut_reason;
-  }
-  return {until, why};
 }
 
 namespace {
@@ -334,22 +634,21 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
                             const std::vector<std::size_t>& indexes, bool explain) {
   Impl& impl = *impl_;
   Plan plan;
-  // Working copies: what this pass has already given out.
-  std::vector<PoolState> pools = state.pools;
-  // GPUs this pass gives out, by (org, pool), over what `state.usage` says.
-  std::map<std::pair<OrgId, std::uint32_t>, std::int32_t> added;
+  // Without `explain`, only the jobs given up on are listed.
+  if (explain) plan.waiting.reserve(indexes.empty() ? state.pending.size() : indexes.size());
+  auto wait = [&plan, explain](Waiting w) {
+    if (explain || w.never) plan.waiting.push_back(std::move(w));
+  };
+  impl.entitlements(state, now);
+  impl.begin_pass(state);
 
   // The head job's reservation under EASY: (pool, shadow time).
   std::optional<std::pair<std::uint32_t, Instant>> reservation;
-  std::unordered_map<std::string, std::vector<Impl::Entitlement>> entitlements;  // by org
-  // Running jobs of each pool by the time they end, built when first needed.
-  std::vector<std::vector<std::pair<Instant, const RunningJob*>>> ends_by_pool(pools.size());
-  std::vector<char> ends_ready(pools.size(), 0);
   bool blocked = false;  // FIFO: a job could not start; the rest wait behind it
   std::string blocked_by;
 
   // The order jobs are tried in.
-  std::vector<std::size_t> order;
+  std::vector<std::size_t>& order = impl.order;
   if (indexes.empty()) {
     order.resize(state.pending.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -391,71 +690,91 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     });
   }
 
+  std::vector<std::string> rejections;
+  std::vector<Candidate> candidates;
+  // By class: 0 unknown, 1 no job of it can start in this pass and none ever
+  // could (never), 2 none can start in this pass.
+  std::vector<char>& hopeless = impl.hopeless_in_pass;
+  hopeless.assign(impl.classes.size(), 0);
   std::size_t considered = 0;
   for (std::size_t i : order) {
     const PendingJob& pending = state.pending[i];
     if (options_.max_jobs_per_pass != 0 && ++considered > options_.max_jobs_per_pass) {
-      plan.waiting.push_back(
-          Waiting{i,
-                  explain ? "not reached in this pass (the scheduler considers the first " +
-                                std::to_string(options_.max_jobs_per_pass) + " queued jobs)"
-                          : std::string(),
-                  false});
+      wait(Waiting{i,
+                   explain ? "not reached in this pass (the scheduler considers the first " +
+                                 std::to_string(options_.max_jobs_per_pass) + " queued jobs)"
+                           : std::string(),
+                   false});
       continue;
     }
-    const Job& job = *pending.job;
     if (blocked && options_.policy == QueuePolicy::kFifo) {
-      plan.waiting.push_back(
-          Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false});
+      wait(Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false});
       continue;
     }
-    if (auto quota = options_.quotas.find(job.org); quota != options_.quotas.end()) {
+    // The Job itself is read only when needed: in a long queue most jobs are
+    // settled from their class alone, and reading each job's memory would
+    // cost more than the rest of the pass.
+    if (auto quota = options_.quotas.empty() ? options_.quotas.end()
+                                             : options_.quotas.find(pending.job->org);
+        quota != options_.quotas.end()) {
+      const Job& job = *pending.job;
       auto held = org_gpus.find(job.org);
       std::int32_t now_held = held == org_gpus.end() ? 0 : held->second;
       if (now_held + job.gpus > quota->second) {
-        plan.waiting.push_back(Waiting{i,
-                                       explain ? "org " + job.org.str() + " holds " +
-                                                     gpus_text(now_held) + " of its quota of " +
-                                                     std::to_string(quota->second)
-                                               : std::string(),
-                                       job.gpus > quota->second});
+        wait(Waiting{i,
+                     explain ? "org " + job.org.str() + " holds " + gpus_text(now_held) +
+                                   " of its quota of " + std::to_string(quota->second)
+                             : std::string(),
+                     job.gpus > quota->second});
         continue;
       }
     }
-    std::vector<Window>& runs = impl.windows(impl.run_cache, Impl::run_key(job));
-    const std::vector<char>& owned_pools = impl.owned_by(job.org);
-    auto ent_it = entitlements.find(job.org.str());
-    if (ent_it == entitlements.end()) {
-      ent_it = entitlements.emplace(job.org.str(), impl.entitlements(state, job.org, now)).first;
+    Impl::JobClass& klass = impl.class_of(pending);
+    const auto klass_index = static_cast<std::uint32_t>(&klass - impl.classes.data());
+    // A job of a class found hopeless earlier in this pass is too: capacity
+    // only shrinks during a pass, and nothing else it was refused for
+    // depends on the job itself (see job_specific).
+    if (!explain && klass_index < hopeless.size() && hopeless[klass_index] != 0) {
+      wait(Waiting{i, std::string(), hopeless[klass_index] == 1});
+      continue;
     }
-    const std::vector<Impl::Entitlement>& ent = ent_it->second;
-    std::vector<Window>& lease_windows = impl.windows(impl.lease_cache, job.org.str());
-    std::vector<std::string> rejections;
-    std::vector<Candidate> candidates;
+    const std::uint32_t org_index = klass.org;
+    Impl::OrgInfo& org = impl.org(org_index);
+    if (impl.ent_org_count != impl.orgs.size()) impl.entitlements(state, now);  // a new org
+    const Impl::Entitlement* ent = &impl.ent[static_cast<std::size_t>(org_index) * impl.pool_count];
+    const std::vector<std::uint32_t>& usable = impl.usable_pools(klass);
+    const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
+    if (!explain && impl.still_hopeless(klass, state, now, easy && !reservation)) {
+      const auto& h = klass.hopeless;
+      if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
+      hopeless[klass_index] = h.could_ever ? 2 : 1;
+      wait(Waiting{i, std::string(), !h.could_ever});
+      if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
+        blocked = true;
+        blocked_by = pending.job->id.str();
+      } else if (h.could_ever && easy && !reservation) {
+        impl.add_claim(*pending.job, klass_index, h.claim);
+      }
+      continue;
+    }
+    const Job& job = *pending.job;
+    Instant holds_until = Instant::max();  // what the decisions consulted hold until
+    bool claimed = true;                   // every pool without room is in job_claim
+    impl.job_claim.clear();
+    rejections.clear();
+    candidates.clear();
     bool could_ever = false;
-    std::optional<std::pair<std::uint32_t, Instant>> earliest;  // for the reservation
-    for (std::uint32_t p = 0; p < pools.size(); ++p) {
-      const PoolState& pool = pools[p];
+    bool job_specific = false;  // refused somewhere for what is the job's own, not its class's
+    for (std::uint32_t p : usable) {
+      const PoolState& pool = state.pools[p];
       const catalog::Pool& cp = *pool.pool;
       const std::string& name = cp.id.str();
-      if (!job.eligible_chips.empty() &&
-          std::find(job.eligible_chips.begin(), job.eligible_chips.end(), cp.chip) ==
-              job.eligible_chips.end()) {
-        continue;  // not a chip the job can use: not worth a reason
-      }
       const auto& prefs = job.preferences;
-      if (std::find(prefs.deny_sites.begin(), prefs.deny_sites.end(), cp.site) !=
-              prefs.deny_sites.end() ||
-          (!prefs.allow_sites.empty() &&
-           std::find(prefs.allow_sites.begin(), prefs.allow_sites.end(), cp.site) ==
-               prefs.allow_sites.end())) {
-        continue;
-      }
-      bool owned = owned_pools[p] != 0;
+      const bool owned = org.owned[p] != 0;
       std::int32_t entitled = cp.gpus();
       Instant lease_end = Instant::max();
       const Lease* active_lease = nullptr;
-      Money price = pool.price;
+      const Money* price = &pool.price;
       if (!owned) {
         const Impl::Entitlement& e = ent[p];
         if (e.gpus == 0) {
@@ -468,7 +787,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         entitled = e.gpus;
         lease_end = e.end;
         active_lease = e.latest;
-        price = e.latest->price_per_gpu_hour;
+        price = &e.latest->price_per_gpu_hour;
       }
       if (entitled < job.gpus) {
         if (explain)
@@ -477,22 +796,26 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         continue;
       }
       if (prefs.max_price_per_gpu_hour &&
-          price.currency() == prefs.max_price_per_gpu_hour->currency() &&
-          price.micros() > prefs.max_price_per_gpu_hour->micros()) {
+          price->currency() == prefs.max_price_per_gpu_hour->currency() &&
+          price->micros() > prefs.max_price_per_gpu_hour->micros()) {
         if (explain)
-          rejections.push_back(name + " costs " + to_string(price) +
+          rejections.push_back(name + " costs " + to_string(*price) +
                                " per GPU-hour, over the ceiling");
+        job_specific = true;
         continue;
       }
+      const Window* lease = nullptr;
       if (!owned) {
-        const Window& lease = impl.lease_decision(job, lease_windows, p, now);
-        if (!lease.allowed) {
-          if (explain) rejections.push_back("lease denied at " + name + ": " + lease.reason);
-          if (lease.until != Instant::max()) could_ever = true;
+        lease = &impl.lease_decision(job, org, p, now);
+        holds_until = std::min(holds_until, lease->until);
+        if (!lease->allowed) {
+          if (explain) rejections.push_back("lease denied at " + name + ": " + lease->reason);
+          if (lease->until != Instant::max()) could_ever = true;
           continue;
         }
       }
-      const Window& run = impl.run_decision(job, runs, p, now);
+      const Window& run = impl.run_decision(job, klass, p, now);
+      holds_until = std::min(holds_until, run.until);
       if (!run.allowed) {
         if (explain) rejections.push_back("denied at " + name + ": " + run.reason);
         if (run.until != Instant::max()) could_ever = true;
@@ -503,88 +826,66 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       Instant must_leave_by = lease_end;
       // What cuts it, as text only when needed: the lease's end, or a rule.
       const std::string* cut_rule = nullptr;
-      if (!owned) {
-        const Window& lease = impl.lease_decision(job, lease_windows, p, now);
-        if (lease.allowed_until < must_leave_by) {
-          must_leave_by = lease.allowed_until;
-          cut_rule = &lease.cut_reason;
-        }
+      if (lease != nullptr && lease->allowed_until < must_leave_by) {
+        must_leave_by = lease->allowed_until;
+        cut_rule = &lease->cut_reason;
       }
       if (run.allowed_until < must_leave_by) {
         must_leave_by = run.allowed_until;
         cut_rule = &run.cut_reason;
       }
+      // Capacity now: the org's entitlement left and a node arrangement.
+      const std::int32_t in_use = impl.used(state, org_index, p) + impl.added_by(org_index, p);
+      const NodeView nodes = impl.view(state, p);
+      std::int32_t room = owned ? nodes.free_total : std::min(nodes.free_total, entitled - in_use);
+      if (room < job.gpus && !explain && (!easy || reservation)) {
+        // Cannot start here, and no reservation to look for: what follows
+        // would only say more about why.
+        if (easy) claimed = false;
+        continue;
+      }
       auto cut_text = [&]() -> std::string {
         if (cut_rule != nullptr) return *cut_rule;
         return owned ? std::string() : "lease " + active_lease->id.str() + " ends";
       };
-      Duration run_time = impl.throughput.run_time(job, *pool.chip, pending.remaining_work);
+      Duration run_time =
+          ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work);
       if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
       Instant expected_end = now + run_time;
       if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {
         if (explain) rejections.push_back("at " + name + " it would finish after its deadline");
+        job_specific = true;
         continue;
       }
       if (expected_end > must_leave_by) {
-        Duration room = must_leave_by - now;
+        Duration window = must_leave_by - now;
         bool can_checkpoint = job.checkpoint_interval > Duration() &&
-                              room > checkpoint_time(job) + options_.restart_overhead;
+                              window > checkpoint_time(job) + options_.restart_overhead;
         if (!can_checkpoint) {
           if (explain)
             rejections.push_back("would run past " + to_iso8601(must_leave_by) + " at " + name +
                                  " (" + cut_text() + ") and cannot checkpoint before");
+          job_specific = true;
           continue;
         }
       } else {
         must_leave_by = Instant::max();
       }
-      // Capacity now: the org's entitlement left and a node arrangement.
-      std::int32_t in_use = 0;
-      if (auto u = state.usage.find({job.org, p}); u != state.usage.end()) in_use += u->second;
-      if (!added.empty()) {
-        if (auto a = added.find({job.org, p}); a != added.end()) in_use += a->second;
-      }
-      std::int32_t room = owned ? pool.free_total : std::min(pool.free_total, entitled - in_use);
       std::optional<Allocation> allocation;
-      if (room >= job.gpus) allocation = fit(pool, job.gpus);
+      if (room >= job.gpus) allocation = fit(nodes, job.gpus);
       if (!allocation) {
         if (explain)
           rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
         // When could it start here? Only the first blocked job under EASY
         // needs to know (its reservation); release running jobs in order of
-        // their end (sorted once per pool and pass) until it fits.
-        if (options_.policy != QueuePolicy::kEasyBackfill || reservation) continue;
-        auto& ends = ends_by_pool[p];
-        if (!ends_ready[p]) {
-          ends_ready[p] = 1;
-          for (const RunningJob& r : state.running) {
-            if (r.allocation.pool == p) {
-              ends.emplace_back(std::min(r.expected_end, r.must_leave_by), &r);
-            }
-          }
-          std::sort(ends.begin(), ends.end(), [](const auto& x, const auto& y) {
-            return x.first < y.first ||
-                   (x.first == y.first && x.second->job->id < y.second->job->id);
-          });
+        // their end until it fits.
+        if (!easy) continue;
+        if (reservation) {
+          claimed = false;
+          continue;
         }
-        PoolState future = pool;
-        std::int32_t future_in_use = in_use;
-        for (const auto& [when, r] : ends) {
-          for (const auto& [node, gpus] : r->allocation.nodes) {
-            future.free[static_cast<std::size_t>(node)] += gpus;
-            future.free_total += gpus;
-          }
-          if (r->job->org == job.org) {
-            for (const auto& [node, gpus] : r->allocation.nodes) future_in_use -= gpus;
-          }
-          std::int32_t future_room =
-              owned ? future.free_total : std::min(future.free_total, entitled - future_in_use);
-          if (future_room >= job.gpus && fit(future, job.gpus)) {
-            if (!earliest || when < earliest->second) earliest = std::make_pair(p, when);
-            break;
-          }
-        }
+        impl.job_claim.push_back(Impl::ClaimPool{p, entitled, in_use, owned});
         continue;
       }
       if (!options_.budgets.empty()) {
@@ -592,15 +893,16 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (budget != options_.budgets.end()) {
           auto spent_it = state.spent.find({job.org, job.team});
           double spent = spent_it == state.spent.end() ? 0 : spent_it->second;
-          double expected = price.units() * job.gpus * run_time.to_hours();
+          double expected = price->units() * job.gpus * run_time.to_hours();
           if (spent + expected > budget->second.units()) {
             if (explain) {
               rejections.push_back("at " + name + " it would cost about " +
                                    std::to_string(static_cast<long long>(expected)) + " " +
-                                   price.currency().str() + ", past team " + job.team +
+                                   price->currency().str() + ", past team " + job.team +
                                    "'s budget (" + to_string(budget->second) + ", " +
                                    std::to_string(static_cast<long long>(spent)) + " spent)");
             }
+            job_specific = true;
             continue;
           }
         }
@@ -611,16 +913,22 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       c.expected_end = expected_end;
       c.must_leave_by = must_leave_by;
       if (must_leave_by != Instant::max()) c.cut_reason = cut_text();
-      auto rank = std::find(prefs.site_order.begin(), prefs.site_order.end(), cp.site);
-      c.site_rank = static_cast<std::size_t>(rank - prefs.site_order.begin());
-      c.price = price.micros();
-      c.neg_speed = -impl.throughput.speed(job, *pool.chip);
+      c.site_rank = klass.site_rank[p];
+      c.price = price->micros();
+      c.neg_speed = -klass.speed[p];
       c.cost = static_cast<double>(c.price) * job.gpus * run_time.to_hours();
       candidates.push_back(std::move(c));
     }
 
-    // EASY: a job may jump the reserved head only if it does not delay it.
-    if (reservation && options_.policy == QueuePolicy::kEasyBackfill) {
+    // EASY: a job may jump the reserved head only if it does not delay it
+    // (which depends on how long the job runs: its own, not its class's).
+    if (easy && !reservation && !impl.claims.empty() &&
+        std::any_of(candidates.begin(), candidates.end(),
+                    [&](const Candidate& c) { return impl.claimed_any(c.pool); })) {
+      reservation = impl.resolve_claims(state);
+    }
+    if (reservation && easy && !candidates.empty()) {
+      job_specific = true;
       candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
                                       [&](const Candidate& c) {
                                         return c.pool == reservation->first &&
@@ -642,37 +950,55 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         return x.pool < y.pool;
       };
       auto best = std::min_element(candidates.begin(), candidates.end(), better);
-      PoolState& pool = pools[best->pool];
-      for (const auto& [node, gpus] : best->allocation.nodes) {
-        pool.free[static_cast<std::size_t>(node)] -= gpus;
-        pool.free_total -= gpus;
-      }
-      added[{job.org, best->pool}] += job.gpus;
+      impl.take(state, org_index, best->allocation, job.gpus);
       if (fair_share || !options_.quotas.empty()) org_gpus[job.org] += job.gpus;
       if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
-                                  best->must_leave_by, best->cut_reason});
+                                  best->must_leave_by, std::move(best->cut_reason)});
       continue;
     }
     std::string reason;
-    if (rejections.empty()) {
-      reason = "no pool it may use (no lease or own pool with an eligible chip and site)";
-    } else {
-      reason = rejections[0];
-      for (std::size_t r = 1; r < rejections.size() && r < 3; ++r) reason += "; " + rejections[r];
-      if (rejections.size() > 3)
-        reason += "; and " + std::to_string(rejections.size() - 3) + " more";
+    if (explain) {
+      if (rejections.empty()) {
+        reason = "no pool it may use (no lease or own pool with an eligible chip and site)";
+      } else {
+        reason = rejections[0];
+        for (std::size_t r = 1; r < rejections.size() && r < 3; ++r) reason += "; " + rejections[r];
+        if (rejections.size() > 3)
+          reason += "; and " + std::to_string(rejections.size() - 3) + " more";
+      }
     }
-    if (!explain) reason.clear();
-    plan.waiting.push_back(Waiting{i, reason, !could_ever});
+    klass.hopeless.valid = false;
+    if (candidates.empty() && !job_specific && !explain) {
+      if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
+      hopeless[klass_index] = could_ever ? 2 : 1;
+      if (impl.untouched(usable)) {
+        auto& h = klass.hopeless;
+        h.valid = true;
+        h.could_ever = could_ever;
+        h.claimed = claimed;
+        h.ent_version = impl.ent_version;
+        h.until = holds_until;
+        h.revisions.clear();
+        h.release_revisions.clear();
+        for (std::uint32_t p : usable) {
+          h.revisions.push_back(state.pools[p].revision);
+          h.release_revisions.push_back(state.pools[p].release_revision);
+        }
+        h.claim = impl.job_claim;
+      }
+    }
+    wait(Waiting{i, std::move(reason), !could_ever});
     if (!could_ever) continue;  // never blocks the queue
     if (options_.policy == QueuePolicy::kFifo) {
       blocked = true;
       blocked_by = job.id.str();
-    } else if (!reservation && earliest) {
-      reservation = earliest;
+    } else if (easy && !reservation) {
+      impl.add_claim(job, klass_index, impl.job_claim);
     }
   }
+  impl.claims.clear();
+  impl.claim_pools.clear();
   return plan;
 }
 

@@ -92,8 +92,8 @@ class Scheduler {
 
   // What to start at `now`. Does not change `state`: the caller applies the
   // starts (ClusterState::allocate) in the order given. Without `explain`,
-  // waiting jobs get no reason text (the flags stay right): for callers that
-  // do not show them, it saves building strings for every pending job.
+  // `waiting` lists only the jobs given up on (never), without reasons: for
+  // callers that do not show why jobs wait, it saves work on every pass.
   Plan plan(const ClusterState& state, Instant now, bool explain = true);
   // As plan(), trying only the queued jobs at `indexes` (into state.pending,
   // in queue order). For a caller that knows nothing else can have changed:
@@ -104,11 +104,6 @@ class Scheduler {
 
   // Time to write one checkpoint of the job.
   Duration checkpoint_time(const Job& job) const;
-  // The last instant `job` may hold GPUs of `pool` from `now` on: lease ends
-  // and policy changes that stop allowing it; Instant::max() if none. The
-  // string says what cuts it.
-  std::pair<Instant, std::string> allowed_until(const ClusterState& state, const Job& job,
-                                                std::uint32_t pool, Instant now);
 
   const SchedulerOptions& options() const { return options_; }
 

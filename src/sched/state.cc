@@ -1,9 +1,24 @@
 #include "sched/state.h"
 
+#include <algorithm>
+#include <atomic>
+#include <limits>
+
 namespace straits::sched {
+namespace {
+
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+std::uint64_t next_revision() {
+  static std::atomic<std::uint64_t> last{0};
+  return ++last;
+}
+
+}  // namespace
 
 ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
   ClusterState state;
+  state.catalog = &catalog;
   const auto& pools = catalog.pools();
   for (std::uint32_t i = 0; i < pools.size(); ++i) {
     PoolState p;
@@ -14,9 +29,25 @@ ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
     p.free.assign(static_cast<std::size_t>(pools[i].nodes), pools[i].gpus_per_node);
     p.free_total = pools[i].gpus();
     p.price = pools[i].price_per_gpu_hour;
+    p.revision = next_revision();
+    p.release_revision = p.revision;
     state.pools.push_back(std::move(p));
   }
+  state.usage.assign(catalog.orgs().size() * pools.size(), 0);
+  state.running_by_pool.resize(pools.size());
   return state;
+}
+
+std::size_t ClusterState::usage_index(const OrgId& org, std::uint32_t pool) const {
+  const catalog::Org* o = catalog == nullptr ? nullptr : catalog->find_org(org);
+  if (o == nullptr) return usage.size();
+  auto index = static_cast<std::size_t>(o - catalog->orgs().data()) * pools.size() + pool;
+  return index < usage.size() ? index : usage.size();
+}
+
+std::int32_t ClusterState::used_by(const OrgId& org, std::uint32_t pool) const {
+  std::size_t i = usage_index(org, pool);
+  return i < usage.size() ? usage[i] : 0;
 }
 
 void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
@@ -27,7 +58,8 @@ void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
     total += gpus;
   }
   p.free_total -= total;
-  usage[{org, allocation.pool}] += total;
+  p.revision = next_revision();
+  if (std::size_t i = usage_index(org, allocation.pool); i < usage.size()) usage[i] += total;
 }
 
 void ClusterState::release(const OrgId& org, const Allocation& allocation) {
@@ -38,9 +70,52 @@ void ClusterState::release(const OrgId& org, const Allocation& allocation) {
     total += gpus;
   }
   p.free_total += total;
-  auto it = usage.find({org, allocation.pool});
-  it->second -= total;
-  if (it->second == 0) usage.erase(it);
+  p.revision = next_revision();
+  p.release_revision = p.revision;
+  if (std::size_t i = usage_index(org, allocation.pool); i < usage.size()) usage[i] -= total;
+}
+
+std::size_t ClusterState::add_running(RunningJob job) {
+  const std::uint32_t pool = job.allocation.pool;
+  if (running_by_pool.size() < pools.size()) running_by_pool.resize(pools.size());
+  const auto position = static_cast<std::uint32_t>(running.size());
+  running.push_back(std::move(job));
+  // By the time they end, then id (as the scheduler's reservations walk them).
+  auto ends_before = [this](std::uint32_t a, std::uint32_t b) {
+    const RunningJob& x = running[a];
+    const RunningJob& y = running[b];
+    Instant ex = std::min(x.expected_end, x.must_leave_by);
+    Instant ey = std::min(y.expected_end, y.must_leave_by);
+    return ex < ey || (ex == ey && x.job->id < y.job->id);
+  };
+  auto& list = running_by_pool[pool];
+  list.insert(std::upper_bound(list.begin(), list.end(), position, ends_before), position);
+  return position;
+}
+
+void ClusterState::remove_running(std::size_t position) {
+  auto forget = [this](std::size_t at, std::uint32_t replacement) {
+    auto& list = running_by_pool[running[at].allocation.pool];
+    auto it = std::find(list.begin(), list.end(), static_cast<std::uint32_t>(at));
+    if (it == list.end()) return;
+    if (replacement == kNone) {
+      list.erase(it);  // keeps the order
+    } else {
+      *it = replacement;
+    }
+  };
+  const std::size_t last = running.size() - 1;
+  if (running_by_pool.size() == pools.size()) {
+    forget(position, kNone);
+    if (position != last) forget(last, static_cast<std::uint32_t>(position));
+  }
+  if (position != last) running[position] = std::move(running[last]);
+  running.pop_back();
+}
+
+void ClusterState::touch(std::uint32_t pool) {
+  pools[pool].revision = next_revision();
+  pools[pool].release_revision = pools[pool].revision;
 }
 
 }  // namespace straits::sched

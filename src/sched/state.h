@@ -20,6 +20,13 @@ struct PoolState {
   std::vector<std::int32_t> free;  // free GPUs per node
   std::int32_t free_total = 0;
   Money price;  // the list price per GPU-hour now (it may change over time)
+  // Changes, to a value no pool state has had before, whenever its free GPUs
+  // or its running jobs change (allocate, release, touch): what the
+  // scheduler derives from a pool's running jobs holds while it stays.
+  std::uint64_t revision = 0;
+  // Changes likewise whenever GPUs may have come free (release, touch): what
+  // the scheduler found could not fit holds while it stays.
+  std::uint64_t release_revision = 0;
 };
 
 // Where a gang runs: GPUs on nodes of one pool.
@@ -32,6 +39,10 @@ struct Allocation {
 struct PendingJob {
   const Job* job = nullptr;
   double remaining_work = 0;  // reference GPU-hours still to do
+  // The Scheduler's cache of what it derives from the job (its class: the
+  // pools it may consider and their decisions), filled on its first pass.
+  // A caller that changes a queued job queues it anew (a fresh PendingJob).
+  mutable std::uint32_t scheduler_class = 0;
 };
 
 struct RunningJob {
@@ -44,11 +55,21 @@ struct RunningJob {
 };
 
 struct ClusterState {
+  const catalog::Catalog* catalog = nullptr;
   std::vector<PoolState> pools;  // one per catalog pool, same order
   std::vector<Lease> leases;
+  // Bumped by whoever changes `leases` in place: the scheduler caches what
+  // the leases give each org until they change (or a lease starts or ends).
+  std::uint64_t leases_revision = 0;
   std::vector<PendingJob> pending;  // arrival order
-  std::vector<RunningJob> running;
-  std::map<std::pair<OrgId, std::uint32_t>, std::int32_t> usage;  // GPUs in use, by (org, pool)
+  std::vector<RunningJob> running;  // in no order; change it with add/remove_running
+  // Positions in `running` of each pool's jobs, by the time they end (the
+  // sooner of expected_end and must_leave_by; then job id), kept by
+  // add_running and remove_running (a caller that changes `running`
+  // otherwise leaves it inconsistent, and the scheduler then scans `running`).
+  std::vector<std::vector<std::uint32_t>> running_by_pool;
+  // GPUs in use by each catalog org on each pool: [org index * pools + pool].
+  std::vector<std::int32_t> usage;
   std::map<std::pair<OrgId, std::string>, double> spent;  // money spent by (org, team), in units
 
   // A state with every pool of the catalog empty.
@@ -56,6 +77,19 @@ struct ClusterState {
   // Takes or gives back an allocation's GPUs (and the org's usage).
   void allocate(const OrgId& org, const Allocation& allocation);
   void release(const OrgId& org, const Allocation& allocation);
+  // Adds a running job (its GPUs already allocated); returns its position.
+  std::size_t add_running(RunningJob job);
+  // Removes the running job at `position`; the last one takes its place.
+  void remove_running(std::size_t position);
+  // Says that a pool's free GPUs changed other than by allocate or release
+  // (a node failed or came back).
+  void touch(std::uint32_t pool);
+  // GPUs the org holds on the pool (0 for an org outside the catalog).
+  std::int32_t used_by(const OrgId& org, std::uint32_t pool) const;
+
+ private:
+  // Where the org's usage of the pool is in `usage`; usage.size() if nowhere.
+  std::size_t usage_index(const OrgId& org, std::uint32_t pool) const;
 };
 
 }  // namespace straits::sched

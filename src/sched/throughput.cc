@@ -50,7 +50,11 @@ double ThroughputModel::speed(const Job& job, const catalog::Chip& chip) const {
 }
 
 Duration ThroughputModel::run_time(const Job& job, const catalog::Chip& chip, double work) const {
-  double hours = work / (job.gpus * speed(job, chip));
+  return run_time_at(speed(job, chip), job.gpus, work);
+}
+
+Duration ThroughputModel::run_time_at(double speed, int gpus, double work) {
+  double hours = work / (gpus * speed);
   // Whole seconds, rounded up: a job never finishes before its work is done.
   return Duration::seconds(static_cast<std::int64_t>(std::ceil(hours * 3600.0 - 1e-9)));
 }

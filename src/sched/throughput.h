@@ -23,6 +23,8 @@ class ThroughputModel {
   double speed(const Job& job, const catalog::Chip& chip) const;
   // Wall time for `work` reference GPU-hours on `gpus` GPUs of `chip`.
   Duration run_time(const Job& job, const catalog::Chip& chip, double work) const;
+  // Wall time for `work` reference GPU-hours on `gpus` GPUs at `speed`.
+  static Duration run_time_at(double speed, int gpus, double work);
   // Reference GPU-hours done by `gpus` GPUs of `chip` in `elapsed`.
   double work_done(const Job& job, const catalog::Chip& chip, Duration elapsed) const;
 

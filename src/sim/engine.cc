@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
@@ -14,6 +16,7 @@
 #include "catalog/load.h"
 #include "sched/scheduler.h"
 #include "sim/internal/csv.h"
+#include "sim/internal/output.h"
 #include "sim/internal/random.h"
 #include "sim/workload.h"
 
@@ -50,20 +53,11 @@ struct JobRecord {
   Instant started, must_leave_by, expected_end;
   std::string cut_reason;
   std::optional<Instant> first_start, end;
-  std::vector<std::string> pools;
+  std::vector<std::uint32_t> pools;  // used, in order of first use
   double gpu_hours = 0, cost = 0, lost_gpu_hours = 0;
   int checkpoints = 0, moves = 0;
   std::string reason;
   std::size_t running_pos = 0;  // in ClusterState::running while running
-};
-
-struct Interval {
-  std::uint32_t job = 0;
-  std::uint32_t pool = 0;
-  std::int32_t gpus = 0;
-  Instant start, end;
-  std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
-  std::string end_reason;
 };
 
 // For kFail and kRepair, `job` holds the pool and `run` the node.
@@ -79,25 +73,28 @@ struct Event {
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
+// As printf's %.Nf (to_chars promises the same digits), faster.
 std::string fixed(double v, int decimals) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v);
-  return buffer;
+  char buffer[400];
+  auto [end, ec] =
+      std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed, decimals);
+  return ec == std::errc() ? std::string(buffer, end) : std::string("0");
 }
 
-double percentile(std::vector<double> v, double p) {
+// REQUIRES: v sorted.
+double percentile(const std::vector<double>& v, double p) {
   if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
   double rank = p * static_cast<double>(v.size() - 1);
   auto lo = static_cast<std::size_t>(std::floor(rank));
   auto hi = static_cast<std::size_t>(std::ceil(rank));
   return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
 }
 
-json distribution(const std::vector<double>& v) {
+json distribution(std::vector<double> v) {
   double mean = 0;
   for (double x : v) mean += x;
   if (!v.empty()) mean /= static_cast<double>(v.size());
+  std::sort(v.begin(), v.end());
   auto r = [](double x) { return std::round(x * 1000) / 1000; };
   return {{"count", v.size()},
           {"mean", r(mean)},
@@ -110,31 +107,59 @@ class Simulation {
  public:
   Simulation(const Scenario& scenario, const catalog::Catalog& catalog,
              const policy::Engine& engine, const sched::ThroughputModel& throughput,
-             std::vector<sched::Job> jobs, bool progress)
+             std::vector<sched::Job> jobs, bool progress, fs::path out)
       : scenario_(scenario),
         catalog_(catalog),
         engine_(engine),
         throughput_(throughput),
         scheduler_(catalog, engine, throughput, scenario.scheduler),
         jobs_(std::move(jobs)),
-        progress_(progress && ::isatty(2)) {}
+        progress_(progress && ::isatty(2)),
+        out_(std::move(out)) {}
 
-  void run() {
+  // Runs to the horizon, writing intervals.csv and timeseries.csv as it goes.
+  Status run() {
+    std::error_code ec;
+    fs::create_directories(out_, ec);
+    if (ec) {
+      return Error(ErrorCode::kUnavailable, "cannot create " + out_.string() + ": " + ec.message());
+    }
+    STRAITS_TRY(intervals_out_.open(out_ / "intervals.csv"));
+    STRAITS_TRY(timeseries_out_.open(out_ / "timeseries.csv"));
+    intervals_out_.write("job,org,pool,gpus,start,end,nodes,end_reason\n");
+    timeseries_out_.write("time,pool,busy_gpus,leased_gpus,pending_jobs\n");
     end_ = scenario_.start + scenario_.horizon;
     state_ = sched::ClusterState::empty_fleet(catalog_);
     state_.leases = scenario_.leases;
     records_.resize(jobs_.size());
+    // Arrivals come from the jobs in order, not through the event queue (a
+    // million of them would make every push and pop slower); at a tie they go
+    // before any other event, as if queued first.
+    arrivals_.resize(jobs_.size());
     for (std::uint32_t i = 0; i < jobs_.size(); ++i) {
       records_[i].job = &jobs_[i];
       records_[i].remaining = jobs_[i].work;
-      push(std::max(jobs_[i].submit, scenario_.start), EventKind::kArrive, i, 0);
+      arrivals_[i] = i;
+    }
+    auto arrives_before = [&](std::uint32_t a, std::uint32_t b) {
+      return arrival_time(a) < arrival_time(b);
+    };
+    if (!std::is_sorted(arrivals_.begin(), arrivals_.end(), arrives_before)) {
+      std::stable_sort(arrivals_.begin(), arrivals_.end(), arrives_before);
     }
     for (const auto& l : scenario_.leases) {
       push(l.start, EventKind::kWake, 0, 0);
       push(l.end, EventKind::kWake, 0, 0);
     }
     for (Instant t : engine_.change_points()) push(t, EventKind::kWake, 0, 0);
+    for (const auto& l : state_.leases) {
+      const catalog::Pool* pool = catalog_.find_pool(l.pool);
+      lease_pool_.push_back(pool == nullptr
+                                ? std::numeric_limits<std::uint32_t>::max()
+                                : static_cast<std::uint32_t>(pool - catalog_.pools().data()));
+    }
     last_busy_.assign(state_.pools.size(), -1);
+    busy_gpu_hours_.assign(state_.pools.size(), 0);
     setup_failures();
     price_history_.resize(state_.pools.size());
     for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
@@ -146,8 +171,12 @@ class Simulation {
     auto wall_start = std::chrono::steady_clock::now();
     auto last_print = wall_start;
 
-    while (!events_.empty() && events_.top().at <= end_) {
-      Instant now = events_.top().at;
+    for (;;) {
+      Instant now = events_.empty() ? Instant::max() : events_.top().at;
+      if (next_arrival_ < arrivals_.size()) {
+        now = std::min(now, arrival_time(arrivals_[next_arrival_]));
+      }
+      if (now == Instant::max() || now > end_) break;
       if (now < scenario_.start) {  // before the start: only lets wakes pass
         events_.pop();
         continue;
@@ -155,15 +184,15 @@ class Simulation {
       bool only_arrivals = true;
       std::size_t waiting_before = state_.pending.size();
       arrived_.clear();
+      while (next_arrival_ < arrivals_.size() && arrival_time(arrivals_[next_arrival_]) == now) {
+        ++event_count_;
+        handle(Event{now, 0, EventKind::kArrive, arrivals_[next_arrival_++], 0}, now);
+      }
       while (!events_.empty() && events_.top().at == now) {
         Event e = events_.top();
         events_.pop();
         ++event_count_;
-        if (e.kind == EventKind::kArrive) {
-          arrived_.push_back(&jobs_[e.job]);
-        } else {
-          only_arrivals = false;
-        }
+        only_arrivals = false;
         handle(e, now);
       }
       schedule(now, only_arrivals && waiting_before > 0);
@@ -189,12 +218,28 @@ class Simulation {
       JobRecord& r = records_[i];
       if (r.state == JobState::kRunning) close_interval(i, end_, "horizon");
     }
+    STRAITS_TRY(intervals_out_.close());
+    return timeseries_out_.close();
   }
 
-  Status write(const fs::path& out) const;
+  // Writes the rest: run.json, workload.jsonl, jobs.csv and summary.json.
+  Status write() const;
   SimSummary summary() const;
 
  private:
+  // An instant as written, for the many rows written at the same one.
+  const std::string& now_text(Instant now) {
+    if (now != now_text_at_) {
+      now_text_ = to_iso8601(now);
+      now_text_at_ = now;
+    }
+    return now_text_;
+  }
+
+  Instant arrival_time(std::uint32_t job) const {
+    return std::max(jobs_[job].submit, scenario_.start);
+  }
+
   void push(Instant at, EventKind kind, std::uint32_t job, std::uint32_t run) {
     events_.push(Event{at, next_seq_++, kind, job, run});
   }
@@ -237,8 +282,8 @@ class Simulation {
     // Every job with GPUs on the node stops; it keeps the work of its last
     // periodic checkpoint and loses the rest.
     std::vector<std::uint32_t> hit;
-    for (const auto& running : state_.running) {
-      if (running.allocation.pool != pool) continue;
+    for (std::uint32_t at : state_.running_by_pool[pool]) {
+      const sched::RunningJob& running = state_.running[at];
       for (const auto& [n, gpus] : running.allocation.nodes) {
         if (n == static_cast<std::int32_t>(node)) hit.push_back(index_of(running.job));
       }
@@ -267,6 +312,7 @@ class Simulation {
     down_gpus_[pool] += p.free[node];
     p.free_total -= p.free[node];
     p.free[node] = 0;
+    state_.touch(pool);
     push(now + scenario_.failures.repair, EventKind::kRepair, pool, node);
   }
 
@@ -278,6 +324,7 @@ class Simulation {
     down_gpus_[pool] -= gpus;
     p.free[node] = gpus;
     p.free_total += gpus;
+    state_.touch(pool);
     if (mtbf_[pool] > 0) schedule_failure(pool, node, now);
   }
 
@@ -324,6 +371,7 @@ class Simulation {
       case EventKind::kArrive:
         r.state = JobState::kPending;
         insert_pending(e.job);
+        arrived_.push_back(&jobs_[e.job]);
         return;
       case EventKind::kFinish:
         if (r.state != JobState::kRunning || r.run != e.run) return;
@@ -383,27 +431,36 @@ class Simulation {
     state_.release(r.job->org, r.allocation);
     // Order in `running` carries no meaning: swap with the last and pop, O(1).
     std::size_t pos = r.running_pos;
-    if (pos + 1 != state_.running.size()) {
-      state_.running[pos] = state_.running.back();
-      records_[index_of(state_.running[pos].job)].running_pos = pos;
-    }
-    state_.running.pop_back();
+    state_.remove_running(pos);
+    if (pos < state_.running.size()) records_[index_of(state_.running[pos].job)].running_pos = pos;
     const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;
-    double cost = cost_of(r, r.allocation.pool, pool, now);
+    double cost = cost_of(r, r.allocation.pool, now);
     r.cost += cost;
     state_.spent[{r.job->org, r.job->team}] += cost;
-    intervals_.push_back(
-        Interval{job, r.allocation.pool, r.job->gpus, r.started, now, r.allocation.nodes, reason});
+    busy_gpu_hours_[r.allocation.pool] += hours;
+    std::string row;
+    row.reserve(160);
+    row.append(r.job->id.str()).append(",").append(r.job->org.str()).append(",");
+    row.append(pool.id.str()).append(",").append(std::to_string(r.job->gpus)).append(",");
+    row.append(to_iso8601(r.started)).append(",").append(now_text(now)).append(",");
+    for (std::size_t k = 0; k < r.allocation.nodes.size(); ++k) {
+      const auto& [node, gpus] = r.allocation.nodes[k];
+      if (k > 0) row.push_back(';');
+      row.append(std::to_string(node)).append(":").append(std::to_string(gpus));
+    }
+    row.append(",").append(reason).append("\n");
+    intervals_out_.write(row);
   }
 
   // A run's cost: its lease's contracted price, or the pool's list price as
   // it was over the run (for the org's own pools).
-  double cost_of(const JobRecord& r, std::uint32_t index, const catalog::Pool& pool,
-                 Instant now) const {
-    for (const auto& l : state_.leases) {
-      if (l.org == r.job->org && l.pool == pool.id && l.start <= r.started && r.started < l.end) {
+  double cost_of(const JobRecord& r, std::uint32_t index, Instant now) const {
+    for (std::size_t i = 0; i < state_.leases.size(); ++i) {
+      const sched::Lease& l = state_.leases[i];
+      if (lease_pool_[i] == index && l.start <= r.started && r.started < l.end &&
+          l.org == r.job->org) {
         return (now - r.started).to_hours() * r.job->gpus * l.price_per_gpu_hour.units();
       }
     }
@@ -443,7 +500,9 @@ class Simulation {
     std::vector<std::size_t> remove;
     for (const auto& w : plan.waiting) {
       JobRecord& r = records_[index_of(state_.pending[w.pending_index].job)];
-      r.reason = w.reason;
+      // Reasons come with explaining passes only; a reason matters when the
+      // job is given up on, or still waits at the horizon (explained then).
+      if (!w.reason.empty()) r.reason = w.reason;
       if (w.never) {
         r.state = r.first_start ? JobState::kStopped : JobState::kNever;
         r.end = now;
@@ -463,11 +522,11 @@ class Simulation {
       r.cut_reason = s.cut_reason;
       r.reason.clear();
       if (!r.first_start) r.first_start = now;
-      const std::string& pool = state_.pools[s.allocation.pool].pool->id.str();
-      if (std::find(r.pools.begin(), r.pools.end(), pool) == r.pools.end()) r.pools.push_back(pool);
-      r.running_pos = state_.running.size();
-      state_.running.push_back(sched::RunningJob{r.job, s.allocation, now, s.expected_end,
-                                                 s.must_leave_by, r.remaining});
+      if (std::find(r.pools.begin(), r.pools.end(), s.allocation.pool) == r.pools.end()) {
+        r.pools.push_back(s.allocation.pool);
+      }
+      r.running_pos = state_.add_running(sched::RunningJob{r.job, s.allocation, now, s.expected_end,
+                                                           s.must_leave_by, r.remaining});
       Instant cut = s.must_leave_by == Instant::max()
                         ? Instant::max()
                         : s.must_leave_by - scheduler_.checkpoint_time(*r.job);
@@ -494,9 +553,11 @@ class Simulation {
       for (const auto& l : state_.leases) {
         if (l.pool == pool.pool->id && l.start <= now && now < l.end) leased += l.gpus;
       }
-      timeseries_ += to_iso8601(now) + "," + pool.pool->id.str() + "," + std::to_string(busy) +
-                     "," + std::to_string(leased) + "," + std::to_string(state_.pending.size()) +
-                     "\n";
+      std::string row = now_text(now);
+      row.append(",").append(pool.pool->id.str()).append(",").append(std::to_string(busy));
+      row.append(",").append(std::to_string(leased)).append(",");
+      row.append(std::to_string(state_.pending.size())).append("\n");
+      timeseries_out_.write(row);
     }
   }
 
@@ -521,11 +582,18 @@ class Simulation {
   Instant end_;
   sched::ClusterState state_;
   std::vector<JobRecord> records_;
-  std::vector<Interval> intervals_;
+  std::vector<std::uint32_t> arrivals_;  // jobs by arrival time
+  std::size_t next_arrival_ = 0;
+  fs::path out_;
+  internal::OutputFile intervals_out_, timeseries_out_;
+  std::string now_text_;  // now_text_at_, as written
+  Instant now_text_at_ = Instant::min();
+  std::vector<double> busy_gpu_hours_;  // per pool, of the closed intervals
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   std::uint64_t next_seq_ = 0;
   std::size_t event_count_ = 0;
   std::vector<std::int32_t> last_busy_;
+  std::vector<std::uint32_t> lease_pool_;  // the pool of each lease, by index
   std::vector<std::vector<char>> down_;    // per pool, per node
   std::vector<std::int32_t> down_gpus_;    // per pool
   std::vector<double> mtbf_;               // per pool, hours; 0: none
@@ -535,14 +603,10 @@ class Simulation {
   std::vector<const sched::Job*> arrived_;              // arrivals of the current batch
   std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
-  std::string timeseries_ = "time,pool,busy_gpus,leased_gpus,pending_jobs\n";
 };
 
-Status Simulation::write(const fs::path& out) const {
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec)
-    return Error(ErrorCode::kUnavailable, "cannot create " + out.string() + ": " + ec.message());
+Status Simulation::write() const {
+  const fs::path& out = out_;
 
   // run.json: the inputs, so that `sim verify` needs nothing else.
   json leases = json::array();
@@ -573,40 +637,39 @@ Status Simulation::write(const fs::path& out) const {
   std::ofstream(out / "run.json") << run.dump(2) << "\n";
   STRAITS_TRY(write_workload(out / "workload.jsonl", jobs_));
 
-  std::string intervals = "job,org,pool,gpus,start,end,nodes,end_reason\n";
-  for (const auto& iv : intervals_) {
-    std::string nodes;
-    for (const auto& [node, gpus] : iv.nodes) {
-      nodes += (nodes.empty() ? "" : ";") + std::to_string(node) + ":" + std::to_string(gpus);
-    }
-    intervals += jobs_[iv.job].id.str() + "," + jobs_[iv.job].org.str() + "," +
-                 state_.pools[iv.pool].pool->id.str() + "," + std::to_string(iv.gpus) + "," +
-                 to_iso8601(iv.start) + "," + to_iso8601(iv.end) + "," + nodes + "," +
-                 iv.end_reason + "\n";
-  }
-  std::ofstream(out / "intervals.csv") << intervals;
-
-  std::string jobs =
+  internal::OutputFile jobs;
+  STRAITS_TRY(jobs.open(out / "jobs.csv"));
+  jobs.write(
       "id,org,team,gpus,submit,first_start,end,state,reason,queue_delay_s,jct_s,pools,gpu_hours,"
-      "cost,checkpoints,moves,lost_gpu_hours\n";
+      "cost,checkpoints,moves,lost_gpu_hours\n");
+  std::string row;
   for (const auto& r : records_) {
     const auto& j = *r.job;
-    std::string pools;
-    for (const auto& p : r.pools) pools += (pools.empty() ? "" : ";") + p;
     bool done = r.state == JobState::kCompleted;
-    jobs += internal::csv_cell(j.id.str()) + "," + j.org.str() + "," + internal::csv_cell(j.team) +
-            "," + std::to_string(j.gpus) + "," + to_iso8601(j.submit) + "," +
-            (r.first_start ? to_iso8601(*r.first_start) : "") + "," +
-            (r.end && r.state != JobState::kRunning ? to_iso8601(*r.end) : "") + "," +
-            state_name(r.state) + "," + internal::csv_cell(r.reason) + "," +
-            (r.first_start ? std::to_string((*r.first_start - j.submit).whole_seconds()) : "") +
-            "," + (done ? std::to_string((*r.end - j.submit).whole_seconds()) : "") + "," + pools +
-            "," + fixed(r.gpu_hours, 6) + "," + fixed(r.cost, 2) + "," +
-            std::to_string(r.checkpoints) + "," + std::to_string(r.moves) + "," +
-            fixed(r.lost_gpu_hours, 6) + "\n";
+    row.clear();
+    row.append(internal::csv_cell(j.id.str())).append(",").append(j.org.str()).append(",");
+    row.append(internal::csv_cell(j.team)).append(",").append(std::to_string(j.gpus)).append(",");
+    row.append(to_iso8601(j.submit)).append(",");
+    if (r.first_start) row.append(to_iso8601(*r.first_start));
+    row.append(",");
+    if (r.end && r.state != JobState::kRunning) row.append(to_iso8601(*r.end));
+    row.append(",").append(state_name(r.state)).append(",");
+    row.append(internal::csv_cell(r.reason)).append(",");
+    if (r.first_start) row.append(std::to_string((*r.first_start - j.submit).whole_seconds()));
+    row.append(",");
+    if (done) row.append(std::to_string((*r.end - j.submit).whole_seconds()));
+    row.append(",");
+    for (std::size_t k = 0; k < r.pools.size(); ++k) {
+      if (k > 0) row.push_back(';');
+      row.append(state_.pools[r.pools[k]].pool->id.str());
+    }
+    row.append(",").append(fixed(r.gpu_hours, 6)).append(",").append(fixed(r.cost, 2));
+    row.append(",").append(std::to_string(r.checkpoints)).append(",");
+    row.append(std::to_string(r.moves)).append(",").append(fixed(r.lost_gpu_hours, 6));
+    row.append("\n");
+    jobs.write(row);
   }
-  std::ofstream(out / "jobs.csv") << jobs;
-  std::ofstream(out / "timeseries.csv") << timeseries_;
+  STRAITS_TRY(jobs.close());
 
   // summary.json
   std::vector<double> jct, delay;
@@ -624,15 +687,11 @@ Status Simulation::write(const fs::path& out) const {
     }
     if (r.state == JobState::kNever || r.state == JobState::kStopped) ++never_reasons[r.reason];
   }
-  std::map<std::string, double> busy_by_pool;
-  for (const auto& iv : intervals_) {
-    busy_by_pool[state_.pools[iv.pool].pool->id.str()] += (iv.end - iv.start).to_hours() * iv.gpus;
-  }
   double span_hours = (end_ - scenario_.start).to_hours();
   json pools = json::object(), sites = json::object(), countries = json::object();
   std::map<std::string, std::pair<double, double>> by_site, by_country;
   for (const auto& p : state_.pools) {
-    double used = busy_by_pool.count(p.pool->id.str()) ? busy_by_pool.at(p.pool->id.str()) : 0;
+    double used = busy_gpu_hours_[p.index];
     double capacity = p.pool->gpus() * span_hours;
     pools[p.pool->id.str()] = std::round(used / capacity * 1e4) / 1e4;
     by_site[p.site->id.str()].first += used;
@@ -755,9 +814,10 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
       return Error(ErrorCode::kNotFound, "job " + j.id.str() + ": no org '" + j.org.str() + "'");
     }
   }
-  Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options.progress);
-  sim.run();
-  STRAITS_TRY(sim.write(out_dir));
+  Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options.progress, out_dir);
+  STRAITS_TRY(sim.run());
+  STRAITS_TRY(sim.write());
+
   return sim.summary();
 }
 

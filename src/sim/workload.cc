@@ -5,6 +5,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 
 #include "core/strings.h"
 #include "sim/internal/csv.h"
+#include "sim/internal/output.h"
 #include "sim/internal/text.h"
 
 namespace straits::sim {
@@ -474,21 +476,90 @@ std::vector<std::pair<Cell, bool>> job_cells(const sched::Job& job) {
   };
 }
 
-std::string jsonl_line(const sched::Job& job) {
-  nlohmann::ordered_json object;  // keys in the order of kFields
-  const auto cells = job_cells(job);
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    const auto& [cell, is_default] = cells[i];
-    const Field& f = kFields[i];
-    if (is_default) continue;
-    switch (f.kind) {
-      case Kind::kInteger: object[f.name] = *parse_number<std::int64_t>(cell.text); break;
-      case Kind::kNumber: object[f.name] = *parse_number<double>(cell.text); break;
-      case Kind::kList: object[f.name] = cell.items; break;
-      default: object[f.name] = cell.text;
+// A JSON string literal. By hand (as is the line): nlohmann's DOM costs more
+// than the rest of a million-job simulation's output.
+void append_json_string(std::string& out, const std::string& text) {
+  out.push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
+          out += buffer;
+        } else {
+          out.push_back(c);
+        }
     }
   }
-  return object.dump() + "\n";
+  out.push_back('"');
+}
+
+// The place of a field in kFields, at compile time.
+constexpr std::size_t field(std::string_view name) {
+  for (std::size_t i = 0; i < std::size(kFields); ++i) {
+    if (name == kFields[i].name) return i;
+  }
+  throw "no such field";  // not a constant expression: a compile error
+}
+
+// The fields of kFields that differ from their defaults, in its order.
+// Written directly (not through job_cells): a million-job run writes a
+// million of these.
+std::string jsonl_line(const sched::Job& job) {
+  std::string out = "{";
+  out.reserve(256);
+  auto key = [&out](std::size_t f) {
+    if (out.size() > 1) out.push_back(',');
+    out.push_back('"');
+    out.append(kFields[f].name).append("\":");
+  };
+  auto text = [&](std::size_t f, const std::string& value) {
+    key(f);
+    append_json_string(out, value);
+  };
+  auto number = [&](std::size_t f, const std::string& value) {
+    key(f);
+    out.append(value);  // as to_chars wrote it: valid JSON
+  };
+  auto list = [&](std::size_t f, const auto& ids) {
+    if (ids.empty()) return;
+    key(f);
+    out.push_back('[');
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      if (k > 0) out.push_back(',');
+      append_json_string(out, ids[k].str());
+    }
+    out.push_back(']');
+  };
+  const sched::Preferences& p = job.preferences;
+  text(field("id"), job.id.str());
+  text(field("submit"), to_iso8601(job.submit));
+  text(field("org"), job.org.str());
+  if (job.team != kDefaultTeam) text(field("team"), job.team);
+  number(field("gpus"), std::to_string(job.gpus));
+  list(field("chips"), job.eligible_chips);
+  number(field("work"), shortest(job.work));
+  if (!job.model.empty()) text(field("model"), job.model);
+  if (job.priority != 0) number(field("priority"), std::to_string(job.priority));
+  if (job.checkpoint_interval != kDefaultCheckpointInterval) {
+    text(field("checkpoint_interval"), to_human(job.checkpoint_interval));
+  }
+  if (job.checkpoint_gb != 0) number(field("checkpoint_gb"), shortest(job.checkpoint_gb));
+  list(field("datasets"), job.datasets);
+  if (job.purpose != kDefaultPurpose) text(field("purpose"), job.purpose);
+  if (job.deadline) text(field("deadline"), to_iso8601(*job.deadline));
+  list(field("site_order"), p.site_order);
+  list(field("allow_sites"), p.allow_sites);
+  list(field("deny_sites"), p.deny_sites);
+  if (p.max_price_per_gpu_hour) text(field("max_price"), to_string(*p.max_price_per_gpu_hour));
+  out += "}\n";
+  return out;
 }
 
 // Every field, lists joined by ';': an item holding ';' or spaces at its
@@ -552,26 +623,30 @@ Result<std::vector<sched::Job>> read_workload(const fs::path& file, Instant orig
 
 Status write_workload(const fs::path& file, const std::vector<sched::Job>& jobs) {
   STRAITS_ASSIGN_OR_RETURN(Format format, format_of(file));
-  std::string text;
-  if (format == Format::kJsonl) {
-    for (const sched::Job& job : jobs) text += jsonl_line(job);
-  } else {
-    for (const Field& f : kFields) {
-      if (!text.empty()) text += ',';
-      text += f.name;
-    }
-    text += "\n";
+  // CSV lines are checked before the file is touched: a job that cannot be
+  // written leaves what was there.
+  std::vector<std::string> csv_lines;
+  if (format == Format::kCsv) {
+    csv_lines.reserve(jobs.size());
     for (const sched::Job& job : jobs) {
       STRAITS_ASSIGN_OR_RETURN(std::string line, csv_line(job));
-      text += line;
+      csv_lines.push_back(std::move(line));
     }
   }
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) return Error(ErrorCode::kUnavailable, "cannot write workload " + file.string());
-  out << text;
-  out.flush();
-  if (!out) return Error(ErrorCode::kUnavailable, "cannot write workload " + file.string());
-  return ok();
+  internal::OutputFile out;
+  STRAITS_TRY(out.open(file));
+  if (format == Format::kJsonl) {
+    for (const sched::Job& job : jobs) out.write(jsonl_line(job));
+  } else {
+    std::string header;
+    for (const Field& f : kFields) {
+      if (!header.empty()) header += ',';
+      header += f.name;
+    }
+    out.write(header + "\n");
+    for (const std::string& line : csv_lines) out.write(line);
+  }
+  return out.close();
 }
 
 }  // namespace straits::sim

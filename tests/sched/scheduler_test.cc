@@ -71,10 +71,13 @@ TEST(SchedulerTest, PrefersTheCheaperLeaseAndTheOrderedSite) {
   Job a = job("a", 8, 8);
   state.pending = {{&a, 8}};
   EXPECT_EQ(s.plan(state, t0).starts[0].allocation.pool, 0u);  // la costs 3.00, lb 5.00
+  // A changed job is queued anew (the scheduler caches what it derives from it).
   a.preferences.site_order = {SiteId("sg-jurong-1")};
+  state.pending = {{&a, 8}};
   EXPECT_EQ(s.plan(state, t0).starts[0].allocation.pool, 1u);  // the preferred site wins
   a.preferences.site_order.clear();
   a.preferences.max_price_per_gpu_hour = *parse_money("2.00 USD");
+  state.pending = {{&a, 8}};
   Plan plan = s.plan(state, t0);
   ASSERT_TRUE(plan.starts.empty());
   EXPECT_NE(plan.waiting[0].reason.find("sg-a-h100 costs 3.00 USD per GPU-hour, over the ceiling"),
@@ -98,8 +101,8 @@ TEST(SchedulerTest, SaysWhyAJobWaits) {
   state.pending = {{&a, 8}};
   Plan first = s.plan(state, t0);
   state.allocate(a.org, first.starts[0].allocation);
-  state.running.push_back(RunningJob{&a, first.starts[0].allocation, t0,
-                                     first.starts[0].expected_end, Instant::max(), 8});
+  state.add_running(RunningJob{&a, first.starts[0].allocation, t0, first.starts[0].expected_end,
+                               Instant::max(), 8});
   state.pending = {{&b, 16}};
   Plan second = s.plan(state, t0);
   ASSERT_EQ(second.waiting.size(), 1u);
