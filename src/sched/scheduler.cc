@@ -258,24 +258,38 @@ struct Scheduler::Impl {
     ++ent_version;
   }
 
-  // ---- EASY reservations, found lazily. A blocked job claims the
-  // reservation with the pools it could start on but for busy GPUs; the
-  // claim is resolved (when could it start there?) only once a later job
-  // could start on one of those pools, since only such a job could delay
-  // it. Most passes start nobody, and search nothing.
-  struct ClaimPool {
-    std::uint32_t pool = 0;
-    std::int32_t entitled = 0;  // GPUs the org may hold there
-    std::int32_t in_use = 0;    // and holds, as the pass sees it
-    bool owned = false;
-  };
+  // ---- EASY reservations. Each pool holds at most one, for the first
+  // blocked job (in queue order) whose soonest start, among the pools it
+  // waits on that hold none yet, is there: a big gang waiting on its own
+  // lease is not starved because another org's job holds the reservation
+  // elsewhere. Later jobs may start on a reserved pool if they end before
+  // the reserved start or leave room for the gang then (EASY's extra nodes).
+  // Reservations are found lazily: a blocked job claims the pools it could
+  // start on but for busy GPUs, and claims are settled only once a later job
+  // could start on a claimed pool, since only such a job could delay it.
+  // Most passes start nobody, and search nothing.
   struct Claim {
     const Job* job = nullptr;
-    std::uint32_t klass = 0;
+    std::uint32_t klass = 0, org = 0;
     std::size_t first = 0, count = 0;  // its pools in `claim_pools`
   };
-  std::vector<Claim> claims;  // in queue order, while no reservation is set
-  std::vector<ClaimPool> claim_pools;
+  std::vector<Claim> claims;  // in queue order, not yet settled
+  std::vector<std::uint32_t> claim_pools;
+  std::vector<char> claimed;  // by pool: in some claim not yet settled
+  struct Reservation {
+    bool held = false;
+    Instant shadow;  // when the job could start
+    const Job* job = nullptr;
+    std::uint32_t org = 0;
+    bool owned = false;
+    std::int32_t entitled = 0;
+    // At `shadow`: free GPUs per node and the org's GPUs in use, less what
+    // jobs started since and still running then take.
+    std::vector<std::int32_t> free;
+    std::int32_t free_total = 0;
+    std::int32_t in_use = 0;
+  };
+  std::vector<Reservation> reservations;  // by pool, for this pass
 
   // ---- Job classes: jobs that share an org, a gang size, a purpose,
   // datasets, chips, site preferences and a model share the pools they may
@@ -299,12 +313,13 @@ struct Scheduler::Impl {
     struct Hopeless {
       bool valid = false;
       bool could_ever = false;
-      bool claimed = false;  // `claim` is whole (EASY, evaluated with no reservation yet)
+      bool claim_whole = false;  // `claim` lists every pool it waits on for GPUs
       std::uint64_t ent_version = 0;
       Instant until;
-      std::vector<std::uint64_t> revisions, release_revisions;  // of `usable`
-      std::vector<ClaimPool> claim;  // where it would wait for a reservation
+      std::vector<std::uint64_t> release_revisions;  // of `usable`
     } hopeless;
+    // Where its last job found hopeless waits for GPUs: its EASY claim.
+    std::vector<std::uint32_t> claim;
   };
   std::vector<JobClass> classes;
   std::unordered_map<std::string, std::uint32_t> class_index;
@@ -387,14 +402,12 @@ struct Scheduler::Impl {
                       bool need_claim) const {
     const auto& h = c.hopeless;
     if (!h.valid || h.ent_version != ent_version || c.usable_version != ent_version ||
-        now >= h.until || (need_claim && !h.claimed)) {
+        now >= h.until || (need_claim && !h.claim_whole)) {
       return false;
     }
     for (std::size_t k = 0; k < c.usable.size(); ++k) {
       const std::uint32_t p = c.usable[k];
-      if (node_copied[p]) return false;
-      if (need_claim ? state.pools[p].revision != h.revisions[k]
-                     : state.pools[p].release_revision != h.release_revisions[k]) {
+      if (node_copied[p] || state.pools[p].release_revision != h.release_revisions[k]) {
         return false;
       }
     }
@@ -420,113 +433,199 @@ struct Scheduler::Impl {
   std::vector<char> node_copied;
   std::vector<std::int32_t> added;  // GPUs given out, [org * pools + pool]
   std::vector<std::size_t> added_touched;
-  // Running jobs of each pool by the time they end (the sooner of completion
-  // and must_leave_by), built when first needed and kept while the pool's
-  // revision stays: what a reservation's search walks through.
-  struct End {
-    Instant when;
-    const Job* job = nullptr;
-    std::uint32_t first = 0, count = 0;  // its (node, GPUs) in `nodes`
+  // Reservation searches walk a pool's running jobs by the time they end
+  // (the sooner of completion and must_leave_by): state.running_by_pool
+  // when the state keeps it (`indexed`), else a list sorted here.
+  bool indexed_state = false;
+  std::vector<std::uint32_t> unindexed_order;
+  // Recent searches' answers per pool: when a gang of a class fits (after
+  // how many of the pool's running jobs end), if ever. Each holds while the
+  // pool's revision and the entitlements stay, for a pass that has not yet
+  // given out any of the pool.
+  struct Search {
+    std::uint32_t klass = 0;
+    std::uint64_t revision = 0, ent_version = 0;
+    std::optional<Instant> when;
+    std::size_t ended = 0;
   };
-  struct PoolEnds {
-    std::uint64_t revision = 0;
-    bool built = false;
-    std::vector<End> list;
-    std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
-    // The last search's answer: when a gang of `klass` fits, if ever. It
-    // holds while the pool's revision and the entitlements stay, for a pass
-    // that has not yet given out any of the pool.
-    bool searched = false;
-    std::uint64_t searched_revision = 0, searched_ent_version = 0;
-    std::uint32_t searched_class = 0;
-    std::optional<Instant> fits_at;
-  };
-  std::vector<PoolEnds> ends;
+  std::vector<std::vector<Search>> searches;  // by pool, at most kSearchesKept, newest last
+  static constexpr std::size_t kSearchesKept = 16;
   std::vector<std::int32_t> future_free;  // scratch for the reservation's search
-  std::vector<ClaimPool> job_claim;       // the claim of the job being tried
+  std::vector<std::int32_t> level_count;  // and its nodes by GPUs free
+  std::vector<std::uint32_t> job_claim;   // the claim of the job being tried
   std::vector<char> hopeless_in_pass;     // by class, see plan_subset
   std::vector<std::size_t> order;         // of the jobs to try
 
-  // When a gang of the claim's job could start on one of its pools: release
-  // running jobs in order of their end until it fits.
-  std::optional<Instant> fits_at(const ClusterState& state, const Claim& claim,
-                                 const ClaimPool& at) {
-    const std::uint32_t p = at.pool;
-    const Job& job = *claim.job;
-    PoolEnds& pool_ends = ends_of(state, p);
-    const bool untouched = !node_copied[p];
-    if (untouched && pool_ends.searched && pool_ends.searched_class == claim.klass &&
-        pool_ends.searched_revision == state.pools[p].revision &&
-        pool_ends.searched_ent_version == ent_version) {
-      return pool_ends.fits_at;
+  // What the org of a claim may hold on a pool, and holds, as the pass sees it.
+  struct Room {
+    bool owned = false;
+    std::int32_t entitled = 0, in_use = 0;
+  };
+  Room room_of(const ClusterState& state, std::uint32_t who, std::uint32_t p) {
+    Room r;
+    r.owned = org(who).owned[p] != 0;
+    r.entitled = r.owned ? state.pools[p].pool->gpus()
+                         : ent[static_cast<std::size_t>(who) * pool_count + p].gpus;
+    r.in_use = used(state, who, p) + added_by(who, p);
+    return r;
+  }
+
+  // Gives back, in a view of a pool, what a running job holds; `in_use`
+  // counts the GPUs of org `who`.
+  void release(const RunningJob& r, std::uint32_t who, std::vector<std::int32_t>& free,
+               std::int32_t& total, std::int32_t& in_use) const {
+    const bool same_org = indexed_state ? r.org_slot == who : r.job->org == orgs[who].id;
+    for (const auto& [node, gpus] : r.allocation.nodes) {
+      free[static_cast<std::size_t>(node)] += gpus;
+      total += gpus;
+      if (same_org) in_use -= gpus;
     }
-    const NodeView nodes = view(state, p);
-    std::optional<Instant> found;
-    future_free.assign(nodes.free, nodes.free + nodes.nodes);
-    NodeView future_nodes = nodes;
-    future_nodes.free = future_free.data();
-    std::int32_t future_in_use = at.in_use;
-    for (const End& end : pool_ends.list) {
-      const bool same_org = end.job->org == job.org;
-      for (std::uint32_t k = end.first; k < end.first + end.count; ++k) {
-        const auto& [node, gpus] = pool_ends.nodes[k];
-        future_free[static_cast<std::size_t>(node)] += gpus;
-        future_nodes.free_total += gpus;
-        if (same_org) future_in_use -= gpus;
+  }
+
+  // When the claim's gang could start on pool p: release running jobs in
+  // order of their end until it fits. Also says after how many.
+  Search search(const ClusterState& state, const Claim& claim, std::uint32_t p) {
+    const Job& job = *claim.job;
+    auto& recent = searches[p];
+    const bool untouched = !node_copied[p];
+    const std::uint64_t revision = state.pools[p].revision;
+    if (untouched) {
+      for (const auto& s : recent) {
+        if (s.klass == claim.klass && s.revision == revision && s.ent_version == ent_version) {
+          return s;
+        }
       }
+    }
+    const Room room = room_of(state, claim.org, p);
+    const NodeView nodes = view(state, p);
+    Search found{claim.klass, revision, ent_version, std::nullopt, 0};
+    // Whether the gang fits follows from how many nodes have how many GPUs
+    // free (as fit() places it: whole free nodes, then the rest on another
+    // node with room), kept up to date as jobs end, in O(1) a node.
+    const std::int32_t per_node = nodes.per_node;
+    const std::int32_t whole = job.gpus / per_node, rest = job.gpus % per_node;
+    level_count.assign(static_cast<std::size_t>(per_node) + 1, 0);
+    for (std::size_t n = 0; n < nodes.nodes; ++n)
+      ++level_count[static_cast<std::size_t>(nodes.free[n])];
+    auto fits = [&] {
+      const std::int32_t full = level_count[static_cast<std::size_t>(per_node)];
+      if (full < whole) return false;
+      if (rest == 0 || full > whole) return true;
+      for (std::int32_t v = rest; v < per_node; ++v) {
+        if (level_count[static_cast<std::size_t>(v)] > 0) return true;
+      }
+      return false;
+    };
+    future_free.assign(nodes.free, nodes.free + nodes.nodes);
+    std::int32_t future_total = nodes.free_total;
+    std::int32_t future_in_use = room.in_use;
+    const std::vector<std::uint32_t>& ending = by_end(state, p);
+    for (std::size_t i = 0; i < ending.size(); ++i) {
+      const RunningJob& r = state.running[ending[i]];
+      for (const auto& [node, gpus] : r.allocation.nodes) {
+        --level_count[static_cast<std::size_t>(future_free[static_cast<std::size_t>(node)])];
+        ++level_count[static_cast<std::size_t>(future_free[static_cast<std::size_t>(node)] + gpus)];
+      }
+      release(r, claim.org, future_free, future_total, future_in_use);
       std::int32_t future_room =
-          at.owned ? future_nodes.free_total
-                   : std::min(future_nodes.free_total, at.entitled - future_in_use);
-      if (future_room >= job.gpus && fit(future_nodes, job.gpus)) {
-        found = end.when;
+          room.owned ? future_total : std::min(future_total, room.entitled - future_in_use);
+      if (future_room >= job.gpus && fits()) {
+        found.when = std::min(r.expected_end, r.must_leave_by);
+        found.ended = i + 1;
         break;
       }
     }
     if (untouched) {
-      pool_ends.searched = true;
-      pool_ends.searched_class = claim.klass;
-      pool_ends.searched_revision = state.pools[p].revision;
-      pool_ends.searched_ent_version = ent_version;
-      pool_ends.fits_at = found;
+      if (recent.size() >= kSearchesKept) recent.erase(recent.begin());
+      recent.push_back(found);
     }
     return found;
   }
 
-  // Settles the claims in queue order: the first that could start somewhere
-  // (the soonest of its pools) gets the reservation.
-  std::optional<std::pair<std::uint32_t, Instant>> resolve_claims(const ClusterState& state) {
-    std::optional<std::pair<std::uint32_t, Instant>> reservation;
+  // Settles the claims in queue order: each gets a reservation on the pool,
+  // among those it claimed that hold none yet, where it could start soonest.
+  void settle_claims(const ClusterState& state) {
     for (const Claim& claim : claims) {
+      std::optional<std::pair<std::uint32_t, Search>> best;
       for (std::size_t k = claim.first; k < claim.first + claim.count; ++k) {
-        const ClaimPool at = claim_pools[k];
-        std::optional<Instant> when = fits_at(state, claim, at);
-        if (when && (!reservation || *when < reservation->second)) {
-          reservation = std::make_pair(at.pool, *when);
-        }
+        const std::uint32_t p = claim_pools[k];
+        if (reservations[p].held) continue;
+        Search found = search(state, claim, p);
+        if (found.when && (!best || *found.when < *best->second.when)) best.emplace(p, found);
       }
-      if (reservation) break;
+      if (!best) continue;
+      const std::uint32_t p = best->first;
+      Reservation& r = reservations[p];
+      const Room room = room_of(state, claim.org, p);
+      const NodeView nodes = view(state, p);
+      r.held = true;
+      r.shadow = *best->second.when;
+      r.job = claim.job;
+      r.org = claim.org;
+      r.owned = room.owned;
+      r.entitled = room.entitled;
+      r.free.assign(nodes.free, nodes.free + nodes.nodes);
+      r.free_total = nodes.free_total;
+      r.in_use = room.in_use;
+      const std::vector<std::uint32_t>& ending = by_end(state, p);
+      for (std::size_t i = 0; i < best->second.ended; ++i) {
+        release(state.running[ending[i]], claim.org, r.free, r.free_total, r.in_use);
+      }
     }
+    for (std::uint32_t p : claim_pools) claimed[p] = 0;
     claims.clear();
     claim_pools.clear();
-    return reservation;
   }
 
-  void add_claim(const Job& job, std::uint32_t klass, const std::vector<ClaimPool>& pools) {
-    if (pools.empty()) return;
-    claims.push_back(Claim{&job, klass, claim_pools.size(), pools.size()});
-    claim_pools.insert(claim_pools.end(), pools.begin(), pools.end());
+  void add_claim(const Job& job, std::uint32_t klass, std::uint32_t who,
+                 const std::vector<std::uint32_t>& pools) {
+    const std::size_t first = claim_pools.size();
+    for (std::uint32_t p : pools) {
+      if (reservations[p].held) continue;
+      claim_pools.push_back(p);
+      claimed[p] = 1;
+    }
+    if (claim_pools.size() == first) return;
+    claims.push_back(Claim{&job, klass, who, first, claim_pools.size() - first});
   }
 
-  bool claimed_any(std::uint32_t pool) const {
-    return std::any_of(claim_pools.begin(), claim_pools.end(),
-                       [pool](const ClaimPool& c) { return c.pool == pool; });
+  // Whether a job starting now on `allocation`'s pool, running until `end`,
+  // leaves the pool's reservation whole.
+  bool spares_reservation(const Allocation& allocation, std::uint32_t who, std::int32_t gpus,
+                          Instant end) {
+    const Reservation& r = reservations[allocation.pool];
+    if (!r.held || end <= r.shadow) return true;
+    future_free = r.free;
+    for (const auto& [node, n] : allocation.nodes) future_free[static_cast<std::size_t>(node)] -= n;
+    const NodeView after{future_free.data(), future_free.size(), r.free_total - gpus,
+                         catalog.pools()[allocation.pool].gpus_per_node, allocation.pool};
+    const std::int32_t in_use = r.in_use + (who == r.org ? gpus : 0);
+    const std::int32_t room =
+        r.owned ? after.free_total : std::min(after.free_total, r.entitled - in_use);
+    return room >= r.job->gpus && fit(after, r.job->gpus).has_value();
+  }
+
+  // A job started: what it holds at a reservation's start is not free then.
+  void hold_against_reservation(const Allocation& allocation, std::uint32_t who, std::int32_t gpus,
+                                Instant end) {
+    Reservation& r = reservations[allocation.pool];
+    if (!r.held || end <= r.shadow) return;
+    for (const auto& [node, n] : allocation.nodes) r.free[static_cast<std::size_t>(node)] -= n;
+    r.free_total -= gpus;
+    if (who == r.org) r.in_use += gpus;
   }
 
   void begin_pass(const ClusterState& state) {
     free_total.resize(pool_count);
     node_free.resize(pool_count);
     node_copied.assign(pool_count, 0);
-    ends.resize(pool_count);
+    searches.resize(pool_count);
+    indexed_state = indexed(state);
+    reservations.resize(pool_count);
+    for (auto& r : reservations) r.held = false;
+    claimed.assign(pool_count, 0);
+    claims.clear();
+    claim_pools.clear();
     for (std::size_t p = 0; p < pool_count; ++p) free_total[p] = state.pools[p].free_total;
     for (std::size_t i : added_touched) added[i] = 0;
     added_touched.clear();
@@ -569,30 +668,22 @@ struct Scheduler::Impl {
     return total == state.running.size();
   }
 
-  PoolEnds& ends_of(const ClusterState& state, std::uint32_t p) {
-    PoolEnds& e = ends[p];
-    if (e.built && e.revision == state.pools[p].revision) return e;
-    e.built = true;
-    e.revision = state.pools[p].revision;
-    e.list.clear();
-    e.nodes.clear();
-    auto add = [&](const RunningJob& r) {
-      e.list.push_back(End{std::min(r.expected_end, r.must_leave_by), r.job,
-                           static_cast<std::uint32_t>(e.nodes.size()),
-                           static_cast<std::uint32_t>(r.allocation.nodes.size())});
-      e.nodes.insert(e.nodes.end(), r.allocation.nodes.begin(), r.allocation.nodes.end());
-    };
-    if (indexed(state)) {  // already in order
-      for (std::uint32_t at : state.running_by_pool[p]) add(state.running[at]);
-    } else {
-      for (const RunningJob& r : state.running) {
-        if (r.allocation.pool == p) add(r);
-      }
-      std::sort(e.list.begin(), e.list.end(), [](const End& x, const End& y) {
-        return x.when < y.when || (x.when == y.when && x.job->id < y.job->id);
-      });
+  // Positions in state.running of pool p's jobs, by the time they end.
+  const std::vector<std::uint32_t>& by_end(const ClusterState& state, std::uint32_t p) {
+    if (indexed_state) return state.running_by_pool[p];
+    unindexed_order.clear();
+    for (std::uint32_t at = 0; at < state.running.size(); ++at) {
+      if (state.running[at].allocation.pool == p) unindexed_order.push_back(at);
     }
-    return e;
+    std::sort(unindexed_order.begin(), unindexed_order.end(),
+              [&](std::uint32_t a, std::uint32_t b) {
+                const RunningJob& x = state.running[a];
+                const RunningJob& y = state.running[b];
+                Instant ex = std::min(x.expected_end, x.must_leave_by);
+                Instant ey = std::min(y.expected_end, y.must_leave_by);
+                return ex < ey || (ex == ey && x.job->id < y.job->id);
+              });
+    return unindexed_order;
   }
 };
 
@@ -642,8 +733,6 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   impl.entitlements(state, now);
   impl.begin_pass(state);
 
-  // The head job's reservation under EASY: (pool, shadow time).
-  std::optional<std::pair<std::uint32_t, Instant>> reservation;
   bool blocked = false;  // FIFO: a job could not start; the rest wait behind it
   std::string blocked_by;
 
@@ -734,7 +823,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     // A job of a class found hopeless earlier in this pass is too: capacity
     // only shrinks during a pass, and nothing else it was refused for
     // depends on the job itself (see job_specific).
+    const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
     if (!explain && klass_index < hopeless.size() && hopeless[klass_index] != 0) {
+      // Under EASY it claims no reservation: its class's first job did (one
+      // claim a class a pass; the jobs of a class wait in queue order).
       wait(Waiting{i, std::string(), hopeless[klass_index] == 1});
       continue;
     }
@@ -743,8 +835,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (impl.ent_org_count != impl.orgs.size()) impl.entitlements(state, now);  // a new org
     const Impl::Entitlement* ent = &impl.ent[static_cast<std::size_t>(org_index) * impl.pool_count];
     const std::vector<std::uint32_t>& usable = impl.usable_pools(klass);
-    const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
-    if (!explain && impl.still_hopeless(klass, state, now, easy && !reservation)) {
+    if (!explain && impl.still_hopeless(klass, state, now, easy)) {
       const auto& h = klass.hopeless;
       if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
       hopeless[klass_index] = h.could_ever ? 2 : 1;
@@ -752,14 +843,14 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
         blocked = true;
         blocked_by = pending.job->id.str();
-      } else if (h.could_ever && easy && !reservation) {
-        impl.add_claim(*pending.job, klass_index, h.claim);
+      } else if (h.could_ever && easy) {
+        impl.add_claim(*pending.job, klass_index, org_index, klass.claim);
       }
       continue;
     }
     const Job& job = *pending.job;
     Instant holds_until = Instant::max();  // what the decisions consulted hold until
-    bool claimed = true;                   // every pool without room is in job_claim
+    bool claim_whole = true;               // every pool without room is in job_claim
     impl.job_claim.clear();
     rejections.clear();
     candidates.clear();
@@ -838,10 +929,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       const std::int32_t in_use = impl.used(state, org_index, p) + impl.added_by(org_index, p);
       const NodeView nodes = impl.view(state, p);
       std::int32_t room = owned ? nodes.free_total : std::min(nodes.free_total, entitled - in_use);
-      if (room < job.gpus && !explain && (!easy || reservation)) {
-        // Cannot start here, and no reservation to look for: what follows
+      if (room < job.gpus && !explain && (!easy || impl.reservations[p].held)) {
+        // Cannot start here, and no reservation to claim: what follows
         // would only say more about why.
-        if (easy) claimed = false;
+        if (easy) claim_whole = false;
         continue;
       }
       auto cut_text = [&]() -> std::string {
@@ -877,15 +968,13 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (explain)
           rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
-        // When could it start here? Only the first blocked job under EASY
-        // needs to know (its reservation); release running jobs in order of
-        // their end until it fits.
+        // Under EASY it may claim the pool's reservation, if it holds none.
         if (!easy) continue;
-        if (reservation) {
-          claimed = false;
+        if (impl.reservations[p].held) {
+          claim_whole = false;
           continue;
         }
-        impl.job_claim.push_back(Impl::ClaimPool{p, entitled, in_use, owned});
+        impl.job_claim.push_back(p);
         continue;
       }
       if (!options_.budgets.empty()) {
@@ -922,18 +1011,19 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
 
     // EASY: a job may jump the reserved head only if it does not delay it
     // (which depends on how long the job runs: its own, not its class's).
-    if (easy && !reservation && !impl.claims.empty() &&
+    if (easy && !impl.claims.empty() &&
         std::any_of(candidates.begin(), candidates.end(),
-                    [&](const Candidate& c) { return impl.claimed_any(c.pool); })) {
-      reservation = impl.resolve_claims(state);
+                    [&](const Candidate& c) { return impl.claimed[c.pool] != 0; })) {
+      impl.settle_claims(state);
     }
-    if (reservation && easy && !candidates.empty()) {
+    if (easy && std::any_of(candidates.begin(), candidates.end(),
+                            [&](const Candidate& c) { return impl.reservations[c.pool].held; })) {
       job_specific = true;
       candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
                                       [&](const Candidate& c) {
-                                        return c.pool == reservation->first &&
-                                               std::min(c.expected_end, c.must_leave_by) >
-                                                   reservation->second;
+                                        return !impl.spares_reservation(
+                                            c.allocation, org_index, job.gpus,
+                                            std::min(c.expected_end, c.must_leave_by));
                                       }),
                        candidates.end());
     }
@@ -951,6 +1041,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       };
       auto best = std::min_element(candidates.begin(), candidates.end(), better);
       impl.take(state, org_index, best->allocation, job.gpus);
+      if (easy) {
+        impl.hold_against_reservation(best->allocation, org_index, job.gpus,
+                                      std::min(best->expected_end, best->must_leave_by));
+      }
       if (fair_share || !options_.quotas.empty()) org_gpus[job.org] += job.gpus;
       if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
@@ -976,29 +1070,24 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         auto& h = klass.hopeless;
         h.valid = true;
         h.could_ever = could_ever;
-        h.claimed = claimed;
+        h.claim_whole = claim_whole;
         h.ent_version = impl.ent_version;
         h.until = holds_until;
-        h.revisions.clear();
         h.release_revisions.clear();
-        for (std::uint32_t p : usable) {
-          h.revisions.push_back(state.pools[p].revision);
+        for (std::uint32_t p : usable)
           h.release_revisions.push_back(state.pools[p].release_revision);
-        }
-        h.claim = impl.job_claim;
       }
+      klass.claim = impl.job_claim;
     }
     wait(Waiting{i, std::move(reason), !could_ever});
     if (!could_ever) continue;  // never blocks the queue
     if (options_.policy == QueuePolicy::kFifo) {
       blocked = true;
       blocked_by = job.id.str();
-    } else if (easy && !reservation) {
-      impl.add_claim(job, klass_index, impl.job_claim);
+    } else if (easy) {
+      impl.add_claim(job, klass_index, org_index, impl.job_claim);
     }
   }
-  impl.claims.clear();
-  impl.claim_pools.clear();
   return plan;
 }
 

@@ -79,6 +79,9 @@ std::size_t ClusterState::add_running(RunningJob job) {
   const std::uint32_t pool = job.allocation.pool;
   if (running_by_pool.size() < pools.size()) running_by_pool.resize(pools.size());
   const auto position = static_cast<std::uint32_t>(running.size());
+  const catalog::Org* org = catalog == nullptr ? nullptr : catalog->find_org(job.job->org);
+  job.org_slot =
+      org == nullptr ? kNoOrgSlot : static_cast<std::uint32_t>(org - catalog->orgs().data());
   running.push_back(std::move(job));
   // By the time they end, then id (as the scheduler's reservations walk them).
   auto ends_before = [this](std::uint32_t a, std::uint32_t b) {

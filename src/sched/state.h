@@ -45,6 +45,8 @@ struct PendingJob {
   mutable std::uint32_t scheduler_class = 0;
 };
 
+inline constexpr std::uint32_t kNoOrgSlot = 0xffffffffu;
+
 struct RunningJob {
   const Job* job = nullptr;
   Allocation allocation;
@@ -52,6 +54,9 @@ struct RunningJob {
   Instant expected_end;       // completion if nothing cuts it
   Instant must_leave_by;      // checkpoint done by then: lease end or rule change
   double remaining_work = 0;  // at `started`
+  // The job's org as an index into catalog.orgs(), set by add_running
+  // (kNoOrgSlot otherwise, or for an org outside the catalog).
+  std::uint32_t org_slot = kNoOrgSlot;
 };
 
 struct ClusterState {

@@ -221,6 +221,67 @@ TEST(QueuePolicyTest, ThroughputPicksTheFastChipAndCostTheCheapestRunThatMeetsTh
   EXPECT_EQ(pool_under(QueuePolicy::kCost), "sg-a-h100");
 }
 
+// Starts a running job on the given nodes of a pool, as the simulator does.
+void run_on(ClusterState& state, const Job& j, std::uint32_t pool,
+            std::vector<std::pair<int, int>> nodes, Duration left) {
+  Allocation a{pool, std::move(nodes)};
+  state.allocate(j.org, a);
+  state.add_running(RunningJob{&j, a, t0, t0 + left, Instant::max(), j.work});
+}
+
+TEST(EasyBackfillTest, EachPoolHoldsItsOwnReservation) {
+  // hanshan-sg leases sg-a, hanshan-hk sg-b (16 GPUs each); each has a
+  // 16-GPU job waiting for its lease to drain: sg-a at 2 h, sg-b at 3 h.
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = ClusterState::empty_fleet(world().catalog);
+  state.leases = {lease_of("la", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                  lease_of("lb", "hanshan-hk", "sg-b-h100", 16, "3.00 USD")};
+  Job ra = job("ra", 8, 16), rb = job("rb", 8, 24);
+  rb.org = OrgId("hanshan-hk");
+  run_on(state, ra, 0, {{0, 8}}, Duration::hours(2));
+  run_on(state, rb, 1, {{0, 8}}, Duration::hours(3));
+  Job big_a = job("big-a", 16, 16), big_b = job("big-b", 16, 16);
+  big_b.org = OrgId("hanshan-hk");
+  Job long_a = job("long-a", 8, 80), long_b = job("long-b", 8, 80), short_b = job("short-b", 8, 8);
+  long_b.org = short_b.org = OrgId("hanshan-hk");
+  state.pending = {{&big_a, 16}, {&big_b, 16}, {&long_a, 80}, {&long_b, 80}, {&short_b, 8}};
+  Plan plan = s.plan(state, t0);
+  // long-b (10 h) would delay big-b's start at 3 h on sg-b: with one
+  // reservation for the whole fleet (big-a's) it would have started; short-b
+  // (1 h) ends before and may.
+  ASSERT_EQ(plan.starts.size(), 1u);
+  EXPECT_EQ(plan.starts[0].pending_index, 4u);
+  EXPECT_EQ(plan.starts[0].allocation, (Allocation{1, {{1, 8}}}));
+  EXPECT_EQ(plan.waiting.size(), 4u);
+}
+
+TEST(EasyBackfillTest, ALaterJobMayRunPastTheReservationOnNodesItDoesNotNeed) {
+  // sg-a (2 nodes of 8, all leased): 4 GPUs busy on node 0 until 5 h and 4
+  // on node 1 until 2 h. The head needs a whole node: node 1, at 2 h.
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = leased(16, 0);
+  Job r0 = job("r0", 4, 20), r1 = job("r1", 4, 8);
+  run_on(state, r0, 0, {{0, 4}}, Duration::hours(5));
+  run_on(state, r1, 0, {{1, 4}}, Duration::hours(2));
+  Job head = job("head", 8, 8), small = job("small", 4, 40);  // small: 10 h
+  state.pending = {{&head, 8}, {&small, 40}};
+  Plan plan = s.plan(state, t0);
+  // small runs past 2 h, but on node 0, which the head does not need then.
+  ASSERT_EQ(plan.starts.size(), 1u);
+  EXPECT_EQ(plan.starts[0].pending_index, 1u);
+  EXPECT_EQ(plan.starts[0].allocation, (Allocation{0, {{0, 4}}}));
+  // On node 1 instead, it would have delayed the head: with r0 on node 1
+  // and r1 on node 0, small's best fit is node 0 again, which the head
+  // needs at 2 h, so it waits.
+  ClusterState swapped = leased(16, 0);
+  run_on(swapped, r0, 0, {{1, 4}}, Duration::hours(5));
+  run_on(swapped, r1, 0, {{0, 4}}, Duration::hours(2));
+  swapped.pending = {{&head, 8}, {&small, 40}};
+  Plan refused = s.plan(swapped, t0);
+  EXPECT_TRUE(refused.starts.empty());
+  EXPECT_EQ(refused.waiting.size(), 2u);
+}
+
 TEST(ThroughputTest, ChipsRunAtTheirPeakRelativeToTheReference) {
   const auto& c = world().catalog;
   Job j = job("x", 8, 8);
