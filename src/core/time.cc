@@ -238,8 +238,20 @@ std::string to_iso_date(Instant instant) {
 }
 
 std::string to_iso8601(Instant instant) {
-  if (instant == Instant::min()) return "-infinity";
-  if (instant == Instant::max()) return "infinity";
+  std::string out;
+  append_iso8601(out, instant);
+  return out;
+}
+
+void append_iso8601(std::string& out, Instant instant) {
+  if (instant == Instant::min()) {
+    out += "-infinity";
+    return;
+  }
+  if (instant == Instant::max()) {
+    out += "infinity";
+    return;
+  }
   const std::int64_t us = instant.unix_microseconds();
   const std::int64_t day_us = kSecondsPerDay * kMicrosPerSecond;
   std::int64_t days = floor_div(us, day_us);
@@ -289,7 +301,7 @@ std::string to_iso8601(Instant instant) {
     digits(fraction, width);
   }
   *end++ = 'Z';
-  return std::string(buffer, end);
+  out.append(buffer, end);
 }
 
 namespace {

@@ -109,6 +109,8 @@ Result<Duration> parse_duration(std::string_view text);
 
 // "2025-06-01T00:00:00Z"; fractional seconds only when not whole.
 std::string to_iso8601(Instant instant);
+// The same, appended to `out` (no temporary: for writers of millions of rows).
+void append_iso8601(std::string& out, Instant instant);
 // "2025-06-01".
 std::string to_iso_date(Instant instant);
 // "PT2H30M", "P3DT4H", "PT0S"; negative durations get a leading '-'.

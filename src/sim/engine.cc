@@ -74,11 +74,23 @@ struct Event {
 };
 
 // As printf's %.Nf (to_chars promises the same digits), faster.
-std::string fixed(double v, int decimals) {
+// Rows are built in place: a million-job run writes millions of them.
+// As printf's %.Nf (to_chars promises the same digits), faster.
+void append_fixed(std::string& out, double v, int decimals) {
   char buffer[400];
   auto [end, ec] =
       std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed, decimals);
-  return ec == std::errc() ? std::string(buffer, end) : std::string("0");
+  if (ec == std::errc()) {
+    out.append(buffer, end);
+  } else {
+    out += '0';
+  }
+}
+
+void append_int(std::string& out, long long v) {
+  char buffer[24];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+  out.append(buffer, end);
 }
 
 // REQUIRES: v sorted.
@@ -440,17 +452,30 @@ class Simulation {
     r.cost += cost;
     state_.spent[{r.job->org, r.job->team}] += cost;
     busy_gpu_hours_[r.allocation.pool] += hours;
-    std::string row;
-    row.reserve(160);
-    row.append(r.job->id.str()).append(",").append(r.job->org.str()).append(",");
-    row.append(pool.id.str()).append(",").append(std::to_string(r.job->gpus)).append(",");
-    row.append(to_iso8601(r.started)).append(",").append(now_text(now)).append(",");
+    std::string& row = row_;
+    row.clear();
+    row += r.job->id.str();
+    row += ',';
+    row += r.job->org.str();
+    row += ',';
+    row += pool.id.str();
+    row += ',';
+    append_int(row, r.job->gpus);
+    row += ',';
+    append_iso8601(row, r.started);
+    row += ',';
+    row += now_text(now);
+    row += ',';
     for (std::size_t k = 0; k < r.allocation.nodes.size(); ++k) {
       const auto& [node, gpus] = r.allocation.nodes[k];
-      if (k > 0) row.push_back(';');
-      row.append(std::to_string(node)).append(":").append(std::to_string(gpus));
+      if (k > 0) row += ';';
+      append_int(row, node);
+      row += ':';
+      append_int(row, gpus);
     }
-    row.append(",").append(reason).append("\n");
+    row += ',';
+    row += reason;
+    row += '\n';
     intervals_out_.write(row);
   }
 
@@ -550,13 +575,21 @@ class Simulation {
       if (busy == last_busy_[p]) continue;
       last_busy_[p] = busy;
       std::int32_t leased = 0;
-      for (const auto& l : state_.leases) {
-        if (l.pool == pool.pool->id && l.start <= now && now < l.end) leased += l.gpus;
+      for (std::size_t i = 0; i < state_.leases.size(); ++i) {
+        const sched::Lease& l = state_.leases[i];
+        if (lease_pool_[i] == p && l.start <= now && now < l.end) leased += l.gpus;
       }
-      std::string row = now_text(now);
-      row.append(",").append(pool.pool->id.str()).append(",").append(std::to_string(busy));
-      row.append(",").append(std::to_string(leased)).append(",");
-      row.append(std::to_string(state_.pending.size())).append("\n");
+      std::string& row = row_;
+      row = now_text(now);
+      row += ',';
+      row += pool.pool->id.str();
+      row += ',';
+      append_int(row, busy);
+      row += ',';
+      append_int(row, leased);
+      row += ',';
+      append_int(row, static_cast<long long>(state_.pending.size()));
+      row += '\n';
       timeseries_out_.write(row);
     }
   }
@@ -586,6 +619,7 @@ class Simulation {
   std::size_t next_arrival_ = 0;
   fs::path out_;
   internal::OutputFile intervals_out_, timeseries_out_;
+  std::string row_;       // scratch for the rows written as it runs
   std::string now_text_;  // now_text_at_, as written
   Instant now_text_at_ = Instant::min();
   std::vector<double> busy_gpu_hours_;  // per pool, of the closed intervals
@@ -647,26 +681,43 @@ Status Simulation::write() const {
     const auto& j = *r.job;
     bool done = r.state == JobState::kCompleted;
     row.clear();
-    row.append(internal::csv_cell(j.id.str())).append(",").append(j.org.str()).append(",");
-    row.append(internal::csv_cell(j.team)).append(",").append(std::to_string(j.gpus)).append(",");
-    row.append(to_iso8601(j.submit)).append(",");
-    if (r.first_start) row.append(to_iso8601(*r.first_start));
-    row.append(",");
-    if (r.end && r.state != JobState::kRunning) row.append(to_iso8601(*r.end));
-    row.append(",").append(state_name(r.state)).append(",");
-    row.append(internal::csv_cell(r.reason)).append(",");
-    if (r.first_start) row.append(std::to_string((*r.first_start - j.submit).whole_seconds()));
-    row.append(",");
-    if (done) row.append(std::to_string((*r.end - j.submit).whole_seconds()));
-    row.append(",");
+    internal::append_csv_cell(row, j.id.str());
+    row += ',';
+    row += j.org.str();
+    row += ',';
+    internal::append_csv_cell(row, j.team);
+    row += ',';
+    append_int(row, j.gpus);
+    row += ',';
+    append_iso8601(row, j.submit);
+    row += ',';
+    if (r.first_start) append_iso8601(row, *r.first_start);
+    row += ',';
+    if (r.end && r.state != JobState::kRunning) append_iso8601(row, *r.end);
+    row += ',';
+    row += state_name(r.state);
+    row += ',';
+    internal::append_csv_cell(row, r.reason);
+    row += ',';
+    if (r.first_start) append_int(row, (*r.first_start - j.submit).whole_seconds());
+    row += ',';
+    if (done) append_int(row, (*r.end - j.submit).whole_seconds());
+    row += ',';
     for (std::size_t k = 0; k < r.pools.size(); ++k) {
-      if (k > 0) row.push_back(';');
-      row.append(state_.pools[r.pools[k]].pool->id.str());
+      if (k > 0) row += ';';
+      row += state_.pools[r.pools[k]].pool->id.str();
     }
-    row.append(",").append(fixed(r.gpu_hours, 6)).append(",").append(fixed(r.cost, 2));
-    row.append(",").append(std::to_string(r.checkpoints)).append(",");
-    row.append(std::to_string(r.moves)).append(",").append(fixed(r.lost_gpu_hours, 6));
-    row.append("\n");
+    row += ',';
+    append_fixed(row, r.gpu_hours, 6);
+    row += ',';
+    append_fixed(row, r.cost, 2);
+    row += ',';
+    append_int(row, r.checkpoints);
+    row += ',';
+    append_int(row, r.moves);
+    row += ',';
+    append_fixed(row, r.lost_gpu_hours, 6);
+    row += '\n';
     jobs.write(row);
   }
   STRAITS_TRY(jobs.close());

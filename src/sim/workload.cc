@@ -516,8 +516,9 @@ std::string jsonl_line(const sched::Job& job) {
   out.reserve(256);
   auto key = [&out](std::size_t f) {
     if (out.size() > 1) out.push_back(',');
-    out.push_back('"');
-    out.append(kFields[f].name).append("\":");
+    out += '"';
+    out += kFields[f].name;
+    out += "\":";
   };
   auto text = [&](std::size_t f, const std::string& value) {
     key(f);
@@ -539,7 +540,10 @@ std::string jsonl_line(const sched::Job& job) {
   };
   const sched::Preferences& p = job.preferences;
   text(field("id"), job.id.str());
-  text(field("submit"), to_iso8601(job.submit));
+  key(field("submit"));
+  out += '"';
+  append_iso8601(out, job.submit);  // nothing in it to escape
+  out += '"';
   text(field("org"), job.org.str());
   if (job.team != kDefaultTeam) text(field("team"), job.team);
   number(field("gpus"), std::to_string(job.gpus));

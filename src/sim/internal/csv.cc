@@ -70,15 +70,24 @@ std::vector<CsvRecord> split_csv(std::string_view text, const std::string& file,
 }
 
 std::string csv_cell(const std::string& text) {
+  std::string out;
+  append_csv_cell(out, text);
+  return out;
+}
+
+void append_csv_cell(std::string& out, const std::string& text) {
   bool quote =
       text.find_first_of(",\"\r\n") != std::string::npos || trim(text).size() != text.size();
-  if (!quote) return text;
-  std::string out = "\"";
+  if (!quote) {
+    out += text;
+    return;
+  }
+  out += '"';
   for (char c : text) {
     if (c == '"') out += '"';
     out += c;
   }
-  return out + "\"";
+  out += '"';
 }
 
 }  // namespace straits::sim::internal

@@ -25,5 +25,6 @@ std::vector<CsvRecord> split_csv(std::string_view text, const std::string& file,
 
 // One cell, quoted when it must be to read back the same.
 std::string csv_cell(const std::string& text);
+void append_csv_cell(std::string& out, const std::string& text);
 
 }  // namespace straits::sim::internal
