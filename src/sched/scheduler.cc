@@ -700,6 +700,24 @@ Duration Scheduler::checkpoint_time(const Job& job) const {
       static_cast<std::int64_t>(std::ceil(job.checkpoint_gb / options_.checkpoint_bandwidth_gbps)));
 }
 
+Duration Scheduler::wall_time(const Job& job, Duration compute) const {
+  const Duration interval = job.checkpoint_interval;
+  if (interval <= Duration() || compute <= Duration()) return compute;
+  const std::int64_t written =
+      (compute.count_microseconds() - 1) / interval.count_microseconds();  // not at the end
+  return compute + checkpoint_time(job) * written;
+}
+
+Scheduler::Progress Scheduler::progress(const Job& job, Duration elapsed) const {
+  const Duration interval = job.checkpoint_interval;
+  if (elapsed <= Duration()) return {};
+  if (interval <= Duration()) return {elapsed, Duration(), Duration()};
+  const Duration cycle = interval + checkpoint_time(job);
+  const std::int64_t done = elapsed.count_microseconds() / cycle.count_microseconds();
+  const Duration into = elapsed - cycle * done;
+  return {interval * done + std::min(into, interval), interval * done, cycle * done};
+}
+
 namespace {
 
 struct Candidate {
@@ -939,8 +957,8 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (cut_rule != nullptr) return *cut_rule;
         return owned ? std::string() : "lease " + active_lease->id.str() + " ends";
       };
-      Duration run_time =
-          ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work);
+      Duration run_time = wall_time(
+          job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
       if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
       Instant expected_end = now + run_time;
       if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {

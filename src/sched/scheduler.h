@@ -105,6 +105,19 @@ class Scheduler {
   // Time to write one checkpoint of the job.
   Duration checkpoint_time(const Job& job) const;
 
+  // Periodic checkpoints cost time: a job computes for its
+  // checkpoint_interval, then writes a checkpoint (checkpoint_time) without
+  // progress, and so on; none is written at the very end.
+  // The wall time to compute for `compute`, checkpoints included.
+  Duration wall_time(const Job& job, Duration compute) const;
+  // After `elapsed` of such a run (restart overhead excluded): the compute
+  // done, the compute the checkpoints written by then saved, and when the
+  // last of them was done (from the run's start).
+  struct Progress {
+    Duration computed, saved, saved_at;
+  };
+  Progress progress(const Job& job, Duration elapsed) const;
+
   const SchedulerOptions& options() const { return options_; }
 
  private:

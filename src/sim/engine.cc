@@ -305,15 +305,14 @@ class Simulation {
       Duration elapsed = now - r.started;
       Duration overhead =
           r.remaining < r.job->work ? scenario_.scheduler.restart_overhead : Duration();
-      Duration productive = std::max(Duration(), elapsed - overhead);
-      Duration saved;
-      if (r.job->checkpoint_interval > Duration()) {
-        saved = r.job->checkpoint_interval *
-                (productive.count_microseconds() / r.job->checkpoint_interval.count_microseconds());
-      }
+      // What the run did after its restart, and what of it its last
+      // completed checkpoint saved; the rest (and the restart) is lost.
+      const sched::Scheduler::Progress done =
+          scheduler_.progress(*r.job, std::max(Duration(), elapsed - overhead));
       r.remaining = std::max(
-          0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools[pool].chip, saved));
-      r.lost_gpu_hours += r.job->gpus * (elapsed - saved).to_hours();
+          0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools[pool].chip, done.saved));
+      const Duration kept = done.saved_at > Duration() ? overhead + done.saved_at : Duration();
+      r.lost_gpu_hours += r.job->gpus * (elapsed - kept).to_hours();
       close_interval(j, now, "failed");
       r.reason = "restarting after a node failure on " + state_.pools[pool].pool->id.str();
       r.state = JobState::kPending;
@@ -396,11 +395,12 @@ class Simulation {
         if (r.state != JobState::kRunning || r.run != e.run) return;
         // Progress up to now is saved by the checkpoint written until must_leave_by.
         const sched::PoolState& pool = state_.pools[r.allocation.pool];
-        Duration productive = now - r.started;
-        if (r.remaining < r.job->work) productive -= scenario_.scheduler.restart_overhead;
-        if (productive > Duration()) {
+        Duration elapsed = now - r.started;
+        if (r.remaining < r.job->work) elapsed -= scenario_.scheduler.restart_overhead;
+        const Duration computed = scheduler_.progress(*r.job, elapsed).computed;
+        if (computed > Duration()) {
           r.remaining =
-              std::max(0.0, r.remaining - throughput_.work_done(*r.job, *pool.chip, productive));
+              std::max(0.0, r.remaining - throughput_.work_done(*r.job, *pool.chip, computed));
         }
         push(r.must_leave_by, EventKind::kCutDone, e.job, r.run);
         return;

@@ -138,6 +138,30 @@ TEST(SchedulerTest, ForesightCutsAtTheLeaseEndOnlyJobsThatCanCheckpoint) {
   EXPECT_EQ(s.checkpoint_time(ckpt), Duration::seconds(60));  // 300 GB at 5 GB/s
 }
 
+TEST(SchedulerTest, PeriodicCheckpointsTakeTimeAndSaveWhatWasDoneBeforeThem) {
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  Job j = job("j", 8, 40);  // 5 h on 8 H100
+  j.checkpoint_interval = Duration::hours(2);
+  j.checkpoint_gb = 300;  // 60 s at 5 GB/s
+  // Checkpoints after 2 h and 4 h of work, none at the end.
+  EXPECT_EQ(s.wall_time(j, Duration::hours(5)), Duration::hours(5) + Duration::seconds(120));
+  EXPECT_EQ(s.wall_time(j, Duration::hours(4)), Duration::hours(4) + Duration::seconds(60));
+  ClusterState state = leased(8, 0);
+  state.pending = {{&j, 40}};
+  EXPECT_EQ(s.plan(state, t0).starts[0].expected_end,
+            t0 + Duration::hours(5) + Duration::seconds(120));
+  // 3 h in: 2 h computed, 60 s writing, 59 min more; the 2 h are saved, since 2 h 1 m.
+  Scheduler::Progress p = s.progress(j, Duration::hours(3));
+  EXPECT_EQ(p.computed, Duration::hours(3) - Duration::seconds(60));
+  EXPECT_EQ(p.saved, Duration::hours(2));
+  EXPECT_EQ(p.saved_at, Duration::hours(2) + Duration::seconds(60));
+  // Without checkpoints everything computed counts, and nothing is saved.
+  j.checkpoint_interval = Duration();
+  EXPECT_EQ(s.wall_time(j, Duration::hours(5)), Duration::hours(5));
+  EXPECT_EQ(s.progress(j, Duration::hours(3)).computed, Duration::hours(3));
+  EXPECT_EQ(s.progress(j, Duration::hours(3)).saved, Duration());
+}
+
 Lease lease_of(const char* id, const char* org, const char* pool, int gpus, const char* price) {
   return Lease{LeaseId(id),        OrgId(org), PoolId(pool), gpus, t0, t0 + Duration::days(30),
                *parse_money(price)};

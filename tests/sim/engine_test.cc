@@ -147,17 +147,19 @@ TEST(SimulationTest, AJobMovesBeforeItsLeaseEnds) {
       "end: 2026-01-01T02:00:00Z, price_per_gpu_hour: \"3.00 USD\"}\n"
       "  - {id: lb, org: hanshan-sg, pool: sg-b-h100, gpus: 8, start: 2026-01-01, end: "
       "2026-01-11}\n";
-  // 8 GPUs x 4 h of work, checkpoints of 300 GB: 60 s at 5 GB/s.
+  // 8 GPUs x 4 h of work, a checkpoint every hour of it, of 300 GB: 60 s at 5 GB/s.
   SimRun run(
       "easy-backfill", leases,
       R"({"id":"m1","submit":0,"org":"hanshan-sg","gpus":8,"work":32,"checkpoint_interval":"1h","checkpoint_gb":300}
 )");
-  // On la from 0; checkpoint from 2h - 60 s, off at 2 h. Work done: 8 x (7200 - 60) / 3600
-  // = 15.8667 GPU-h; 16.1333 left = 7260 s on 8 GPUs, + 600 s restart: ends 2 h + 7860 s.
+  // On la from 0; checkpoint from 2h - 60 s, off at 2 h. By then it computed 1 h, wrote the
+  // 1 h checkpoint (60 s) and computed 3480 s more: 8 x 7080 / 3600 = 15.7333 GPU-h; 16.2667
+  // left = 7320 s on 8 GPUs, with 2 checkpoints on the way (120 s) and the 600 s restart:
+  // ends 2 h + 8040 s.
   EXPECT_EQ(run.intervals(),
             (std::vector<std::string>{
                 "m1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T02:00:00Z checkpointed 0:8",
-                "m1 sg-b-h100 2026-01-01T02:00:00Z 2026-01-01T04:11:00Z completed 0:8",
+                "m1 sg-b-h100 2026-01-01T02:00:00Z 2026-01-01T04:14:00Z completed 0:8",
             }));
   auto jobs = run.jobs();
   EXPECT_EQ(jobs["m1"][7], "completed");
@@ -165,8 +167,8 @@ TEST(SimulationTest, AJobMovesBeforeItsLeaseEnds) {
   EXPECT_EQ(jobs["m1"][14], "1");         // checkpoints
   EXPECT_EQ(jobs["m1"][15], "1");         // moves
   EXPECT_EQ(jobs["m1"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
-  // Cost: 8 x 2 h x 3.00 + 8 x (7860 / 3600) h x 5.00 = 48 + 87.33.
-  EXPECT_EQ(jobs["m1"][13], "135.33");
+  // Cost: 8 x 2 h x 3.00 + 8 x (8040 / 3600) h x 5.00 = 48 + 89.33.
+  EXPECT_EQ(jobs["m1"][13], "137.33");
   EXPECT_NE(read_file(run.out / "summary.json").find("\"lease la ends\": 1"), std::string::npos);
 }
 
@@ -204,16 +206,17 @@ TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
       "",
       "failures: {repair: 1h, inject: [{pool: sg-a-h100, node: 0, at: "
       "2026-01-01T01:30:00Z}]}\n");
-  // The 1 h checkpoint saved 8 GPU-hours: 24 remain, 3 h on node 1 after a 10 min restart,
-  // from 1 h 30 m: ends at 4 h 40 m. Lost: 8 GPUs x the 30 min since the checkpoint.
+  // The checkpoint after 1 h of work (written by 1 h 1 m) saved 8 GPU-hours: 24 remain, 3 h
+  // on node 1 with 2 checkpoints (2 x 60 s) after a 10 min restart, from 1 h 30 m: ends at
+  // 4 h 42 m. Lost: 8 GPUs x the 29 min since the checkpoint was written.
   EXPECT_EQ(run.intervals(),
             (std::vector<std::string>{
                 "f1 sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T01:30:00Z failed 0:8",
-                "f1 sg-a-h100 2026-01-01T01:30:00Z 2026-01-01T04:40:00Z completed 1:8",
+                "f1 sg-a-h100 2026-01-01T01:30:00Z 2026-01-01T04:42:00Z completed 1:8",
             }));
   auto jobs = run.jobs();
   EXPECT_EQ(jobs["f1"][7], "completed");
-  EXPECT_EQ(jobs["f1"][16], "4.000000");
+  EXPECT_EQ(jobs["f1"][16], "3.866667");
   EXPECT_NE(read_file(run.out / "summary.json").find("\"node_failures\": 1"), std::string::npos);
 }
 
