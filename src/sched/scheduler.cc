@@ -624,6 +624,8 @@ struct Scheduler::Impl {
     reservations.resize(pool_count);
     for (auto& r : reservations) r.held = false;
     claimed.assign(pool_count, 0);
+    chosen.assign(state.running.size(), 0);
+    holds.assign(pool_count, Hold{});
     claims.clear();
     claim_pools.clear();
     for (std::size_t p = 0; p < pool_count; ++p) free_total[p] = state.pools[p].free_total;
@@ -666,6 +668,89 @@ struct Scheduler::Impl {
     std::size_t total = 0;
     for (const auto& list : state.running_by_pool) total += list.size();
     return total == state.running.size();
+  }
+
+  // ---- Preemption (kPriorityFairShare with options.preemption).
+  std::vector<std::int32_t> preempt_free;    // scratch view
+  std::vector<std::uint32_t> victims;        // scratch
+  std::vector<char> chosen;                  // by position in state.running, this pass
+  std::vector<std::uint32_t> preempt_pools;  // where the job waits for GPUs alone
+  std::uint32_t preempt_pool = 0;            // where preempt_for made room, if it did
+  // By pool: the org and priority the pool's GPUs are held for in this pass,
+  // while jobs leave to make room for a preempting job: lower-priority jobs
+  // of that org do not take them back meanwhile.
+  struct Hold {
+    bool held = false;
+    std::uint32_t org = 0;
+    int priority = 0;
+  };
+  std::vector<Hold> holds;
+
+  // Frees room for `job` on one of `preempt_pools` by preempting running
+  // jobs of its org with a lower priority (lowest first, then the latest
+  // started), fewest needed; none if jobs already leaving will free enough.
+  // Returns the positions chosen (empty: none, or none needed); where room
+  // is coming, the pool is held for the job (`holds`).
+  const std::vector<std::uint32_t>& preempt_for(const ClusterState& state, const Job& job,
+                                                std::uint32_t who) {
+    auto hold = [&](std::uint32_t p) {
+      if (!holds[p].held || holds[p].priority < job.priority)
+        holds[p] = Hold{true, who, job.priority};
+    };
+    victims.clear();
+    if (chosen.size() < state.running.size()) chosen.resize(state.running.size(), 0);
+    for (std::uint32_t p : preempt_pools) {
+      const Room room = room_of(state, who, p);
+      const NodeView nodes = view(state, p);
+      preempt_free.assign(nodes.free, nodes.free + nodes.nodes);
+      NodeView after = nodes;
+      after.free = preempt_free.data();
+      std::int32_t in_use = room.in_use;
+      auto release_one = [&](const RunningJob& r) {
+        for (const auto& [node, gpus] : r.allocation.nodes) {
+          preempt_free[static_cast<std::size_t>(node)] += gpus;
+          after.free_total += gpus;
+          if (r.job->org == job.org) in_use -= gpus;
+        }
+      };
+      auto fits = [&] {
+        std::int32_t left =
+            room.owned ? after.free_total : std::min(after.free_total, room.entitled - in_use);
+        return left >= job.gpus && fit(after, job.gpus).has_value();
+      };
+      // Jobs already on their way out first: if they make room, wait for them.
+      std::vector<std::uint32_t> candidates;
+      for (std::uint32_t at : by_end(state, p)) {
+        const RunningJob& r = state.running[at];
+        if (r.leaving || chosen[at]) {
+          release_one(r);
+        } else if (r.job->org == job.org && r.job->priority < job.priority) {
+          candidates.push_back(at);
+        }
+      }
+      if (fits()) {  // room is coming: nothing more to stop
+        hold(p);
+        return victims;
+      }
+      std::sort(candidates.begin(), candidates.end(), [&](std::uint32_t a, std::uint32_t b) {
+        const RunningJob& x = state.running[a];
+        const RunningJob& y = state.running[b];
+        if (x.job->priority != y.job->priority) return x.job->priority < y.job->priority;
+        if (x.started != y.started) return x.started > y.started;
+        return x.job->id < y.job->id;
+      });
+      for (std::size_t k = 0; k < candidates.size(); ++k) {
+        release_one(state.running[candidates[k]]);
+        if (fits()) {
+          victims.assign(candidates.begin(),
+                         candidates.begin() + static_cast<std::ptrdiff_t>(k + 1));
+          for (std::uint32_t at : victims) chosen[at] = 1;
+          hold(p);
+          return victims;
+        }
+      }
+    }
+    return victims;
   }
 
   // Positions in state.running of pool p's jobs, by the time they end.
@@ -765,6 +850,9 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   std::map<OrgId, std::int32_t> org_gpus;  // held now, across all sites
   std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
   const bool fair_share = options_.policy == QueuePolicy::kPriorityFairShare;
+  // Preemption depends on each job's priority: no class-wide findings then.
+  const bool preempting = fair_share && options_.preemption;
+  const bool memos = !explain && !preempting;
   if (fair_share || !options_.quotas.empty()) {
     for (const RunningJob& r : state.running) {
       org_gpus[r.job->org] += r.job->gpus;
@@ -842,7 +930,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     // only shrinks during a pass, and nothing else it was refused for
     // depends on the job itself (see job_specific).
     const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
-    if (!explain && klass_index < hopeless.size() && hopeless[klass_index] != 0) {
+    if (memos && klass_index < hopeless.size() && hopeless[klass_index] != 0) {
       // Under EASY it claims no reservation: its class's first job did (one
       // claim a class a pass; the jobs of a class wait in queue order).
       wait(Waiting{i, std::string(), hopeless[klass_index] == 1});
@@ -853,7 +941,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (impl.ent_org_count != impl.orgs.size()) impl.entitlements(state, now);  // a new org
     const Impl::Entitlement* ent = &impl.ent[static_cast<std::size_t>(org_index) * impl.pool_count];
     const std::vector<std::uint32_t>& usable = impl.usable_pools(klass);
-    if (!explain && impl.still_hopeless(klass, state, now, easy)) {
+    if (memos && impl.still_hopeless(klass, state, now, easy)) {
       const auto& h = klass.hopeless;
       if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
       hopeless[klass_index] = h.could_ever ? 2 : 1;
@@ -870,6 +958,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     Instant holds_until = Instant::max();  // what the decisions consulted hold until
     bool claim_whole = true;               // every pool without room is in job_claim
     impl.job_claim.clear();
+    impl.preempt_pools.clear();
     rejections.clear();
     candidates.clear();
     bool could_ever = false;
@@ -931,6 +1020,12 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         continue;
       }
       could_ever = true;
+      if (preempting && impl.holds[p].held && impl.holds[p].org == org_index &&
+          impl.holds[p].priority > job.priority) {
+        if (explain) rejections.push_back(name + " is held for a job of higher priority");
+        job_specific = true;
+        continue;
+      }
       // Foresight: what cuts a run started now.
       Instant must_leave_by = lease_end;
       // What cuts it, as text only when needed: the lease's end, or a rule.
@@ -947,7 +1042,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       const std::int32_t in_use = impl.used(state, org_index, p) + impl.added_by(org_index, p);
       const NodeView nodes = impl.view(state, p);
       std::int32_t room = owned ? nodes.free_total : std::min(nodes.free_total, entitled - in_use);
-      if (room < job.gpus && !explain && (!easy || impl.reservations[p].held)) {
+      if (room < job.gpus && !explain && !preempting && (!easy || impl.reservations[p].held)) {
         // Cannot start here, and no reservation to claim: what follows
         // would only say more about why.
         if (easy) claim_whole = false;
@@ -986,6 +1081,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (explain)
           rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
+        if (preempting) impl.preempt_pools.push_back(p);
         // Under EASY it may claim the pool's reservation, if it holds none.
         if (!easy) continue;
         if (impl.reservations[p].held) {
@@ -1081,7 +1177,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       }
     }
     klass.hopeless.valid = false;
-    if (candidates.empty() && !job_specific && !explain) {
+    if (candidates.empty() && !job_specific && memos) {
       if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
       hopeless[klass_index] = could_ever ? 2 : 1;
       if (impl.untouched(usable)) {
@@ -1096,6 +1192,19 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
           h.release_revisions.push_back(state.pools[p].release_revision);
       }
       klass.claim = impl.job_claim;
+    }
+    if (preempting && could_ever && !impl.preempt_pools.empty()) {
+      const auto& victims = impl.preempt_for(state, job, org_index);
+      for (std::uint32_t at : victims) {
+        plan.preemptions.push_back(
+            Preempt{at, i,
+                    "preempted by " + job.id.str() + " (priority " + std::to_string(job.priority) +
+                        " over " + std::to_string(state.running[at].job->priority) + ")"});
+      }
+      if (explain && !victims.empty()) {
+        reason +=
+            "; preempting " + std::to_string(victims.size()) + " lower-priority job(s) of its org";
+      }
     }
     wait(Waiting{i, std::move(reason), !could_ever});
     if (!could_ever) continue;  // never blocks the queue

@@ -60,6 +60,10 @@ struct SchedulerOptions {
   // bf_max_job_test): bounds a pass's cost when the queue is long. Jobs past
   // it wait, with that reason, for a later pass. 0: no limit.
   std::size_t max_jobs_per_pass = 1000;
+  // Under kPriorityFairShare: a job that cannot start may preempt running
+  // jobs of its own org with a lower priority. They write a checkpoint and
+  // leave (their GPUs free checkpoint_time later) and queue again.
+  bool preemption = false;
 };
 
 struct Start {
@@ -76,9 +80,17 @@ struct Waiting {
   bool never = false;  // no pool it may ever use fits it
 };
 
+// A running job to stop for a waiting one of higher priority.
+struct Preempt {
+  std::size_t running_index = 0;  // into ClusterState::running
+  std::size_t for_pending = 0;    // the waiting job it makes room for
+  std::string reason;             // "preempted by j7 (priority 5)"
+};
+
 struct Plan {
   std::vector<Start> starts;
   std::vector<Waiting> waiting;
+  std::vector<Preempt> preemptions;
 };
 
 class Scheduler {

@@ -57,6 +57,9 @@ struct RunningJob {
   // The job's org as an index into catalog.orgs(), set by add_running
   // (kNoOrgSlot otherwise, or for an org outside the catalog).
   std::uint32_t org_slot = kNoOrgSlot;
+  // Writing its last checkpoint before it leaves (a cut or a preemption):
+  // its GPUs are free at must_leave_by.
+  bool leaving = false;
 };
 
 struct ClusterState {

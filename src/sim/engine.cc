@@ -56,6 +56,7 @@ struct JobRecord {
   std::vector<std::uint32_t> pools;  // used, in order of first use
   double gpu_hours = 0, cost = 0, lost_gpu_hours = 0;
   int checkpoints = 0, moves = 0;
+  bool preempted = false;  // the checkpoint being written is for a preemption
   std::string reason;
   std::size_t running_pos = 0;  // in ClusterState::running while running
 };
@@ -209,7 +210,8 @@ class Simulation {
       }
       schedule(now, only_arrivals && waiting_before > 0);
       record_timeseries(now);
-      if (progress_ && (event_count_ & 1023) == 0) {
+      if (progress_ && event_count_ >= next_progress_check_) {
+        next_progress_check_ = event_count_ + 1024;
         auto wall = std::chrono::steady_clock::now();
         if (wall - last_print > std::chrono::milliseconds(200)) {
           print_progress(now, wall - wall_start);
@@ -390,6 +392,7 @@ class Simulation {
         close_interval(e.job, now, "completed");
         r.state = JobState::kCompleted;
         r.end = now;
+        ++finished_;
         return;
       case EventKind::kCutStart: {
         if (r.state != JobState::kRunning || r.run != e.run) return;
@@ -407,14 +410,20 @@ class Simulation {
       }
       case EventKind::kCutDone: {
         if (r.state != JobState::kRunning || r.run != e.run) return;
-        close_interval(e.job, now, "checkpointed");
+        close_interval(e.job, now, r.preempted ? "preempted" : "checkpointed");
         ++r.checkpoints;
-        ++r.moves;
         r.lost_gpu_hours +=
             r.job->gpus *
             (scheduler_.checkpoint_time(*r.job) + scenario_.scheduler.restart_overhead).to_hours();
-        r.reason = "checkpointed and left: " + r.cut_reason;
-        ++moves_by_reason_[r.cut_reason];
+        if (r.preempted) {
+          r.reason = r.cut_reason;
+          ++preemptions_;
+          r.preempted = false;
+        } else {
+          ++r.moves;
+          r.reason = "checkpointed and left: " + r.cut_reason;
+          ++moves_by_reason_[r.cut_reason];
+        }
         r.state = JobState::kPending;
         insert_pending(e.job);
         return;
@@ -531,8 +540,31 @@ class Simulation {
       if (w.never) {
         r.state = r.first_start ? JobState::kStopped : JobState::kNever;
         r.end = now;
+        ++finished_;
         remove.push_back(w.pending_index);
       }
+    }
+    // Preempted jobs write a checkpoint from now and leave when it is done.
+    std::vector<std::uint32_t> preempted;
+    for (const auto& p : plan.preemptions) {
+      preempted.push_back(index_of(state_.running[p.running_index].job));
+    }
+    for (std::size_t k = 0; k < preempted.size(); ++k) {
+      JobRecord& r = records_[preempted[k]];
+      sched::RunningJob running = state_.running[r.running_pos];
+      if (running.leaving) continue;
+      state_.remove_running(r.running_pos);
+      if (r.running_pos < state_.running.size()) {
+        records_[index_of(state_.running[r.running_pos].job)].running_pos = r.running_pos;
+      }
+      r.must_leave_by = now + scheduler_.checkpoint_time(*r.job);
+      r.cut_reason = plan.preemptions[k].reason;
+      r.preempted = true;
+      running.must_leave_by = r.must_leave_by;
+      running.leaving = true;
+      r.running_pos = state_.add_running(running);
+      ++r.run;  // the events of the run as planned no longer apply
+      push(now, EventKind::kCutStart, preempted[k], r.run);
     }
     for (const auto& s : plan.starts) {
       std::uint32_t job = index_of(state_.pending[s.pending_index].job);
@@ -595,7 +627,12 @@ class Simulation {
   }
 
   void print_progress(Instant now, std::chrono::steady_clock::duration wall) {
-    double done = (now - scenario_.start).to_seconds() / scenario_.horizon.to_seconds();
+    // The run ends at the horizon or when the last job is done, whichever
+    // comes first: the further of the two measures.
+    double by_time = (now - scenario_.start).to_seconds() / scenario_.horizon.to_seconds();
+    double by_jobs =
+        jobs_.empty() ? 1.0 : static_cast<double>(finished_) / static_cast<double>(jobs_.size());
+    double done = std::clamp(std::max(by_time, by_jobs), 0.0, 1.0);
     double seconds = std::chrono::duration<double>(wall).count();
     double eta = done > 0 ? seconds * (1 - done) / done : 0;
     int filled = static_cast<int>(done * 30);
@@ -634,6 +671,9 @@ class Simulation {
   std::vector<internal::Random> randoms_;  // one stream per node
   std::vector<std::uint32_t> node_base_;   // first stream of each pool
   std::size_t failures_ = 0;
+  std::size_t preemptions_ = 0;
+  std::size_t finished_ = 0;  // jobs completed, stopped or given up on
+  std::size_t next_progress_check_ = 0;
   std::vector<const sched::Job*> arrived_;              // arrivals of the current batch
   std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
@@ -765,6 +805,7 @@ Status Simulation::write() const {
       {"currency", "USD"},
       {"gpu_hours_lost", std::round(lost * 1000) / 1000},
       {"node_failures", failures_},
+      {"preemptions", preemptions_},
       {"could_never_run", never_reasons},
       {"moves_by_reason", moves_by_reason_}};
   std::ofstream(out / "summary.json") << summary.dump(2) << "\n";

@@ -241,14 +241,23 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   }
   if (root["scheduler"]) {
     const YAML::Node& n = root["scheduler"];
-    r.check_keys(n,
-                 {"policy", "reference_chip", "efficiency", "restart_overhead",
-                  "checkpoint_bandwidth_gbps", "shares", "quotas", "budgets", "max_jobs_per_pass"},
-                 "scheduler");
+    r.check_keys(
+        n,
+        {"policy", "reference_chip", "efficiency", "restart_overhead", "checkpoint_bandwidth_gbps",
+         "shares", "quotas", "budgets", "max_jobs_per_pass", "preemption"},
+        "scheduler");
     if (n["shares"]) {
       for (const auto& kv : n["shares"]) {
         s.scheduler.shares[OrgId(kv.first.Scalar())] =
             r.number<double>(kv.second, "share of " + kv.first.Scalar(), true).value_or(1);
+      }
+    }
+    if (n["preemption"]) {
+      const std::string v = n["preemption"].Scalar();
+      if (v == "true" || v == "false") {
+        s.scheduler.preemption = v == "true";
+      } else {
+        r.error(n["preemption"], "preemption is true or false, got '" + v + "'");
       }
     }
     if (n["max_jobs_per_pass"]) {

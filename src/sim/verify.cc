@@ -34,8 +34,8 @@ const std::vector<std::string> kIntervalColumns = {"job",   "org", "pool",  "gpu
 // The columns of jobs.csv checked here; the others are for people.
 const std::vector<std::string> kJobColumns = {"id",  "org",   "gpus",  "first_start",
                                               "end", "state", "pools", "gpu_hours"};
-const std::set<std::string> kEndReasons = {"completed", "checkpointed", "stopped", "failed",
-                                           "horizon"};
+const std::set<std::string> kEndReasons = {"completed", "checkpointed", "preempted",
+                                           "stopped",   "failed",       "horizon"};
 const std::set<std::string> kStates = {"completed", "running", "pending", "stopped", "never"};
 
 Result<std::string> read_text(const fs::path& file) {

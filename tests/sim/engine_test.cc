@@ -220,6 +220,41 @@ TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
   EXPECT_NE(read_file(run.out / "summary.json").find("\"node_failures\": 1"), std::string::npos);
 }
 
+TEST(SimulationTest, AHigherPriorityJobPreemptsALowerOneOfItsOrg) {
+  // One node leased. low (10 h of work, a checkpoint every hour of it, 60 s
+  // to write) starts at 0; high (1 h, priority 5) arrives at 1 h.
+  SimRun run(
+      "priority-fair-share, preemption: true",
+      "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 8, start: 2026-01-01, end: "
+      "2026-02-01}\n",
+      R"({"id":"low","submit":0,"org":"hanshan-sg","gpus":8,"work":80,"checkpoint_interval":"1h","checkpoint_gb":300}
+{"id":"high","submit":3600,"org":"hanshan-sg","gpus":8,"work":8,"priority":5,"checkpoint_interval":"0s"}
+)");
+  // At 1 h low is preempted: it writes a checkpoint until 1 h 1 m, having done 1 h of work
+  // (8 GPU-h; 72 left). high runs 1 h from 1 h 1 m. low restarts at 2 h 1 m: 600 s + 9 h of
+  // work + 8 checkpoints (480 s): ends at 11 h 19 m.
+  EXPECT_EQ(run.intervals(),
+            (std::vector<std::string>{
+                "high sg-a-h100 2026-01-01T01:01:00Z 2026-01-01T02:01:00Z completed 0:8",
+                "low sg-a-h100 2026-01-01T00:00:00Z 2026-01-01T01:01:00Z preempted 0:8",
+                "low sg-a-h100 2026-01-01T02:01:00Z 2026-01-01T11:19:00Z completed 0:8",
+            }));
+  auto jobs = run.jobs();
+  EXPECT_EQ(jobs["low"][14], "1");         // checkpoints
+  EXPECT_EQ(jobs["low"][15], "0");         // moves
+  EXPECT_EQ(jobs["low"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
+  EXPECT_NE(read_file(run.out / "summary.json").find("\"preemptions\": 1"), std::string::npos);
+  // Without preemption high waits for low to finish.
+  SimRun patient(
+      "priority-fair-share",
+      "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 8, start: 2026-01-01, end: "
+      "2026-02-01}\n",
+      R"({"id":"low","submit":0,"org":"hanshan-sg","gpus":8,"work":80,"checkpoint_interval":"1h","checkpoint_gb":300}
+{"id":"high","submit":3600,"org":"hanshan-sg","gpus":8,"work":8,"priority":5,"checkpoint_interval":"0s"}
+)");
+  EXPECT_EQ(patient.jobs()["high"][5], "2026-01-01T10:09:00Z");  // 10 h + 9 checkpoints
+}
+
 TEST(SimulationTest, QuotasFromTheScenarioHoldTheOrgBack) {
   // Quota 8 GPUs: j2 (16) can never run; j3 waits for j1's GPUs to come back.
   SimRun run("priority-fair-share, shares: {hanshan-sg: 2}, quotas: {hanshan-sg: 8}", kLeaseA,
