@@ -105,7 +105,10 @@ void BM_PlaceFleetInOnePass(benchmark::State& state) {
   std::size_t started = 0;
   for (auto _ : state) {
     // A fresh scheduler each time: its decision cache starts cold, as in one real pass.
-    Scheduler s(f.catalog, *f.engine, *f.throughput, SchedulerOptions{});
+    // One pass over the whole queue (no max_jobs_per_pass), until the fleet is full.
+    SchedulerOptions options;
+    options.max_jobs_per_pass = 0;
+    Scheduler s(f.catalog, *f.engine, *f.throughput, options);
     Plan plan = s.plan(f.state, now, state.range(0) != 0);
     started = plan.starts.size();
     benchmark::DoNotOptimize(plan);

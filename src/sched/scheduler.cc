@@ -624,7 +624,8 @@ struct Scheduler::Impl {
     reservations.resize(pool_count);
     for (auto& r : reservations) r.held = false;
     claimed.assign(pool_count, 0);
-    chosen.assign(state.running.size(), 0);
+    for (std::uint32_t at : chosen_list) chosen[at] = 0;  // (not per running job: every pass)
+    chosen_list.clear();
     holds.assign(pool_count, Hold{});
     claims.clear();
     claim_pools.clear();
@@ -674,6 +675,7 @@ struct Scheduler::Impl {
   std::vector<std::int32_t> preempt_free;    // scratch view
   std::vector<std::uint32_t> victims;        // scratch
   std::vector<char> chosen;                  // by position in state.running, this pass
+  std::vector<std::uint32_t> chosen_list;    // where `chosen` is set
   std::vector<std::uint32_t> preempt_pools;  // where the job waits for GPUs alone
   std::uint32_t preempt_pool = 0;            // where preempt_for made room, if it did
   // By pool: the org and priority the pool's GPUs are held for in this pass,
@@ -744,7 +746,10 @@ struct Scheduler::Impl {
         if (fits()) {
           victims.assign(candidates.begin(),
                          candidates.begin() + static_cast<std::ptrdiff_t>(k + 1));
-          for (std::uint32_t at : victims) chosen[at] = 1;
+          for (std::uint32_t at : victims) {
+            chosen[at] = 1;
+            chosen_list.push_back(at);
+          }
           hold(p);
           return victims;
         }
