@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/shell.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -22,13 +24,9 @@ Outcome straits(const std::string& args) {
   fs::path err_file = fs::temp_directory_path() / ("straits-cli-err-" + std::to_string(::getpid()));
   std::string command = std::string(STRAITS_BINARY) + " " + args + " 2>" + err_file.string();
   Outcome run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  straits::testing::CommandResult result = straits::testing::run_command(command);
+  run.exit_code = result.exit_code;
+  run.out = std::move(result.out);
   std::ifstream in(err_file);
   std::stringstream err;
   err << in.rdbuf();

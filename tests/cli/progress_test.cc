@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/shell.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -108,17 +110,13 @@ Outcome straits_in_pty(const std::vector<std::string>& args) {
   return run;
 }
 
-// Runs straits with stdout and stderr on a pipe, as in cli_test.cc.
+// Runs straits with stdout and stderr on a pipe.
 Outcome straits_in_pipe(const std::string& args) {
   std::string command = std::string(STRAITS_BINARY) + " " + args + " 2>&1 </dev/null";
+  straits::testing::CommandResult result = straits::testing::run_command(command);
   Outcome run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, n);
-  int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.exit_code = result.exit_code;
+  run.output = std::move(result.out);
   return run;
 }
 

@@ -223,13 +223,14 @@ TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
 TEST(SimulationTest, AHigherPriorityJobPreemptsALowerOneOfItsOrg) {
   // One node leased. low (10 h of work, a checkpoint every hour of it, 60 s
   // to write) starts at 0; high (1 h, priority 5) arrives at 1 h.
-  SimRun run(
-      "priority-fair-share, preemption: true",
+  const std::string one_node =
       "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 8, start: 2026-01-01, end: "
-      "2026-02-01}\n",
+      "2026-02-01}\n";
+  const std::string low_and_high =
       R"({"id":"low","submit":0,"org":"hanshan-sg","gpus":8,"work":80,"checkpoint_interval":"1h","checkpoint_gb":300}
 {"id":"high","submit":3600,"org":"hanshan-sg","gpus":8,"work":8,"priority":5,"checkpoint_interval":"0s"}
-)");
+)";
+  SimRun run("priority-fair-share, preemption: true", one_node, low_and_high);
   // At 1 h low is preempted: it writes a checkpoint until 1 h 1 m, having done 1 h of work
   // (8 GPU-h; 72 left). high runs 1 h from 1 h 1 m. low restarts at 2 h 1 m: 600 s + 9 h of
   // work + 8 checkpoints (480 s): ends at 11 h 19 m.
@@ -245,13 +246,7 @@ TEST(SimulationTest, AHigherPriorityJobPreemptsALowerOneOfItsOrg) {
   EXPECT_EQ(jobs["low"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
   EXPECT_NE(read_file(run.out / "summary.json").find("\"preemptions\": 1"), std::string::npos);
   // Without preemption high waits for low to finish.
-  SimRun patient(
-      "priority-fair-share",
-      "  - {id: la, org: hanshan-sg, pool: sg-a-h100, gpus: 8, start: 2026-01-01, end: "
-      "2026-02-01}\n",
-      R"({"id":"low","submit":0,"org":"hanshan-sg","gpus":8,"work":80,"checkpoint_interval":"1h","checkpoint_gb":300}
-{"id":"high","submit":3600,"org":"hanshan-sg","gpus":8,"work":8,"priority":5,"checkpoint_interval":"0s"}
-)");
+  SimRun patient("priority-fair-share", one_node, low_and_high);
   EXPECT_EQ(patient.jobs()["high"][5], "2026-01-01T10:09:00Z");  // 10 h + 9 checkpoints
 }
 
