@@ -34,6 +34,7 @@ ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
     state.pools.push_back(std::move(p));
   }
   state.usage.assign(catalog.orgs().size() * pools.size(), 0);
+  state.leases_revision = next_revision();
   state.running_by_pool.resize(pools.size());
   return state;
 }
@@ -114,6 +115,15 @@ void ClusterState::remove_running(std::size_t position) {
   }
   if (position != last) running[position] = std::move(running[last]);
   running.pop_back();
+}
+
+void ClusterState::set_leases(std::vector<Lease> new_leases) {
+  leases = std::move(new_leases);
+  touch_leases();
+}
+
+void ClusterState::touch_leases() {
+  leases_revision = next_revision();
 }
 
 void ClusterState::touch(std::uint32_t pool) {

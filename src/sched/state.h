@@ -66,8 +66,10 @@ struct ClusterState {
   const catalog::Catalog* catalog = nullptr;
   std::vector<PoolState> pools;  // one per catalog pool, same order
   std::vector<Lease> leases;
-  // Bumped by whoever changes `leases` in place: the scheduler caches what
-  // the leases give each org until they change (or a lease starts or ends).
+  // What the scheduler caches about the leases (what they give each org)
+  // holds while this stays: a value no other state has had (empty_fleet and
+  // set_leases make a new one). Whoever changes `leases` otherwise calls
+  // set_leases, or changes this to a new value (touch_leases).
   std::uint64_t leases_revision = 0;
   std::vector<PendingJob> pending;  // arrival order
   std::vector<RunningJob> running;  // in no order; change it with add/remove_running
@@ -85,6 +87,8 @@ struct ClusterState {
   // Takes or gives back an allocation's GPUs (and the org's usage).
   void allocate(const OrgId& org, const Allocation& allocation);
   void release(const OrgId& org, const Allocation& allocation);
+  void set_leases(std::vector<Lease> new_leases);
+  void touch_leases();
   // Adds a running job (its GPUs already allocated); returns its position.
   std::size_t add_running(RunningJob job);
   // Removes the running job at `position`; the last one takes its place.

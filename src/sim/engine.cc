@@ -143,7 +143,7 @@ class Simulation {
     timeseries_out_.write("time,pool,busy_gpus,leased_gpus,pending_jobs\n");
     end_ = scenario_.start + scenario_.horizon;
     state_ = sched::ClusterState::empty_fleet(catalog_);
-    state_.leases = scenario_.leases;
+    state_.set_leases(scenario_.leases);
     records_.resize(jobs_.size());
     // Arrivals come from the jobs in order, not through the event queue (a
     // million of them would make every push and pop slower); at a tie they go

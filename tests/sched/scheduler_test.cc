@@ -117,6 +117,25 @@ TEST(SchedulerTest, SaysWhyAJobWaits) {
   EXPECT_TRUE(nowhere.waiting[0].never);
 }
 
+TEST(SchedulerTest, SeesLeasesChangeBetweenPasses) {
+  // The scheduler keeps what the leases give each org while they stay.
+  Scheduler s(world().catalog, world().engine, world().throughput, {});
+  ClusterState state = leased(8, 0);
+  Job big = job("big", 16, 16);
+  state.pending = {{&big, 16}};
+  EXPECT_TRUE(s.plan(state, t0).starts.empty());
+  // Changed in place (same vector, same size): touch_leases says so.
+  state.leases[0].gpus = 16;
+  state.touch_leases();
+  ASSERT_EQ(s.plan(state, t0).starts.size(), 1u);
+  state.set_leases({});
+  EXPECT_TRUE(s.plan(state, t0).starts.empty());
+  // And a state of its own is never taken for another's.
+  ClusterState other = leased(8, 0);
+  other.pending = {{&big, 16}};
+  EXPECT_TRUE(s.plan(other, t0).starts.empty());
+}
+
 TEST(SchedulerTest, ForesightCutsAtTheLeaseEndOnlyJobsThatCanCheckpoint) {
   Scheduler s(world().catalog, world().engine, world().throughput, {});
   ClusterState state = ClusterState::empty_fleet(world().catalog);
@@ -172,8 +191,8 @@ TEST(QueuePolicyTest, PriorityThenFairShareAcrossOrgsAndTeams) {
   options.policy = QueuePolicy::kPriorityFairShare;
   Scheduler s(world().catalog, world().engine, world().throughput, options);
   ClusterState state = ClusterState::empty_fleet(world().catalog);
-  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
-                  lease_of("l2", "hanshan-hk", "sg-a-h100", 8, "3.00 USD")};
+  state.set_leases({lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                    lease_of("l2", "hanshan-hk", "sg-a-h100", 8, "3.00 USD")});
   // hanshan-sg already holds 8 GPUs; hanshan-hk none. One node (8 GPUs) is left.
   Job running = job("r", 8, 80);
   Allocation node0{0, {{0, 8}}};
@@ -197,8 +216,8 @@ TEST(QueuePolicyTest, QuotasHoldAcrossAllSites) {
   options.quotas[OrgId("hanshan-sg")] = 12;
   Scheduler s(world().catalog, world().engine, world().throughput, options);
   ClusterState state = ClusterState::empty_fleet(world().catalog);
-  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
-                  lease_of("l2", "hanshan-sg", "sg-b-h100", 16, "5.00 USD")};
+  state.set_leases({lease_of("l1", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                    lease_of("l2", "hanshan-sg", "sg-b-h100", 16, "5.00 USD")});
   Job a = job("a", 8, 8), b = job("b", 8, 8);
   state.pending = {{&a, 8}, {&b, 8}};
   Plan plan = s.plan(state, t0);
@@ -213,7 +232,7 @@ TEST(QueuePolicyTest, LeastAttainedServiceGoesFirst) {
   options.policy = QueuePolicy::kLeastAttained;
   Scheduler s(world().catalog, world().engine, world().throughput, options);
   ClusterState state = ClusterState::empty_fleet(world().catalog);
-  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD")};
+  state.set_leases({lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD")});
   Job old_job = job("old", 8, 80), fresh = job("fresh", 8, 80);
   // `old` arrived first but has had 50 of its 80 GPU-hours; `fresh` none.
   state.pending = {{&old_job, 30}, {&fresh, 80}};
@@ -225,8 +244,8 @@ TEST(QueuePolicyTest, LeastAttainedServiceGoesFirst) {
 TEST(QueuePolicyTest, ThroughputPicksTheFastChipAndCostTheCheapestRunThatMeetsTheDeadline) {
   ClusterState state = ClusterState::empty_fleet(world().catalog);
   // H100 at 3.00 per GPU-hour or A800 (0.3153x as fast) at 0.50.
-  state.leases = {lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD"),
-                  lease_of("l3", "hanshan-sg", "sg-c-a800", 8, "0.50 USD")};
+  state.set_leases({lease_of("l1", "hanshan-sg", "sg-a-h100", 8, "3.00 USD"),
+                    lease_of("l3", "hanshan-sg", "sg-c-a800", 8, "0.50 USD")});
   Job j = job("j", 8, 8);  // 1 h on H100, 3.17 h on A800
   state.pending = {{&j, 8}};
   auto pool_under = [&](QueuePolicy policy) {
@@ -258,8 +277,8 @@ TEST(EasyBackfillTest, EachPoolHoldsItsOwnReservation) {
   // 16-GPU job waiting for its lease to drain: sg-a at 2 h, sg-b at 3 h.
   Scheduler s(world().catalog, world().engine, world().throughput, {});
   ClusterState state = ClusterState::empty_fleet(world().catalog);
-  state.leases = {lease_of("la", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
-                  lease_of("lb", "hanshan-hk", "sg-b-h100", 16, "3.00 USD")};
+  state.set_leases({lease_of("la", "hanshan-sg", "sg-a-h100", 16, "3.00 USD"),
+                    lease_of("lb", "hanshan-hk", "sg-b-h100", 16, "3.00 USD")});
   Job ra = job("ra", 8, 16), rb = job("rb", 8, 24);
   rb.org = OrgId("hanshan-hk");
   run_on(state, ra, 0, {{0, 8}}, Duration::hours(2));
