@@ -110,13 +110,11 @@ struct Scheduler::Impl {
   const catalog::Catalog& catalog;
   const policy::Engine& engine;
   const ThroughputModel& throughput;
-  SchedulerOptions options;
   const std::size_t pool_count;
   std::vector<const catalog::Chip*> chips;  // of each pool
 
-  Impl(const catalog::Catalog& c, const policy::Engine& e, const ThroughputModel& t,
-       SchedulerOptions o)
-      : catalog(c), engine(e), throughput(t), options(std::move(o)), pool_count(c.pools().size()) {
+  Impl(const catalog::Catalog& c, const policy::Engine& e, const ThroughputModel& t)
+      : catalog(c), engine(e), throughput(t), pool_count(c.pools().size()) {
     for (const auto& p : c.pools()) chips.push_back(c.find_chip(p.chip));
     for (std::uint32_t p = 0; p < pool_count; ++p) pool_index.emplace(c.pools()[p].id.str(), p);
     for (const auto& known : c.orgs()) index_of_org(known.id);
@@ -779,8 +777,7 @@ struct Scheduler::Impl {
 
 Scheduler::Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
                      const ThroughputModel& throughput, SchedulerOptions options)
-    : impl_(std::make_unique<Impl>(catalog, engine, throughput, options)),
-      options_(std::move(options)) {}
+    : impl_(std::make_unique<Impl>(catalog, engine, throughput)), options_(std::move(options)) {}
 
 Scheduler::~Scheduler() = default;
 

@@ -46,11 +46,6 @@ std::size_t ClusterState::usage_index(const OrgId& org, std::uint32_t pool) cons
   return index < usage.size() ? index : usage.size();
 }
 
-std::int32_t ClusterState::used_by(const OrgId& org, std::uint32_t pool) const {
-  std::size_t i = usage_index(org, pool);
-  return i < usage.size() ? usage[i] : 0;
-}
-
 void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
   PoolState& p = pools[allocation.pool];
   std::int32_t total = 0;

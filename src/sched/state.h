@@ -96,8 +96,6 @@ struct ClusterState {
   // Says that a pool's free GPUs changed other than by allocate or release
   // (a node failed or came back).
   void touch(std::uint32_t pool);
-  // GPUs the org holds on the pool (0 for an org outside the catalog).
-  std::int32_t used_by(const OrgId& org, std::uint32_t pool) const;
 
  private:
   // Where the org's usage of the pool is in `usage`; usage.size() if nowhere.
