@@ -528,7 +528,7 @@ struct Scheduler::Impl {
       std::int32_t future_room =
           room.owned ? future_total : std::min(future_total, room.entitled - future_in_use);
       if (future_room >= job.gpus && fits()) {
-        found.when = std::min(r.expected_end, r.must_leave_by);
+        found.when = r.frees_at();
         found.ended = i + 1;
         break;
       }
@@ -707,11 +707,7 @@ struct Scheduler::Impl {
       after.free = preempt_free.data();
       std::int32_t in_use = room.in_use;
       auto release_one = [&](const RunningJob& r) {
-        for (const auto& [node, gpus] : r.allocation.nodes) {
-          preempt_free[static_cast<std::size_t>(node)] += gpus;
-          after.free_total += gpus;
-          if (r.job->org == job.org) in_use -= gpus;
-        }
+        release(r, who, preempt_free, after.free_total, in_use);
       };
       auto fits = [&] {
         std::int32_t left =
@@ -765,11 +761,7 @@ struct Scheduler::Impl {
     }
     std::sort(unindexed_order.begin(), unindexed_order.end(),
               [&](std::uint32_t a, std::uint32_t b) {
-                const RunningJob& x = state.running[a];
-                const RunningJob& y = state.running[b];
-                Instant ex = std::min(x.expected_end, x.must_leave_by);
-                Instant ey = std::min(y.expected_end, y.must_leave_by);
-                return ex < ey || (ex == ey && x.job->id < y.job->id);
+                return frees_before(state.running[a], state.running[b]);
               });
     return unindexed_order;
   }

@@ -39,10 +39,20 @@ ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
   return state;
 }
 
-std::size_t ClusterState::usage_index(const OrgId& org, std::uint32_t pool) const {
+bool frees_before(const RunningJob& a, const RunningJob& b) {
+  const Instant ta = a.frees_at(), tb = b.frees_at();
+  return ta < tb || (ta == tb && a.job->id < b.job->id);
+}
+
+std::uint32_t ClusterState::org_slot(const OrgId& org) const {
   const catalog::Org* o = catalog == nullptr ? nullptr : catalog->find_org(org);
-  if (o == nullptr) return usage.size();
-  auto index = static_cast<std::size_t>(o - catalog->orgs().data()) * pools.size() + pool;
+  return o == nullptr ? kNoOrgSlot : static_cast<std::uint32_t>(o - catalog->orgs().data());
+}
+
+std::size_t ClusterState::usage_index(const OrgId& org, std::uint32_t pool) const {
+  const std::uint32_t slot = org_slot(org);
+  if (slot == kNoOrgSlot) return usage.size();
+  auto index = static_cast<std::size_t>(slot) * pools.size() + pool;
   return index < usage.size() ? index : usage.size();
 }
 
@@ -75,20 +85,14 @@ std::size_t ClusterState::add_running(RunningJob job) {
   const std::uint32_t pool = job.allocation.pool;
   if (running_by_pool.size() < pools.size()) running_by_pool.resize(pools.size());
   const auto position = static_cast<std::uint32_t>(running.size());
-  const catalog::Org* org = catalog == nullptr ? nullptr : catalog->find_org(job.job->org);
-  job.org_slot =
-      org == nullptr ? kNoOrgSlot : static_cast<std::uint32_t>(org - catalog->orgs().data());
+  job.org_slot = org_slot(job.job->org);
   running.push_back(std::move(job));
-  // By the time they end, then id (as the scheduler's reservations walk them).
-  auto ends_before = [this](std::uint32_t a, std::uint32_t b) {
-    const RunningJob& x = running[a];
-    const RunningJob& y = running[b];
-    Instant ex = std::min(x.expected_end, x.must_leave_by);
-    Instant ey = std::min(y.expected_end, y.must_leave_by);
-    return ex < ey || (ex == ey && x.job->id < y.job->id);
-  };
   auto& list = running_by_pool[pool];
-  list.insert(std::upper_bound(list.begin(), list.end(), position, ends_before), position);
+  list.insert(std::upper_bound(list.begin(), list.end(), position,
+                               [this](std::uint32_t a, std::uint32_t b) {
+                                 return frees_before(running[a], running[b]);
+                               }),
+              position);
   return position;
 }
 

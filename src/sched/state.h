@@ -60,7 +60,13 @@ struct RunningJob {
   // Writing its last checkpoint before it leaves (a cut or a preemption):
   // its GPUs are free at must_leave_by.
   bool leaving = false;
+
+  // When its GPUs come free if nothing changes.
+  Instant frees_at() const { return must_leave_by < expected_end ? must_leave_by : expected_end; }
 };
+
+// The order running jobs free their GPUs in: by frees_at(), then job id.
+bool frees_before(const RunningJob& a, const RunningJob& b);
 
 struct ClusterState {
   const catalog::Catalog* catalog = nullptr;
@@ -98,6 +104,8 @@ struct ClusterState {
   void touch(std::uint32_t pool);
 
  private:
+  // The org's index in catalog->orgs(); kNoOrgSlot if it is not there.
+  std::uint32_t org_slot(const OrgId& org) const;
   // Where the org's usage of the pool is in `usage`; usage.size() if nowhere.
   std::size_t usage_index(const OrgId& org, std::uint32_t pool) const;
 };
