@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "core/strings.h"
 
@@ -38,26 +39,27 @@ class Reader {
     return n.Scalar();
   }
 
-  std::optional<Instant> date(const YAML::Node& n, const std::string& what) {
+  // A scalar read with a core parser (parse_instant, parse_duration), its
+  // error reported at the node.
+  template <typename Parse>
+  auto parsed(const YAML::Node& n, const std::string& what, Parse parse)
+      -> std::optional<std::decay_t<decltype(*parse(std::string_view()))>> {
     auto t = text(n, what);
     if (!t) return std::nullopt;
-    auto i = parse_instant(*t);
-    if (!i) {
-      error(n, what + ": " + i.error().message());
+    auto value = parse(*t);
+    if (!value) {
+      error(n, what + ": " + value.error().message());
       return std::nullopt;
     }
-    return *i;
+    return *value;
+  }
+
+  std::optional<Instant> date(const YAML::Node& n, const std::string& what) {
+    return parsed(n, what, [](std::string_view t) { return parse_instant(t); });
   }
 
   std::optional<Duration> duration(const YAML::Node& n, const std::string& what) {
-    auto t = text(n, what);
-    if (!t) return std::nullopt;
-    auto d = parse_duration(*t);
-    if (!d) {
-      error(n, what + ": " + d.error().message());
-      return std::nullopt;
-    }
-    return *d;
+    return parsed(n, what, [](std::string_view t) { return parse_duration(t); });
   }
 
   template <typename T>
