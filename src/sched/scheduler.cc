@@ -1,9 +1,11 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 namespace straits::sched {
@@ -91,7 +93,10 @@ std::optional<Allocation> fit(const NodeView& view, std::int32_t gpus) {
     std::size_t best = view.nodes;
     for (std::size_t n = 0; n < view.nodes; ++n) {
       if (view.free[n] < rest || (n < last_whole && view.free[n] == per_node)) continue;
-      if (best == view.nodes || view.free[n] < view.free[best]) best = n;
+      if (best == view.nodes || view.free[n] < view.free[best]) {
+        best = n;
+        if (view.free[n] == rest) break;  // nothing fits tighter
+      }
     }
     if (best == view.nodes) return std::nullopt;
     a.nodes.emplace_back(static_cast<std::int32_t>(best), rest);
@@ -177,20 +182,22 @@ struct Scheduler::Impl {
 
   OrgInfo& org(std::uint32_t index) {
     OrgInfo& info = orgs[index];
-    if (!info.ready) {
-      info.ready = true;
-      info.owned.assign(pool_count, 0);
-      info.lease.resize(pool_count);
-      if (index < catalog.orgs().size()) {
-        auto chain = catalog.ownership_chain(info.id);
-        for (std::size_t p = 0; p < pool_count; ++p) {
-          const auto& owner = catalog.pools()[p].owner;
-          if (!owner) continue;
-          for (const catalog::Org* o : chain) info.owned[p] |= o->id == *owner ? 1 : 0;
-        }
-      }
-    }
+    if (!info.ready) prepare(info, index);
     return info;
+  }
+
+  // Fills in an org's OrgInfo the first time it is needed.
+  void prepare(OrgInfo& info, std::uint32_t index) {
+    info.ready = true;
+    info.owned.assign(pool_count, 0);
+    info.lease.resize(pool_count);
+    if (index >= catalog.orgs().size()) return;
+    auto chain = catalog.ownership_chain(info.id);
+    for (std::size_t p = 0; p < pool_count; ++p) {
+      const auto& owner = catalog.pools()[p].owner;
+      if (!owner) continue;
+      for (const catalog::Org* o : chain) info.owned[p] |= o->id == *owner ? 1 : 0;
+    }
   }
 
   // GPUs the org holds on a pool, as the state says.
@@ -264,16 +271,21 @@ struct Scheduler::Impl {
   // the reserved start or leave room for the gang then (EASY's extra nodes).
   // Reservations are found lazily: a blocked job claims the pools it could
   // start on but for busy GPUs, and claims are settled only once a later job
-  // could start on a claimed pool, since only such a job could delay it.
+  // could start on a claimed pool, since only such a job could delay it,
+  // and then only as far as the last claim on that pool: a claim's
+  // reservation depends on the claims before it, never on those after.
   // Most passes start nobody, and search nothing.
   struct Claim {
     const Job* job = nullptr;
     std::uint32_t klass = 0, org = 0;
     std::size_t first = 0, count = 0;  // its pools in `claim_pools`
   };
-  std::vector<Claim> claims;  // in queue order, not yet settled
+  std::vector<Claim> claims;  // in queue order; the first `settled` are settled
+  std::size_t settled = 0;
   std::vector<std::uint32_t> claim_pools;
-  std::vector<char> claimed;  // by pool: in some claim not yet settled
+  // By pool: 1 + the index in `claims` of the last claim on it (0: none).
+  // It waits on a claim not yet settled if that is above `settled`.
+  std::vector<std::size_t> claimed;
   struct Reservation {
     bool held = false;
     Instant shadow;  // when the job could start
@@ -302,36 +314,60 @@ struct Scheduler::Impl {
     // entitlements of `usable_version`: the only ones worth a look.
     std::vector<std::uint32_t> usable;
     std::uint64_t usable_version = 0;
-    // A pass's finding that no job of the class could start, on pools no
-    // earlier job of that pass had touched. It holds in a later pass while
-    // what it rested on stays: the entitlements, the decisions (until
-    // `until`) and the `usable` pools: untouched, and no GPUs freed there
-    // (release revisions; jobs started there only take more). The claim
-    // also rests on what the org holds there: it needs the same revisions.
+    std::int32_t gpus = 0;  // of its gang
+    // A pass's finding that no job of the class could start. It holds in a
+    // later pass while what it rested on stays: the entitlements, the
+    // decisions (until `until`), and on each pool it was short of GPUs on,
+    // the shortage. A pool is still short while the room the org has there
+    // is below the gang, or, where there was room but no node arrangement,
+    // while no GPUs were freed there (its release revision: jobs started
+    // there only take more). A job ending on a pool the class waits on for
+    // 64 GPUs thus leaves the class alone unless 64 are free now.
     struct Hopeless {
       bool valid = false;
       bool could_ever = false;
       bool claim_whole = false;  // `claim` lists every pool it waits on for GPUs
       std::uint64_t ent_version = 0;
       Instant until;
-      std::vector<std::uint64_t> release_revisions;  // of `usable`
+      struct Short {
+        std::uint32_t pool = 0;
+        // The pool's release revision when it was found short, or 0 if the
+        // pass had given out some of it already (the pass's view of its
+        // nodes was not the state's).
+        std::uint64_t release_revision = 0;
+      };
+      std::vector<Short> short_of;
     } hopeless;
     // Where its last job found hopeless waits for GPUs: its EASY claim.
     std::vector<std::uint32_t> claim;
   };
   std::vector<JobClass> classes;
-  std::unordered_map<std::string, std::uint32_t> class_index;
+  // Looked up by string_view: a job's key is built in `key` and copied only
+  // for a class not seen before (every job of a million-job run is
+  // classified once).
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>> class_index;
+  std::string key;
 
-  static std::string class_key(const Job& job) {
-    std::string key;
-    key.reserve(96);
+  static void class_key(const Job& job, std::string& key) {
+    key.clear();
     auto add = [&](const std::string& s) { key.append(s).push_back('\x1f'); };
+    auto add_number = [&](std::size_t n) {
+      char digits[24];
+      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+      key.append(digits, end);
+    };
     auto add_list = [&](const auto& list) {
-      key.append(std::to_string(list.size())).push_back('\x1e');
+      add_number(list.size());
+      key.push_back('\x1e');
       for (const auto& x : list) add(x.str());
     };
     add(job.org.str());
-    add(std::to_string(job.gpus));
+    add_number(static_cast<std::size_t>(job.gpus));
+    key.push_back('\x1f');
     add(job.purpose);
     add(job.model);
     add_list(job.datasets);
@@ -339,19 +375,25 @@ struct Scheduler::Impl {
     add_list(job.preferences.site_order);
     add_list(job.preferences.allow_sites);
     add_list(job.preferences.deny_sites);
-    return key;
   }
 
   JobClass& class_of(const PendingJob& pending) {
     if (pending.scheduler_class != 0 && pending.scheduler_class <= classes.size()) {
       return classes[pending.scheduler_class - 1];
     }
+    return classify(pending);
+  }
+
+  JobClass& classify(const PendingJob& pending) {
     const Job& job = *pending.job;
-    auto [it, inserted] =
-        class_index.emplace(class_key(job), static_cast<std::uint32_t>(classes.size()));
+    class_key(job, key);
+    auto it = class_index.find(std::string_view(key));
+    const bool inserted = it == class_index.end();
     if (inserted) {
+      it = class_index.emplace(key, static_cast<std::uint32_t>(classes.size())).first;
       JobClass c;
       c.org = index_of_org(job.org);
+      c.gpus = job.gpus;
       c.run.resize(pool_count);
       c.speed.assign(pool_count, 0);
       c.site_rank.assign(pool_count, 0);
@@ -390,22 +432,24 @@ struct Scheduler::Impl {
     return c.usable;
   }
 
-  bool untouched(const std::vector<std::uint32_t>& pools) const {
-    return std::none_of(pools.begin(), pools.end(),
-                        [&](std::uint32_t p) { return node_copied[p] != 0; });
-  }
-
   // Whether the class's Hopeless finding still holds now.
-  bool still_hopeless(const JobClass& c, const ClusterState& state, Instant now,
-                      bool need_claim) const {
+  bool still_hopeless(const JobClass& c, const ClusterState& state, Instant now, bool need_claim) {
     const auto& h = c.hopeless;
     if (!h.valid || h.ent_version != ent_version || c.usable_version != ent_version ||
         now >= h.until || (need_claim && !h.claim_whole)) {
       return false;
     }
-    for (std::size_t k = 0; k < c.usable.size(); ++k) {
-      const std::uint32_t p = c.usable[k];
-      if (node_copied[p] || state.pools[p].release_revision != h.release_revisions[k]) {
+    const Entitlement* e = &ent[static_cast<std::size_t>(c.org) * pool_count];
+    const OrgInfo& o = org(c.org);
+    for (const auto& s : h.short_of) {
+      const std::uint32_t p = s.pool;
+      const std::int32_t free = free_now(state, p);
+      const std::int32_t room =
+          o.owned[p] ? free
+                     : std::min(free, e[p].gpus - used(state, c.org, p) - added_by(c.org, p));
+      if (room < c.gpus) continue;
+      if (s.release_revision == 0 || node_copied[p] ||
+          state.pools[p].release_revision != s.release_revision) {
         return false;
       }
     }
@@ -425,11 +469,15 @@ struct Scheduler::Impl {
     });
   }
 
+  bool cut_short(const Scheduler& scheduler, const PendingJob& pending, const JobClass& klass,
+                 Instant now) const;
+
   // ---- A pass's working copies: what it has given out so far.
   std::vector<std::int32_t> free_total;              // by pool
   std::vector<std::vector<std::int32_t>> node_free;  // by pool, copied when first changed
-  std::vector<char> node_copied;
-  std::vector<std::int32_t> added;  // GPUs given out, [org * pools + pool]
+  std::vector<char> node_copied;                     // and free_total with it
+  std::vector<std::uint32_t> touched;  // pools whose pass state this pass set (see begin_pass)
+  std::vector<std::int32_t> added;     // GPUs given out, [org * pools + pool]
   std::vector<std::size_t> added_touched;
   // Reservation searches walk a pool's running jobs by the time they end
   // (the sooner of completion and must_leave_by): state.running_by_pool
@@ -448,11 +496,13 @@ struct Scheduler::Impl {
   };
   std::vector<std::vector<Search>> searches;  // by pool, at most kSearchesKept, newest last
   static constexpr std::size_t kSearchesKept = 16;
-  std::vector<std::int32_t> future_free;  // scratch for the reservation's search
-  std::vector<std::int32_t> level_count;  // and its nodes by GPUs free
-  std::vector<std::uint32_t> job_claim;   // the claim of the job being tried
-  std::vector<char> hopeless_in_pass;     // by class, see plan_subset
-  std::vector<std::size_t> order;         // of the jobs to try
+  std::vector<std::int32_t> future_free;            // scratch for the reservation's search
+  std::vector<std::int32_t> level_count;            // and its nodes by GPUs free
+  std::vector<std::uint32_t> job_claim;             // the claim of the job being tried
+  std::vector<char> hopeless_in_pass;               // by class, see plan_subset
+  std::vector<char> claimed_for_class;              // by class, see plan_subset
+  std::vector<JobClass::Hopeless::Short> short_of;  // of the job being tried
+  std::vector<std::size_t> order;                   // of the jobs to try
 
   // What the org of a claim may hold on a pool, and holds, as the pass sees it.
   struct Room {
@@ -542,8 +592,9 @@ struct Scheduler::Impl {
 
   // Settles the claims in queue order: each gets a reservation on the pool,
   // among those it claimed that hold none yet, where it could start soonest.
-  void settle_claims(const ClusterState& state) {
-    for (const Claim& claim : claims) {
+  void settle_claims(const ClusterState& state, std::size_t upto) {
+    for (; settled < upto; ++settled) {
+      const Claim& claim = claims[settled];
       std::optional<std::pair<std::uint32_t, Search>> best;
       for (std::size_t k = claim.first; k < claim.first + claim.count; ++k) {
         const std::uint32_t p = claim_pools[k];
@@ -557,6 +608,7 @@ struct Scheduler::Impl {
       const Room room = room_of(state, claim.org, p);
       const NodeView nodes = view(state, p);
       r.held = true;
+      touched.push_back(p);
       r.shadow = *best->second.when;
       r.job = claim.job;
       r.org = claim.org;
@@ -570,21 +622,26 @@ struct Scheduler::Impl {
         release(state.running[ending[i]], claim.org, r.free, r.free_total, r.in_use);
       }
     }
+    if (settled < claims.size()) return;
     for (std::uint32_t p : claim_pools) claimed[p] = 0;
+    settled = 0;
     claims.clear();
     claim_pools.clear();
   }
 
-  void add_claim(const Job& job, std::uint32_t klass, std::uint32_t who,
+  // Whether a claim was made: none if every pool of it is reserved already.
+  bool add_claim(const Job& job, std::uint32_t klass, std::uint32_t who,
                  const std::vector<std::uint32_t>& pools) {
     const std::size_t first = claim_pools.size();
     for (std::uint32_t p : pools) {
       if (reservations[p].held) continue;
       claim_pools.push_back(p);
-      claimed[p] = 1;
+      claimed[p] = claims.size() + 1;
+      touched.push_back(p);
     }
-    if (claim_pools.size() == first) return;
+    if (claim_pools.size() == first) return false;
     claims.push_back(Claim{&job, klass, who, first, claim_pools.size() - first});
+    return true;
   }
 
   // Whether a job starting now on `allocation`'s pool, running until `end`,
@@ -613,30 +670,45 @@ struct Scheduler::Impl {
     if (who == r.org) r.in_use += gpus;
   }
 
+  // Most passes touch few pools, and a pass is a cheap thing to start:
+  // what the last one set is cleared pool by pool (`touched`).
   void begin_pass(const ClusterState& state) {
-    free_total.resize(pool_count);
-    node_free.resize(pool_count);
-    node_copied.assign(pool_count, 0);
-    searches.resize(pool_count);
+    if (node_copied.size() != pool_count) {
+      free_total.resize(pool_count);
+      node_free.resize(pool_count);
+      node_copied.assign(pool_count, 0);
+      searches.resize(pool_count);
+      reservations.resize(pool_count);
+      claimed.assign(pool_count, 0);
+      holds.assign(pool_count, Hold{});
+    }
+    for (std::uint32_t p : touched) {
+      node_copied[p] = 0;
+      reservations[p].held = false;
+      claimed[p] = 0;
+      holds[p] = Hold{};
+    }
+    touched.clear();
     indexed_state = indexed(state);
-    reservations.resize(pool_count);
-    for (auto& r : reservations) r.held = false;
-    claimed.assign(pool_count, 0);
     for (std::uint32_t at : chosen_list) chosen[at] = 0;  // (not per running job: every pass)
     chosen_list.clear();
-    holds.assign(pool_count, Hold{});
     claims.clear();
+    settled = 0;
     claim_pools.clear();
-    for (std::size_t p = 0; p < pool_count; ++p) free_total[p] = state.pools[p].free_total;
     for (std::size_t i : added_touched) added[i] = 0;
     added_touched.clear();
     added.resize(orgs.size() * pool_count, 0);
   }
 
+  // Free GPUs on pool p as the pass sees them.
+  std::int32_t free_now(const ClusterState& state, std::uint32_t p) const {
+    return node_copied[p] ? free_total[p] : state.pools[p].free_total;
+  }
+
   NodeView view(const ClusterState& state, std::uint32_t p) const {
     const PoolState& pool = state.pools[p];
     return NodeView{node_copied[p] ? node_free[p].data() : pool.free.data(), pool.free.size(),
-                    free_total[p], pool.pool->gpus_per_node, p};
+                    free_now(state, p), pool.pool->gpus_per_node, p};
   }
 
   void take(const ClusterState& state, std::uint32_t org, const Allocation& allocation,
@@ -644,7 +716,9 @@ struct Scheduler::Impl {
     const std::uint32_t p = allocation.pool;
     if (!node_copied[p]) {
       node_free[p] = state.pools[p].free;
+      free_total[p] = state.pools[p].free_total;
       node_copied[p] = 1;
+      touched.push_back(p);
     }
     for (const auto& [node, n] : allocation.nodes)
       node_free[p][static_cast<std::size_t>(node)] -= n;
@@ -694,8 +768,10 @@ struct Scheduler::Impl {
   const std::vector<std::uint32_t>& preempt_for(const ClusterState& state, const Job& job,
                                                 std::uint32_t who) {
     auto hold = [&](std::uint32_t p) {
-      if (!holds[p].held || holds[p].priority < job.priority)
+      if (!holds[p].held || holds[p].priority < job.priority) {
         holds[p] = Hold{true, who, job.priority};
+        touched.push_back(p);
+      }
     };
     victims.clear();
     if (chosen.size() < state.running.size()) chosen.resize(state.running.size(), 0);
@@ -766,6 +842,47 @@ struct Scheduler::Impl {
     return unindexed_order;
   }
 };
+
+// Whether `pending`, started now on one of the pools its class's Hopeless
+// finding lacks GPUs on, would be cut (a lease end, a rule) before it ends
+// and could not checkpoint in time.
+bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pending,
+                                const JobClass& klass, Instant now) const {
+  const SchedulerOptions& options = scheduler.options_;
+  auto wall_time = [&](const Job& j, Duration d) { return scheduler.wall_time(j, d); };
+  auto checkpoint_time = [&](const Job& j) { return scheduler.checkpoint_time(j); };
+  const Job& job = *pending.job;
+  const OrgInfo& org = orgs[klass.org];
+  const Entitlement* org_ent = &ent[static_cast<std::size_t>(klass.org) * pool_count];
+  auto run_time_on = [&](std::uint32_t p) {
+    Duration run_time = wall_time(
+        job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
+    if (pending.remaining_work < job.work) run_time += options.restart_overhead;
+    return run_time;
+  };
+  if (pending.scheduler_longest_run < Duration()) {
+    Duration longest;
+    for (std::uint32_t p : klass.pools) longest = std::max(longest, run_time_on(p));
+    pending.scheduler_longest_run = longest;
+  }
+  for (const auto& s : klass.hopeless.short_of) {
+    const std::uint32_t p = s.pool;
+    Instant must_leave_by = Instant::max();
+    if (!org.owned[p]) {
+      must_leave_by = std::min({org_ent[p].end, org.lease[p].allowed_until});
+    }
+    must_leave_by = std::min(must_leave_by, klass.run[p].allowed_until);
+    if (must_leave_by == Instant::max() || now + pending.scheduler_longest_run <= must_leave_by) {
+      continue;
+    }
+    if (now + run_time_on(p) <= must_leave_by) continue;
+    const bool can_checkpoint =
+        job.checkpoint_interval > Duration() &&
+        must_leave_by - now > checkpoint_time(job) + options.restart_overhead;
+    if (!can_checkpoint) return true;
+  }
+  return false;
+}
 
 Scheduler::Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
                      const ThroughputModel& throughput, SchedulerOptions options)
@@ -885,6 +1002,23 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   // could (never), 2 none can start in this pass.
   std::vector<char>& hopeless = impl.hopeless_in_pass;
   hopeless.assign(impl.classes.size(), 0);
+  // By class: whether one of its jobs made an EASY claim in this pass. The
+  // first blocked job of a class claims for it (its jobs need the same
+  // GPUs on the same pools, and wait in queue order), explaining or not.
+  std::vector<char>& claimed_for = impl.claimed_for_class;
+  claimed_for.assign(impl.classes.size(), 0);
+  const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
+  auto claim = [&](const Job& job, std::uint32_t k, std::uint32_t org,
+                   const std::vector<std::uint32_t>& pools) {
+    if (claimed_for.size() <= k) claimed_for.resize(impl.classes.size(), 0);
+    if (claimed_for[k] == 0 && impl.add_claim(job, k, org, pools)) claimed_for[k] = 1;
+  };
+  // A job of a class found hopeless earlier in this pass is too: capacity
+  // only shrinks during a pass, and nothing else it was refused for depends
+  // on the job itself (see job_specific). Its class has claimed for it.
+  auto wait_as_class = [&](std::size_t i, std::uint32_t k) {
+    if (hopeless[k] == 1) plan.waiting.push_back(Waiting{i, std::string(), true});
+  };
   std::size_t considered = 0;
   for (std::size_t i : order) {
     const PendingJob& pending = state.pending[i];
@@ -918,16 +1052,17 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         continue;
       }
     }
+    // Most jobs of a long queue are of a class found hopeless earlier in
+    // the pass: this path reads no more than it must.
+    if (const std::uint32_t known = pending.scheduler_class;
+        memos && known != 0 && known <= hopeless.size() && hopeless[known - 1] != 0) {
+      wait_as_class(i, known - 1);
+      continue;
+    }
     Impl::JobClass& klass = impl.class_of(pending);
     const auto klass_index = static_cast<std::uint32_t>(&klass - impl.classes.data());
-    // A job of a class found hopeless earlier in this pass is too: capacity
-    // only shrinks during a pass, and nothing else it was refused for
-    // depends on the job itself (see job_specific).
-    const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
     if (memos && klass_index < hopeless.size() && hopeless[klass_index] != 0) {
-      // Under EASY it claims no reservation: its class's first job did (one
-      // claim a class a pass; the jobs of a class wait in queue order).
-      wait(Waiting{i, std::string(), hopeless[klass_index] == 1});
+      wait_as_class(i, klass_index);  // (its hint was set in this pass)
       continue;
     }
     const std::uint32_t org_index = klass.org;
@@ -935,7 +1070,15 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (impl.ent_org_count != impl.orgs.size()) impl.entitlements(state, now);  // a new org
     const Impl::Entitlement* ent = &impl.ent[static_cast<std::size_t>(org_index) * impl.pool_count];
     const std::vector<std::uint32_t>& usable = impl.usable_pools(klass);
-    if (memos && impl.still_hopeless(klass, state, now, easy)) {
+    // A class found hopeless in an earlier pass still is; the job waits,
+    // and claims as its class did, unless something of its own would have
+    // refused it somewhere (its price ceiling, its deadline, or a cut it
+    // could not run to the end of): it is tried in full then, as the
+    // class's Hopeless finding rested on no such refusal.
+    if (memos && impl.still_hopeless(klass, state, now, easy) &&
+        !pending.job->preferences.max_price_per_gpu_hour &&
+        !(options_.policy == QueuePolicy::kCost && pending.job->deadline) &&
+        !impl.cut_short(*this, pending, klass, now)) {
       const auto& h = klass.hopeless;
       if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
       hopeless[klass_index] = h.could_ever ? 2 : 1;
@@ -944,7 +1087,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         blocked = true;
         blocked_by = pending.job->id.str();
       } else if (h.could_ever && easy) {
-        impl.add_claim(*pending.job, klass_index, org_index, klass.claim);
+        claim(*pending.job, klass_index, org_index, klass.claim);
       }
       continue;
     }
@@ -956,7 +1099,12 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     rejections.clear();
     candidates.clear();
     bool could_ever = false;
-    bool job_specific = false;  // refused somewhere for what is the job's own, not its class's
+    bool job_specific = false;       // refused somewhere for what is the job's own, not its class's
+    auto& short_of = impl.short_of;  // pools it lacks GPUs on, for its class's Hopeless finding
+    short_of.clear();
+    auto lacks_gpus = [&](std::uint32_t p) {
+      short_of.push_back({p, impl.node_copied[p] ? 0 : state.pools[p].release_revision});
+    };
     for (std::uint32_t p : usable) {
       const PoolState& pool = state.pools[p];
       const catalog::Pool& cp = *pool.pool;
@@ -1040,6 +1188,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         // Cannot start here, and no reservation to claim: what follows
         // would only say more about why.
         if (easy) claim_whole = false;
+        lacks_gpus(p);
         continue;
       }
       auto cut_text = [&]() -> std::string {
@@ -1076,6 +1225,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
           rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
         if (preempting) impl.preempt_pools.push_back(p);
+        lacks_gpus(p);
         // Under EASY it may claim the pool's reservation, if it holds none.
         if (!easy) continue;
         if (impl.reservations[p].held) {
@@ -1119,10 +1269,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
 
     // EASY: a job may jump the reserved head only if it does not delay it
     // (which depends on how long the job runs: its own, not its class's).
-    if (easy && !impl.claims.empty() &&
-        std::any_of(candidates.begin(), candidates.end(),
-                    [&](const Candidate& c) { return impl.claimed[c.pool] != 0; })) {
-      impl.settle_claims(state);
+    if (easy && !impl.claims.empty()) {
+      std::size_t upto = 0;
+      for (const Candidate& c : candidates) upto = std::max(upto, impl.claimed[c.pool]);
+      if (upto > impl.settled) impl.settle_claims(state, upto);
     }
     if (easy && std::any_of(candidates.begin(), candidates.end(),
                             [&](const Candidate& c) { return impl.reservations[c.pool].held; })) {
@@ -1174,17 +1324,13 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (candidates.empty() && !job_specific && memos) {
       if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
       hopeless[klass_index] = could_ever ? 2 : 1;
-      if (impl.untouched(usable)) {
-        auto& h = klass.hopeless;
-        h.valid = true;
-        h.could_ever = could_ever;
-        h.claim_whole = claim_whole;
-        h.ent_version = impl.ent_version;
-        h.until = holds_until;
-        h.release_revisions.clear();
-        for (std::uint32_t p : usable)
-          h.release_revisions.push_back(state.pools[p].release_revision);
-      }
+      auto& h = klass.hopeless;
+      h.valid = true;
+      h.could_ever = could_ever;
+      h.claim_whole = claim_whole;
+      h.ent_version = impl.ent_version;
+      h.until = holds_until;
+      h.short_of = short_of;
       klass.claim = impl.job_claim;
     }
     if (preempting && could_ever && !impl.preempt_pools.empty()) {
@@ -1206,7 +1352,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       blocked = true;
       blocked_by = job.id.str();
     } else if (easy) {
-      impl.add_claim(job, klass_index, org_index, impl.job_claim);
+      claim(job, klass_index, org_index, impl.job_claim);
     }
   }
   return plan;

@@ -49,14 +49,21 @@ std::uint32_t ClusterState::org_slot(const OrgId& org) const {
   return o == nullptr ? kNoOrgSlot : static_cast<std::uint32_t>(o - catalog->orgs().data());
 }
 
-std::size_t ClusterState::usage_index(const OrgId& org, std::uint32_t pool) const {
-  const std::uint32_t slot = org_slot(org);
+std::size_t ClusterState::usage_index(std::uint32_t slot, std::uint32_t pool) const {
   if (slot == kNoOrgSlot) return usage.size();
   auto index = static_cast<std::size_t>(slot) * pools.size() + pool;
   return index < usage.size() ? index : usage.size();
 }
 
 void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
+  allocate(org_slot(org), allocation);
+}
+
+void ClusterState::release(const OrgId& org, const Allocation& allocation) {
+  release(org_slot(org), allocation);
+}
+
+void ClusterState::allocate(std::uint32_t slot, const Allocation& allocation) {
   PoolState& p = pools[allocation.pool];
   std::int32_t total = 0;
   for (const auto& [node, gpus] : allocation.nodes) {
@@ -65,10 +72,10 @@ void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
   }
   p.free_total -= total;
   p.revision = next_revision();
-  if (std::size_t i = usage_index(org, allocation.pool); i < usage.size()) usage[i] += total;
+  if (std::size_t i = usage_index(slot, allocation.pool); i < usage.size()) usage[i] += total;
 }
 
-void ClusterState::release(const OrgId& org, const Allocation& allocation) {
+void ClusterState::release(std::uint32_t slot, const Allocation& allocation) {
   PoolState& p = pools[allocation.pool];
   std::int32_t total = 0;
   for (const auto& [node, gpus] : allocation.nodes) {
@@ -78,14 +85,17 @@ void ClusterState::release(const OrgId& org, const Allocation& allocation) {
   p.free_total += total;
   p.revision = next_revision();
   p.release_revision = p.revision;
-  if (std::size_t i = usage_index(org, allocation.pool); i < usage.size()) usage[i] -= total;
+  if (std::size_t i = usage_index(slot, allocation.pool); i < usage.size()) usage[i] -= total;
 }
 
 std::size_t ClusterState::add_running(RunningJob job) {
   const std::uint32_t pool = job.allocation.pool;
   if (running_by_pool.size() < pools.size()) running_by_pool.resize(pools.size());
   const auto position = static_cast<std::uint32_t>(running.size());
-  job.org_slot = org_slot(job.job->org);
+  if (catalog == nullptr || job.org_slot >= catalog->orgs().size() ||
+      catalog->orgs()[job.org_slot].id != job.job->org) {
+    job.org_slot = org_slot(job.job->org);
+  }
   running.push_back(std::move(job));
   auto& list = running_by_pool[pool];
   list.insert(std::upper_bound(list.begin(), list.end(), position,
@@ -99,7 +109,12 @@ std::size_t ClusterState::add_running(RunningJob job) {
 void ClusterState::remove_running(std::size_t position) {
   auto forget = [this](std::size_t at, std::uint32_t replacement) {
     auto& list = running_by_pool[running[at].allocation.pool];
-    auto it = std::find(list.begin(), list.end(), static_cast<std::uint32_t>(at));
+    // The list is in frees_before order: found by halving, unless a caller
+    // changed the job's times in place (then by looking at each).
+    auto it = std::lower_bound(
+        list.begin(), list.end(), static_cast<std::uint32_t>(at),
+        [this](std::uint32_t a, std::uint32_t b) { return frees_before(running[a], running[b]); });
+    if (it == list.end() || *it != at) it = std::find(list.begin(), list.end(), at);
     if (it == list.end()) return;
     if (replacement == kNone) {
       list.erase(it);  // keeps the order

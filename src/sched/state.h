@@ -43,6 +43,9 @@ struct PendingJob {
   // pools it may consider and their decisions), filled on its first pass.
   // A caller that changes a queued job queues it anew (a fresh PendingJob).
   mutable std::uint32_t scheduler_class = 0;
+  // And how long it would run on the slowest pool of its class (negative:
+  // not known yet).
+  mutable Duration scheduler_longest_run = Duration::microseconds(-1);
 };
 
 inline constexpr std::uint32_t kNoOrgSlot = 0xffffffffu;
@@ -93,9 +96,15 @@ struct ClusterState {
   // Takes or gives back an allocation's GPUs (and the org's usage).
   void allocate(const OrgId& org, const Allocation& allocation);
   void release(const OrgId& org, const Allocation& allocation);
+  // The same for the org at `slot` (org_slot(org)), found once by its caller.
+  void allocate(std::uint32_t slot, const Allocation& allocation);
+  void release(std::uint32_t slot, const Allocation& allocation);
+  // The org's index in catalog->orgs(); kNoOrgSlot if it is not there.
+  std::uint32_t org_slot(const OrgId& org) const;
   void set_leases(std::vector<Lease> new_leases);
   void touch_leases();
   // Adds a running job (its GPUs already allocated); returns its position.
+  // Its org_slot is kept if it names its org, else found.
   std::size_t add_running(RunningJob job);
   // Removes the running job at `position`; the last one takes its place.
   void remove_running(std::size_t position);
@@ -104,10 +113,8 @@ struct ClusterState {
   void touch(std::uint32_t pool);
 
  private:
-  // The org's index in catalog->orgs(); kNoOrgSlot if it is not there.
-  std::uint32_t org_slot(const OrgId& org) const;
   // Where the org's usage of the pool is in `usage`; usage.size() if nowhere.
-  std::size_t usage_index(const OrgId& org, std::uint32_t pool) const;
+  std::size_t usage_index(std::uint32_t slot, std::uint32_t pool) const;
 };
 
 }  // namespace straits::sched

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <deque>
 
 #include "catalog/load.h"
 
@@ -324,6 +326,132 @@ TEST(EasyBackfillTest, ALaterJobMayRunPastTheReservationOnNodesItDoesNotNeed) {
   EXPECT_TRUE(refused.starts.empty());
   EXPECT_EQ(refused.waiting.size(), 2u);
 }
+
+// What the scheduler remembers between passes (a class found unable to
+// start stays so while the pools it lacks GPUs on lack them; reservations
+// settled only as far as needed) must never change what it decides. An
+// explaining pass remembers none of it: two schedulers, one explaining,
+// run in lockstep over random arrivals and completions on leases smaller
+// than their pools (room limited by the lease, not the nodes) and an
+// owned pool, and must start the same jobs at the same places each pass.
+class LockstepTest : public ::testing::TestWithParam<QueuePolicy> {};
+
+TEST_P(LockstepTest, RememberingPassesDecideAsPassesThatRememberNothing) {
+  SchedulerOptions options;
+  options.policy = GetParam();
+  options.max_jobs_per_pass = 0;
+  Scheduler fast(world().catalog, world().engine, world().throughput, options);
+  Scheduler reference(world().catalog, world().engine, world().throughput, options);
+  // Leases end along the way: foresight refuses long jobs ever more often.
+  std::vector<Lease> leases = {lease_of("la", "hanshan-sg", "sg-a-h100", 12, "3.00 USD"),
+                               lease_of("lb", "hanshan-sg", "sg-b-h100", 16, "5.00 USD"),
+                               lease_of("lc", "hanshan-hk", "sg-a-h100", 4, "3.00 USD"),
+                               lease_of("ld", "hanshan-hk", "sg-c-a800", 8, "1.00 USD")};
+  leases[0].end = t0 + Duration::days(7);
+  leases[1].end = t0 + Duration::days(10);
+  leases[2].end = t0 + Duration::days(13);
+  // Each scheduler keeps hints in the PendingJobs it sees: two states.
+  ClusterState states[2] = {ClusterState::empty_fleet(world().catalog),
+                            ClusterState::empty_fleet(world().catalog)};
+  for (auto& st : states) st.set_leases(leases);
+  std::deque<Job> jobs;
+  std::uint64_t x = 0x2545F4914F6CDD1Dull + static_cast<std::uint64_t>(GetParam());
+  auto next = [&x](std::uint64_t n) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x % n;
+  };
+  const char* orgs[] = {"hanshan-sg", "hanshan-hk", "solo"};
+  const int sizes[] = {1, 2, 3, 4, 6, 8, 12, 16};
+  Instant now = t0;
+  std::size_t started = 0;
+  std::size_t longest_queue = 0;
+  for (int step = 0; step < 2500; ++step) {
+    now += Duration::minutes(static_cast<std::int64_t>(1 + next(20)));
+    // A job ends, or jobs arrive.
+    if (next(20) < 11 && !states[0].running.empty()) {
+      const std::size_t at = next(states[0].running.size());
+      for (auto& st : states) {
+        st.release(st.running[at].job->org, st.running[at].allocation);
+        st.remove_running(at);
+      }
+    } else {
+      for (std::uint64_t n = 1 + next(2); n > 0; --n) {
+        Job& j = jobs.emplace_back(job("j", sizes[next(8)], 1 + static_cast<double>(next(40))));
+        j.id = JobId("j" + std::to_string(jobs.size()));
+        j.org = OrgId(orgs[next(3)]);
+        j.priority = static_cast<int>(next(3));
+        j.submit = now;
+        for (auto& st : states) st.pending.push_back(PendingJob{&j, j.work});
+      }
+    }
+    Plan got = fast.plan(states[0], now, /*explain=*/false);
+    Plan want = reference.plan(states[1], now, /*explain=*/true);
+    if (getenv("LOCKSTEP_DEBUG") && got.starts.size() != want.starts.size()) {
+      auto show = [&](const Plan& p, const ClusterState& st) {
+        for (const Start& s : p.starts) {
+          std::fprintf(stderr, "  start %zu %s %d gpus pool %u nodes", s.pending_index,
+                       st.pending[s.pending_index].job->id.str().c_str(),
+                       st.pending[s.pending_index].job->gpus, s.allocation.pool);
+          for (auto [n, g] : s.allocation.nodes) std::fprintf(stderr, " %d:%d", n, g);
+          std::fprintf(stderr, " end %s\n", to_iso8601(s.expected_end).c_str());
+        }
+      };
+      std::fprintf(stderr, "got:\n");
+      show(got, states[0]);
+      std::fprintf(stderr, "want:\n");
+      show(want, states[1]);
+      for (const Waiting& w : want.waiting)
+        std::fprintf(stderr, "  wait %zu %s %s/%d: %s\n", w.pending_index,
+                     states[1].pending[w.pending_index].job->id.str().c_str(),
+                     states[1].pending[w.pending_index].job->org.str().c_str(),
+                     states[1].pending[w.pending_index].job->gpus, w.reason.c_str());
+      for (const RunningJob& r : states[1].running) {
+        std::fprintf(stderr, "  run %s %s pool %u", r.job->id.str().c_str(),
+                     r.job->org.str().c_str(), r.allocation.pool);
+        for (auto [n, g] : r.allocation.nodes) std::fprintf(stderr, " %d:%d", n, g);
+        std::fprintf(stderr, " end %s\n", to_iso8601(r.expected_end).c_str());
+      }
+      std::fprintf(stderr, "now %s\n", to_iso8601(now).c_str());
+    }
+    ASSERT_EQ(got.starts.size(), want.starts.size()) << "step " << step;
+    for (std::size_t k = 0; k < got.starts.size(); ++k) {
+      ASSERT_EQ(got.starts[k].pending_index, want.starts[k].pending_index) << "step " << step;
+      ASSERT_EQ(got.starts[k].allocation, want.starts[k].allocation) << "step " << step;
+      ASSERT_EQ(got.starts[k].expected_end, want.starts[k].expected_end) << "step " << step;
+    }
+    std::vector<std::size_t> never_got, never_want;
+    for (const Waiting& w : got.waiting)
+      if (w.never) never_got.push_back(w.pending_index);
+    for (const Waiting& w : want.waiting)
+      if (w.never) never_want.push_back(w.pending_index);
+    ASSERT_EQ(never_got, never_want) << "step " << step;
+    for (auto& st : states) {
+      std::vector<std::size_t> gone = never_got;
+      for (const Start& start : got.starts) {
+        const Job& j = *st.pending[start.pending_index].job;
+        st.allocate(j.org, start.allocation);
+        st.add_running(
+            RunningJob{&j, start.allocation, now, start.expected_end, start.must_leave_by, j.work});
+        gone.push_back(start.pending_index);
+      }
+      std::sort(gone.rbegin(), gone.rend());
+      for (std::size_t i : gone) st.pending.erase(st.pending.begin() + static_cast<long>(i));
+    }
+    started += got.starts.size();
+    longest_queue = std::max(longest_queue, states[0].pending.size());
+  }
+  // The run was a real one: most jobs started, and queues formed.
+  EXPECT_GT(started, 1000u);
+  EXPECT_GT(longest_queue, 20u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, LockstepTest,
+                         ::testing::Values(QueuePolicy::kFifo, QueuePolicy::kEasyBackfill,
+                                           QueuePolicy::kPriorityFairShare,
+                                           QueuePolicy::kLeastAttained, QueuePolicy::kThroughput,
+                                           QueuePolicy::kCost));
 
 TEST(ThroughputTest, ChipsRunAtTheirPeakRelativeToTheReference) {
   const auto& c = world().catalog;
