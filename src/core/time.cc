@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 namespace straits {
@@ -254,51 +255,54 @@ void append_iso8601(std::string& out, Instant instant) {
   }
   const std::int64_t us = instant.unix_microseconds();
   const std::int64_t day_us = kSecondsPerDay * kMicrosPerSecond;
-  std::int64_t days = floor_div(us, day_us);
-  std::int64_t in_day = us - days * day_us;
-  Date date = civil_from_days(days);
-  std::int64_t seconds = in_day / kMicrosPerSecond;
-  std::int64_t fraction = in_day % kMicrosPerSecond;
-  // By hand rather than snprintf: simulations print millions of these.
+  const std::int64_t days = floor_div(us, day_us);
+  const std::int64_t in_day = us - days * day_us;
+  // By hand rather than snprintf: simulations print millions of these, and
+  // most of a run's fall on a day the last one did (its date text is kept).
+  struct DateText {
+    std::int64_t days = std::numeric_limits<std::int64_t>::min();
+    char text[24];
+    std::size_t size = 0;
+  };
+  thread_local DateText last;
+  if (last.days != days) {
+    const Date date = civil_from_days(days);
+    char* end = last.text;
+    if (date.year >= 0 && date.year <= 9999) {
+      for (int v = date.year, k = 3; k >= 0; --k, v /= 10) end[k] = static_cast<char>('0' + v % 10);
+      end += 4;
+    } else {
+      end += std::snprintf(end, 12, "%05d", date.year);  // sign, then at least 4 digits
+    }
+    *end++ = '-';
+    *end++ = static_cast<char>('0' + date.month / 10);
+    *end++ = static_cast<char>('0' + date.month % 10);
+    *end++ = '-';
+    *end++ = static_cast<char>('0' + date.day / 10);
+    *end++ = static_cast<char>('0' + date.day % 10);
+    *end++ = 'T';
+    last.days = days;
+    last.size = static_cast<std::size_t>(end - last.text);
+  }
+  const auto seconds = static_cast<std::uint32_t>(in_day / kMicrosPerSecond);
+  auto fraction = static_cast<std::uint32_t>(in_day % kMicrosPerSecond);
   char buffer[48];
-  char* end = buffer;
-  auto two = [&end](std::int64_t value) {
+  std::memcpy(buffer, last.text, last.size);
+  char* end = buffer + last.size;
+  auto two = [&end](std::uint32_t value) {
     *end++ = static_cast<char>('0' + value / 10);
     *end++ = static_cast<char>('0' + value % 10);
   };
-  auto digits = [&end](std::int64_t value, int width) {
-    char* start = end;
-    do {
-      *end++ = static_cast<char>('0' + value % 10);
-      value /= 10;
-    } while (value > 0 || end - start < width);
-    std::reverse(start, end);
-  };
-  if (date.year >= 0 && date.year <= 9999) {
-    two(date.year / 100);
-    two(date.year % 100);
-  } else {
-    if (date.year < 0) *end++ = '-';
-    digits(date.year < 0 ? -static_cast<std::int64_t>(date.year) : date.year, 4);
-  }
-  *end++ = '-';
-  two(date.month);
-  *end++ = '-';
-  two(date.day);
-  *end++ = 'T';
   two(seconds / 3600);
   *end++ = ':';
   two(seconds / 60 % 60);
   *end++ = ':';
   two(seconds % 60);
-  if (fraction != 0) {
+  if (fraction != 0) {  // six digits, less the trailing zeros
     *end++ = '.';
-    int width = 6;
-    while (fraction % 10 == 0) {
-      fraction /= 10;
-      --width;
-    }
-    digits(fraction, width);
+    for (int k = 5; k >= 0; --k, fraction /= 10) end[k] = static_cast<char>('0' + fraction % 10);
+    end += 6;
+    while (end[-1] == '0') --end;
   }
   *end++ = 'Z';
   out.append(buffer, end);

@@ -18,6 +18,7 @@
 #include "sim/internal/csv.h"
 #include "sim/internal/output.h"
 #include "sim/internal/random.h"
+#include "sim/internal/text.h"
 #include "sim/workload.h"
 
 #ifndef STRAITS_VERSION
@@ -26,6 +27,9 @@
 
 namespace straits::sim {
 namespace {
+
+using internal::append_fixed;
+using internal::append_int;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -59,6 +63,9 @@ struct JobRecord {
   bool preempted = false;  // the checkpoint being written is for a preemption
   std::string reason;
   std::size_t running_pos = 0;  // in ClusterState::running while running
+  // Found at its first start, to spare a lookup by name at each start and end.
+  std::uint32_t org_slot = sched::kNoOrgSlot;
+  double* spent = nullptr;  // its (org, team) entry in ClusterState::spent
 };
 
 // For kFail and kRepair, `job` holds the pool and `run` the node.
@@ -73,26 +80,6 @@ struct Event {
   std::uint32_t run = 0;
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
-
-// As printf's %.Nf (to_chars promises the same digits), faster.
-// Rows are built in place: a million-job run writes millions of them.
-// As printf's %.Nf (to_chars promises the same digits), faster.
-void append_fixed(std::string& out, double v, int decimals) {
-  char buffer[400];
-  auto [end, ec] =
-      std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::fixed, decimals);
-  if (ec == std::errc()) {
-    out.append(buffer, end);
-  } else {
-    out += '0';
-  }
-}
-
-void append_int(std::string& out, long long v) {
-  char buffer[24];
-  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
-  out.append(buffer, end);
-}
 
 // REQUIRES: v sorted.
 double percentile(const std::vector<double>& v, double p) {
@@ -449,7 +436,7 @@ class Simulation {
 
   void close_interval(std::uint32_t job, Instant now, const char* reason) {
     JobRecord& r = records_[job];
-    state_.release(r.job->org, r.allocation);
+    state_.release(r.org_slot, r.allocation);
     // Order in `running` carries no meaning: swap with the last and pop, O(1).
     std::size_t pos = r.running_pos;
     state_.remove_running(pos);
@@ -459,7 +446,8 @@ class Simulation {
     r.gpu_hours += hours;
     double cost = cost_of(r, r.allocation.pool, now);
     r.cost += cost;
-    state_.spent[{r.job->org, r.job->team}] += cost;
+    if (r.spent == nullptr) r.spent = &state_.spent[{r.job->org, r.job->team}];  // (map: stable)
+    *r.spent += cost;
     busy_gpu_hours_[r.allocation.pool] += hours;
     std::string& row = row_;
     row.clear();
@@ -569,7 +557,8 @@ class Simulation {
     for (const auto& s : plan.starts) {
       std::uint32_t job = index_of(state_.pending[s.pending_index].job);
       JobRecord& r = records_[job];
-      state_.allocate(r.job->org, s.allocation);
+      if (r.org_slot == sched::kNoOrgSlot) r.org_slot = state_.org_slot(r.job->org);
+      state_.allocate(r.org_slot, s.allocation);
       ++r.run;
       r.state = JobState::kRunning;
       r.allocation = s.allocation;
@@ -582,8 +571,8 @@ class Simulation {
       if (std::find(r.pools.begin(), r.pools.end(), s.allocation.pool) == r.pools.end()) {
         r.pools.push_back(s.allocation.pool);
       }
-      r.running_pos = state_.add_running(sched::RunningJob{r.job, s.allocation, now, s.expected_end,
-                                                           s.must_leave_by, r.remaining});
+      r.running_pos = state_.add_running(sched::RunningJob{
+          r.job, s.allocation, now, s.expected_end, s.must_leave_by, r.remaining, r.org_slot});
       Instant cut = s.must_leave_by == Instant::max()
                         ? Instant::max()
                         : s.must_leave_by - scheduler_.checkpoint_time(*r.job);
@@ -606,11 +595,7 @@ class Simulation {
       std::int32_t busy = pool.pool->gpus() - pool.free_total - down_gpus_[p];
       if (busy == last_busy_[p]) continue;
       last_busy_[p] = busy;
-      std::int32_t leased = 0;
-      for (std::size_t i = 0; i < state_.leases.size(); ++i) {
-        const sched::Lease& l = state_.leases[i];
-        if (lease_pool_[i] == p && l.start <= now && now < l.end) leased += l.gpus;
-      }
+      const std::int32_t leased = leased_at(now)[p];
       std::string& row = row_;
       row = now_text(now);
       row += ',';
@@ -624,6 +609,27 @@ class Simulation {
       row += '\n';
       timeseries_out_.write(row);
     }
+  }
+
+  // GPUs leased on each pool at `now`: they change only at a lease's start
+  // or end, so they are summed again only when `now` has passed one.
+  const std::vector<std::int32_t>& leased_at(Instant now) {
+    if (leased_.empty() || now < leased_from_ || now >= leased_until_) {
+      leased_.assign(state_.pools.size(), 0);
+      leased_from_ = Instant::min();
+      leased_until_ = Instant::max();
+      for (std::size_t i = 0; i < state_.leases.size(); ++i) {
+        const sched::Lease& l = state_.leases[i];
+        for (Instant t : {l.start, l.end}) {
+          if (t <= now) leased_from_ = std::max(leased_from_, t);
+          if (t > now) leased_until_ = std::min(leased_until_, t);
+        }
+        if (lease_pool_[i] < leased_.size() && l.start <= now && now < l.end) {
+          leased_[lease_pool_[i]] += l.gpus;
+        }
+      }
+    }
+    return leased_;
   }
 
   void print_progress(Instant now, std::chrono::steady_clock::duration wall) {
@@ -665,6 +671,8 @@ class Simulation {
   std::size_t event_count_ = 0;
   std::vector<std::int32_t> last_busy_;
   std::vector<std::uint32_t> lease_pool_;  // the pool of each lease, by index
+  std::vector<std::int32_t> leased_;       // by pool, over [leased_from_, leased_until_)
+  Instant leased_from_, leased_until_;
   std::vector<std::vector<char>> down_;    // per pool, per node
   std::vector<std::int32_t> down_gpus_;    // per pool
   std::vector<double> mtbf_;               // per pool, hours; 0: none

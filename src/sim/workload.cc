@@ -91,9 +91,9 @@ using internal::trim;
 
 // The shortest text that reads back as exactly `value`.
 std::string shortest(double value) {
-  std::array<char, 64> buffer{};
-  auto [ptr, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return std::string(buffer.data(), ptr);
+  std::string out;
+  internal::append_shortest(out, value);
+  return out;
 }
 
 // A field's value as text (numbers in a form that reads back exactly) or,
@@ -480,53 +480,72 @@ std::vector<std::pair<Cell, bool>> job_cells(const sched::Job& job) {
 // than the rest of a million-job simulation's output.
 void append_json_string(std::string& out, const std::string& text) {
   out.push_back('"');
-  for (char c : text) {
+  // Runs of characters that need no escape are copied whole.
+  auto plain = [](char c) {
+    return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
+  };
+  std::size_t from = 0;
+  while (true) {
+    std::size_t to = from;
+    while (to < text.size() && plain(text[to])) ++to;
+    out.append(text, from, to - from);
+    if (to == text.size()) break;
+    const char c = text[to];
+    from = to + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
-          out += buffer;
-        } else {
-          out.push_back(c);
-        }
+      default: {  // another control character
+        char buffer[8];
+        std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
+        out += buffer;
+      }
     }
   }
   out.push_back('"');
 }
 
-// The place of a field in kFields, at compile time.
-constexpr std::size_t field(std::string_view name) {
+// The place of a field in kFields (at compile time: an unknown name does
+// not compile).
+consteval std::size_t field(std::string_view name) {
   for (std::size_t i = 0; i < std::size(kFields); ++i) {
     if (name == kFields[i].name) return i;
   }
-  throw "no such field";  // not a constant expression: a compile error
+  throw "no such field";
 }
 
-// The fields of kFields that differ from their defaults, in its order.
-// Written directly (not through job_cells): a million-job run writes a
-// million of these.
-std::string jsonl_line(const sched::Job& job) {
-  std::string out = "{";
-  out.reserve(256);
-  auto key = [&out](std::size_t f) {
-    if (out.size() > 1) out.push_back(',');
-    out += '"';
-    out += kFields[f].name;
-    out += "\":";
+// Each field's `"name":`, as a JSONL line spells it.
+const std::array<std::string, std::size(kFields)> kJsonKeys = [] {
+  std::array<std::string, std::size(kFields)> keys;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    keys[i] = std::string("\"") + kFields[i].name + "\":";
+  return keys;
+}();
+
+// The fields of kFields that differ from their defaults, in its order, as
+// one line appended to `out`. Written directly (not through job_cells): a
+// million-job run writes a million of these.
+void append_jsonl_line(std::string& out, const sched::Job& job) {
+  const std::size_t start = out.size();
+  out.push_back('{');
+  auto key = [&out, start](std::size_t f) {
+    if (out.size() > start + 1) out.push_back(',');
+    out += kJsonKeys[f];
   };
   auto text = [&](std::size_t f, const std::string& value) {
     key(f);
     append_json_string(out, value);
   };
-  auto number = [&](std::size_t f, const std::string& value) {
+  auto integer = [&](std::size_t f, long long value) {
     key(f);
-    out.append(value);  // as to_chars wrote it: valid JSON
+    internal::append_int(out, value);
+  };
+  auto number = [&](std::size_t f, double value) {
+    key(f);
+    internal::append_shortest(out, value);  // as to_chars writes it: valid JSON
   };
   auto list = [&](std::size_t f, const auto& ids) {
     if (ids.empty()) return;
@@ -546,15 +565,15 @@ std::string jsonl_line(const sched::Job& job) {
   out += '"';
   text(field("org"), job.org.str());
   if (job.team != kDefaultTeam) text(field("team"), job.team);
-  number(field("gpus"), std::to_string(job.gpus));
+  integer(field("gpus"), job.gpus);
   list(field("chips"), job.eligible_chips);
-  number(field("work"), shortest(job.work));
+  number(field("work"), job.work);
   if (!job.model.empty()) text(field("model"), job.model);
-  if (job.priority != 0) number(field("priority"), std::to_string(job.priority));
+  if (job.priority != 0) integer(field("priority"), job.priority);
   if (job.checkpoint_interval != kDefaultCheckpointInterval) {
     text(field("checkpoint_interval"), to_human(job.checkpoint_interval));
   }
-  if (job.checkpoint_gb != 0) number(field("checkpoint_gb"), shortest(job.checkpoint_gb));
+  if (job.checkpoint_gb != 0) number(field("checkpoint_gb"), job.checkpoint_gb);
   list(field("datasets"), job.datasets);
   if (job.purpose != kDefaultPurpose) text(field("purpose"), job.purpose);
   if (job.deadline) text(field("deadline"), to_iso8601(*job.deadline));
@@ -563,7 +582,6 @@ std::string jsonl_line(const sched::Job& job) {
   list(field("deny_sites"), p.deny_sites);
   if (p.max_price_per_gpu_hour) text(field("max_price"), to_string(*p.max_price_per_gpu_hour));
   out += "}\n";
-  return out;
 }
 
 // Every field, lists joined by ';': an item holding ';' or spaces at its
@@ -640,7 +658,12 @@ Status write_workload(const fs::path& file, const std::vector<sched::Job>& jobs)
   internal::OutputFile out;
   STRAITS_TRY(out.open(file));
   if (format == Format::kJsonl) {
-    for (const sched::Job& job : jobs) out.write(jsonl_line(job));
+    std::string line;
+    for (const sched::Job& job : jobs) {
+      line.clear();
+      append_jsonl_line(line, job);
+      out.write(line);
+    }
   } else {
     std::string header;
     for (const Field& f : kFields) {

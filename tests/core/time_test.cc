@@ -42,6 +42,42 @@ TEST(InstantTest, HandlesLeapYearsAndOldDates) {
   EXPECT_EQ(to_iso8601(*old), "1969-12-31T23:59:59Z");
 }
 
+// append_iso8601 keeps the text of the last day it printed: instants that
+// alternate between days, fractions with and without trailing zeros and
+// years outside 0000-9999 must print as if nothing were kept.
+TEST(InstantTest, PrintsEachInstantAloneWhateverWasPrintedBefore) {
+  std::uint64_t x = 88172645463325252ull;  // xorshift: a fixed sequence
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  const std::int64_t first = Instant::from_date(1900, 1, 1).unix_microseconds();
+  const std::int64_t span = Instant::from_date(2300, 1, 1).unix_microseconds() - first;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) {
+    std::int64_t us = first + static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(span));
+    if (i % 3 == 0) us -= us % 1'000'000;  // whole seconds
+    if (i % 3 == 1) us -= us % 1'000;      // whole milliseconds
+    const Instant t = Instant::from_unix_microseconds(us);
+    text.clear();
+    append_iso8601(text, t);
+    EXPECT_EQ(text, to_iso8601(t));
+    auto back = parse_instant(text);
+    ASSERT_TRUE(back) << text;
+    ASSERT_EQ(*back, t) << text;
+  }
+  EXPECT_EQ(to_iso8601(Instant::from_date(2026, 1, 1) + Duration::microseconds(10)),
+            "2026-01-01T00:00:00.00001Z");
+  EXPECT_EQ(to_iso8601(Instant::from_date(2026, 1, 1) - Duration::microseconds(1)),
+            "2025-12-31T23:59:59.999999Z");
+  EXPECT_EQ(to_iso8601(Instant::from_date(0, 3, 1)), "0000-03-01T00:00:00Z");
+  EXPECT_EQ(to_iso8601(Instant::from_date(-1, 3, 1)), "-0001-03-01T00:00:00Z");
+  EXPECT_EQ(to_iso8601(Instant::from_date(10000, 3, 1)), "10000-03-01T00:00:00Z");
+  EXPECT_EQ(to_iso8601(Instant::from_date(2026, 3, 1)), "2026-03-01T00:00:00Z");
+}
+
 TEST(InstantTest, RoundTripsEveryDayOverFourCenturies) {
   Instant t = Instant::from_date(1900, 1, 1);
   for (int i = 0; i < 400 * 366; ++i, t += Duration::days(1)) {
