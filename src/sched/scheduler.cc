@@ -78,6 +78,21 @@ std::optional<Allocation> fit(const NodeView& view, std::int32_t gpus) {
   a.pool = view.pool;
   std::int32_t whole = gpus / per_node;
   std::int32_t rest = gpus % per_node;
+  if (whole == 0) {  // most jobs: one node, the tightest that holds it
+    std::size_t best = view.nodes;
+    std::int32_t best_free = per_node + 1;
+    for (std::size_t n = 0; n < view.nodes; ++n) {
+      const std::int32_t f = view.free[n];
+      if (f >= rest && f < best_free) {
+        best = n;
+        best_free = f;
+        if (f == rest) break;  // nothing fits tighter
+      }
+    }
+    if (best == view.nodes) return std::nullopt;
+    a.nodes.emplace_back(static_cast<std::int32_t>(best), rest);
+    return a;
+  }
   // Whole nodes are the first free ones: every free node below `last_whole`
   // is taken.
   std::size_t last_whole = 0;
@@ -337,6 +352,9 @@ struct Scheduler::Impl {
         std::uint64_t release_revision = 0;
       };
       std::vector<Short> short_of;
+      // The soonest a run started on one of them must leave (a lease end, a
+      // rule), found when first needed (see cut_short).
+      mutable std::optional<Instant> earliest_cut;
     } hopeless;
     // Where its last job found hopeless waits for GPUs: its EASY claim.
     std::vector<std::uint32_t> claim;
@@ -488,14 +506,16 @@ struct Scheduler::Impl {
   // how many of the pool's running jobs end), if ever. Each holds while the
   // pool's revision and the entitlements stay, for a pass that has not yet
   // given out any of the pool.
+  // Kept in kSearchSlots slots a pool, by class (a class's answer replaces
+  // that of another class in its slot): one look finds it.
   struct Search {
     std::uint32_t klass = 0;
-    std::uint64_t revision = 0, ent_version = 0;
+    std::uint64_t revision = 0, ent_version = 0;  // revision 0: empty slot
     std::optional<Instant> when;
     std::size_t ended = 0;
   };
-  std::vector<std::vector<Search>> searches;  // by pool, at most kSearchesKept, newest last
-  static constexpr std::size_t kSearchesKept = 16;
+  static constexpr std::size_t kSearchSlots = 32;
+  std::vector<Search> searches;                     // [pool * kSearchSlots + klass % kSearchSlots]
   std::vector<std::int32_t> future_free;            // scratch for the reservation's search
   std::vector<std::int32_t> level_count;            // and its nodes by GPUs free
   std::vector<std::uint32_t> job_claim;             // the claim of the job being tried
@@ -534,15 +554,13 @@ struct Scheduler::Impl {
   // order of their end until it fits. Also says after how many.
   Search search(const ClusterState& state, const Claim& claim, std::uint32_t p) {
     const Job& job = *claim.job;
-    auto& recent = searches[p];
+    Search& slot =
+        searches[static_cast<std::size_t>(p) * kSearchSlots + claim.klass % kSearchSlots];
     const bool untouched = !node_copied[p];
     const std::uint64_t revision = state.pools[p].revision;
-    if (untouched) {
-      for (const auto& s : recent) {
-        if (s.klass == claim.klass && s.revision == revision && s.ent_version == ent_version) {
-          return s;
-        }
-      }
+    if (untouched && slot.klass == claim.klass && slot.revision == revision &&
+        slot.ent_version == ent_version) {
+      return slot;
     }
     const Room room = room_of(state, claim.org, p);
     const NodeView nodes = view(state, p);
@@ -583,10 +601,7 @@ struct Scheduler::Impl {
         break;
       }
     }
-    if (untouched) {
-      if (recent.size() >= kSearchesKept) recent.erase(recent.begin());
-      recent.push_back(found);
-    }
+    if (untouched) slot = found;
     return found;
   }
 
@@ -636,8 +651,8 @@ struct Scheduler::Impl {
     for (std::uint32_t p : pools) {
       if (reservations[p].held) continue;
       claim_pools.push_back(p);
+      if (claimed[p] == 0) touched.push_back(p);
       claimed[p] = claims.size() + 1;
-      touched.push_back(p);
     }
     if (claim_pools.size() == first) return false;
     claims.push_back(Claim{&job, klass, who, first, claim_pools.size() - first});
@@ -677,7 +692,7 @@ struct Scheduler::Impl {
       free_total.resize(pool_count);
       node_free.resize(pool_count);
       node_copied.assign(pool_count, 0);
-      searches.resize(pool_count);
+      searches.resize(pool_count * kSearchSlots);
       reservations.resize(pool_count);
       claimed.assign(pool_count, 0);
       holds.assign(pool_count, Hold{});
@@ -860,18 +875,27 @@ bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pe
     if (pending.remaining_work < job.work) run_time += options.restart_overhead;
     return run_time;
   };
+  auto cut_at = [&](std::uint32_t p) {
+    Instant must_leave_by = Instant::max();
+    if (!org.owned[p]) must_leave_by = std::min(org_ent[p].end, org.lease[p].allowed_until);
+    return std::min(must_leave_by, klass.run[p].allowed_until);
+  };
+  const auto& h = klass.hopeless;
+  if (!h.earliest_cut) {
+    Instant earliest = Instant::max();
+    for (const auto& s : h.short_of) earliest = std::min(earliest, cut_at(s.pool));
+    h.earliest_cut = earliest;
+  }
+  if (*h.earliest_cut == Instant::max()) return false;
   if (pending.scheduler_longest_run < Duration()) {
     Duration longest;
     for (std::uint32_t p : klass.pools) longest = std::max(longest, run_time_on(p));
     pending.scheduler_longest_run = longest;
   }
-  for (const auto& s : klass.hopeless.short_of) {
+  if (now + pending.scheduler_longest_run <= *h.earliest_cut) return false;
+  for (const auto& s : h.short_of) {
     const std::uint32_t p = s.pool;
-    Instant must_leave_by = Instant::max();
-    if (!org.owned[p]) {
-      must_leave_by = std::min({org_ent[p].end, org.lease[p].allowed_until});
-    }
-    must_leave_by = std::min(must_leave_by, klass.run[p].allowed_until);
+    const Instant must_leave_by = cut_at(p);
     if (must_leave_by == Instant::max() || now + pending.scheduler_longest_run <= must_leave_by) {
       continue;
     }
@@ -1331,6 +1355,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       h.ent_version = impl.ent_version;
       h.until = holds_until;
       h.short_of = short_of;
+      h.earliest_cut.reset();
       klass.claim = impl.job_claim;
     }
     if (preempting && could_ever && !impl.preempt_pools.empty()) {
