@@ -305,6 +305,7 @@ struct Scheduler::Impl {
     bool held = false;
     Instant shadow;  // when the job could start
     const Job* job = nullptr;
+    std::uint32_t klass = 0;  // of `job`
     std::uint32_t org = 0;
     bool owned = false;
     std::int32_t entitled = 0;
@@ -355,6 +356,18 @@ struct Scheduler::Impl {
       // The soonest a run started on one of them must leave (a lease end, a
       // rule), found when first needed (see cut_short).
       mutable std::optional<Instant> earliest_cut;
+      // EASY: pools where it could have started but for the pool's
+      // reservation, which it would have delayed. It still would while the
+      // pool is as it was (its revision) and the pass reserves it alike (for
+      // the same class from the same instant), for a job of the class that
+      // would run past that instant; a shorter one is tried in full.
+      struct Blocked {
+        std::uint32_t pool = 0;
+        std::uint64_t revision = 0;
+        std::uint32_t reserved_for = 0;  // class
+        Instant shadow;
+      };
+      std::vector<Blocked> blocked;
     } hopeless;
     // Where its last job found hopeless waits for GPUs: its EASY claim.
     std::vector<std::uint32_t> claim;
@@ -489,6 +502,9 @@ struct Scheduler::Impl {
 
   bool cut_short(const Scheduler& scheduler, const PendingJob& pending, const JobClass& klass,
                  Instant now) const;
+  bool still_blocked(const Scheduler& scheduler, const ClusterState& state,
+                     const PendingJob& pending, const JobClass& klass, Instant now);
+  std::vector<JobClass::Hopeless::Blocked> blocked_at;  // of the job being tried
 
   // ---- A pass's working copies: what it has given out so far.
   std::vector<std::int32_t> free_total;              // by pool
@@ -626,6 +642,7 @@ struct Scheduler::Impl {
       touched.push_back(p);
       r.shadow = *best->second.when;
       r.job = claim.job;
+      r.klass = claim.klass;
       r.org = claim.org;
       r.owned = room.owned;
       r.entitled = room.entitled;
@@ -908,6 +925,34 @@ bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pe
   return false;
 }
 
+// Whether each reserved pool that refused the class's last job tried would
+// refuse `pending` too (see Hopeless::blocked). Settles the claims on them.
+bool Scheduler::Impl::still_blocked(const Scheduler& scheduler, const ClusterState& state,
+                                    const PendingJob& pending, const JobClass& klass, Instant now) {
+  const Job& job = *pending.job;
+  for (const auto& b : klass.hopeless.blocked) {
+    const std::uint32_t p = b.pool;
+    if (node_copied[p] || state.pools[p].revision != b.revision) return false;
+    if (claimed[p] > settled) settle_claims(state, claimed[p]);
+    const Reservation& r = reservations[p];
+    if (!r.held || r.klass != b.reserved_for || r.shadow != b.shadow) return false;
+    // When it would leave the pool: its end, or the cut it checkpoints for.
+    Duration run_time = scheduler.wall_time(
+        job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
+    if (pending.remaining_work < job.work) run_time += scheduler.options_.restart_overhead;
+    Instant leaves = now + run_time;
+    const OrgInfo& o = orgs[klass.org];
+    Instant cut = klass.run[p].allowed_until;
+    if (!o.owned[p]) {
+      const Entitlement& e = ent[static_cast<std::size_t>(klass.org) * pool_count + p];
+      cut = std::min({cut, e.end, o.lease[p].allowed_until});
+    }
+    leaves = std::min(leaves, cut);
+    if (leaves <= r.shadow) return false;
+  }
+  return true;
+}
+
 Scheduler::Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
                      const ThroughputModel& throughput, SchedulerOptions options)
     : impl_(std::make_unique<Impl>(catalog, engine, throughput)), options_(std::move(options)) {}
@@ -1102,10 +1147,13 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (memos && impl.still_hopeless(klass, state, now, easy) &&
         !pending.job->preferences.max_price_per_gpu_hour &&
         !(options_.policy == QueuePolicy::kCost && pending.job->deadline) &&
-        !impl.cut_short(*this, pending, klass, now)) {
+        !impl.cut_short(*this, pending, klass, now) &&
+        impl.still_blocked(*this, state, pending, klass, now)) {
       const auto& h = klass.hopeless;
-      if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
-      hopeless[klass_index] = h.could_ever ? 2 : 1;
+      if (h.blocked.empty()) {
+        if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
+        hopeless[klass_index] = h.could_ever ? 2 : 1;
+      }
       wait(Waiting{i, std::string(), !h.could_ever});
       if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
         blocked = true;
@@ -1298,16 +1346,28 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       for (const Candidate& c : candidates) upto = std::max(upto, impl.claimed[c.pool]);
       if (upto > impl.settled) impl.settle_claims(state, upto);
     }
+    // Whether, of the job's own, only its length was refused: at reserved
+    // pools (which the class's finding can say, see Hopeless::blocked).
+    const bool specific_before_reservations = job_specific;
+    auto& blocked_at = impl.blocked_at;
+    blocked_at.clear();
     if (easy && std::any_of(candidates.begin(), candidates.end(),
                             [&](const Candidate& c) { return impl.reservations[c.pool].held; })) {
       job_specific = true;
-      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
-                                      [&](const Candidate& c) {
-                                        return !impl.spares_reservation(
-                                            c.allocation, org_index, job.gpus,
-                                            std::min(c.expected_end, c.must_leave_by));
-                                      }),
-                       candidates.end());
+      candidates.erase(
+          std::remove_if(candidates.begin(), candidates.end(),
+                         [&](const Candidate& c) {
+                           if (impl.spares_reservation(c.allocation, org_index, job.gpus,
+                                                       std::min(c.expected_end, c.must_leave_by))) {
+                             return false;
+                           }
+                           const Impl::Reservation& r = impl.reservations[c.pool];
+                           blocked_at.push_back(
+                               {c.pool, impl.node_copied[c.pool] ? 0 : state.pools[c.pool].revision,
+                                r.klass, r.shadow});
+                           return true;
+                         }),
+          candidates.end());
     }
     if (!candidates.empty()) {
       const QueuePolicy policy = options_.policy;
@@ -1345,10 +1405,19 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       }
     }
     klass.hopeless.valid = false;
-    if (candidates.empty() && !job_specific && memos) {
-      if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
-      hopeless[klass_index] = could_ever ? 2 : 1;
+    const bool only_blocked = job_specific && !specific_before_reservations &&
+                              !blocked_at.empty() &&
+                              std::none_of(blocked_at.begin(), blocked_at.end(),
+                                           [](const auto& b) { return b.revision == 0; });
+    if (candidates.empty() && (!job_specific || only_blocked) && memos) {
+      // (A job of the class that runs shorter might start at a reserved
+      // pool: this pass tries each in turn.)
+      if (!only_blocked) {
+        if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
+        hopeless[klass_index] = could_ever ? 2 : 1;
+      }
       auto& h = klass.hopeless;
+      h.blocked = blocked_at;
       h.valid = true;
       h.could_ever = could_ever;
       h.claim_whole = claim_whole;
