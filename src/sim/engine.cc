@@ -496,17 +496,23 @@ class Simulation {
   // reservation) need trying. Other policies reorder the queue: full pass.
   void schedule(Instant now, bool arrivals_behind_waiting) {
     const auto policy = scenario_.scheduler.policy;
-    std::vector<std::size_t> subset;
+    std::vector<std::size_t>& subset = subset_;
+    subset.clear();
     if (arrivals_behind_waiting) {
       if (policy == sched::QueuePolicy::kFifo) return;
       if (policy == sched::QueuePolicy::kEasyBackfill) {
-        subset.push_back(0);
-        for (std::size_t i = 1; i < state_.pending.size(); ++i) {
+        // The newcomers, found from the back of the queue: arriving last,
+        // they were queued last (unless an older job came back with them).
+        std::size_t found = 0;
+        for (std::size_t i = state_.pending.size(); i-- > 1 && found < arrived_.size();) {
           if (std::find(arrived_.begin(), arrived_.end(), state_.pending[i].job) !=
               arrived_.end()) {
             subset.push_back(i);
+            ++found;
           }
         }
+        subset.push_back(0);
+        std::reverse(subset.begin(), subset.end());
       }
     }
     // Reasons cost strings for every waiting job; they are only needed when a
@@ -683,6 +689,7 @@ class Simulation {
   std::size_t finished_ = 0;  // jobs completed, stopped or given up on
   std::size_t next_progress_check_ = 0;
   std::vector<const sched::Job*> arrived_;              // arrivals of the current batch
+  std::vector<std::size_t> subset_;                     // scratch for schedule()
   std::map<std::string, std::size_t> moves_by_reason_;  // counted when the move happens
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
 };
