@@ -1,6 +1,7 @@
 #include "sched/scheduler.h"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -118,6 +119,26 @@ std::optional<Allocation> fit(const NodeView& view, std::int32_t gpus) {
     std::sort(a.nodes.begin(), a.nodes.end());
   }
   return a;
+}
+
+// Whether fit() would place the gang, without placing it: as many whole
+// free nodes as it has whole nodes, and the rest on one more node.
+bool can_fit(const NodeView& view, std::int32_t gpus) {
+  if (gpus > view.free_total) return false;
+  const std::int32_t per_node = view.per_node;
+  const std::int32_t whole = gpus / per_node, rest = gpus % per_node;
+  std::int32_t full = 0;
+  bool partial = false;  // a node not full with room for the rest
+  for (std::size_t n = 0; n < view.nodes; ++n) {
+    const std::int32_t f = view.free[n];
+    if (f == per_node) {
+      ++full;
+    } else if (rest > 0 && f >= rest) {
+      partial = true;
+    }
+  }
+  if (full < whole) return false;
+  return rest == 0 || full > whole || partial;
 }
 
 std::string gpus_text(std::int32_t n) {
@@ -604,11 +625,16 @@ struct Scheduler::Impl {
     const std::vector<std::uint32_t>& ending = by_end(state, p);
     for (std::size_t i = 0; i < ending.size(); ++i) {
       const RunningJob& r = state.running[ending[i]];
+      const bool same_org =
+          indexed_state ? r.org_slot == claim.org : r.job->org == orgs[claim.org].id;
       for (const auto& [node, gpus] : r.allocation.nodes) {
-        --level_count[static_cast<std::size_t>(future_free[static_cast<std::size_t>(node)])];
-        ++level_count[static_cast<std::size_t>(future_free[static_cast<std::size_t>(node)] + gpus)];
+        std::int32_t& f = future_free[static_cast<std::size_t>(node)];
+        --level_count[static_cast<std::size_t>(f)];
+        f += gpus;
+        ++level_count[static_cast<std::size_t>(f)];
+        future_total += gpus;
+        if (same_org) future_in_use -= gpus;
       }
-      release(r, claim.org, future_free, future_total, future_in_use);
       std::int32_t future_room =
           room.owned ? future_total : std::min(future_total, room.entitled - future_in_use);
       if (future_room >= job.gpus && fits()) {
@@ -689,7 +715,9 @@ struct Scheduler::Impl {
     const std::int32_t in_use = r.in_use + (who == r.org ? gpus : 0);
     const std::int32_t room =
         r.owned ? after.free_total : std::min(after.free_total, r.entitled - in_use);
-    return room >= r.job->gpus && fit(after, r.job->gpus).has_value();
+    // (fit() would allocate; the debug builds check the two agree.)
+    assert(can_fit(after, r.job->gpus) == fit(after, r.job->gpus).has_value());
+    return room >= r.job->gpus && can_fit(after, r.job->gpus);
   }
 
   // A job started: what it holds at a reservation's start is not free then.

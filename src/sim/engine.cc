@@ -560,7 +560,7 @@ class Simulation {
       ++r.run;  // the events of the run as planned no longer apply
       push(now, EventKind::kCutStart, preempted[k], r.run);
     }
-    for (const auto& s : plan.starts) {
+    for (auto& s : plan.starts) {
       std::uint32_t job = index_of(state_.pending[s.pending_index].job);
       JobRecord& r = records_[job];
       if (r.org_slot == sched::kNoOrgSlot) r.org_slot = state_.org_slot(r.job->org);
@@ -577,8 +577,9 @@ class Simulation {
       if (std::find(r.pools.begin(), r.pools.end(), s.allocation.pool) == r.pools.end()) {
         r.pools.push_back(s.allocation.pool);
       }
-      r.running_pos = state_.add_running(sched::RunningJob{
-          r.job, s.allocation, now, s.expected_end, s.must_leave_by, r.remaining, r.org_slot});
+      r.running_pos =
+          state_.add_running(sched::RunningJob{r.job, std::move(s.allocation), now, s.expected_end,
+                                               s.must_leave_by, r.remaining, r.org_slot});
       Instant cut = s.must_leave_by == Instant::max()
                         ? Instant::max()
                         : s.must_leave_by - scheduler_.checkpoint_time(*r.job);
