@@ -571,7 +571,14 @@ void append_jsonl_line(std::string& out, const sched::Job& job) {
   if (!job.model.empty()) text(field("model"), job.model);
   if (job.priority != 0) integer(field("priority"), job.priority);
   if (job.checkpoint_interval != kDefaultCheckpointInterval) {
-    text(field("checkpoint_interval"), to_human(job.checkpoint_interval));
+    // Most jobs of a workload share a few intervals: the last text is kept.
+    thread_local Duration last_interval = Duration::microseconds(-1);
+    thread_local std::string last_interval_text;
+    if (job.checkpoint_interval != last_interval) {
+      last_interval = job.checkpoint_interval;
+      last_interval_text = to_human(last_interval);
+    }
+    text(field("checkpoint_interval"), last_interval_text);
   }
   if (job.checkpoint_gb != 0) number(field("checkpoint_gb"), job.checkpoint_gb);
   list(field("datasets"), job.datasets);

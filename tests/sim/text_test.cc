@@ -74,6 +74,38 @@ TEST(AppendFixedTest, PrintsExactTiesAndSignsAsPrintfDoes) {
   EXPECT_EQ(fixed(1.616111, 6), "1.616111");
 }
 
+TEST(AppendShortestTest, PrintsWhatToCharsPrints) {
+  for (double v : {0.0,
+                   -0.0,
+                   1.0,
+                   -1.0,
+                   2.0,
+                   16.0,
+                   1e15,
+                   1e16,
+                   -1e15,
+                   123456789.0,
+                   0.5,
+                   1.25,
+                   1.6159081204225312,
+                   1e-300,
+                   9007199254740993.0,
+                   1e21,
+                   10000.0,
+                   -10000.0,
+                   99999.0,
+                   100000.0,
+                   -100000.0,
+                   120000.0,
+                   99999.5}) {
+    char buffer[64];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+    std::string out;
+    append_shortest(out, v);
+    EXPECT_EQ(out, std::string(buffer, end)) << v;
+  }
+}
+
 TEST(AppendIntTest, PrintsIntegers) {
   std::string out;
   append_int(out, 0);

@@ -82,6 +82,12 @@ inline void append_fixed(std::string& out, double v, int decimals) {
 
 // The shortest text that reads back as exactly `v`.
 inline void append_shortest(std::string& out, double v) {
+  // Small whole numbers (GPU counts, sizes) as integers: what to_chars
+  // writes below 10^5 (from there "1e+05" can be shorter).
+  if (v > -1e5 && v < 1e5 && v == std::floor(v) && !(v == 0 && std::signbit(v))) {
+    append_int(out, static_cast<long long>(v));
+    return;
+  }
   char buffer[64];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
   out.append(buffer, end);
