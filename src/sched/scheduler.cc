@@ -372,6 +372,9 @@ struct Scheduler::Impl {
         // pass had given out some of it already (the pass's view of its
         // nodes was not the state's).
         std::uint64_t release_revision = 0;
+        // The pool's revision when last found still short: while it stays,
+        // nothing there changed (see still_hopeless).
+        mutable std::uint64_t checked_revision = 0;
       };
       std::vector<Short> short_of;
       // The soonest a run started on one of them must leave (a lease end, a
@@ -495,15 +498,17 @@ struct Scheduler::Impl {
     const OrgInfo& o = org(c.org);
     for (const auto& s : h.short_of) {
       const std::uint32_t p = s.pool;
+      const std::uint64_t revision = state.pools[p].revision;
+      if (revision == s.checked_revision && !node_copied[p]) continue;
       const std::int32_t free = free_now(state, p);
       const std::int32_t room =
           o.owned[p] ? free
                      : std::min(free, e[p].gpus - used(state, c.org, p) - added_by(c.org, p));
-      if (room < c.gpus) continue;
-      if (s.release_revision == 0 || node_copied[p] ||
-          state.pools[p].release_revision != s.release_revision) {
+      if (room >= c.gpus && (s.release_revision == 0 || node_copied[p] ||
+                             state.pools[p].release_revision != s.release_revision)) {
         return false;
       }
+      if (!node_copied[p]) s.checked_revision = revision;
     }
     return true;
   }
@@ -694,8 +699,7 @@ struct Scheduler::Impl {
     for (std::uint32_t p : pools) {
       if (reservations[p].held) continue;
       claim_pools.push_back(p);
-      if (claimed[p] == 0) touched.push_back(p);
-      claimed[p] = claims.size() + 1;
+      claimed[p] = claims.size() + 1;  // (cleared with claim_pools, see begin_pass)
     }
     if (claim_pools.size() == first) return false;
     claims.push_back(Claim{&job, klass, who, first, claim_pools.size() - first});
@@ -749,6 +753,7 @@ struct Scheduler::Impl {
       holds[p] = Hold{};
     }
     touched.clear();
+    for (std::uint32_t p : claim_pools) claimed[p] = 0;
     indexed_state = indexed(state);
     for (std::uint32_t at : chosen_list) chosen[at] = 0;  // (not per running job: every pass)
     chosen_list.clear();
@@ -1047,14 +1052,21 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   bool blocked = false;  // FIFO: a job could not start; the rest wait behind it
   std::string blocked_by;
 
-  // The order jobs are tried in.
+  // The order jobs are tried in: the queue's own (no list needed), the
+  // given subset, or as the policy sorts them.
   std::vector<std::size_t>& order = impl.order;
+  const bool sorts = options_.policy == QueuePolicy::kPriorityFairShare ||
+                     options_.policy == QueuePolicy::kLeastAttained;
+  const bool in_queue_order = indexes.empty() && !sorts;
   if (indexes.empty()) {
-    order.resize(state.pending.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (sorts) {
+      order.resize(state.pending.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    }
   } else {
     order = indexes;
   }
+  const std::size_t to_try = in_queue_order ? state.pending.size() : order.size();
   std::map<OrgId, std::int32_t> org_gpus;  // held now, across all sites
   std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
   const bool fair_share = options_.policy == QueuePolicy::kPriorityFairShare;
@@ -1117,7 +1129,22 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (hopeless[k] == 1) plan.waiting.push_back(Waiting{i, std::string(), true});
   };
   std::size_t considered = 0;
-  for (std::size_t i : order) {
+  // Jobs of a class found hopeless earlier in the pass (one that may start
+  // later) are passed over in a loop that reads only their class: in a long
+  // queue they are most of the jobs. (Not with quotas, checked first.)
+  const bool pass_over = memos && options_.quotas.empty();
+  for (std::size_t place = 0; place < to_try; ++place) {
+    if (pass_over) {
+      const std::size_t from = place;
+      for (; place < to_try; ++place) {
+        const std::uint32_t k =
+            state.pending[in_queue_order ? place : order[place]].scheduler_class;
+        if (k == 0 || k > hopeless.size() || hopeless[k - 1] != 2) break;
+      }
+      considered += place - from;
+      if (place == to_try) break;
+    }
+    const std::size_t i = in_queue_order ? place : order[place];
     const PendingJob& pending = state.pending[i];
     if (options_.max_jobs_per_pass != 0 && ++considered > options_.max_jobs_per_pass) {
       wait(Waiting{i,
