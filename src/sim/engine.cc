@@ -231,7 +231,8 @@ class Simulation {
   // An instant as written, for the many rows written at the same one.
   const std::string& now_text(Instant now) {
     if (now != now_text_at_) {
-      now_text_ = to_iso8601(now);
+      now_text_.clear();  // (its buffer stays: no allocation per instant)
+      append_iso8601(now_text_, now);
       now_text_at_ = now;
     }
     return now_text_;
