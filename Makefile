@@ -20,10 +20,15 @@ build: deps
 	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-# The main job. Until the simulator and the server exist: the shipped catalog.
+# The main job, until the server exists: the shipped catalog, then a simulation of
+# 100,000 jobs on a 10,000-GPU fleet with a rule change halfway (about a second),
+# checked by the independent verifier.
 run: build
 	@./build/straits catalog validate
 	@./build/straits catalog show
+	@./build/straits sim run bench/data/sim-scale.yaml --out build/run/sim-scale
+	@./build/straits sim verify build/run/sim-scale
+	@cat build/run/sim-scale/summary.json
 
 debug: deps
 	@cmake -S . -B build-debug $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON $(CMAKE_OPTS) >/dev/null
