@@ -719,9 +719,13 @@ struct Scheduler::Impl {
     const std::int32_t in_use = r.in_use + (who == r.org ? gpus : 0);
     const std::int32_t room =
         r.owned ? after.free_total : std::min(after.free_total, r.entitled - in_use);
+    const bool fits = can_fit(after, r.job->gpus);
+#ifndef NDEBUG
     // (fit() would allocate; the debug builds check the two agree.)
-    assert(can_fit(after, r.job->gpus) == fit(after, r.job->gpus).has_value());
-    return room >= r.job->gpus && can_fit(after, r.job->gpus);
+    const bool placed = fit(after, r.job->gpus).has_value();
+    assert(fits == placed);
+#endif
+    return room >= r.job->gpus && fits;
   }
 
   // A job started: what it holds at a reservation's start is not free then.

@@ -517,13 +517,16 @@ consteval std::size_t field(std::string_view name) {
   throw "no such field";
 }
 
+constexpr std::size_t kFieldCount = std::size(kFields);
+
 // Each field's `"name":`, as a JSONL line spells it.
-const std::array<std::string, std::size(kFields)> kJsonKeys = [] {
-  std::array<std::string, std::size(kFields)> keys;
-  for (std::size_t i = 0; i < keys.size(); ++i)
-    keys[i] = std::string("\"") + kFields[i].name + "\":";
+std::vector<std::string> json_keys() {
+  std::vector<std::string> keys;
+  keys.reserve(kFieldCount);
+  for (const Field& f : kFields) keys.push_back(std::string("\"") + f.name + "\":");
   return keys;
-}();
+}
+const std::vector<std::string> kJsonKeys = json_keys();
 
 // The fields of kFields that differ from their defaults, in its order, as
 // one line appended to `out`. Written directly (not through job_cells): a
