@@ -450,8 +450,7 @@ class Simulation {
     if (r.spent == nullptr) r.spent = &state_.spent[{r.job->org, r.job->team}];  // (map: stable)
     *r.spent += cost;
     busy_gpu_hours_[r.allocation.pool] += hours;
-    std::string& row = row_;
-    row.clear();
+    std::string& row = intervals_out_.row();
     row += r.job->id.str();
     row += ',';
     row += r.job->org.str();
@@ -474,7 +473,7 @@ class Simulation {
     row += ',';
     row += reason;
     row += '\n';
-    intervals_out_.write(row);
+    intervals_out_.end_row();
   }
 
   // A run's cost: its lease's contracted price, or the pool's list price as
@@ -604,8 +603,8 @@ class Simulation {
       if (busy == last_busy_[p]) continue;
       last_busy_[p] = busy;
       const std::int32_t leased = leased_at(now)[p];
-      std::string& row = row_;
-      row = now_text(now);
+      std::string& row = timeseries_out_.row();
+      row += now_text(now);
       row += ',';
       row += pool.pool->id.str();
       row += ',';
@@ -615,7 +614,7 @@ class Simulation {
       row += ',';
       append_int(row, static_cast<long long>(state_.pending.size()));
       row += '\n';
-      timeseries_out_.write(row);
+      timeseries_out_.end_row();
     }
   }
 
@@ -670,7 +669,6 @@ class Simulation {
   std::size_t next_arrival_ = 0;
   fs::path out_;
   internal::OutputFile intervals_out_, timeseries_out_;
-  std::string row_;       // scratch for the rows written as it runs
   std::string now_text_;  // now_text_at_, as written
   Instant now_text_at_ = Instant::min();
   std::vector<double> busy_gpu_hours_;  // per pool, of the closed intervals
@@ -733,11 +731,10 @@ Status Simulation::write() const {
   jobs.write(
       "id,org,team,gpus,submit,first_start,end,state,reason,queue_delay_s,jct_s,pools,gpu_hours,"
       "cost,checkpoints,moves,lost_gpu_hours\n");
-  std::string row;
   for (const auto& r : records_) {
     const auto& j = *r.job;
     bool done = r.state == JobState::kCompleted;
-    row.clear();
+    std::string& row = jobs.row();
     internal::append_csv_cell(row, j.id.str());
     row += ',';
     row += j.org.str();
@@ -775,7 +772,7 @@ Status Simulation::write() const {
     row += ',';
     append_fixed(row, r.lost_gpu_hours, 6);
     row += '\n';
-    jobs.write(row);
+    jobs.end_row();
   }
   STRAITS_TRY(jobs.close());
 

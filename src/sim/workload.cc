@@ -668,11 +668,9 @@ Status write_workload(const fs::path& file, const std::vector<sched::Job>& jobs)
   internal::OutputFile out;
   STRAITS_TRY(out.open(file));
   if (format == Format::kJsonl) {
-    std::string line;
     for (const sched::Job& job : jobs) {
-      line.clear();
-      append_jsonl_line(line, job);
-      out.write(line);
+      append_jsonl_line(out.row(), job);
+      out.end_row();
     }
   } else {
     std::string header;

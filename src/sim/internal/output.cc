@@ -4,12 +4,6 @@
 #include <cstring>
 
 namespace straits::sim::internal {
-namespace {
-
-constexpr std::size_t kBufferBytes = 1 << 20;
-
-}  // namespace
-
 OutputFile::~OutputFile() {
   if (file_ != nullptr) std::fclose(file_);
 }
