@@ -374,12 +374,12 @@ struct Scheduler::Impl {
         std::uint64_t release_revision = 0;
         // The pool's revision when last found still short: while it stays,
         // nothing there changed (see still_hopeless).
-        mutable std::uint64_t checked_revision = 0;
+        std::uint64_t checked_revision = 0;
       };
       std::vector<Short> short_of;
       // The soonest a run started on one of them must leave (a lease end, a
       // rule), found when first needed (see cut_short).
-      mutable std::optional<Instant> earliest_cut;
+      std::optional<Instant> earliest_cut;
       // EASY: pools where it could have started but for the pool's
       // reservation, which it would have delayed. It still would while the
       // pool is as it was (its revision) and the pass reserves it alike (for
@@ -488,15 +488,15 @@ struct Scheduler::Impl {
   }
 
   // Whether the class's Hopeless finding still holds now.
-  bool still_hopeless(const JobClass& c, const ClusterState& state, Instant now, bool need_claim) {
-    const auto& h = c.hopeless;
+  bool still_hopeless(JobClass& c, const ClusterState& state, Instant now, bool need_claim) {
+    auto& h = c.hopeless;
     if (!h.valid || h.ent_version != ent_version || c.usable_version != ent_version ||
         now >= h.until || (need_claim && !h.claim_whole)) {
       return false;
     }
     const Entitlement* e = &ent[static_cast<std::size_t>(c.org) * pool_count];
     const OrgInfo& o = org(c.org);
-    for (const auto& s : h.short_of) {
+    for (auto& s : h.short_of) {
       const std::uint32_t p = s.pool;
       const std::uint64_t revision = state.pools[p].revision;
       if (revision == s.checked_revision && !node_copied[p]) continue;
@@ -526,8 +526,19 @@ struct Scheduler::Impl {
     });
   }
 
-  bool cut_short(const Scheduler& scheduler, const PendingJob& pending, const JobClass& klass,
+  bool cut_short(const Scheduler& scheduler, const PendingJob& pending, JobClass& klass,
                  Instant now) const;
+  // When a run of the class started now on pool p must leave it (the lease's
+  // end, a rule that stops allowing it), as the cached decisions say.
+  Instant cut_at(const JobClass& klass, std::uint32_t p) const {
+    const OrgInfo& o = orgs[klass.org];
+    Instant cut = klass.run[p].allowed_until;
+    if (!o.owned[p]) {
+      const Entitlement& e = ent[static_cast<std::size_t>(klass.org) * pool_count + p];
+      cut = std::min({cut, e.end, o.lease[p].allowed_until});
+    }
+    return cut;
+  }
   bool still_blocked(const Scheduler& scheduler, const ClusterState& state,
                      const PendingJob& pending, const JobClass& klass, Instant now);
   std::vector<JobClass::Hopeless::Blocked> blocked_at;  // of the job being tried
@@ -916,48 +927,27 @@ struct Scheduler::Impl {
 // finding lacks GPUs on, would be cut (a lease end, a rule) before it ends
 // and could not checkpoint in time.
 bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pending,
-                                const JobClass& klass, Instant now) const {
-  const SchedulerOptions& options = scheduler.options_;
-  auto wall_time = [&](const Job& j, Duration d) { return scheduler.wall_time(j, d); };
-  auto checkpoint_time = [&](const Job& j) { return scheduler.checkpoint_time(j); };
-  const Job& job = *pending.job;
-  const OrgInfo& org = orgs[klass.org];
-  const Entitlement* org_ent = &ent[static_cast<std::size_t>(klass.org) * pool_count];
-  auto run_time_on = [&](std::uint32_t p) {
-    Duration run_time = wall_time(
-        job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
-    if (pending.remaining_work < job.work) run_time += options.restart_overhead;
-    return run_time;
-  };
-  auto cut_at = [&](std::uint32_t p) {
-    Instant must_leave_by = Instant::max();
-    if (!org.owned[p]) must_leave_by = std::min(org_ent[p].end, org.lease[p].allowed_until);
-    return std::min(must_leave_by, klass.run[p].allowed_until);
-  };
-  const auto& h = klass.hopeless;
+                                JobClass& klass, Instant now) const {
+  auto& h = klass.hopeless;
   if (!h.earliest_cut) {
     Instant earliest = Instant::max();
-    for (const auto& s : h.short_of) earliest = std::min(earliest, cut_at(s.pool));
+    for (const auto& s : h.short_of) earliest = std::min(earliest, cut_at(klass, s.pool));
     h.earliest_cut = earliest;
   }
   if (*h.earliest_cut == Instant::max()) return false;
   if (pending.scheduler_longest_run < Duration()) {
     Duration longest;
-    for (std::uint32_t p : klass.pools) longest = std::max(longest, run_time_on(p));
+    for (std::uint32_t p : klass.pools) {
+      longest = std::max(longest, scheduler.run_time(pending, klass.speed[p]));
+    }
     pending.scheduler_longest_run = longest;
   }
   if (now + pending.scheduler_longest_run <= *h.earliest_cut) return false;
   for (const auto& s : h.short_of) {
-    const std::uint32_t p = s.pool;
-    const Instant must_leave_by = cut_at(p);
-    if (must_leave_by == Instant::max() || now + pending.scheduler_longest_run <= must_leave_by) {
-      continue;
-    }
-    if (now + run_time_on(p) <= must_leave_by) continue;
-    const bool can_checkpoint =
-        job.checkpoint_interval > Duration() &&
-        must_leave_by - now > checkpoint_time(job) + options.restart_overhead;
-    if (!can_checkpoint) return true;
+    const Instant cut = cut_at(klass, s.pool);
+    if (cut == Instant::max() || now + pending.scheduler_longest_run <= cut) continue;
+    if (now + scheduler.run_time(pending, klass.speed[s.pool]) <= cut) continue;
+    if (!scheduler.can_checkpoint_before(*pending.job, now, cut)) return true;
   }
   return false;
 }
@@ -966,7 +956,6 @@ bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pe
 // refuse `pending` too (see Hopeless::blocked). Settles the claims on them.
 bool Scheduler::Impl::still_blocked(const Scheduler& scheduler, const ClusterState& state,
                                     const PendingJob& pending, const JobClass& klass, Instant now) {
-  const Job& job = *pending.job;
   for (const auto& b : klass.hopeless.blocked) {
     const std::uint32_t p = b.pool;
     if (node_copied[p] || state.pools[p].revision != b.revision) return false;
@@ -974,20 +963,24 @@ bool Scheduler::Impl::still_blocked(const Scheduler& scheduler, const ClusterSta
     const Reservation& r = reservations[p];
     if (!r.held || r.klass != b.reserved_for || r.shadow != b.shadow) return false;
     // When it would leave the pool: its end, or the cut it checkpoints for.
-    Duration run_time = scheduler.wall_time(
-        job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
-    if (pending.remaining_work < job.work) run_time += scheduler.options_.restart_overhead;
-    Instant leaves = now + run_time;
-    const OrgInfo& o = orgs[klass.org];
-    Instant cut = klass.run[p].allowed_until;
-    if (!o.owned[p]) {
-      const Entitlement& e = ent[static_cast<std::size_t>(klass.org) * pool_count + p];
-      cut = std::min({cut, e.end, o.lease[p].allowed_until});
-    }
-    leaves = std::min(leaves, cut);
+    const Instant leaves =
+        std::min(now + scheduler.run_time(pending, klass.speed[p]), cut_at(klass, p));
     if (leaves <= r.shadow) return false;
   }
   return true;
+}
+
+Duration Scheduler::run_time(const PendingJob& pending, double speed) const {
+  const Job& job = *pending.job;
+  Duration run_time =
+      wall_time(job, ThroughputModel::run_time_at(speed, job.gpus, pending.remaining_work));
+  if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
+  return run_time;
+}
+
+bool Scheduler::can_checkpoint_before(const Job& job, Instant now, Instant cut) const {
+  return job.checkpoint_interval > Duration() &&
+         cut - now > checkpoint_time(job) + options_.restart_overhead;
 }
 
 Scheduler::Scheduler(const catalog::Catalog& catalog, const policy::Engine& engine,
@@ -1326,9 +1319,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (cut_rule != nullptr) return *cut_rule;
         return owned ? std::string() : "lease " + active_lease->id.str() + " ends";
       };
-      Duration run_time = wall_time(
-          job, ThroughputModel::run_time_at(klass.speed[p], job.gpus, pending.remaining_work));
-      if (pending.remaining_work < job.work) run_time += options_.restart_overhead;
+      const Duration run_time = this->run_time(pending, klass.speed[p]);
       Instant expected_end = now + run_time;
       if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {
         if (explain) rejections.push_back("at " + name + " it would finish after its deadline");
@@ -1336,10 +1327,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         continue;
       }
       if (expected_end > must_leave_by) {
-        Duration window = must_leave_by - now;
-        bool can_checkpoint = job.checkpoint_interval > Duration() &&
-                              window > checkpoint_time(job) + options_.restart_overhead;
-        if (!can_checkpoint) {
+        if (!can_checkpoint_before(job, now, must_leave_by)) {
           if (explain)
             rejections.push_back("would run past " + to_iso8601(must_leave_by) + " at " + name +
                                  " (" + cut_text() + ") and cannot checkpoint before");

@@ -133,6 +133,12 @@ class Scheduler {
   const SchedulerOptions& options() const { return options_; }
 
  private:
+  // How long `pending` runs at `speed` (relative to the reference chip),
+  // checkpoints and, for a restart, the restart overhead included.
+  Duration run_time(const PendingJob& pending, double speed) const;
+  // Whether a run that `cut` would stop can write its checkpoint before.
+  bool can_checkpoint_before(const Job& job, Instant now, Instant cut) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   SchedulerOptions options_;
