@@ -592,12 +592,17 @@ struct Scheduler::Impl {
   }
 
   // Gives back, in a view of a pool, what a running job holds; `in_use`
-  // counts the GPUs of org `who`.
+  // counts the GPUs of org `who`. With `levels`, keeps its count of nodes
+  // by free GPUs up to date too.
   void release(const RunningJob& r, std::uint32_t who, std::vector<std::int32_t>& free,
-               std::int32_t& total, std::int32_t& in_use) const {
+               std::int32_t& total, std::int32_t& in_use,
+               std::vector<std::int32_t>* levels = nullptr) const {
     const bool same_org = indexed_state ? r.org_slot == who : r.job->org == orgs[who].id;
     for (const auto& [node, gpus] : r.allocation.nodes) {
-      free[static_cast<std::size_t>(node)] += gpus;
+      std::int32_t& f = free[static_cast<std::size_t>(node)];
+      if (levels != nullptr) --(*levels)[static_cast<std::size_t>(f)];
+      f += gpus;
+      if (levels != nullptr) ++(*levels)[static_cast<std::size_t>(f)];
       total += gpus;
       if (same_org) in_use -= gpus;
     }
@@ -641,16 +646,7 @@ struct Scheduler::Impl {
     const std::vector<std::uint32_t>& ending = by_end(state, p);
     for (std::size_t i = 0; i < ending.size(); ++i) {
       const RunningJob& r = state.running[ending[i]];
-      const bool same_org =
-          indexed_state ? r.org_slot == claim.org : r.job->org == orgs[claim.org].id;
-      for (const auto& [node, gpus] : r.allocation.nodes) {
-        std::int32_t& f = future_free[static_cast<std::size_t>(node)];
-        --level_count[static_cast<std::size_t>(f)];
-        f += gpus;
-        ++level_count[static_cast<std::size_t>(f)];
-        future_total += gpus;
-        if (same_org) future_in_use -= gpus;
-      }
+      release(r, claim.org, future_free, future_total, future_in_use, &level_count);
       std::int32_t future_room =
           room.owned ? future_total : std::min(future_total, room.entitled - future_in_use);
       if (future_room >= job.gpus && fits()) {
