@@ -12,5 +12,6 @@ namespace straits::cli {
 void add_catalog_command(CLI::App& app, Context& context);
 void add_policy_command(CLI::App& app, Context& context);
 void add_sim_command(CLI::App& app, Context& context);
+void add_trace_command(CLI::App& app, Context& context);
 
 }  // namespace straits::cli

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   add_catalog_command(app, context);
   add_policy_command(app, context);
   add_sim_command(app, context);
+  add_trace_command(app, context);
 
   try {
     app.parse(argc, argv);

@@ -909,6 +909,10 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
     auto read = read_workload(*s.workload_file, s.start);
     if (!read) return std::move(read).error();
     jobs = std::move(read).value();
+  } else if (s.trace) {
+    auto imported = import_trace(*s.trace, s.start);
+    if (!imported) return std::move(imported).error();
+    jobs = std::move(imported->jobs);
   } else if (s.synthetic) {
     GeneratorOptions g = *s.synthetic;
     g.seed = s.seed;

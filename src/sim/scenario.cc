@@ -96,9 +96,123 @@ fs::path resolve_pack(const std::string& name, const fs::path& base, const fs::p
 const std::vector<std::string> kPolicies = {
     "fifo", "easy-backfill", "priority-fair-share", "least-attained", "throughput", "cost"};
 
+// workload.trace (docs/traces.md): a real trace and how it maps onto the catalog.
+std::optional<TraceMapping> read_trace_mapping(Reader& r, const YAML::Node& n,
+                                               const fs::path& base) {
+  if (!n.IsMap()) {
+    r.error(n, "workload trace must be a map (file, format, orgs, ...)");
+    return std::nullopt;
+  }
+  r.check_keys(n,
+               {"file", "format", "throughputs", "worker", "strict", "from", "until", "time_scale",
+                "max_jobs", "chips", "speed", "orgs", "checkpoint"},
+               "workload trace");
+  TraceMapping m;
+  bool good = true;
+  if (!n["file"] || !n["format"]) {
+    r.error(n, "workload trace needs 'file' and 'format'");
+    return std::nullopt;
+  }
+  m.path = fs::weakly_canonical(base / r.text(n["file"], "trace file").value_or(""));
+  auto format = parse_trace_format(r.text(n["format"], "trace format").value_or(""));
+  if (!format) {
+    r.error(n["format"], format.error().message());
+    good = false;
+  } else {
+    m.format = *format;
+  }
+  if (n["throughputs"]) {
+    m.read.gavel_throughputs =
+        fs::weakly_canonical(base / r.text(n["throughputs"], "throughputs").value_or(""));
+  }
+  if (n["worker"]) m.read.gavel_worker = r.text(n["worker"], "worker").value_or("v100");
+  if (n["strict"]) {
+    const std::string v = n["strict"].Scalar();
+    if (v != "true" && v != "false") r.error(n["strict"], "strict must be true or false");
+    m.read.strict = v == "true";
+  }
+  // Trace times: a duration ("30d") or a number of seconds.
+  auto seconds = [&r](const YAML::Node& v, const std::string& what) -> std::optional<double> {
+    double number = 0;
+    if (v.IsScalar() && YAML::convert<double>::decode(v, number) && number >= 0) return number;
+    auto d = r.duration(v, what + " (a duration such as 30d, or seconds)");
+    if (d) return d->to_seconds();
+    return std::nullopt;
+  };
+  if (n["from"]) m.from_s = seconds(n["from"], "from");
+  if (n["until"]) m.until_s = seconds(n["until"], "until");
+  if (n["time_scale"]) {
+    m.time_scale = r.number<double>(n["time_scale"], "time_scale", true).value_or(1);
+  }
+  if (n["max_jobs"]) m.max_jobs = r.number<std::size_t>(n["max_jobs"], "max_jobs", true);
+  if (n["chips"]) {
+    for (const auto& kv : n["chips"]) {
+      std::vector<ChipId> chips;
+      if (kv.second.IsSequence()) {
+        for (const auto& c : kv.second) chips.emplace_back(c.Scalar());
+      } else {
+        chips.emplace_back(kv.second.Scalar());
+      }
+      if (kv.first.Scalar() == "*") {
+        m.default_chips = std::move(chips);
+      } else {
+        m.chips[kv.first.Scalar()] = std::move(chips);
+      }
+    }
+  }
+  if (n["speed"]) {
+    for (const auto& kv : n["speed"]) {
+      double v = r.number<double>(kv.second, "speed of " + kv.first.Scalar(), true).value_or(1);
+      if (kv.first.Scalar() == "*") {
+        m.default_speed = v;
+      } else {
+        m.speed[kv.first.Scalar()] = v;
+      }
+    }
+  }
+  if (n["orgs"]) {
+    if (!n["orgs"].IsSequence()) r.error(n["orgs"], "trace orgs must be a list of rules");
+    for (const auto& rule : n["orgs"]) {
+      r.check_keys(rule, {"user", "group", "model", "org", "team"}, "trace org rule");
+      TraceMapping::OrgRule o;
+      if (!rule["org"]) {
+        r.error(rule, "a trace org rule needs 'org'");
+        continue;
+      }
+      o.org = OrgId(rule["org"].Scalar());
+      if (rule["team"]) o.team = rule["team"].Scalar();
+      if (rule["user"]) o.user = rule["user"].Scalar();
+      if (rule["group"]) o.group = rule["group"].Scalar();
+      if (rule["model"]) o.model = rule["model"].Scalar();
+      m.orgs.push_back(std::move(o));
+    }
+  }
+  if (m.orgs.empty() && m.format != TraceFormat::kNative) {
+    r.error(n, "workload trace needs 'orgs': who runs the trace's jobs (e.g. [{org: ORG}])");
+  }
+  if (n["checkpoint"]) {
+    const YAML::Node& c = n["checkpoint"];
+    r.check_keys(c, {"interval", "min_gpus", "gb_per_gpu"}, "trace checkpoint");
+    if (c["interval"])
+      m.checkpoint_interval = r.duration(c["interval"], "interval").value_or(Duration::hours(2));
+    if (c["min_gpus"])
+      m.checkpoint_min_gpus = r.number<int>(c["min_gpus"], "min_gpus", true).value_or(8);
+    if (c["gb_per_gpu"]) {
+      m.checkpoint_gb_per_gpu = r.number<double>(c["gb_per_gpu"], "gb_per_gpu", false).value_or(2);
+    }
+  }
+  if (!good) return std::nullopt;
+  return m;
+}
+
 }  // namespace
 
-Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_root) {
+namespace {
+
+// A scenario that extends another is read over a copy of it; `depth` stops
+// a chain that loops.
+Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& shipped_root,
+                                        int depth) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file.string());
@@ -116,17 +230,36 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   Diagnostics diagnostics;
   Reader r(file.string(), diagnostics);
   r.check_keys(root,
-               {"name", "catalog", "rules", "params", "start", "horizon", "seed", "leases",
-                "workload", "scheduler", "failures", "prices"},
+               {"extends", "name", "catalog", "rules", "params", "start", "horizon", "seed",
+                "leases", "workload", "scheduler", "failures", "prices"},
                "scenario");
   Scenario s;
+  const bool extending = static_cast<bool>(root["extends"]);
+  if (extending) {
+    const fs::path parent =
+        fs::absolute(file).parent_path() / r.text(root["extends"], "extends").value_or("");
+    if (depth >= 8) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "scenarios extend each other more than 8 deep (a loop?)", r.at(root["extends"]));
+    }
+    auto extended = load_scenario_at_depth(parent, shipped_root, depth + 1);
+    if (!extended) {
+      Error e = std::move(extended).error();
+      return Error(e.code(), "extends " + parent.string() + ": " + e.to_string(),
+                   r.at(root["extends"]));
+    }
+    s = std::move(extended).value();
+  }
   s.file = fs::absolute(file);
   fs::path base = s.file.parent_path();
   s.name = root["name"] ? r.text(root["name"], "name").value_or("") : file.stem().string();
-  s.catalog_dir = root["catalog"]
-                      ? fs::weakly_canonical(base / r.text(root["catalog"], "catalog").value_or(""))
-                      : shipped_root / "catalog";
+  if (root["catalog"]) {
+    s.catalog_dir = fs::weakly_canonical(base / r.text(root["catalog"], "catalog").value_or(""));
+  } else if (!extending) {
+    s.catalog_dir = shipped_root / "catalog";
+  }
   if (root["rules"]) {
+    s.rules.clear();
     if (!root["rules"].IsSequence()) {
       r.error(root["rules"], "rules must be a list of pack names or folders");
     } else {
@@ -135,7 +268,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
           s.rules.push_back(resolve_pack(*t, base, shipped_root));
       }
     }
-  } else {
+  } else if (!extending) {
     s.rules.push_back(shipped_root / "rules" / "default");
   }
   if (root["params"]) {
@@ -146,7 +279,8 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     }
   }
   if (!root["start"]) {
-    diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'start'");
+    if (!extending)
+      diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'start'");
   } else if (auto d = r.date(root["start"], "start")) {
     s.start = *d;
   }
@@ -158,6 +292,8 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
   }
   if (root["seed"]) s.seed = r.number<std::uint64_t>(root["seed"], "seed", false).value_or(1);
   if (root["leases"]) {
+    s.leases.clear();
+    s.lease_has_price.clear();
     for (const auto& n : root["leases"]) {
       if (!n.IsMap()) {
         r.error(n, "a lease is a mapping");
@@ -198,12 +334,21 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     }
   }
   if (!root["workload"]) {
-    diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'workload'");
+    if (!extending) {
+      diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'workload'");
+    }
   } else {
     const YAML::Node& w = root["workload"];
-    r.check_keys(w, {"file", "synthetic"}, "workload");
-    if (w["file"] && w["synthetic"]) r.error(w, "workload: give 'file' or 'synthetic', not both");
-    if (w["file"]) {
+    s.workload_file.reset();
+    s.synthetic.reset();
+    s.trace.reset();
+    r.check_keys(w, {"file", "synthetic", "trace"}, "workload");
+    if (int(bool(w["file"])) + int(bool(w["synthetic"])) + int(bool(w["trace"])) > 1) {
+      r.error(w, "workload: give one of 'file', 'synthetic' or 'trace'");
+    }
+    if (w["trace"]) {
+      s.trace = read_trace_mapping(r, w["trace"], base);
+    } else if (w["file"]) {
       s.workload_file =
           fs::weakly_canonical(base / r.text(w["file"], "workload file").value_or(""));
     } else if (w["synthetic"]) {
@@ -238,7 +383,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
       }
       s.synthetic = o;
     } else {
-      r.error(w, "workload needs 'file' or 'synthetic'");
+      r.error(w, "workload needs 'file', 'synthetic' or 'trace'");
     }
   }
   if (root["scheduler"]) {
@@ -316,6 +461,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     }
   }
   if (root["prices"]) {
+    s.price_changes.clear();
     for (const auto& n : root["prices"]) {
       r.check_keys(n, {"pool", "at", "price"}, "price change");
       if (!n["pool"] || !n["at"] || !n["price"]) {
@@ -332,6 +478,7 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     }
   }
   if (root["failures"]) {
+    s.failures = FailureModel{};
     const YAML::Node& f = root["failures"];
     r.check_keys(f, {"mtbf_hours", "pools", "repair", "inject"}, "failures");
     if (f["mtbf_hours"]) {
@@ -364,6 +511,12 @@ Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_roo
     return diagnostics.to_error("scenario " + file.string() + " has errors");
   }
   return s;
+}
+
+}  // namespace
+
+Result<Scenario> load_scenario(const fs::path& file, const fs::path& shipped_root) {
+  return load_scenario_at_depth(file, shipped_root, 0);
 }
 
 }  // namespace straits::sim

@@ -13,6 +13,7 @@
 #include "sched/job.h"
 #include "sched/scheduler.h"
 #include "sim/generator.h"
+#include "sim/trace.h"
 
 namespace straits::sim {
 
@@ -52,6 +53,7 @@ struct Scenario {
   std::vector<bool> lease_has_price;  // false: the pool's list price applies
   std::optional<std::filesystem::path> workload_file;
   std::optional<GeneratorOptions> synthetic;
+  std::optional<TraceMapping> trace;  // a real trace (sim/trace.h)
   sched::SchedulerOptions scheduler;
   ChipId reference_chip = ChipId("h100-sxm");
   std::map<ChipId, double> efficiency;

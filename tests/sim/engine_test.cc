@@ -348,7 +348,8 @@ TEST(ScenarioTest, ReportsEveryProblemWithItsPlace) {
        {"s.yaml:2:8: start: invalid date '2026-13-01': month out of range",
         "s.yaml:3:1: unknown scenario field 'horizn' (did you mean 'horizon'?)",
         "lease gpus must be greater than zero", "lease l1: end must be after start",
-        "workload needs 'file' or 'synthetic'", "unknown policy 'fifoo' (did you mean 'fifo'?)"}) {
+        "workload needs 'file', 'synthetic' or 'trace'",
+        "unknown policy 'fifoo' (did you mean 'fifo'?)"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
 }
