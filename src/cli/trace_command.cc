@@ -1,12 +1,15 @@
-// straits trace inspect
+// straits trace inspect|fidelity
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <fstream>
 #include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
+#include "sim/fidelity.h"
+#include "sim/scenario.h"
 #include "sim/trace.h"
 
 namespace straits::cli {
@@ -173,6 +176,54 @@ void run_inspect(Context& context, const InspectOptions& o) {
   }
 }
 
+struct FidelityOptions {
+  std::string scenario, out;
+  bool json = false;
+};
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(s < 100 ? 1 : 0) << s << " s";
+  return out.str();
+}
+
+void run_fidelity(Context& context, const FidelityOptions& o) {
+  std::filesystem::path root = shipped_path(context, "rules").parent_path();
+  auto scenario = sim::load_scenario(o.scenario, root);
+  if (!scenario) return context.fail(scenario.error().to_string());
+  auto report = sim::check_fidelity(*scenario, o.out);
+  if (!report) return context.fail(report.error().to_string());
+  if (o.json) {
+    std::ifstream in(std::filesystem::path(o.out) / "fidelity.json");
+    *context.out << in.rdbuf();
+    return;
+  }
+  const auto& r = *report;
+  auto& out = *context.out;
+  out << "replayed " << r.jobs << " jobs of the trace that record their start, under "
+      << sched::to_string(scenario->scheduler.policy) << "\n\n";
+  out << "  queueing delay      traced      simulated\n";
+  out << "  mean          " << std::setw(12) << seconds_text(r.traced_queue_s.mean) << std::setw(15)
+      << seconds_text(r.simulated_queue_s.mean) << "\n";
+  for (std::size_t i = 0; i < r.traced_queue_s.quantiles.size(); ++i) {
+    const double q = r.traced_queue_s.quantiles[i].first;
+    out << "  p" << std::left << std::setw(12) << static_cast<int>(std::lround(q * 100))
+        << std::right << std::setw(12) << seconds_text(r.traced_queue_s.quantiles[i].second)
+        << std::setw(15) << seconds_text(r.simulated_queue_s.quantiles[i].second) << "\n";
+  }
+  out << std::setprecision(3) << std::fixed;
+  out << "\n  KS distance " << r.ks_distance << "; mean |difference| "
+      << seconds_text(r.mean_abs_queue_difference_s) << "; started later " << r.started_later
+      << ", earlier " << r.started_earlier << ", same " << r.started_same << "\n";
+  out << std::setprecision(4);
+  out << "  utilisation over " << std::setprecision(0) << r.window_hours << " h: traced "
+      << std::setprecision(4) << r.traced_utilisation << " (whole GPUs), "
+      << r.traced_share_utilisation << " (GPU shares); simulated " << r.simulated_utilisation
+      << "\n\n  not modelled:\n";
+  for (const auto& n : r.not_modelled) out << "  - " << n << "\n";
+  out << "\noutputs in " << o.out << " (fidelity.json, jobs.csv, ...)\n";
+}
+
 }  // namespace
 
 void add_trace_command(CLI::App& app, Context& context) {
@@ -190,6 +241,14 @@ void add_trace_command(CLI::App& app, Context& context) {
                       "data/gavel/gavel_isolated_throughputs.csv)");
   inspect->add_option("--worker", o->worker, "gavel: the GPU type the durations are taken on");
   inspect->callback([&context, o] { run_inspect(context, *o); });
+
+  auto f = std::make_shared<FidelityOptions>();
+  CLI::App* fidelity = trace->add_subcommand(
+      "fidelity", "Replay a trace that records its starts and compare queueing and utilisation");
+  fidelity->add_option("scenario", f->scenario, "Scenario whose workload is the trace")->required();
+  fidelity->add_option("--out", f->out, "Output folder")->required();
+  fidelity->add_flag("--json", f->json, "Print fidelity.json");
+  fidelity->callback([&context, f] { run_fidelity(context, *f); });
 }
 
 }  // namespace straits::cli

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "policy/temp_dir.h"
+#include "sim/fidelity.h"
 #include "sim/scenario.h"
 
 namespace straits::sim {
@@ -422,6 +423,40 @@ TEST(ScenarioTraceTest, BadTraceSettingsAreReportedWithTheirPlace) {
   auto looped = load_scenario(loop, kRoot);
   ASSERT_FALSE(looped);
   EXPECT_NE(looped.error().to_string().find("more than 8 deep"), std::string::npos);
+}
+
+// The openb pods on a fleet shaped like their cluster: every replayed job
+// runs exactly its traced time, so the GPU-hours (and utilisation) agree.
+TEST(FidelityTest, ReplaysTheOpenbTraceAndSetsItsQueueingBesideTheTraces) {
+  auto scenario = load_scenario(kRoot / "examples" / "fidelity" / "openb-fifo.yaml", kRoot);
+  ASSERT_TRUE(scenario) << scenario.error().to_string();
+  scenario->trace->max_jobs = 600;
+  TempDir dir("fidelity");
+  auto report = check_fidelity(*scenario, dir.path());
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_GT(report->jobs, 500u);
+  EXPECT_LE(report->jobs, 600u);
+  EXPECT_EQ(report->started_later + report->started_earlier + report->started_same, report->jobs);
+  EXPECT_NEAR(report->simulated_utilisation, report->traced_utilisation,
+              1e-6 + 1e-3 * report->traced_utilisation);
+  EXPECT_LT(report->traced_share_utilisation, report->traced_utilisation);  // shares < 1 GPU
+  // Quantiles are ordered, and the KS distance is what the quantiles allow.
+  for (const auto* d : {&report->traced_queue_s, &report->simulated_queue_s}) {
+    ASSERT_EQ(d->quantiles.size(), std::size(kFidelityQuantiles));
+    for (std::size_t i = 1; i < d->quantiles.size(); ++i) {
+      EXPECT_LE(d->quantiles[i - 1].second, d->quantiles[i].second);
+    }
+  }
+  EXPECT_GE(report->ks_distance, 0);
+  EXPECT_LE(report->ks_distance, 1);
+  EXPECT_TRUE(fs::exists(dir.path() / "fidelity.json"));
+
+  Scenario synthetic = *scenario;
+  synthetic.trace.reset();
+  synthetic.synthetic = GeneratorOptions{};
+  auto refused = check_fidelity(synthetic, dir.path() / "x");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("must be a 'trace'"), std::string::npos);
 }
 
 }  // namespace
