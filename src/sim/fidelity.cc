@@ -54,7 +54,9 @@ double ks_distance(std::vector<double> a, std::vector<double> b) {
 json to_json(const Distribution& d) {
   json q = json::object();
   for (const auto& [at, value] : d.quantiles) {
-    q["p" + std::to_string(static_cast<int>(std::lround(at * 100)))] = value;
+    std::string key = "p";  // built in two steps: g++ 12 warns (-Wrestrict) on "p" + string
+    key += std::to_string(static_cast<int>(std::lround(at * 100)));
+    q[key] = value;
   }
   return {{"count", d.count}, {"mean", d.mean}, {"quantiles", q}};
 }
