@@ -175,6 +175,7 @@ struct TraceReader::Impl {
       if (rows->separator() != ',' || quotes_balanced(record)) return true;
     }
     if (!record.empty()) {
+      ++stats.rows;
       bad_row(at, "a quoted field is not closed before the end of the file");
       record.clear();
     }
