@@ -257,6 +257,20 @@ std::vector<Instant> Engine::change_points() const {
   return out;
 }
 
+std::vector<RuleChange> Engine::rule_changes() const {
+  std::vector<RuleChange> out;
+  for (const auto& r : compiled_->rules) {
+    if (r.from != Instant::min()) out.push_back({r.from, true, r.id, r.title, r.pack});
+    if (r.until != Instant::max()) out.push_back({r.until, false, r.id, r.title, r.pack});
+  }
+  std::sort(out.begin(), out.end(), [](const RuleChange& a, const RuleChange& b) {
+    if (a.at != b.at) return a.at < b.at;
+    if (a.starts != b.starts) return !a.starts;
+    return a.rule < b.rule;
+  });
+  return out;
+}
+
 std::size_t Engine::rule_count() const {
   return compiled_->rules.size();
 }

@@ -64,6 +64,18 @@ class Subject {
 // Param values that move scenario dates: name -> "YYYY-MM-DD".
 using ParamOverrides = std::map<std::string, std::string>;
 
+// One end of a rule's `effective FROM .. UNTIL` range: from `at` the rule
+// applies (starts) or no longer does.
+struct RuleChange {
+  Instant at;
+  bool starts = true;
+  RuleId rule;
+  std::string title;
+  std::string pack;  // the pack's name (its folder's)
+
+  friend bool operator==(const RuleChange&, const RuleChange&) = default;
+};
+
 class Engine {
  public:
   // Loads pack folders in order (the first is the base, the next are laid
@@ -108,6 +120,10 @@ class Engine {
   // licence starts and expiries; sorted, without repeats. A simulator wakes
   // its scheduler at these.
   std::vector<Instant> change_points() const;
+  // Every rule start and end (open ends left out), after replacements:
+  // sorted by instant, then ends before starts, then rule id. For reports
+  // that mark when the rules changed.
+  std::vector<RuleChange> rule_changes() const;
 
   // Rules loaded, after replacements.
   std::size_t rule_count() const;

@@ -41,21 +41,29 @@ struct Window {
   Instant until;
   bool allowed = false;
   std::string reason;      // the rule that denies, when not allowed
+  RuleId rule;             // that rule, as data
   Instant allowed_until;   // when allowed: first instant it stops being allowed
   std::string cut_reason;  // the rule that stops it then
+  RuleId cut_rule;         // that rule, as data
   bool resolved = false;   // the subject resolved (ids known to the catalog)
   std::optional<policy::Subject> subject;
 };
 
-std::string describe_denial(const policy::Decision& d) {
+// The denial in words; `rule` gets the rule that denies.
+std::string describe_denial(const policy::Decision& d, RuleId& rule) {
   for (const auto& m : d.rules) {
-    if (m.effect == policy::EffectKind::kForbid) return "rule " + m.id.str() + " forbids it";
+    if (m.effect == policy::EffectKind::kForbid) {
+      rule = m.id;
+      return "rule " + m.id.str() + " forbids it";
+    }
   }
   for (const auto& m : d.rules) {
     if (m.effect == policy::EffectKind::kRequireLicence && !m.lifted_by) {
+      rule = m.id;
       return "rule " + m.id.str() + " requires licence " + m.licence_name + ", not held";
     }
   }
+  rule = RuleId();
   return "denied";
 }
 
@@ -183,15 +191,17 @@ struct Scheduler::Impl {
     w.allowed = engine.evaluate(*w.subject, now) == policy::Outcome::kAllow;
     w.reason.clear();
     w.cut_reason.clear();
+    w.rule = RuleId();
+    w.cut_rule = RuleId();
     w.allowed_until = Instant::max();
     if (!w.allowed) {
-      w.reason = describe_denial(engine.explain(*w.subject, now));
+      w.reason = describe_denial(engine.explain(*w.subject, now), w.rule);
     } else {
       // Walk the changes ahead to the first at which it stops being allowed.
       for (Instant t = w.until; t != Instant::max(); t = engine.next_change_after(*w.subject, t)) {
         if (engine.evaluate(*w.subject, t) != policy::Outcome::kAllow) {
           w.allowed_until = t;
-          w.cut_reason = describe_denial(engine.explain(*w.subject, t));
+          w.cut_reason = describe_denial(engine.explain(*w.subject, t), w.cut_rule);
           break;
         }
       }
@@ -1017,6 +1027,7 @@ struct Candidate {
   Instant expected_end;
   Instant must_leave_by = Instant::max();
   std::string cut_reason;
+  RuleId cut_rule;
   // Score: smaller is better, compared in this order.
   std::size_t site_rank = 0;
   std::int64_t price = 0;
@@ -1119,7 +1130,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   // only shrinks during a pass, and nothing else it was refused for depends
   // on the job itself (see job_specific). Its class has claimed for it.
   auto wait_as_class = [&](std::size_t i, std::uint32_t k) {
-    if (hopeless[k] == 1) plan.waiting.push_back(Waiting{i, std::string(), true});
+    if (hopeless[k] == 1) plan.waiting.push_back(Waiting{i, std::string(), true, RuleId()});
   };
   std::size_t considered = 0;
   // Jobs of a class found hopeless earlier in the pass (one that may start
@@ -1144,11 +1155,12 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
                    explain ? "not reached in this pass (the scheduler considers the first " +
                                  std::to_string(options_.max_jobs_per_pass) + " queued jobs)"
                            : std::string(),
-                   false});
+                   false, RuleId()});
       continue;
     }
     if (blocked && options_.policy == QueuePolicy::kFifo) {
-      wait(Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false});
+      wait(Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false,
+                   RuleId()});
       continue;
     }
     // The Job itself is read only when needed: in a long queue most jobs are
@@ -1165,7 +1177,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
                      explain ? "org " + job.org.str() + " holds " + gpus_text(now_held) +
                                    " of its quota of " + std::to_string(quota->second)
                              : std::string(),
-                     job.gpus > quota->second});
+                     job.gpus > quota->second, RuleId()});
         continue;
       }
     }
@@ -1202,7 +1214,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
         hopeless[klass_index] = h.could_ever ? 2 : 1;
       }
-      wait(Waiting{i, std::string(), !h.could_ever});
+      wait(Waiting{i, std::string(), !h.could_ever, RuleId()});
       if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
         blocked = true;
         blocked_by = pending.job->id.str();
@@ -1219,6 +1231,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     rejections.clear();
     candidates.clear();
     bool could_ever = false;
+    RuleId refusing_rule;            // with explain: the first rule that refused it
     bool job_specific = false;       // refused somewhere for what is the job's own, not its class's
     auto& short_of = impl.short_of;  // pools it lacks GPUs on, for its class's Hopeless finding
     short_of.clear();
@@ -1269,7 +1282,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         lease = &impl.lease_decision(job, org, p, now);
         holds_until = std::min(holds_until, lease->until);
         if (!lease->allowed) {
-          if (explain) rejections.push_back("lease denied at " + name + ": " + lease->reason);
+          if (explain) {
+            rejections.push_back("lease denied at " + name + ": " + lease->reason);
+            if (refusing_rule.empty()) refusing_rule = lease->rule;
+          }
           if (lease->until != Instant::max()) could_ever = true;
           continue;
         }
@@ -1277,7 +1293,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       const Window& run = impl.run_decision(job, klass, p, now);
       holds_until = std::min(holds_until, run.until);
       if (!run.allowed) {
-        if (explain) rejections.push_back("denied at " + name + ": " + run.reason);
+        if (explain) {
+          rejections.push_back("denied at " + name + ": " + run.reason);
+          if (refusing_rule.empty()) refusing_rule = run.rule;
+        }
         if (run.until != Instant::max()) could_ever = true;
         continue;
       }
@@ -1292,13 +1311,16 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       Instant must_leave_by = lease_end;
       // What cuts it, as text only when needed: the lease's end, or a rule.
       const std::string* cut_rule = nullptr;
+      const RuleId* cut_rule_id = nullptr;
       if (lease != nullptr && lease->allowed_until < must_leave_by) {
         must_leave_by = lease->allowed_until;
         cut_rule = &lease->cut_reason;
+        cut_rule_id = &lease->cut_rule;
       }
       if (run.allowed_until < must_leave_by) {
         must_leave_by = run.allowed_until;
         cut_rule = &run.cut_reason;
+        cut_rule_id = &run.cut_rule;
       }
       // Capacity now: the org's entitlement left and a node arrangement.
       const std::int32_t in_use = impl.used(state, org_index, p) + impl.added_by(org_index, p);
@@ -1374,7 +1396,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       c.allocation = std::move(*allocation);
       c.expected_end = expected_end;
       c.must_leave_by = must_leave_by;
-      if (must_leave_by != Instant::max()) c.cut_reason = cut_text();
+      if (must_leave_by != Instant::max()) {
+        c.cut_reason = cut_text();
+        if (cut_rule_id != nullptr) c.cut_rule = *cut_rule_id;
+      }
       c.site_rank = klass.site_rank[p];
       c.price = price->micros();
       c.neg_speed = -klass.speed[p];
@@ -1433,7 +1458,8 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (fair_share || !options_.quotas.empty()) org_gpus[job.org] += job.gpus;
       if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
-                                  best->must_leave_by, std::move(best->cut_reason)});
+                                  best->must_leave_by, std::move(best->cut_reason),
+                                  std::move(best->cut_rule)});
       continue;
     }
     std::string reason;
@@ -1483,7 +1509,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
             "; preempting " + std::to_string(victims.size()) + " lower-priority job(s) of its org";
       }
     }
-    wait(Waiting{i, std::move(reason), !could_ever});
+    wait(Waiting{i, std::move(reason), !could_ever, std::move(refusing_rule)});
     if (!could_ever) continue;  // never blocks the queue
     if (options_.policy == QueuePolicy::kFifo) {
       blocked = true;

@@ -72,12 +72,16 @@ struct Start {
   Instant expected_end;
   Instant must_leave_by;   // Instant::max() when nothing ahead cuts it
   std::string cut_reason;  // what ends the window early: "lease l1 ends", "rule X"
+  RuleId cut_rule;         // the rule behind cut_reason; empty when a lease end cuts it
 };
 
 struct Waiting {
   std::size_t pending_index = 0;
   std::string reason;  // why it waits, in words
   bool never = false;  // no pool it may ever use fits it
+  // With reasons: the first rule (in pool order) that refused the job at a
+  // pool it could otherwise use; empty when no rule did.
+  RuleId rule;
 };
 
 // A running job to stop for a waiting one of higher priority.

@@ -56,6 +56,8 @@ struct JobRecord {
   sched::Allocation allocation;
   Instant started, must_leave_by, expected_end;
   std::string cut_reason;
+  std::uint32_t cut_rule = 0;    // the rule behind cut_reason (Simulation::rule_ids_); 0: none
+  std::uint32_t refused_by = 0;  // stopped or never: the first rule that refused it; 0: none
   std::optional<Instant> first_start, end;
   std::vector<std::uint32_t> pools;  // used, in order of first use
   double gpu_hours = 0, cost = 0, lost_gpu_hours = 0;
@@ -126,7 +128,9 @@ class Simulation {
     }
     STRAITS_TRY(intervals_out_.open(out_ / "intervals.csv"));
     STRAITS_TRY(timeseries_out_.open(out_ / "timeseries.csv"));
-    intervals_out_.write("job,org,pool,gpus,start,end,nodes,end_reason\n");
+    STRAITS_TRY(moves_out_.open(out_ / "moves.csv"));
+    intervals_out_.write("job,org,pool,gpus,start,end,nodes,end_reason,cost\n");
+    moves_out_.write("job,org,team,pool,gpus,at,kind,reason,rule,lost_gpu_hours\n");
     timeseries_out_.write("time,pool,busy_gpus,leased_gpus,pending_jobs\n");
     end_ = scenario_.start + scenario_.horizon;
     state_ = sched::ClusterState::empty_fleet(catalog_);
@@ -220,6 +224,7 @@ class Simulation {
       if (r.state == JobState::kRunning) close_interval(i, end_, "horizon");
     }
     STRAITS_TRY(intervals_out_.close());
+    STRAITS_TRY(moves_out_.close());
     return timeseries_out_.close();
   }
 
@@ -302,9 +307,14 @@ class Simulation {
       r.remaining = std::max(
           0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools[pool].chip, done.saved));
       const Duration kept = done.saved_at > Duration() ? overhead + done.saved_at : Duration();
-      r.lost_gpu_hours += r.job->gpus * (elapsed - kept).to_hours();
+      const double lost = r.job->gpus * (elapsed - kept).to_hours();
+      r.lost_gpu_hours += lost;
       close_interval(j, now, "failed");
       r.reason = "restarting after a node failure on " + state_.pools[pool].pool->id.str();
+      write_move(
+          j, pool, now, "failed",
+          "node " + std::to_string(node) + " of " + state_.pools[pool].pool->id.str() + " failed",
+          0, lost);
       r.state = JobState::kPending;
       insert_pending(j);
     }
@@ -400,9 +410,12 @@ class Simulation {
         if (r.state != JobState::kRunning || r.run != e.run) return;
         close_interval(e.job, now, r.preempted ? "preempted" : "checkpointed");
         ++r.checkpoints;
-        r.lost_gpu_hours +=
+        const double lost =
             r.job->gpus *
             (scheduler_.checkpoint_time(*r.job) + scenario_.scheduler.restart_overhead).to_hours();
+        r.lost_gpu_hours += lost;
+        write_move(e.job, r.allocation.pool, now, r.preempted ? "preempted" : "moved", r.cut_reason,
+                   r.preempted ? 0 : r.cut_rule, lost);
         if (r.preempted) {
           r.reason = r.cut_reason;
           ++preemptions_;
@@ -472,8 +485,50 @@ class Simulation {
     }
     row += ',';
     row += reason;
+    row += ',';
+    append_fixed(row, cost, 2);
     row += '\n';
     intervals_out_.end_row();
+  }
+
+  // The index of a rule in rule_ids_ (added if new); 0 for none. Few rules
+  // ever cut or refuse a job: a search of the list is enough.
+  std::uint32_t rule_index(const RuleId& rule) {
+    if (rule.empty()) return 0;
+    for (std::uint32_t i = 1; i < rule_ids_.size(); ++i) {
+      if (rule_ids_[i] == rule) return i;
+    }
+    rule_ids_.push_back(rule);
+    return static_cast<std::uint32_t>(rule_ids_.size() - 1);
+  }
+
+  // A row of moves.csv: the job left `pool` at `now` for something other
+  // than completing or the horizon.
+  void write_move(std::uint32_t job, std::uint32_t pool, Instant now, const char* kind,
+                  const std::string& reason, std::uint32_t rule, double lost_gpu_hours) {
+    const JobRecord& r = records_[job];
+    std::string& row = moves_out_.row();
+    internal::append_csv_cell(row, r.job->id.str());
+    row += ',';
+    row += r.job->org.str();
+    row += ',';
+    internal::append_csv_cell(row, r.job->team);
+    row += ',';
+    row += state_.pools[pool].pool->id.str();
+    row += ',';
+    append_int(row, r.job->gpus);
+    row += ',';
+    row += now_text(now);
+    row += ',';
+    row += kind;
+    row += ',';
+    internal::append_csv_cell(row, reason);
+    row += ',';
+    row += rule_ids_[rule].str();
+    row += ',';
+    append_fixed(row, lost_gpu_hours, 6);
+    row += '\n';
+    moves_out_.end_row();
   }
 
   // A run's cost: its lease's contracted price, or the pool's list price as
@@ -534,8 +589,12 @@ class Simulation {
       if (w.never) {
         r.state = r.first_start ? JobState::kStopped : JobState::kNever;
         r.end = now;
+        r.refused_by = rule_index(w.rule);
         ++finished_;
         remove.push_back(w.pending_index);
+        if (r.first_start) {
+          write_move(index_of(r.job), r.allocation.pool, now, "stopped", r.reason, r.refused_by, 0);
+        }
       }
     }
     // Preempted jobs write a checkpoint from now and leave when it is done.
@@ -553,6 +612,7 @@ class Simulation {
       }
       r.must_leave_by = now + scheduler_.checkpoint_time(*r.job);
       r.cut_reason = plan.preemptions[k].reason;
+      r.cut_rule = 0;
       r.preempted = true;
       running.must_leave_by = r.must_leave_by;
       running.leaving = true;
@@ -572,6 +632,7 @@ class Simulation {
       r.expected_end = s.expected_end;
       r.must_leave_by = s.must_leave_by;
       r.cut_reason = s.cut_reason;
+      r.cut_rule = rule_index(s.cut_rule);
       r.reason.clear();
       if (!r.first_start) r.first_start = now;
       if (std::find(r.pools.begin(), r.pools.end(), s.allocation.pool) == r.pools.end()) {
@@ -668,8 +729,9 @@ class Simulation {
   std::vector<std::uint32_t> arrivals_;  // jobs by arrival time
   std::size_t next_arrival_ = 0;
   fs::path out_;
-  internal::OutputFile intervals_out_, timeseries_out_;
-  std::string now_text_;  // now_text_at_, as written
+  internal::OutputFile intervals_out_, timeseries_out_, moves_out_;
+  std::vector<RuleId> rule_ids_ = {RuleId()};  // rules that cut or refused jobs; [0]: none
+  std::string now_text_;                       // now_text_at_, as written
   Instant now_text_at_ = Instant::min();
   std::vector<double> busy_gpu_hours_;  // per pool, of the closed intervals
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
@@ -712,6 +774,16 @@ Status Simulation::write() const {
   for (const auto& r : scenario_.rules) rules.push_back(r.string());
   json params = json::object();
   for (const auto& [k, v] : scenario_.params) params[k] = v;
+  // The rule changes inside the simulated window, for reports to mark.
+  json rule_changes = json::array();
+  for (const auto& c : engine_.rule_changes()) {
+    if (c.at < scenario_.start || c.at > end_) continue;
+    rule_changes.push_back({{"at", to_iso8601(c.at)},
+                            {"change", c.starts ? "starts" : "ends"},
+                            {"rule", c.rule.str()},
+                            {"title", c.title},
+                            {"pack", c.pack}});
+  }
   json run = {{"straits_version", STRAITS_VERSION},
               {"scenario", scenario_.name},
               {"catalog", scenario_.catalog_dir.string()},
@@ -722,7 +794,8 @@ Status Simulation::write() const {
               {"seed", scenario_.seed},
               {"reference_chip", scenario_.reference_chip.str()},
               {"policy", std::string(sched::to_string(scenario_.scheduler.policy))},
-              {"leases", leases}};
+              {"leases", leases},
+              {"rule_changes", rule_changes}};
   std::ofstream(out / "run.json") << run.dump(2) << "\n";
   STRAITS_TRY(write_workload(out / "workload.jsonl", jobs_));
 
@@ -730,7 +803,7 @@ Status Simulation::write() const {
   STRAITS_TRY(jobs.open(out / "jobs.csv"));
   jobs.write(
       "id,org,team,gpus,submit,first_start,end,state,reason,queue_delay_s,jct_s,pools,gpu_hours,"
-      "cost,checkpoints,moves,lost_gpu_hours\n");
+      "cost,checkpoints,moves,lost_gpu_hours,rule\n");
   for (const auto& r : records_) {
     const auto& j = *r.job;
     bool done = r.state == JobState::kCompleted;
@@ -771,6 +844,8 @@ Status Simulation::write() const {
     append_int(row, r.moves);
     row += ',';
     append_fixed(row, r.lost_gpu_hours, 6);
+    row += ',';
+    row += rule_ids_[r.refused_by].str();
     row += '\n';
     jobs.end_row();
   }

@@ -30,7 +30,8 @@ struct SimSummary {
 };
 
 // Runs the scenario and writes run.json, workload.jsonl, intervals.csv,
-// jobs.csv, timeseries.csv and summary.json into `out_dir` (created).
+// jobs.csv, timeseries.csv, moves.csv and summary.json into `out_dir`
+// (created).
 Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& options,
                                   const std::filesystem::path& out_dir);
 

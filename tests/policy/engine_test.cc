@@ -144,6 +144,33 @@ rule c.forbid { title "closed, moved" source "S" replaces c.forbid effective clo
   EXPECT_NE(bad.error().to_string().find("did you mean 'close_from'"), std::string::npos);
 }
 
+TEST(EngineTest, ListsEveryRuleStartAndEndInOrder) {
+  TempDir base("base"), scenario("scenario");
+  base.write("a.rules", kLayers);
+  scenario.write("s.rules", R"(
+param close_from = 2030-01-01
+rule c.forbid { title "closed, moved" source "S" replaces c.forbid effective close_from .. on lease
+  then forbid }
+rule d.same-day { title "ends as c starts" source "S" effective 2029-01-01 .. 2030-01-01 on run
+  then record "x" })");
+  auto engine = Engine::load(minimal(), {base.path(), scenario.path()});
+  ASSERT_TRUE(engine) << engine.error().to_string();
+  auto changes = engine->rule_changes();
+  const std::string base_pack = base.path().filename().string();
+  const std::string scenario_pack = scenario.path().filename().string();
+  // a 2020 start; b 2023 start; d 2029 start; at 2030-01-01 d ends before c
+  // (the replacement, its base's 2027-2028 range gone) starts.
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[0],
+            (RuleChange{day("2020-01-01"), true, RuleId("a.record"), "always", base_pack}));
+  EXPECT_EQ(changes[1].rule.str(), "b.licence");
+  EXPECT_EQ(changes[2].rule.str(), "d.same-day");
+  EXPECT_EQ(changes[3], (RuleChange{day("2030-01-01"), false, RuleId("d.same-day"),
+                                    "ends as c starts", scenario_pack}));
+  EXPECT_EQ(changes[4], (RuleChange{day("2030-01-01"), true, RuleId("c.forbid"), "closed, moved",
+                                    scenario_pack}));
+}
+
 TEST(EngineTest, NamedConditionsAreSharedAcrossPacks) {
   TempDir base("cond-base"), scenario("cond-scenario");
   base.write("a.rules", R"(

@@ -99,6 +99,14 @@ struct SimRun {
     for (const auto& r : read_csv(out / "jobs.csv")) by_id[r[0]] = r;
     return by_id;
   }
+
+  // moves.csv as written, without its header.
+  std::string moves() const {
+    std::string text = read_file(out / "moves.csv");
+    EXPECT_EQ(text.substr(0, text.find('\n')),
+              "job,org,team,pool,gpus,at,kind,reason,rule,lost_gpu_hours");
+    return text.substr(text.find('\n') + 1);
+  }
 };
 
 const char* kLeaseA =
@@ -169,7 +177,12 @@ TEST(SimulationTest, AJobMovesBeforeItsLeaseEnds) {
   EXPECT_EQ(jobs["m1"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
   // Cost: 8 x 2 h x 3.00 + 8 x (8040 / 3600) h x 5.00 = 48 + 89.33.
   EXPECT_EQ(jobs["m1"][13], "137.33");
+  EXPECT_EQ(read_csv(run.out / "intervals.csv")[0][8], "48.00");  // each interval's cost
   EXPECT_NE(read_file(run.out / "summary.json").find("\"lease la ends\": 1"), std::string::npos);
+  // The move, with what it lost (as in jobs.csv) and no rule: a lease end cut it.
+  EXPECT_EQ(run.moves(),
+            "m1,hanshan-sg,default,sg-a-h100,8,2026-01-01T02:00:00Z,moved,lease la ends,,"
+            "1.466667\n");
 }
 
 TEST(SimulationTest, AJobStopsWhenARuleClosesTheOnlyPoolItMayUse) {
@@ -195,6 +208,27 @@ TEST(SimulationTest, AJobStopsWhenARuleClosesTheOnlyPoolItMayUse) {
   EXPECT_EQ(jobs["s2"][5], "");  // never started
   EXPECT_EQ(run.summary.stopped, 1u);
   EXPECT_EQ(run.summary.never, 1u);
+  // The rule as data: it cut s1, then refused it (stopped) and s2 (never) everywhere.
+  EXPECT_EQ(run.moves(),
+            "s1,hanshan-sg,default,sg-a-h100,8,2026-01-01T01:00:00Z,moved,"
+            "rule test.close-a forbids it,test.close-a,1.466667\n"
+            "s1,hanshan-sg,default,sg-a-h100,8,2026-01-01T01:00:00Z,stopped,"
+            "denied at sg-a-h100: rule test.close-a forbids it,test.close-a,0.000000\n");
+  EXPECT_EQ(jobs["s1"][17], "test.close-a");
+  EXPECT_EQ(jobs["s2"][17], "test.close-a");
+  // The rule changes inside the window (test.record started in 2020: not listed).
+  std::string run_json = read_file(run.out / "run.json");
+  EXPECT_NE(run_json.find(R"("rule_changes": [
+    {
+      "at": "2026-01-01T01:00:00Z",
+      "change": "starts",
+      "pack": "close-a",
+      "rule": "test.close-a",
+      "title": "no runs on pool sg-a-h100"
+    }
+  ])"),
+            std::string::npos)
+      << run_json;
 }
 
 TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
@@ -217,6 +251,9 @@ TEST(SimulationTest, ANodeFailureRestartsTheGangFromItsLastCheckpoint) {
   auto jobs = run.jobs();
   EXPECT_EQ(jobs["f1"][7], "completed");
   EXPECT_EQ(jobs["f1"][16], "3.866667");
+  EXPECT_EQ(run.moves(),
+            "f1,hanshan-sg,default,sg-a-h100,8,2026-01-01T01:30:00Z,failed,"
+            "node 0 of sg-a-h100 failed,,3.866667\n");
   EXPECT_NE(read_file(run.out / "summary.json").find("\"node_failures\": 1"), std::string::npos);
 }
 
@@ -244,6 +281,9 @@ TEST(SimulationTest, AHigherPriorityJobPreemptsALowerOneOfItsOrg) {
   EXPECT_EQ(jobs["low"][14], "1");         // checkpoints
   EXPECT_EQ(jobs["low"][15], "0");         // moves
   EXPECT_EQ(jobs["low"][16], "1.466667");  // 8 GPUs x (60 s + 600 s) lost
+  EXPECT_EQ(run.moves(),
+            "low,hanshan-sg,default,sg-a-h100,8,2026-01-01T01:01:00Z,preempted,"
+            "preempted by high (priority 5 over 0),,1.466667\n");
   EXPECT_NE(read_file(run.out / "summary.json").find("\"preemptions\": 1"), std::string::npos);
   // Without preemption high waits for low to finish.
   SimRun patient("priority-fair-share", one_node, low_and_high);
@@ -289,6 +329,8 @@ TEST(SimulationTest, ListPriceChangesAreBilledFromTheirInstant) {
   EXPECT_EQ(jobs["p1"][7], "completed");
   EXPECT_EQ(jobs["p1"][11], "sg-d-h100");
   EXPECT_EQ(jobs["p1"][13], "32.00");
+  EXPECT_EQ(read_csv(run.out / "intervals.csv")[0][8], "32.00");
+  EXPECT_EQ(run.moves(), "");  // completed in one go
 }
 
 TEST(SimulationTest, TheVerifierAcceptsEveryRunAbove) {
@@ -320,8 +362,8 @@ TEST(SimulationTest, SameScenarioAndSeedGiveByteIdenticalOutputs) {
   auto b = run_simulation(*scenario, SimOptions{}, dir.path() / "b");
   ASSERT_TRUE(a && b);
   EXPECT_GT(a->completed, 100u);
-  for (const char* f :
-       {"jobs.csv", "intervals.csv", "timeseries.csv", "summary.json", "workload.jsonl"}) {
+  for (const char* f : {"jobs.csv", "intervals.csv", "timeseries.csv", "summary.json",
+                        "workload.jsonl", "moves.csv", "run.json"}) {
     EXPECT_EQ(read_file(dir.path() / "a" / f), read_file(dir.path() / "b" / f)) << f;
   }
   SimOptions other;
