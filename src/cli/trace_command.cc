@@ -86,6 +86,19 @@ json summary_json(const sim::TraceSummary& s) {
   };
 }
 
+// "  states      completed 4, failed 2": one labelled line, nothing when empty.
+void print_counts(std::ostream& out, const std::string& label,
+                  const std::map<std::string, std::size_t>& counts) {
+  if (counts.empty()) return;
+  out << "  " << std::left << std::setw(12) << label << std::right;
+  const char* separator = "";
+  for (const auto& [name, n] : counts) {
+    out << separator << name << " " << n;
+    separator = ", ";
+  }
+  out << "\n";
+}
+
 void print_summary(std::ostream& out, const sim::TraceSummary& s) {
   out << s.file << " (" << sim::trace_format_name(s.format) << ")\n";
   out << "  jobs        " << s.stats.jobs << " of " << s.stats.rows << " rows";
@@ -124,24 +137,8 @@ void print_summary(std::ostream& out, const sim::TraceSummary& s) {
     out << "  " << std::setw(12) << size << "  " << std::setw(8) << n << "  "
         << std::string(static_cast<std::size_t>(std::max(bar, n ? 1 : 0)), '#') << "\n";
   }
-  if (!s.gpu_models.empty()) {
-    out << "  GPU models  ";
-    bool first = true;
-    for (const auto& [model, n] : s.gpu_models) {
-      out << (first ? "" : ", ") << model << " " << n;
-      first = false;
-    }
-    out << "\n";
-  }
-  if (!s.states.empty()) {
-    out << "  states      ";
-    bool first = true;
-    for (const auto& [state, n] : s.states) {
-      out << (first ? "" : ", ") << state << " " << n;
-      first = false;
-    }
-    out << "\n";
-  }
+  print_counts(out, "GPU models", s.gpu_models);
+  print_counts(out, "states", s.states);
   if (s.users || s.groups) out << "  users       " << s.users << ", groups " << s.groups << "\n";
   for (const auto& a : s.stats.assumptions) out << "  assumed     " << a << "\n";
   for (const auto& d : s.stats.first_bad_rows) out << "  bad row     " << to_string(d) << "\n";

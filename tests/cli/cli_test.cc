@@ -284,4 +284,38 @@ TEST(CliTest, MissingCatalogFolderIsAnError) {
   EXPECT_NE(run.err.find("/nonexistent/catalog"), std::string::npos) << run.err;
 }
 
+TEST(CliTraceTest, InspectPrintsASummaryAndTheSameAsJson) {
+  const std::string gavel = std::string(STRAITS_SOURCE_DIR) + "/data/gavel/msr_seed0";
+  Outcome text = straits("trace inspect " + gavel + " --format gavel");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("jobs        15264 of 15264 rows"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("GPU-hours"), std::string::npos);
+  EXPECT_NE(text.out.find("assumed     durations are total_steps"), std::string::npos);
+  Outcome json = straits("trace inspect " + gavel + " --format gavel --json");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["jobs"], 15264);
+  EXPECT_EQ(j["groups"], 15);  // one virtual cluster per file
+  std::size_t sized = 0;
+  for (const auto& h : j["gpu_histogram"]) sized += h["jobs"].get<std::size_t>();
+  EXPECT_EQ(sized, 15264u);
+}
+
+TEST(CliTraceTest, BadFormatsFilesAndRowsAreErrorsNamingThem) {
+  Outcome format = straits("trace inspect x.csv --format helio");
+  EXPECT_EQ(format.exit_code, 1);
+  EXPECT_NE(format.err.find("did you mean 'helios'"), std::string::npos) << format.err;
+  Outcome missing = straits("trace inspect /nonexistent.csv --format helios");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent.csv"), std::string::npos) << missing.err;
+  // The openb node list is not a pod list: its header lacks the times.
+  const std::string nodes =
+      std::string(STRAITS_SOURCE_DIR) + "/data/alibaba-clusterdata/openb_node_list_gpu_node.csv";
+  Outcome wrong = straits("trace inspect " + nodes + " --format alibaba-openb");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.err.find("openb_node_list_gpu_node.csv:1: missing column 'num_gpu'"),
+            std::string::npos)
+      << wrong.err;
+}
+
 }  // namespace
