@@ -314,6 +314,71 @@ TEST(AlibabaPaiTest, ReadsTheTaskTableWithSharesAndStatesTheMissingSubmitTime) {
   EXPECT_NE(s->stats.assumptions[0].find("no submit time"), std::string::npos);
 }
 
+// The real example rows of each job log, then the same rows broken on purpose:
+// every bad row is named by its line, the good ones still read.
+struct Broken {
+  const char* file;
+  TraceFormat format;
+  std::vector<std::pair<std::string, std::string>> edits;  // real text -> broken text
+};
+
+TEST(JobLogTest, BrokenRowsOfEveryLogAreCountedWithTheirLines) {
+  const Broken cases[] = {
+      {"helios_cluster_log_sample.csv",
+       TraceFormat::kHelios,
+       {{"uVMrF,vchbv,4,", "uVMrF,vchbv,-4,"}, {"2020-06-17 14:15:21", "2020-06-07 14:15:21"}}},
+      {"acme_trace_seren_sample.csv",
+       TraceFormat::kAcme,
+       {{"2023-03-01 00:18:22+08:00", "2023-03-01 25:18:22+08:00"}}},
+      {"pai_task_table_sample.csv",
+       TraceFormat::kAlibabaPai,
+       {{"c936346f45eccd34bf748541,tensorflow,1.0,", "c936346f45eccd34bf748541,tensorflow,1.5,"},
+        {"455c3dec270f4777ad67721c,tensorflow,1.0,Terminated,3399583.0,3399732.0,600.0,",
+         "455c3dec270f4777ad67721c,tensorflow,1.0,Terminated,3399583.0,3399500.0,600.0,"},
+        {"2158213.0,600.0,29.296875,50.0,MISC", "2158213.0,600.0,29.296875,50.0"}}},
+  };
+  for (const Broken& c : cases) {
+    SCOPED_TRACE(c.file);
+    const fs::path real = kRows / c.file;
+    auto before = inspect_trace(real, c.format);
+    ASSERT_TRUE(before) << before.error().to_string();
+    EXPECT_EQ(before->stats.bad_rows, 0u);
+    auto lines = lines_of(real);
+    std::vector<int> broken_lines;
+    for (const auto& [from, to] : c.edits) {
+      bool found = false;
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        auto at = lines[i].find(from);
+        if (at == std::string::npos) continue;
+        lines[i].replace(at, from.size(), to);
+        broken_lines.push_back(static_cast<int>(i) + 1);
+        found = true;
+        break;
+      }
+      ASSERT_TRUE(found) << from;
+    }
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    TempDir dir("trace");
+    const fs::path file = dir.write(c.file, text);
+    auto after = inspect_trace(file, c.format);
+    ASSERT_TRUE(after) << after.error().to_string();
+    std::vector<int> bad;
+    for (const auto& d : after->stats.first_bad_rows) bad.push_back(d.where.line);
+    std::sort(broken_lines.begin(), broken_lines.end());
+    EXPECT_EQ(bad, broken_lines);
+    EXPECT_EQ(after->stats.rows, before->stats.rows);
+    EXPECT_LE(after->stats.jobs + broken_lines.size(), before->stats.jobs + before->stats.skipped);
+    TraceReadOptions strict;
+    strict.strict = true;
+    auto stopped = inspect_trace(file, c.format, strict);
+    ASSERT_FALSE(stopped);
+    EXPECT_NE(stopped.error().message().find(":" + std::to_string(broken_lines[0]) + ":"),
+              std::string::npos)
+        << stopped.error().message();
+  }
+}
+
 TEST(TraceImportTest, MapsModelsToChipsGroupsToTeamsAndDurationsToWork) {
   TraceMapping m;
   m.path = kOpenb;
