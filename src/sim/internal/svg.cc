@@ -261,7 +261,8 @@ AxisLayout lay_out(const Axis& axis, double lo, double hi, bool include_zero, in
       lo -= 43200;
       hi += 43200;
     }
-    int max_ticks = std::max(2, static_cast<int>(std::fabs(b - a) / 100));
+    // A date label is about 66 px wide at the tick size: room for it and a gap.
+    int max_ticks = std::max(2, static_cast<int>(std::fabs(b - a) / 85));
     out.ticks = time_ticks(lo, hi, max_ticks);
   } else {
     if (include_zero && !axis.min) lo = std::min(lo, 0.0);
@@ -573,7 +574,7 @@ std::string render(const LineChart& chart) {
   }
   int rows = 0;
   for (const auto& p : placed) rows = std::max(rows, p.row + 1);
-  const double top = 36 + rows * kMarkerRow + (rows > 0 ? 6 : 0);
+  const double top = 36 + rows * kMarkerRow + (rows > 0 ? 6 : 8);  // room for the top tick label
   const double bottom = top + chart.plot_height;
   y.map.a = bottom;
   y.map.b = top;
@@ -700,7 +701,7 @@ std::string render(const BarChart& chart) {
 
   std::string body;
   double height = 0;
-  const double top = 36;
+  const double top = 44;  // under the title, with room for the top tick label
   std::size_t bars = 0;
   auto value_text = [&](double v) { return time ? time_label(v) : format_value(v); };
   auto bar = [&](std::string& out, std::size_t s, std::size_t c, double x0, double y0, double w,
@@ -725,7 +726,9 @@ std::string render(const BarChart& chart) {
     y.map.b = top;
     const double base = y.map(std::clamp(0.0, y.map.lo, y.map.hi));
     const double band = n > 0 ? (right - left) / static_cast<double>(n) : right - left;
-    const double group = band * 0.8;
+    // Bars no wider than 120 px: a few categories do not make slabs.
+    const double group =
+        std::min(band * 0.8, 120.0 * static_cast<double>(std::max<std::size_t>(k, 1)));
     const double bar_w = k > 0 ? group / static_cast<double>(k) : group;
 
     body += "<g class=\"axis y\">\n";
