@@ -1,4 +1,4 @@
-// straits sim run|generate|verify
+// straits sim run|generate|verify|report
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "sim/engine.h"
 #include "sim/generator.h"
+#include "sim/report.h"
 #include "sim/verify.h"
 #include "sim/workload.h"
 
@@ -17,6 +18,7 @@ struct RunOptions {
   std::string scenario, out, workload;
   std::optional<std::uint64_t> seed;
   bool quiet = false;
+  bool report = false;
 };
 
 struct GenerateOptions {
@@ -32,6 +34,10 @@ struct VerifyOptions {
   std::string dir;
 };
 
+struct ReportOptions {
+  std::string dir, out;
+};
+
 void run_sim(Context& context, const RunOptions& o) {
   std::filesystem::path root = shipped_path(context, "rules").parent_path();
   auto scenario = sim::load_scenario(o.scenario, root);
@@ -42,6 +48,11 @@ void run_sim(Context& context, const RunOptions& o) {
   options.progress = !o.quiet && ::isatty(2);
   auto summary = sim::run_simulation(*scenario, options, o.out);
   if (!summary) return context.fail(summary.error().to_string());
+  const std::filesystem::path report = std::filesystem::path(o.out) / "report.html";
+  if (o.report) {
+    auto written = sim::write_report(o.out, report);
+    if (!written) return context.fail(written.error().to_string());
+  }
   if (o.quiet) return;
   const auto& s = *summary;
   *context.out << "simulated " << s.jobs << " jobs (" << s.events << " events): " << s.completed
@@ -50,7 +61,8 @@ void run_sim(Context& context, const RunOptions& o) {
                << s.moves << " moves; mean JCT " << s.mean_jct_hours << " h; cost "
                << static_cast<long long>(s.total_cost) << " " << s.currency << "\n"
                << "outputs in " << o.out << " (summary.json, jobs.csv, intervals.csv, "
-               << "timeseries.csv)\n";
+               << "timeseries.csv, moves.csv)\n";
+  if (o.report) *context.out << "report in " << report.string() << "\n";
 }
 
 void run_generate(Context& context, const GenerateOptions& o) {
@@ -82,6 +94,14 @@ void run_generate(Context& context, const GenerateOptions& o) {
   *context.out << "wrote " << jobs.size() << " jobs to " << o.out << "\n";
 }
 
+void run_report(Context& context, const ReportOptions& o) {
+  const std::filesystem::path file =
+      o.out.empty() ? std::filesystem::path(o.dir) / "report.html" : std::filesystem::path(o.out);
+  auto written = sim::write_report(o.dir, file);
+  if (!written) return context.fail(written.error().to_string());
+  *context.out << "report in " << file.string() << "\n";
+}
+
 void run_verify(Context& context, const VerifyOptions& o) {
   auto report = sim::verify_run(o.dir);
   if (!report) return context.fail(report.error().to_string());
@@ -110,6 +130,8 @@ void add_sim_command(CLI::App& app, Context& context) {
                   "A native workload replacing the scenario's");
   run->add_option("--seed", run_options->seed, "Seed replacing the scenario's");
   run->add_flag("--quiet", run_options->quiet, "No progress bar, no summary");
+  run->add_flag("--report", run_options->report,
+                "Also write DIR/report.html: charts of the run, one self-contained page");
   run->callback([&context, run_options] { run_sim(context, *run_options); });
 
   auto gen_options = std::make_shared<GenerateOptions>();
@@ -130,6 +152,13 @@ void add_sim_command(CLI::App& app, Context& context) {
   CLI::App* verify = sim->add_subcommand("verify", "Check a run's outputs against the invariants");
   verify->add_option("dir", verify_options->dir, "Output folder of sim run")->required();
   verify->callback([&context, verify_options] { run_verify(context, *verify_options); });
+
+  auto report_options = std::make_shared<ReportOptions>();
+  CLI::App* report =
+      sim->add_subcommand("report", "Write the HTML report of a run from its output folder");
+  report->add_option("dir", report_options->dir, "Output folder of sim run")->required();
+  report->add_option("--out", report_options->out, "The page to write (default DIR/report.html)");
+  report->callback([&context, report_options] { run_report(context, *report_options); });
 }
 
 }  // namespace straits::cli

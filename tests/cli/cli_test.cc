@@ -284,6 +284,34 @@ TEST(CliTest, MissingCatalogFolderIsAnError) {
   EXPECT_NE(run.err.find("/nonexistent/catalog"), std::string::npos) << run.err;
 }
 
+TEST(CliSimTest, RunWritesTheReportWhenAskedAndReportRedrawsIt) {
+  const fs::path out =
+      fs::temp_directory_path() / ("straits-cli-report-" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  const std::string scenario = std::string(STRAITS_TEST_DATA_DIR) + "/sim/report/scenario.yaml";
+  Outcome run = straits("sim run " + scenario + " --out " + out.string() + " --report");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("report in " + (out / "report.html").string()), std::string::npos)
+      << run.out;
+  std::ifstream first(out / "report.html");
+  std::stringstream page;
+  page << first.rdbuf();
+  EXPECT_NE(page.str().find("data-chart=\"utilisation-site\""), std::string::npos);
+  // Redrawn from the folder alone, to another file: the same page.
+  Outcome again = straits("sim report " + out.string() + " --out " + (out / "again.html").string());
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "report in " + (out / "again.html").string() + "\n");
+  std::ifstream second(out / "again.html");
+  std::stringstream redrawn;
+  redrawn << second.rdbuf();
+  EXPECT_TRUE(redrawn.str() == page.str());
+  // A folder that is no run: an error naming what is missing, exit code 1.
+  Outcome none = straits("sim report " + (out / "nothing").string());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find((out / "nothing" / "run.json").string()), std::string::npos) << none.err;
+  fs::remove_all(out);
+}
+
 TEST(CliTraceTest, InspectPrintsASummaryAndTheSameAsJson) {
   const std::string gavel = std::string(STRAITS_SOURCE_DIR) + "/data/gavel/msr_seed0";
   Outcome text = straits("trace inspect " + gavel + " --format gavel");
