@@ -1214,7 +1214,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (hopeless.size() <= klass_index) hopeless.resize(impl.classes.size(), 0);
         hopeless[klass_index] = h.could_ever ? 2 : 1;
       }
-      wait(Waiting{i, std::string(), !h.could_ever, RuleId()});
+      // (Most jobs of a long queue pass here: no Waiting is built unless kept.)
+      if (explain || !h.could_ever) {
+        plan.waiting.push_back(Waiting{i, std::string(), !h.could_ever, RuleId()});
+      }
       if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
         blocked = true;
         blocked_by = pending.job->id.str();
