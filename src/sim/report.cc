@@ -22,154 +22,23 @@ namespace straits::sim {
 namespace {
 
 namespace fs = std::filesystem;
+using internal::CsvFileReader;
 using internal::escape_xml;
-using internal::parse_number;
 using nlohmann::json;
 
-constexpr std::size_t kMaxDiagnostics = 20;  // bad rows reported per file before giving up
-constexpr std::size_t kMaxBuckets = 800;     // time buckets of the time charts
+constexpr std::size_t kMaxBuckets = 800;  // time buckets of the time charts
 
 Error not_found(const fs::path& path, const std::string& why) {
   return Error(ErrorCode::kNotFound, "cannot read " + path.string() + ": " + why);
 }
 
-// ---- CSV, streamed ------------------------------------------------------
-
-// Reads a CSV file a chunk at a time through internal::split_csv, cutting
-// each chunk at its last line end outside quotes, so that files of any size
-// are read in bounded memory with the same parser as everywhere else.
-class CsvStream {
- public:
-  // Opens `path` and reads its header, which must hold `columns` (others are
-  // ignored: later versions may add some).
-  Status open(const fs::path& path, const std::vector<std::string>& columns) {
-    file_ = path.string();
-    in_.open(path, std::ios::binary);
-    if (!in_) return not_found(path, std::error_code(errno, std::generic_category()).message());
-    const internal::CsvRecord* header = next_record();
-    if (header == nullptr) {
-      diagnostics_.add({file_, 1, 0}, "missing the header row");
-      return finish();
-    }
-    header_ = header->fields;
-    for (const std::string& c : columns) {
-      auto at = std::find(header_.begin(), header_.end(), c);
-      if (at == header_.end()) {
-        diagnostics_.add({file_, header->line, 0}, "missing column '" + c + "'");
-      } else {
-        index_[c] = static_cast<std::size_t>(at - header_.begin());
-      }
-    }
-    return diagnostics_.empty() ? ok() : finish();
-  }
-
-  // The next row with as many fields as the header, or nullptr at the end
-  // (or once too many rows were bad).
-  const internal::CsvRecord* next() {
-    for (;;) {
-      const internal::CsvRecord* r = next_record();
-      if (r == nullptr || diagnostics_.size() >= kMaxDiagnostics) return nullptr;
-      if (r->fields.size() == header_.size()) return r;
-      bad(*r, "expected " + std::to_string(header_.size()) + " fields as in the header, got " +
-                  std::to_string(r->fields.size()));
-    }
-  }
-
-  std::size_t column(const std::string& name) const { return index_.at(name); }
-  const std::string& cell(const internal::CsvRecord& r, const std::string& name) const {
-    return r.fields[column(name)];
-  }
-  void bad(const internal::CsvRecord& r, const std::string& message) {
-    diagnostics_.add({file_, r.line, 0}, message);
-  }
-  double number(const internal::CsvRecord& r, const std::string& name) {
-    auto v = parse_number<double>(cell(r, name));
-    if (!v || !std::isfinite(*v)) {
-      bad(r, "'" + name + "' must be a number, got '" + cell(r, name) + "'");
-      return 0;
-    }
-    return *v;
-  }
-  // Microseconds since the epoch; nullopt for an empty cell when allowed.
-  std::optional<std::int64_t> instant(const internal::CsvRecord& r, const std::string& name,
-                                      bool may_be_empty = false) {
-    const std::string& text = cell(r, name);
-    if (may_be_empty && text.empty()) return std::nullopt;
-    auto t = parse_instant(text);
-    if (!t) {
-      bad(r, "'" + name + "': " + t.error().message());
-      return std::int64_t{0};
-    }
-    return t->unix_microseconds();
-  }
-
-  // Ok, or every problem found in the file.
-  Status finish() {
-    if (diagnostics_.empty()) return ok();
-    std::string summary = file_ + " is not a readable run output (" +
-                          std::to_string(diagnostics_.size()) +
-                          (diagnostics_.size() >= kMaxDiagnostics ? "+" : "") + " problems)";
-    return Error::invalid_input(std::move(summary), diagnostics_.sorted());
-  }
-
- private:
-  const internal::CsvRecord* next_record() {
-    while (at_ >= records_.size()) {
-      if (!refill()) return nullptr;
-    }
-    return &records_[at_++];
-  }
-
-  bool refill() {
-    records_.clear();
-    at_ = 0;
-    if (done_) return false;
-    static constexpr std::size_t kChunk = 1 << 20;
-    std::size_t cut = 0;
-    while (cut == 0) {
-      const std::size_t old = pending_.size();
-      pending_.resize(old + kChunk);
-      in_.read(pending_.data() + old, static_cast<std::streamsize>(kChunk));
-      pending_.resize(old + static_cast<std::size_t>(in_.gcount()));
-      const bool end = !in_;
-      // Quotes toggle (a doubled quote toggles twice); a line end outside
-      // quotes ends a record. pending_ starts at a record boundary, so from
-      // the last such line end on, quoted_ is also the state of what is left.
-      for (std::size_t i = scanned_; i < pending_.size(); ++i) {
-        if (pending_[i] == '"') {
-          quoted_ = !quoted_;
-        } else if (pending_[i] == '\n' && !quoted_) {
-          cut = i + 1;
-        }
-      }
-      scanned_ = pending_.size();
-      if (end) {
-        cut = pending_.size();
-        done_ = true;
-        break;
-      }
-    }
-    std::string_view text(pending_.data(), cut);
-    records_ = internal::split_csv(text, file_, diagnostics_);
-    for (auto& r : records_) r.line += line_offset_;
-    line_offset_ += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-    pending_.erase(0, cut);
-    scanned_ = pending_.size();
-    return true;
-  }
-
-  std::string file_;
-  std::ifstream in_;
-  std::vector<std::string> header_;
-  std::map<std::string, std::size_t> index_;
-  std::vector<internal::CsvRecord> records_;
-  std::size_t at_ = 0;
-  std::string pending_;  // read, not yet split: starts at a record boundary
-  std::size_t scanned_ = 0;
-  bool quoted_ = false, done_ = false;
-  int line_offset_ = 0;
-  Diagnostics diagnostics_;
-};
+// An instant cell as microseconds since the epoch (CsvFileReader::instant).
+std::optional<std::int64_t> micros(CsvFileReader& csv, const internal::CsvRecord& row,
+                                   const std::string& column, bool may_be_empty = false) {
+  auto t = csv.instant(row, column, may_be_empty);
+  if (!t) return std::nullopt;
+  return t->unix_microseconds();
+}
 
 // ---- Time buckets ---------------------------------------------------------
 
@@ -428,13 +297,14 @@ p.note{color:#555;font-size:13px;margin:4px 0 10px}
 .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;margin-top:14px}
 .card{background:#fff;border:1px solid #ddd;border-radius:4px;padding:8px 12px}
 .card .label{font-size:12px;color:#666}
-.card .value{font-size:20px;font-weight:bold;margin-top:2px}
+.card .value{font-size:18px;font-weight:bold;margin-top:2px}
 .card .detail{font-size:12px;color:#555}
 svg.chart{display:block;max-width:100%;height:auto;border:1px solid #ddd;margin:12px 0}
 table{border-collapse:collapse;background:#fff;font-size:13px;width:100%}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eee}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.date{white-space:nowrap}
 tr.cause td{color:#555;font-style:italic}
 footer{color:#777;font-size:12px;margin-top:30px}
 )";
@@ -466,7 +336,9 @@ std::vector<internal::Marker> markers_of(const RunInfo& run) {
   std::vector<internal::Marker> out;
   for (std::size_t i = 0; i < run.rule_changes.size(); ++i) {
     const auto& c = run.rule_changes[i];
-    out.push_back({seconds_of(c.at_us), "R" + std::to_string(i + 1),
+    std::string label = "R";  // (appended, not "R" + ...: GCC 12's -Wrestrict misfires at -O3)
+    label += std::to_string(i + 1);
+    out.push_back({seconds_of(c.at_us), std::move(label),
                    c.at + ": " + c.rule + " " + c.change + " (" + c.pack + ")"});
   }
   return out;
@@ -532,7 +404,7 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
   std::map<std::string, double> chip_gpu_hours;
   Numbers n;
 
-  auto pool_of = [&](CsvStream& csv, const internal::CsvRecord& r) -> const PoolInfo* {
+  auto pool_of = [&](CsvFileReader& csv, const internal::CsvRecord& r) -> const PoolInfo* {
     auto it = fleet.pools.find(csv.cell(r, "pool"));
     if (it != fleet.pools.end()) return &it->second;
     csv.bad(r, "unknown pool '" + csv.cell(r, "pool") + "' (not in the run's catalog)");
@@ -541,12 +413,12 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
 
   // timeseries.csv: busy GPUs per pool at each change.
   {
-    CsvStream csv;
+    CsvFileReader csv;
     STRAITS_TRY(csv.open(run_dir / "timeseries.csv", {"time", "pool", "busy_gpus"}));
     std::unordered_map<std::string, double> busy;  // by pool, as last seen
     while (const internal::CsvRecord* r = csv.next()) {
       const PoolInfo* pool = pool_of(csv, *r);
-      auto t = csv.instant(*r, "time");
+      auto t = micros(csv, *r, "time");
       double now = csv.number(*r, "busy_gpus");
       if (pool == nullptr || !t) continue;
       double& last = busy[csv.cell(*r, "pool")];
@@ -562,7 +434,7 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
   // jobs.csv: the numbers, the CDFs, arrivals to the queue and departures
   // of jobs given up on.
   {
-    CsvStream csv;
+    CsvFileReader csv;
     STRAITS_TRY(csv.open(run_dir / "jobs.csv", {"submit", "end", "state", "queue_delay_s", "jct_s",
                                                 "gpu_hours", "cost", "lost_gpu_hours", "rule"}));
     while (const internal::CsvRecord* r = csv.next()) {
@@ -575,8 +447,8 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
         n.delay_hours.push_back(csv.number(*r, "queue_delay_s") / 3600);
       }
       if (state == "completed") n.jct_hours.push_back(csv.number(*r, "jct_s") / 3600);
-      auto submit = csv.instant(*r, "submit");
-      auto end = csv.instant(*r, "end", /*may_be_empty=*/true);
+      auto submit = micros(csv, *r, "submit");
+      auto end = micros(csv, *r, "end", /*may_be_empty=*/true);
       if (submit && *submit <= run.end) queue.add(std::max(*submit, run.start), +1);
       if (state == "stopped" || state == "never") {
         if (end) queue.add(*end, -1);
@@ -592,13 +464,13 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
   // intervals.csv: starts leave the queue, moves and failures rejoin it;
   // spending and GPU-hours by chip.
   {
-    CsvStream csv;
+    CsvFileReader csv;
     STRAITS_TRY(csv.open(run_dir / "intervals.csv",
                          {"pool", "gpus", "start", "end", "end_reason", "cost"}));
     while (const internal::CsvRecord* r = csv.next()) {
       const PoolInfo* pool = pool_of(csv, *r);
-      auto start = csv.instant(*r, "start");
-      auto end = csv.instant(*r, "end");
+      auto start = micros(csv, *r, "start");
+      auto end = micros(csv, *r, "end");
       const double gpus = csv.number(*r, "gpus");
       const double cost = csv.number(*r, "cost");
       if (pool == nullptr || !start || !end) continue;
@@ -619,7 +491,7 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
 
   // moves.csv: what each rule (or cause) moved and stopped.
   {
-    CsvStream csv;
+    CsvFileReader csv;
     STRAITS_TRY(csv.open(run_dir / "moves.csv", {"kind", "rule", "lost_gpu_hours"}));
     while (const internal::CsvRecord* r = csv.next()) {
       const std::string& kind = csv.cell(*r, "kind");
@@ -716,8 +588,9 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
         "<th>Rule</th><th>Title</th><th>Pack</th></tr>\n";
     for (std::size_t i = 0; i < run.rule_changes.size(); ++i) {
       const auto& c = run.rule_changes[i];
-      page += "<tr>" + cell("R" + std::to_string(i + 1)) + cell(c.at) + cell(c.change) +
-              cell(c.rule) + cell(c.title) + cell(c.pack) + "</tr>\n";
+      page += "<tr>" + cell("R" + std::to_string(i + 1)) + "<td class=\"date\">" +
+              escape_xml(c.at) + "</td>" + cell(c.change) + cell(c.rule) + cell(c.title) +
+              cell(c.pack) + "</tr>\n";
     }
     page += "</table>\n";
   }
