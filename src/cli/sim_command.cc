@@ -159,6 +159,8 @@ void add_sim_command(CLI::App& app, Context& context) {
   report->add_option("dir", report_options->dir, "Output folder of sim run")->required();
   report->add_option("--out", report_options->out, "The page to write (default DIR/report.html)");
   report->callback([&context, report_options] { run_report(context, *report_options); });
+
+  add_sim_whatif_commands(*sim, context);
 }
 
 }  // namespace straits::cli
