@@ -131,16 +131,23 @@ Result<RunInfo> read_run(const fs::path& dir) {
   };
   json run = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (run.is_discarded() || !run.is_object()) return bad("not a JSON object");
+  // 'key', appended: GCC 12 warns (-Wrestrict, falsely) on "'" + std::string at -O3.
+  auto quoted = [](const char* key) {
+    std::string q = "'";
+    q += key;
+    q += '\'';
+    return q;
+  };
   auto string_of = [&](const char* key) -> Result<std::string> {
     if (!run.contains(key) || !run[key].is_string()) {
-      return bad("'" + std::string(key) + "' missing or not a string");
+      return bad(quoted(key) + " missing or not a string");
     }
     return run[key].get<std::string>();
   };
   auto instant_of = [&](const char* key) -> Result<std::int64_t> {
     STRAITS_ASSIGN_OR_RETURN(std::string s, string_of(key));
     auto t = parse_instant(s);
-    if (!t) return bad("'" + std::string(key) + "': " + t.error().message());
+    if (!t) return bad(quoted(key) + ": " + t.error().message());
     return t->unix_microseconds();
   };
   RunInfo info;
@@ -336,7 +343,7 @@ std::vector<internal::Marker> markers_of(const RunInfo& run) {
   std::vector<internal::Marker> out;
   for (std::size_t i = 0; i < run.rule_changes.size(); ++i) {
     const auto& c = run.rule_changes[i];
-    std::string label = "R";  // (appended, not "R" + ...: GCC 12's -Wrestrict misfires at -O3)
+    std::string label = "R";  // (appended: as quoted() in read_run)
     label += std::to_string(i + 1);
     out.push_back({seconds_of(c.at_us), std::move(label),
                    c.at + ": " + c.rule + " " + c.change + " (" + c.pack + ")"});
