@@ -41,6 +41,25 @@ Status write_text_file(const fs::path& file, const std::string& text) {
   return ok();
 }
 
+// Whether two files hold the same bytes, read in chunks (a workload of a
+// million jobs is hundreds of MB).
+Result<bool> same_bytes(const fs::path& a, const fs::path& b) {
+  std::ifstream in_a(a, std::ios::binary), in_b(b, std::ios::binary);
+  if (!in_a) return Error(ErrorCode::kNotFound, "cannot read " + a.string());
+  if (!in_b) return Error(ErrorCode::kNotFound, "cannot read " + b.string());
+  std::string chunk_a(1 << 16, '\0'), chunk_b(1 << 16, '\0');
+  for (;;) {
+    in_a.read(chunk_a.data(), static_cast<std::streamsize>(chunk_a.size()));
+    in_b.read(chunk_b.data(), static_cast<std::streamsize>(chunk_b.size()));
+    const auto n_a = in_a.gcount(), n_b = in_b.gcount();
+    if (n_a != n_b || chunk_a.compare(0, static_cast<std::size_t>(n_a), chunk_b, 0,
+                                      static_cast<std::size_t>(n_b)) != 0) {
+      return false;
+    }
+    if (n_a == 0) return true;
+  }
+}
+
 Result<json> read_json_file(const fs::path& file) {
   STRAITS_ASSIGN_OR_RETURN(std::string text, read_text_file(file));
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -84,109 +103,50 @@ struct JobRow {
   std::int64_t moves = 0;
 };
 
-// Reads jobs.csv, finding its columns by name; every bad cell is reported
-// as FILE:LINE.
+// Reads jobs.csv as a stream, finding its columns by name; bad cells are
+// reported as FILE:LINE (up to CsvFileReader::kMaxProblems).
 Result<std::vector<JobRow>> read_jobs_csv(const fs::path& file) {
-  STRAITS_ASSIGN_OR_RETURN(std::string text, read_text_file(file));
-  Diagnostics diagnostics;
-  const std::string name = file.string();
-  std::vector<internal::CsvRecord> records = internal::split_csv(text, name, diagnostics);
-  if (records.empty()) {
-    if (diagnostics.empty()) diagnostics.add(SourceLocation{name, 1, 0}, "no header");
-    return diagnostics.to_error("cannot read " + name);
-  }
-  enum Column {
-    kId,
-    kOrg,
-    kTeam,
-    kGpus,
-    kEnd,
-    kState,
-    kReason,
-    kDelay,
-    kJct,
-    kCost,
-    kMoves,
-    kLost
-  };
-  const char* const names[] = {"id",    "org",   "team",   "gpus",
-                               "end",   "state", "reason", "queue_delay_s",
-                               "jct_s", "cost",  "moves",  "lost_gpu_hours"};
-  constexpr std::size_t kColumns = sizeof names / sizeof names[0];
-  std::size_t at[kColumns];
-  const auto& header = records.front().fields;
-  for (std::size_t c = 0; c < kColumns; ++c) {
-    auto it = std::find(header.begin(), header.end(), names[c]);
-    if (it == header.end()) {
-      diagnostics.add(SourceLocation{name, records.front().line, 0},
-                      std::string("no column '") + names[c] + "'");
-    }
-    at[c] = static_cast<std::size_t>(it - header.begin());
-  }
-  if (!diagnostics.empty()) return diagnostics.to_error("cannot read " + name);
-
+  internal::CsvFileReader csv;
+  STRAITS_TRY(csv.open(file, {"id", "org", "team", "gpus", "end", "state", "reason",
+                              "queue_delay_s", "jct_s", "cost", "moves", "lost_gpu_hours"}));
   std::vector<JobRow> rows;
-  rows.reserve(records.size() - 1);
-  for (std::size_t i = 1; i < records.size(); ++i) {
-    const auto& rec = records[i];
-    const SourceLocation where{name, rec.line, 0};
-    if (rec.fields.size() != header.size()) {
-      diagnostics.add(where, std::to_string(rec.fields.size()) + " fields, the header has " +
-                                 std::to_string(header.size()));
-      continue;
-    }
-    auto cell = [&](Column c) -> const std::string& { return rec.fields[at[c]]; };
-    JobRow r;
-    r.id = cell(kId);
-    r.org = cell(kOrg);
-    r.team = cell(kTeam);
-    r.state = cell(kState);
-    r.reason = cell(kReason);
-    auto bad = [&](Column c) {
-      diagnostics.add(where, std::string(names[c]) + ": bad value '" + cell(c) + "'");
+  while (const internal::CsvRecord* row = csv.next()) {
+    auto cell = [&](const char* column) -> const std::string& { return csv.cell(*row, column); };
+    auto bad = [&](const char* column) {
+      csv.bad(*row, std::string(column) + ": bad value '" + cell(column) + "'");
     };
-    if (auto gpus = internal::parse_number<int>(cell(kGpus))) {
-      r.gpus = *gpus;
-    } else {
-      bad(kGpus);
-    }
-    if (!cell(kEnd).empty()) {
-      auto end = parse_instant(cell(kEnd));
-      if (end) {
-        r.end = *end;
-      } else {
-        bad(kEnd);
-      }
-    }
-    for (auto [c, field] : {std::pair{kDelay, &r.queue_delay_s}, std::pair{kJct, &r.jct_s}}) {
-      if (cell(c).empty()) continue;
-      if (auto v = internal::parse_number<std::int64_t>(cell(c))) {
-        *field = *v;
-      } else {
-        bad(c);
-      }
-    }
-    for (auto [c, field] :
-         {std::pair{kCost, &r.cost_micros}, std::pair{kLost, &r.lost_micro_gpu_hours}}) {
-      if (auto v = parse_millionths(cell(c))) {
-        *field = *v;
-      } else {
-        bad(c);
-      }
-    }
-    if (auto v = internal::parse_number<std::int64_t>(cell(kMoves))) {
-      r.moves = *v;
-    } else {
-      bad(kMoves);
-    }
+    auto whole = [&](const char* column, bool may_be_empty) -> std::optional<std::int64_t> {
+      if (may_be_empty && cell(column).empty()) return std::nullopt;
+      auto v = internal::parse_number<std::int64_t>(cell(column));
+      if (!v) bad(column);
+      return v;
+    };
+    auto millionths = [&](const char* column) -> std::int64_t {
+      auto v = parse_millionths(cell(column));
+      if (!v) bad(column);
+      return v.value_or(0);
+    };
+    JobRow r;
+    r.id = cell("id");
+    r.org = cell("org");
+    r.team = cell("team");
+    r.state = cell("state");
+    r.reason = cell("reason");
+    r.gpus = static_cast<int>(whole("gpus", false).value_or(0));
+    r.end = csv.instant(*row, "end", /*may_be_empty=*/true);
+    r.queue_delay_s = whole("queue_delay_s", true);
+    r.jct_s = whole("jct_s", true);
+    r.cost_micros = millionths("cost");
+    r.lost_micro_gpu_hours = millionths("lost_gpu_hours");
+    r.moves = whole("moves", false).value_or(0);
     static const char* const kStates[] = {"completed", "running", "pending", "stopped", "never"};
     if (std::find_if(std::begin(kStates), std::end(kStates),
                      [&](const char* s) { return r.state == s; }) == std::end(kStates)) {
-      bad(kState);
+      bad("state");
     }
     rows.push_back(std::move(r));
   }
-  if (!diagnostics.empty()) return diagnostics.to_error("cannot read " + name);
+  STRAITS_TRY(csv.finish());
   return rows;
 }
 
@@ -325,9 +285,9 @@ Result<RunMetrics> read_run_metrics(const fs::path& run_dir) {
 }
 
 Result<Comparison> compare_runs(const fs::path& baseline_dir, const fs::path& whatif_dir) {
-  STRAITS_ASSIGN_OR_RETURN(std::string workload_a, read_text_file(baseline_dir / "workload.jsonl"));
-  STRAITS_ASSIGN_OR_RETURN(std::string workload_b, read_text_file(whatif_dir / "workload.jsonl"));
-  if (workload_a != workload_b) {
+  STRAITS_ASSIGN_OR_RETURN(
+      bool same, same_bytes(baseline_dir / "workload.jsonl", whatif_dir / "workload.jsonl"));
+  if (!same) {
     return Error(ErrorCode::kFailedPrecondition,
                  "the runs saw different jobs: " + (baseline_dir / "workload.jsonl").string() +
                      " and " + (whatif_dir / "workload.jsonl").string() + " differ");

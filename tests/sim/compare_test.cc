@@ -379,6 +379,28 @@ TEST_F(CompareTest, RunsOfDifferentJobsAreNotCompared) {
   EXPECT_NE(c.error().message().find("different jobs"), std::string::npos);
 }
 
+TEST_F(CompareTest, ABrokenJobsFileIsRefusedWithItsPlace) {
+  const fs::path copy = scenarios_->dir.path() / "broken";
+  fs::create_directories(copy);
+  fs::copy_file(out_ / "baseline" / "summary.json", copy / "summary.json");
+  std::string jobs = read_file(out_ / "baseline" / "jobs.csv");
+  // Row 3 (line 3): its cost, the 14th column, made unreadable.
+  std::size_t line3 = jobs.find('\n', jobs.find('\n') + 1) + 1;
+  std::size_t cost = line3;
+  for (int comma = 0; comma < 13; ++comma) cost = jobs.find(',', cost) + 1;
+  jobs.replace(cost, jobs.find(',', cost) - cost, "12x");
+  std::ofstream(copy / "jobs.csv", std::ios::binary) << jobs;
+  auto metrics = read_run_metrics(copy);
+  ASSERT_FALSE(metrics);
+  EXPECT_NE(metrics.error().to_string().find("jobs.csv:3: cost: bad value '12x'"),
+            std::string::npos)
+      << metrics.error().to_string();
+  auto missing = read_run_metrics(scenarios_->dir.path() / "nowhere");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().to_string().find("nowhere/jobs.csv"), std::string::npos)
+      << missing.error().to_string();
+}
+
 // ---------------------------------------------------------------------------
 // Sweeps
 
