@@ -41,11 +41,12 @@ struct Window {
   Instant until;
   bool allowed = false;
   std::string reason;      // the rule that denies, when not allowed
-  RuleId rule;             // that rule, as data
   Instant allowed_until;   // when allowed: first instant it stops being allowed
   std::string cut_reason;  // the rule that stops it then
-  RuleId cut_rule;         // that rule, as data
-  bool resolved = false;   // the subject resolved (ids known to the catalog)
+  // The two rules as data: indexes into Impl::rule_ids (0: none), so that
+  // the many cached windows stay small.
+  std::uint32_t rule = 0, cut_rule = 0;
+  bool resolved = false;  // the subject resolved (ids known to the catalog)
   std::optional<policy::Subject> subject;
 };
 
@@ -169,6 +170,18 @@ struct Scheduler::Impl {
     for (const auto& known : c.orgs()) index_of_org(known.id);
   }
 
+  // Rules that denied or cut something, by index; [0] is none. Few rules
+  // ever do: a search of the list is enough.
+  std::vector<RuleId> rule_ids{RuleId()};
+  std::uint32_t rule_index(const RuleId& rule) {
+    if (rule.empty()) return 0;
+    for (std::uint32_t i = 1; i < rule_ids.size(); ++i) {
+      if (rule_ids[i] == rule) return i;
+    }
+    rule_ids.push_back(rule);
+    return static_cast<std::uint32_t>(rule_ids.size() - 1);
+  }
+
   // The decision for a subject at `now`, from the cache while it holds.
   template <typename MakeRequest>
   const Window& decision(Window& w, Instant now, MakeRequest make_request) {
@@ -191,17 +204,21 @@ struct Scheduler::Impl {
     w.allowed = engine.evaluate(*w.subject, now) == policy::Outcome::kAllow;
     w.reason.clear();
     w.cut_reason.clear();
-    w.rule = RuleId();
-    w.cut_rule = RuleId();
+    w.rule = 0;
+    w.cut_rule = 0;
     w.allowed_until = Instant::max();
     if (!w.allowed) {
-      w.reason = describe_denial(engine.explain(*w.subject, now), w.rule);
+      RuleId rule;
+      w.reason = describe_denial(engine.explain(*w.subject, now), rule);
+      w.rule = rule_index(rule);
     } else {
       // Walk the changes ahead to the first at which it stops being allowed.
       for (Instant t = w.until; t != Instant::max(); t = engine.next_change_after(*w.subject, t)) {
         if (engine.evaluate(*w.subject, t) != policy::Outcome::kAllow) {
           w.allowed_until = t;
-          w.cut_reason = describe_denial(engine.explain(*w.subject, t), w.cut_rule);
+          RuleId rule;
+          w.cut_reason = describe_denial(engine.explain(*w.subject, t), rule);
+          w.cut_rule = rule_index(rule);
           break;
         }
       }
@@ -1027,7 +1044,7 @@ struct Candidate {
   Instant expected_end;
   Instant must_leave_by = Instant::max();
   std::string cut_reason;
-  RuleId cut_rule;
+  std::uint32_t cut_rule = 0;  // in Impl::rule_ids
   // Score: smaller is better, compared in this order.
   std::size_t site_rank = 0;
   std::int64_t price = 0;
@@ -1234,7 +1251,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     rejections.clear();
     candidates.clear();
     bool could_ever = false;
-    RuleId refusing_rule;            // with explain: the first rule that refused it
+    std::uint32_t refusing_rule = 0;  // with explain: the first rule that refused it
     bool job_specific = false;       // refused somewhere for what is the job's own, not its class's
     auto& short_of = impl.short_of;  // pools it lacks GPUs on, for its class's Hopeless finding
     short_of.clear();
@@ -1287,7 +1304,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (!lease->allowed) {
           if (explain) {
             rejections.push_back("lease denied at " + name + ": " + lease->reason);
-            if (refusing_rule.empty()) refusing_rule = lease->rule;
+            if (refusing_rule == 0) refusing_rule = lease->rule;
           }
           if (lease->until != Instant::max()) could_ever = true;
           continue;
@@ -1298,7 +1315,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (!run.allowed) {
         if (explain) {
           rejections.push_back("denied at " + name + ": " + run.reason);
-          if (refusing_rule.empty()) refusing_rule = run.rule;
+          if (refusing_rule == 0) refusing_rule = run.rule;
         }
         if (run.until != Instant::max()) could_ever = true;
         continue;
@@ -1314,16 +1331,16 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       Instant must_leave_by = lease_end;
       // What cuts it, as text only when needed: the lease's end, or a rule.
       const std::string* cut_rule = nullptr;
-      const RuleId* cut_rule_id = nullptr;
+      std::uint32_t cut_rule_id = 0;
       if (lease != nullptr && lease->allowed_until < must_leave_by) {
         must_leave_by = lease->allowed_until;
         cut_rule = &lease->cut_reason;
-        cut_rule_id = &lease->cut_rule;
+        cut_rule_id = lease->cut_rule;
       }
       if (run.allowed_until < must_leave_by) {
         must_leave_by = run.allowed_until;
         cut_rule = &run.cut_reason;
-        cut_rule_id = &run.cut_rule;
+        cut_rule_id = run.cut_rule;
       }
       // Capacity now: the org's entitlement left and a node arrangement.
       const std::int32_t in_use = impl.used(state, org_index, p) + impl.added_by(org_index, p);
@@ -1401,7 +1418,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       c.must_leave_by = must_leave_by;
       if (must_leave_by != Instant::max()) {
         c.cut_reason = cut_text();
-        if (cut_rule_id != nullptr) c.cut_rule = *cut_rule_id;
+        c.cut_rule = cut_rule_id;
       }
       c.site_rank = klass.site_rank[p];
       c.price = price->micros();
@@ -1462,7 +1479,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
       plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
                                   best->must_leave_by, std::move(best->cut_reason),
-                                  std::move(best->cut_rule)});
+                                  impl.rule_ids[best->cut_rule]});
       continue;
     }
     std::string reason;
@@ -1512,7 +1529,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
             "; preempting " + std::to_string(victims.size()) + " lower-priority job(s) of its org";
       }
     }
-    wait(Waiting{i, std::move(reason), !could_ever, std::move(refusing_rule)});
+    wait(Waiting{i, std::move(reason), !could_ever, impl.rule_ids[refusing_rule]});
     if (!could_ever) continue;  // never blocks the queue
     if (options_.policy == QueuePolicy::kFifo) {
       blocked = true;
