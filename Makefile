@@ -20,15 +20,19 @@ build: deps
 	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-# The main job, until the server exists: the shipped catalog, then a simulation of
-# 100,000 jobs on a 10,000-GPU fleet with a rule change halfway (about a second),
-# checked by the independent verifier.
+# The main job, until the server exists: what closing the remote-access loophole would cost
+# a lab that leases H100/H200 in Singapore and Johor (examples/scenarios/, a real Gavel trace of
+# 15,264 jobs): both runs, checked by the independent verifier, compared side by side, with
+# an HTML report of each (a few seconds in all).
 run: build
 	@./build/straits catalog validate
-	@./build/straits catalog show
-	@./build/straits sim run bench/data/sim-scale.yaml --out build/run/sim-scale
-	@./build/straits sim verify build/run/sim-scale
-	@cat build/run/sim-scale/summary.json
+	@./build/straits sim compare examples/scenarios/hybrid-2025.yaml \
+	  examples/scenarios/close-remote-access.yaml --out build/run/what-if
+	@./build/straits sim verify build/run/what-if/baseline
+	@./build/straits sim verify build/run/what-if/whatif
+	@./build/straits sim report build/run/what-if/baseline
+	@./build/straits sim report build/run/what-if/whatif
+	@echo "open build/run/what-if/compare.html (the comparison) and build/run/what-if/*/report.html (each run)"
 
 debug: deps
 	@cmake -S . -B build-debug $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON $(CMAKE_OPTS) >/dev/null
