@@ -29,23 +29,8 @@ struct SweepCliOptions {
   bool json = false, quiet = false;
 };
 
-// "2025-07-25 02:57" (UTC).
-std::string short_time(Instant t) {
-  std::string text = to_iso8601(t);
-  if (text.size() >= 16) {
-    text[10] = ' ';
-    text.resize(16);
-  }
-  return text;
-}
-
-// "+3d4h", "-45m", "0": to the minute.
-std::string human_delay(Duration d) {
-  const std::int64_t us = d.count_microseconds();
-  const std::int64_t minutes = (us + (us < 0 ? -30'000'000 : 30'000'000)) / 60'000'000;
-  if (minutes == 0) return "0";
-  return (minutes < 0 ? "-" : "+") + to_human(Duration::minutes(minutes < 0 ? -minutes : minutes));
-}
+using sim::human_delay;
+using sim::short_time;
 
 // "6,832,347", "97.00": thousands separated, for the long figures (cost).
 std::string grouped(double v, int decimals) {

@@ -10,6 +10,7 @@
 #include "sim/engine.h"
 #include "sim/internal/csv.h"
 #include "sim/internal/html_page.h"
+#include "sim/internal/stats.h"
 #include "sim/internal/svg.h"
 #include "sim/internal/text.h"
 
@@ -150,14 +151,7 @@ Result<std::vector<JobRow>> read_jobs_csv(const fs::path& file) {
   return rows;
 }
 
-// REQUIRES: v sorted. Linear between ranks, as summary.json.
-double percentile(const std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  double rank = p * static_cast<double>(v.size() - 1);
-  auto lo = static_cast<std::size_t>(std::floor(rank));
-  auto hi = static_cast<std::size_t>(std::ceil(rank));
-  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
-}
+using internal::percentile;
 
 double mean(const std::vector<double>& v) {
   double sum = 0;
@@ -528,26 +522,6 @@ using internal::HtmlTable;
 using internal::LineChart;
 using internal::Series;
 
-// "2025-07-25 02:57" (UTC): minutes are enough to read a finish time.
-std::string short_time(Instant t) {
-  std::string text = to_iso8601(t);
-  if (text.size() >= 16) {
-    text[10] = ' ';
-    text.resize(16);
-  }
-  return text;
-}
-
-// "+3d4h", "-45m", "0": a delay as people read it, to the minute.
-std::string human_delay(Duration d) {
-  const std::int64_t minutes =
-      (d.count_microseconds() + (d.count_microseconds() < 0 ? -30'000'000 : 30'000'000)) /
-      60'000'000;
-  if (minutes == 0) return "0";
-  const std::string text = to_human(Duration::minutes(minutes < 0 ? -minutes : minutes));
-  return (minutes < 0 ? "-" : "+") + text;
-}
-
 std::string team_cell(const TeamProgress& p, bool p95) {
   if (p95) return p.p95_done ? short_time(*p.p95_done) : "not reached";
   if (p.finished) return short_time(*p.finished);
@@ -759,6 +733,26 @@ std::string comparison_html(const Comparison& c) {
       "<code>compare.json</code>.</p>\n";
   out += internal::page_end();
   return out;
+}
+
+// "2025-07-25 02:57" (UTC): minutes are enough to read a finish time.
+std::string short_time(Instant t) {
+  std::string text = to_iso8601(t);
+  if (text.size() >= 16) {
+    text[10] = ' ';
+    text.resize(16);
+  }
+  return text;
+}
+
+// "+3d4h", "-45m", "0": a delay as people read it, to the minute.
+std::string human_delay(Duration d) {
+  const std::int64_t minutes =
+      (d.count_microseconds() + (d.count_microseconds() < 0 ? -30'000'000 : 30'000'000)) /
+      60'000'000;
+  if (minutes == 0) return "0";
+  const std::string text = to_human(Duration::minutes(minutes < 0 ? -minutes : minutes));
+  return (minutes < 0 ? "-" : "+") + text;
 }
 
 }  // namespace straits::sim

@@ -139,6 +139,10 @@ Result<Comparison> compare_scenarios(const Scenario& baseline, const Scenario& w
 
 // The text of compare.json and compare.html (what compare_scenarios writes).
 std::string comparison_json(const Comparison& comparison);
+// How the comparison writes times: "2025-07-25 02:57" (UTC, to the minute)
+// and delays "+3d4h", "-45m", "0" (to the minute).
+std::string short_time(Instant t);
+std::string human_delay(Duration d);
 std::string comparison_html(const Comparison& comparison);
 
 }  // namespace straits::sim

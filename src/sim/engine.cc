@@ -18,6 +18,7 @@
 #include "sim/internal/csv.h"
 #include "sim/internal/output.h"
 #include "sim/internal/random.h"
+#include "sim/internal/stats.h"
 #include "sim/internal/text.h"
 #include "sim/workload.h"
 
@@ -83,14 +84,7 @@ struct Event {
   bool operator>(const Event& o) const { return at != o.at ? at > o.at : seq > o.seq; }
 };
 
-// REQUIRES: v sorted.
-double percentile(const std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  double rank = p * static_cast<double>(v.size() - 1);
-  auto lo = static_cast<std::size_t>(std::floor(rank));
-  auto hi = static_cast<std::size_t>(std::ceil(rank));
-  return v[lo] + (v[hi] - v[lo]) * (rank - static_cast<double>(lo));
-}
+using internal::percentile;
 
 json distribution(std::vector<double> v) {
   double mean = 0;

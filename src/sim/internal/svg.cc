@@ -312,6 +312,22 @@ void text(std::string& out, double x, double y, std::string_view anchor, int siz
   out += ">" + escape_xml(content) + "</text>\n";
 }
 
+// The vertical value axis: a grid line and a label at each tick, and the
+// title turned along the axis.
+void vertical_axis(std::string& out, const AxisLayout& y, double left, double right, double top,
+                   double bottom, std::string_view title) {
+  out += "<g class=\"axis y\">\n";
+  for (const auto& t : y.ticks) {
+    const double py = y.map(t.value);
+    out += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(py) + "\" x2=\"" + coord(right) +
+           "\" y2=\"" + coord(py) + "\" stroke=\"#e4e4e4\"/>\n";
+    text(out, left - 6, py + 4, "end", kSmallSize, "#444", t.label);
+  }
+  text(out, 16, (top + bottom) / 2, "middle", kTextSize, "#222", title,
+       "transform=\"rotate(-90 16 " + coord((top + bottom) / 2) + ")\"");
+  out += "</g>\n";
+}
+
 // A label no wider than `width` (estimated): cut with an ellipsis.
 std::string fit_label(const std::string& label, double width, double size) {
   if (text_width(label, size) <= width) return label;
@@ -598,16 +614,8 @@ std::string render(const LineChart& chart) {
          coord(bottom - top + 4) + "\"/></clipPath></defs>\n";
 
   // Grid and axes.
-  out += "<g class=\"axis y\">\n";
-  for (const auto& t : y.ticks) {
-    double py = y.map(t.value);
-    out += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(py) + "\" x2=\"" + coord(right) +
-           "\" y2=\"" + coord(py) + "\" stroke=\"#e4e4e4\"/>\n";
-    text(out, left - 6, py + 4, "end", kSmallSize, "#444", t.label);
-  }
-  text(out, 16, (top + bottom) / 2, "middle", kTextSize, "#222", chart.y.title,
-       "transform=\"rotate(-90 16 " + coord((top + bottom) / 2) + ")\"");
-  out += "</g>\n<g class=\"axis x\">\n";
+  vertical_axis(out, y, left, right, top, bottom, chart.y.title);
+  out += "<g class=\"axis x\">\n";
   for (const auto& t : x.ticks) {
     double px = x.map(t.value);
     out += "<line x1=\"" + coord(px) + "\" y1=\"" + coord(top) + "\" x2=\"" + coord(px) +
@@ -716,6 +724,21 @@ std::string render(const BarChart& chart) {
     ++bars;
   };
 
+  // A series' bars in one group, counted for tests.
+  auto close_series = [&](std::size_t s, const std::string& markup, std::size_t before) {
+    body += "<g class=\"series\" data-name=\"" + escape_xml(chart.series[s].name) +
+            "\" data-points=\"" + std::to_string(bars - before) + "\">" + markup + "</g>\n";
+  };
+  // Under the plot from `cursor`: the note, then the legend; returns the height used.
+  auto note_and_legend = [&](double cursor, double left, double right) {
+    if (!chart.note.empty()) {
+      cursor += 18;
+      text(body, left, cursor, "start", kSmallSize, "#666", chart.note);
+    }
+    legend(body, entries, left, cursor + 8, right - left);
+    return cursor + 8 + legend_height(entries, right - left) + 8;
+  };
+
   if (!chart.horizontal) {
     AxisLayout y = lay_out(value_axis, lo, hi, /*include_zero=*/!time,
                            std::max(2, chart.plot_height / 45), 0, 0);
@@ -731,16 +754,8 @@ std::string render(const BarChart& chart) {
         std::min(band * 0.8, 120.0 * static_cast<double>(std::max<std::size_t>(k, 1)));
     const double bar_w = k > 0 ? group / static_cast<double>(k) : group;
 
-    body += "<g class=\"axis y\">\n";
-    for (const auto& t : y.ticks) {
-      double py = y.map(t.value);
-      body += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(py) + "\" x2=\"" + coord(right) +
-              "\" y2=\"" + coord(py) + "\" stroke=\"#e4e4e4\"/>\n";
-      text(body, left - 6, py + 4, "end", kSmallSize, "#444", t.label);
-    }
-    text(body, 16, (top + bottom) / 2, "middle", kTextSize, "#222", chart.value.title,
-         "transform=\"rotate(-90 16 " + coord((top + bottom) / 2) + ")\"");
-    body += "</g>\n<g class=\"axis x\">\n";
+    vertical_axis(body, y, left, right, top, bottom, chart.value.title);
+    body += "<g class=\"axis x\">\n";
     body += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(base) + "\" x2=\"" + coord(right) +
             "\" y2=\"" + coord(base) + "\" stroke=\"#888\"/>\n";
     for (std::size_t c = 0; c < n; ++c) {
@@ -766,16 +781,9 @@ std::string render(const BarChart& chart) {
                kSmallSize, "#333", label);
         }
       }
-      body += "<g class=\"series\" data-name=\"" + escape_xml(chart.series[s].name) +
-              "\" data-points=\"" + std::to_string(bars - before) + "\">" + group_markup + "</g>\n";
+      close_series(s, group_markup, before);
     }
-    double cursor = bottom + 38;
-    if (!chart.note.empty()) {
-      cursor += 18;
-      text(body, left, cursor, "start", kSmallSize, "#666", chart.note);
-    }
-    legend(body, entries, left, cursor + 8, right - left);
-    height = cursor + 8 + legend_height(entries, right - left) + 8;
+    height = note_and_legend(bottom + 38, left, right);
   } else {
     double label_w = 0;
     for (const auto& c : chart.categories) label_w = std::max(label_w, text_width(c, kTextSize));
@@ -823,16 +831,9 @@ std::string render(const BarChart& chart) {
                "#333", value_text(v));
         }
       }
-      body += "<g class=\"series\" data-name=\"" + escape_xml(chart.series[s].name) +
-              "\" data-points=\"" + std::to_string(bars - before) + "\">" + group_markup + "</g>\n";
+      close_series(s, group_markup, before);
     }
-    double cursor = bottom + 36;
-    if (!chart.note.empty()) {
-      cursor += 18;
-      text(body, left, cursor, "start", kSmallSize, "#666", chart.note);
-    }
-    legend(body, entries, left, cursor + 8, right - left);
-    height = cursor + 8 + legend_height(entries, right - left) + 8;
+    height = note_and_legend(bottom + 36, left, right);
   }
 
   std::string out;
