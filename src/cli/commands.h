@@ -15,5 +15,6 @@ void add_sim_command(CLI::App& app, Context& context);
 // `sim compare` and `sim sweep` (whatif_command.cc), under the `sim` command.
 void add_sim_whatif_commands(CLI::App& sim, Context& context);
 void add_trace_command(CLI::App& app, Context& context);
+void add_db_command(CLI::App& app, Context& context);
 
 }  // namespace straits::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_policy_command(app, context);
   add_sim_command(app, context);
   add_trace_command(app, context);
+  add_db_command(app, context);
 
   try {
     app.parse(argc, argv);

@@ -312,6 +312,23 @@ TEST(CliSimTest, RunWritesTheReportWhenAskedAndReportRedrawsIt) {
   fs::remove_all(out);
 }
 
+TEST(CliDbTest, MigrateThenStatusOnAnSqliteFileAndABadStoreIsAnError) {
+  const fs::path db = fs::temp_directory_path() / ("straits-cli-db-" + std::to_string(::getpid()));
+  fs::remove(db);
+  Outcome before = straits("db status --store sqlite:" + db.string());
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.out.find("schema version 0 of "), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("pending  0001 audit log"), std::string::npos) << before.out;
+  Outcome migrate = straits("db migrate --store sqlite:" + db.string());
+  ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
+  EXPECT_NE(migrate.out.find("applied  0001 audit log"), std::string::npos) << migrate.out;
+  EXPECT_EQ(migrate.out.find("pending"), std::string::npos) << migrate.out;
+  Outcome bad = straits("db status --store mysql://x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("use sqlite:PATH"), std::string::npos) << bad.err;
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+}
+
 TEST(CliTraceTest, InspectPrintsASummaryAndTheSameAsJson) {
   const std::string gavel = std::string(STRAITS_SOURCE_DIR) + "/data/gavel/msr_seed0";
   Outcome text = straits("trace inspect " + gavel + " --format gavel");
