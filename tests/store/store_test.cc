@@ -3,6 +3,8 @@
 // starts for these tests (scripts/pg-test-server.sh; fixture `postgres`).
 #include "store/store.h"
 
+#include "store/internal/connection.h"
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -161,6 +163,20 @@ TEST_P(StoreTest, ConcurrentMigratorsApplyEachMigrationExactlyOnce) {
     EXPECT_EQ(r->version, r->latest);
     EXPECT_EQ(r->applied.size(), static_cast<std::size_t>(r->latest));
   }
+}
+
+// Values travel as parameters, never as SQL text: a '$1' inside a literal
+// stays text on both backends.
+TEST_P(StoreTest, ParametersAreBoundAndDollarSignsInLiteralsAreLeftAlone) {
+  auto db = GetParam() == StoreUrl::Kind::kSqlite ? internal::open_sqlite(url_.target)
+                                                  : internal::open_postgres(url_.target);
+  ASSERT_TRUE(db) << db.error().to_string();
+  auto rows = (*db)->query("SELECT '$1 USD', $1, $2",
+                           {internal::Value::of(std::string("x'); DROP TABLE t; --")),
+                            internal::Value::of(std::int64_t{42})});
+  ASSERT_TRUE(rows) << rows.error().to_string();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0], (internal::Row{"$1 USD", "x'); DROP TABLE t; --", "42"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,

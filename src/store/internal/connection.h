@@ -29,8 +29,8 @@ class Connection {
   virtual std::string backend() const = 0;
   // Runs SQL without parameters (schema statements), possibly several.
   virtual Status exec(const std::string& sql) = 0;
-  // Runs one statement with $1, $2, ... (PostgreSQL) or ?1, ?2, ... (SQLite)
-  // placeholders, written as $N here and translated; returns its rows.
+  // Runs one statement whose parameters are written $1, $2, ... as in
+  // PostgreSQL (SQLite reads them as ?1, ?2, ...); returns its rows.
   virtual Result<std::vector<Row>> query(const std::string& sql,
                                          const std::vector<Value>& params = {}) = 0;
   // A write transaction that excludes other writers until commit: SQLite's

@@ -1,5 +1,9 @@
 #include <sqlite3.h>
 
+#include <cctype>
+#include <chrono>
+#include <thread>
+
 #include "store/internal/connection.h"
 
 namespace straits::store::internal {
@@ -24,10 +28,20 @@ class Sqlite final : public Connection {
 
   Result<std::vector<Row>> query(const std::string& sql,
                                  const std::vector<Value>& params) override {
-    // $N placeholders are SQLite's ?N.
+    // Parameter $N is SQLite's ?N: a '$' before a digit outside quotes. One
+    // inside a string literal or a quoted name stays as it is ('' and "" keep
+    // the quote state right, as they toggle it twice).
     std::string text = sql;
-    for (char& c : text) {
-      if (c == '$') c = '?';
+    char quote = 0;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+      const char c = text[i];
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+      } else if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '$' && std::isdigit(static_cast<unsigned char>(text[i + 1]))) {
+        text[i] = '?';
+      }
     }
     sqlite3_stmt* stmt = nullptr;
     if (sqlite3_prepare_v2(db_, text.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
@@ -94,7 +108,15 @@ Result<std::unique_ptr<Connection>> open_sqlite(const std::string& path) {
   // WAL lets readers go on while one writer commits; foreign keys are off
   // by default in SQLite and must be asked for on every connection.
   if (path != ":memory:") {
+    // Switching a new file to WAL needs it alone for a moment; SQLite then
+    // answers "locked" at once rather than waiting (its busy handler would
+    // risk a deadlock), so a process opening it beside another retries.
     auto mode = connection->query("PRAGMA journal_mode = WAL", {});
+    for (int attempt = 0; !mode && mode.error().code() == ErrorCode::kUnavailable && attempt < 100;
+         ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      mode = connection->query("PRAGMA journal_mode = WAL", {});
+    }
     if (!mode) return std::move(mode).error();
     if (mode->empty() || (*mode)[0][0] != "wal") {
       return Error(ErrorCode::kUnavailable,
