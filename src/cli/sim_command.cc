@@ -55,6 +55,7 @@ void run_sim(Context& context, const RunOptions& o) {
   }
   if (o.quiet) return;
   const auto& s = *summary;
+  for (const auto& note : s.workload_notes) *context.err << "note: " << note << "\n";
   *context.out << "simulated " << s.jobs << " jobs (" << s.events << " events): " << s.completed
                << " completed, " << s.running << " running at the horizon, " << s.pending
                << " pending, " << s.stopped << " stopped, " << s.never << " could never run; "

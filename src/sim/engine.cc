@@ -223,7 +223,7 @@ class Simulation {
   }
 
   // Writes the rest: run.json, workload.jsonl, jobs.csv and summary.json.
-  Status write() const;
+  Status write(const std::vector<std::string>& workload_notes) const;
   SimSummary summary() const;
 
  private:
@@ -750,7 +750,7 @@ class Simulation {
   std::vector<std::vector<std::pair<Instant, double>>> price_history_;  // per pool
 };
 
-Status Simulation::write() const {
+Status Simulation::write(const std::vector<std::string>& workload_notes) const {
   const fs::path& out = out_;
 
   // run.json: the inputs, so that `sim verify` needs nothing else.
@@ -789,7 +789,8 @@ Status Simulation::write() const {
               {"reference_chip", scenario_.reference_chip.str()},
               {"policy", std::string(sched::to_string(scenario_.scheduler.policy))},
               {"leases", leases},
-              {"rule_changes", rule_changes}};
+              {"rule_changes", rule_changes},
+              {"workload_notes", workload_notes}};
   std::ofstream(out / "run.json") << run.dump(2) << "\n";
   STRAITS_TRY(write_workload(out / "workload.jsonl", jobs_));
 
@@ -970,6 +971,7 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
   if (!throughput) return std::move(throughput).error();
 
   std::vector<sched::Job> jobs;
+  std::vector<std::string> workload_notes;
   if (options.workload) {
     auto read = read_workload(*options.workload, s.start);
     if (!read) return std::move(read).error();
@@ -981,6 +983,7 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
   } else if (s.trace) {
     auto imported = import_trace(*s.trace, s.start);
     if (!imported) return std::move(imported).error();
+    workload_notes = import_notes(*s.trace, *imported);
     jobs = std::move(imported->jobs);
   } else if (s.synthetic) {
     GeneratorOptions g = *s.synthetic;
@@ -995,9 +998,11 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
   }
   Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options.progress, out_dir);
   STRAITS_TRY(sim.run());
-  STRAITS_TRY(sim.write());
+  STRAITS_TRY(sim.write(workload_notes));
 
-  return sim.summary();
+  SimSummary summary = sim.summary();
+  summary.workload_notes = std::move(workload_notes);
+  return summary;
 }
 
 }  // namespace straits::sim

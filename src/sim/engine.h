@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "sim/scenario.h"
@@ -27,6 +28,9 @@ struct SimSummary {
   double mean_jct_hours = 0;
   double total_cost = 0;
   std::string currency = "USD";
+  // What importing a trace left out or assumed (sim/trace.h import_notes);
+  // also in run.json as "workload_notes".
+  std::vector<std::string> workload_notes;
 };
 
 // Runs the scenario and writes run.json, workload.jsonl, intervals.csv,

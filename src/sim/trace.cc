@@ -511,4 +511,34 @@ Result<ImportedTrace> import_trace(const TraceMapping& m, Instant origin) {
   return out;
 }
 
+std::vector<std::string> import_notes(const TraceMapping& m, const ImportedTrace& t) {
+  const TraceStats& s = t.stats;
+  std::vector<std::string> notes{"trace " + m.path.string() + " (" +
+                                 std::string(trace_format_name(m.format)) +
+                                 "): " + std::to_string(s.rows) + " rows, " +
+                                 std::to_string(t.jobs.size()) + " jobs simulated"};
+  for (const auto& [why, n] : s.skip_reasons) {
+    notes.push_back(std::to_string(n) + " rows left out: " + why);
+  }
+  if (s.bad_rows > 0) {
+    notes.push_back(std::to_string(s.bad_rows) + " bad rows skipped, the first:");
+    constexpr std::size_t kShown = 3;
+    for (std::size_t i = 0; i < s.first_bad_rows.size() && i < kShown; ++i) {
+      notes.push_back("  " + to_string(s.first_bad_rows[i]));
+    }
+  }
+  if (t.outside_window) {
+    notes.push_back(std::to_string(t.outside_window) +
+                    " jobs outside the window (from, until, max_jobs) left out");
+  }
+  if (t.unmatched) {
+    notes.push_back(std::to_string(t.unmatched) + " jobs matched no org rule and were left out");
+  }
+  if (t.rounded_up) {
+    notes.push_back(std::to_string(t.rounded_up) + " jobs with a GPU share hold a whole GPU");
+  }
+  for (const auto& a : s.assumptions) notes.push_back("assumed: " + a);
+  return notes;
+}
+
 }  // namespace straits::sim

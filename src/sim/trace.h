@@ -173,4 +173,9 @@ struct ImportedTrace {
 // Reads and maps a trace. `origin` is the scenario's start.
 Result<ImportedTrace> import_trace(const TraceMapping& mapping, Instant origin);
 
+// What an import left out or assumed, a line each, for people: rows left out
+// by reason, bad rows (the first few with file and line), jobs outside the
+// window or matched by no org rule, GPU shares rounded up, assumptions.
+std::vector<std::string> import_notes(const TraceMapping& mapping, const ImportedTrace& imported);
+
 }  // namespace straits::sim

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "policy/temp_dir.h"
+#include "sim/engine.h"
 #include "sim/fidelity.h"
 #include "sim/scenario.h"
 
@@ -488,6 +489,41 @@ TEST(ScenarioTraceTest, BadTraceSettingsAreReportedWithTheirPlace) {
   auto looped = load_scenario(loop, kRoot);
   ASSERT_FALSE(looped);
   EXPECT_NE(looped.error().to_string().find("more than 8 deep"), std::string::npos);
+}
+
+// A run on a trace says what the import left out: bad rows with their
+// lines, rows that are not jobs, assumptions; on stderr and in run.json.
+TEST(ScenarioTraceTest, ARunReportsTheBadAndLeftOutRowsOfItsTrace) {
+  auto lines = lines_of(kOpenb);
+  TempDir dir("trace");
+  std::string text;
+  for (std::size_t i = 0; i <= 8; ++i) text += lines[i] + "\n";         // line 6 is a CPU-only pod
+  text += "openb-pod-x1,12000,16384,two,1000,,LS,Running,0,100,0\n";    // line 10
+  text += "openb-pod-x2,12000,16384,1,1000,,LS,Running,500,900,400\n";  // line 11
+  dir.write("pods.csv", text);
+  const fs::path file = dir.write("s.yaml",
+                                  "start: 2026-01-01\n"
+                                  "horizon: 200d\n"
+                                  "workload:\n"
+                                  "  trace: {file: pods.csv, format: alibaba-openb,\n"
+                                  "          orgs: [{org: hanshan-sg}]}\n");
+  auto scenario = load_scenario(file, kRoot);
+  ASSERT_TRUE(scenario) << scenario.error().to_string();
+  auto summary = run_simulation(*scenario, SimOptions{}, dir.path() / "out");
+  ASSERT_TRUE(summary) << summary.error().to_string();
+  EXPECT_EQ(summary->jobs, 7u);
+  std::string notes;
+  for (const auto& n : summary->workload_notes) notes += n + "\n";
+  EXPECT_NE(notes.find("10 rows, 7 jobs simulated"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("1 rows left out: no GPU (a CPU-only pod)"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("2 bad rows skipped"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("pods.csv:10:"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("pods.csv:11:"), std::string::npos) << notes;
+  std::ifstream run(dir.path() / "out" / "run.json");
+  std::stringstream json;
+  json << run.rdbuf();
+  EXPECT_NE(json.str().find("\"workload_notes\""), std::string::npos);
+  EXPECT_NE(json.str().find("2 bad rows skipped"), std::string::npos);
 }
 
 // The openb pods on a fleet shaped like their cluster: every replayed job
