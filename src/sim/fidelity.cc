@@ -5,11 +5,11 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "catalog/load.h"
 #include "sim/engine.h"
 #include "sim/internal/csv.h"
+#include "sim/internal/stats.h"
 #include "sim/internal/text.h"
 #include "sim/trace.h"
 
@@ -28,8 +28,7 @@ Distribution distribution(std::vector<double> values) {
   for (double v : values) sum += v;
   d.mean = sum / static_cast<double>(values.size());
   for (double q : kFidelityQuantiles) {
-    auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-    d.quantiles.emplace_back(q, values[std::min(values.size() - 1, k == 0 ? 0 : k - 1)]);
+    d.quantiles.emplace_back(q, internal::percentile(values, q));
   }
   return d;
 }
@@ -66,35 +65,18 @@ struct SimulatedJob {
   double gpu_hours = 0;
 };
 
-// jobs.csv of a run: id -> queueing delay and GPU-hours.
+// jobs.csv of a run: id -> queueing delay (none if it never started) and GPU-hours.
 Result<std::map<std::string, SimulatedJob>> read_jobs(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  if (!in) return Error(ErrorCode::kUnavailable, "cannot read " + file.string());
-  Diagnostics diagnostics;
-  auto records = internal::split_csv(buffer.str(), file.string(), diagnostics);
-  if (!diagnostics.empty()) return diagnostics.to_error("bad " + file.string());
-  if (records.empty()) return Error(ErrorCode::kInvalidArgument, file.string() + " is empty");
-  const auto& header = records[0].fields;
-  auto column = [&](const char* name) -> std::optional<std::size_t> {
-    auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) return std::nullopt;
-    return static_cast<std::size_t>(it - header.begin());
-  };
-  auto id = column("id"), queue = column("queue_delay_s"), hours = column("gpu_hours");
-  if (!id || !queue || !hours) {
-    return Error(ErrorCode::kInvalidArgument,
-                 file.string() + ": missing column id, queue_delay_s or gpu_hours");
-  }
+  internal::CsvFileReader csv;
+  STRAITS_TRY(csv.open(file, {"id", "queue_delay_s", "gpu_hours"}));
   std::map<std::string, SimulatedJob> out;
-  for (std::size_t r = 1; r < records.size(); ++r) {
-    const auto& f = records[r].fields;
+  while (const internal::CsvRecord* row = csv.next()) {
     SimulatedJob job;
-    job.queue_s = internal::parse_number<double>(f[*queue]);
-    job.gpu_hours = internal::parse_number<double>(f[*hours]).value_or(0);
-    out.emplace(f[*id], job);
+    if (!csv.cell(*row, "queue_delay_s").empty()) job.queue_s = csv.number(*row, "queue_delay_s");
+    job.gpu_hours = csv.number(*row, "gpu_hours");
+    out.emplace(csv.cell(*row, "id"), job);
   }
+  STRAITS_TRY(csv.finish());
   return out;
 }
 

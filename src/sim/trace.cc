@@ -7,6 +7,7 @@
 
 #include "core/strings.h"
 #include "sim/internal/csv.h"
+#include "sim/internal/stats.h"
 #include "sim/internal/text.h"
 #include "sim/internal/trace_formats.h"
 #include "sim/workload.h"
@@ -310,13 +311,7 @@ const std::optional<Error>& TraceReader::error() const {
 
 namespace {
 
-double percentile(std::vector<double>& values, double p) {
-  if (values.empty()) return 0;
-  std::size_t k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(values.size()))) - 1;
-  k = std::min(k, values.size() - 1);
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
-}
+using internal::percentile;
 
 std::string size_bucket(double gpus) {
   if (gpus < 1) return "<1";
@@ -383,6 +378,7 @@ Result<TraceSummary> inspect_trace(const fs::path& path, TraceFormat format,
     std::vector<double> all(values.begin(), values.end());
     values.clear();
     values.shrink_to_fit();
+    std::sort(all.begin(), all.end());
     mean = sum / static_cast<double>(all.size());
     p50 = percentile(all, 0.5);
     p95 = percentile(all, 0.95);
@@ -485,29 +481,30 @@ Result<ImportedTrace> import_trace(const TraceMapping& m, Instant origin) {
              return a.submit_s < b.submit_s;
            })->submit_s;
   }
-  std::stable_sort(kept.begin(), kept.end(), [](const Kept& a, const Kept& b) {
-    return a.submit_s < b.submit_s || (a.submit_s == b.submit_s && a.job.id < b.job.id);
-  });
-  if (m.max_jobs && kept.size() > *m.max_jobs) {
-    out.outside_window += kept.size() - *m.max_jobs;
-    kept.resize(*m.max_jobs);
-  }
-  std::set<JobId> seen;
-  Diagnostics duplicates;
   out.jobs.reserve(kept.size());
   for (auto& k : kept) {
     k.job.submit = origin + Duration::from_seconds((k.submit_s - zero) * m.time_scale);
-    if (!seen.insert(k.job.id).second) {
-      duplicates.add({m.path.string(), 0, 0}, "job id '" + k.job.id.str() + "' appears twice");
-      continue;
-    }
     out.jobs.push_back(std::move(k.job));
   }
-  if (!duplicates.empty())
-    return duplicates.to_error("trace " + m.path.string() + " repeats job ids");
+  kept = {};
+  // Arrival order, as the native reader gives it; max_jobs keeps the first.
   std::sort(out.jobs.begin(), out.jobs.end(), [](const sched::Job& a, const sched::Job& b) {
     return a.submit < b.submit || (a.submit == b.submit && a.id < b.id);
   });
+  if (m.max_jobs && out.jobs.size() > *m.max_jobs) {
+    out.outside_window += out.jobs.size() - *m.max_jobs;
+    out.jobs.resize(*m.max_jobs);
+  }
+  std::set<JobId> seen;
+  Diagnostics duplicates;
+  for (const auto& job : out.jobs) {
+    if (!seen.insert(job.id).second) {
+      duplicates.add({m.path.string(), 0, 0}, "job id '" + job.id.str() + "' appears twice");
+    }
+  }
+  if (!duplicates.empty()) {
+    return duplicates.to_error("trace " + m.path.string() + " repeats job ids");
+  }
   return out;
 }
 

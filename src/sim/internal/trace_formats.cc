@@ -318,7 +318,11 @@ class Gavel final : public RowFormat {
     job.duration_s = *steps / *speed;
     job.gpu_models.clear();
     job.state.clear();
-    job.group = std::filesystem::path(job.file).stem().string();
+    if (job.file != file_) {  // a file's name is its virtual cluster: worked out once a file
+      file_ = job.file;
+      stem_ = std::filesystem::path(file_).stem().string();
+    }
+    job.group = stem_;
     job.id = job.group + "-" + std::to_string(job.line);
     return RowOutcome::job();
   }
@@ -395,6 +399,7 @@ class Gavel final : public RowFormat {
   }
 
   std::string worker_;
+  std::string file_, stem_;  // the file being read and its name without extension
   std::map<std::pair<std::string, int>, double> table_;
   std::size_t extrapolated_ = 0;
 };
