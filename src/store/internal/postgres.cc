@@ -35,7 +35,10 @@ class Postgres final : public Connection {
     texts.reserve(params.size());
     for (const Value& v : params) texts.push_back(v.text ? *v.text : std::to_string(v.integer));
     std::vector<const char*> values;
-    for (const auto& t : texts) values.push_back(t.c_str());
+    values.reserve(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      values.push_back(params[i].null ? nullptr : texts[i].c_str());
+    }
     PGresult* result = PQexecParams(db_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                     values.data(), nullptr, nullptr, 0);
     const auto status = PQresultStatus(result);
@@ -63,6 +66,7 @@ class Postgres final : public Connection {
     }
     return ok();
   }
+  Status begin_read() override { return exec("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"); }
   Status commit() override { return exec("COMMIT"); }
   void rollback() override { (void)exec("ROLLBACK"); }
 
