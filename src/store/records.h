@@ -1,0 +1,179 @@
+// What the control plane keeps in its store: the managed catalog entities,
+// users and their API tokens, leases, jobs with their events, and the
+// append-only, hash-chained audit log.
+//
+// The store does not interpret the JSON bodies it keeps (an entity's body, a
+// job's spec, a decision): the api module owns their shape. It keeps the
+// columns it needs to index and to check (ids, org, pool, state, times), and
+// it alone computes the audit chain's hashes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+
+namespace straits::store {
+
+// A catalog entity managed through the API: kind is "operator", "site",
+// "pool", "org", "licence" or "dataset". Retired entities stay (a lease, a
+// job or an audit event may refer to them); nothing is ever deleted.
+struct EntityRecord {
+  std::string kind;
+  std::string id;
+  std::string body_json;  // the entity as the API shows it
+  std::optional<Instant> retired_at;
+  Instant updated_at;
+  friend bool operator==(const EntityRecord&, const EntityRecord&) = default;
+};
+
+// role: "admin", "operator-admin", "tenant-admin", "engineer", "auditor".
+// org is set for tenant roles, operator_id for operator-admin.
+struct UserRecord {
+  std::string id;
+  std::string name;
+  std::string role;
+  std::string org;
+  std::string operator_id;
+  Instant created_at;
+  std::optional<Instant> retired_at;
+  friend bool operator==(const UserRecord&, const UserRecord&) = default;
+};
+
+// An API token: only a hash of the secret is kept (hex), never the secret.
+struct TokenRecord {
+  std::string id;
+  std::string user_id;
+  std::string hash;
+  std::string label;
+  Instant created_at;
+  std::optional<Instant> revoked_at;
+  friend bool operator==(const TokenRecord&, const TokenRecord&) = default;
+};
+
+// state: "active" or "terminated" (a lease is never deleted).
+struct LeaseRecord {
+  std::string id;
+  std::string org;
+  std::string pool;
+  std::int32_t gpus = 0;
+  Instant start;
+  Instant end;
+  std::int64_t price_micros = 0;  // per GPU-hour
+  std::string state = "active";
+  Instant created_at;
+  std::string created_by;  // user id
+  std::optional<Instant> terminated_at;
+  std::string decision_json;  // the policy decision it was created under
+  friend bool operator==(const LeaseRecord&, const LeaseRecord&) = default;
+};
+
+// state: "queued", "assigned", "running", "checkpointing", "succeeded",
+// "failed", "cancelled". The spec is what was submitted; the placement and
+// decision are the scheduler's latest, "" while it has none.
+struct JobRecord {
+  std::string id;
+  std::string org;
+  std::string team;
+  std::string state = "queued";
+  std::string spec_json;
+  std::string placement_json;
+  std::string decision_json;
+  Instant submitted_at;
+  std::string submitted_by;  // user id
+  Instant updated_at;
+  friend bool operator==(const JobRecord&, const JobRecord&) = default;
+};
+
+// What happened to a job, in order: submitted, placed, checkpoint, moved...
+struct JobEvent {
+  std::string job_id;
+  std::int64_t seq = 0;  // 1, 2, ... per job
+  Instant at;
+  std::string kind;
+  std::string message;
+  std::string data_json;  // "" or an object with details (a decision, a placement)
+  friend bool operator==(const JobEvent&, const JobEvent&) = default;
+};
+
+// An audit event as the caller states it; the store numbers it and chains it.
+struct NewAuditEvent {
+  Instant at;
+  std::string actor;        // user id, or "system" for the scheduling loop
+  std::string action;       // "lease.create", "job.cancel", "user.create", ...
+  std::string subject;      // "lease/l-000012"
+  std::string before_json;  // "" when nothing was there before
+  std::string after_json;
+  std::string decision_json;  // "" when no policy decision was involved
+};
+
+// An audit event as stored. hash = hex(SHA-256 of prev_hash and every field
+// above, each length-prefixed); the first event's prev_hash is 64 zeros.
+// Exactly: lower-case hex of SHA-256 over, in this order, each field as
+// "LENGTH:BYTES" (LENGTH in decimal): prev_hash, seq (decimal), at (unix
+// microseconds, decimal), actor, action, subject, before_json, after_json,
+// decision_json.
+struct AuditEvent {
+  std::int64_t seq = 0;  // 1, 2, ... without gaps
+  Instant at;
+  std::string actor;
+  std::string action;
+  std::string subject;
+  std::string before_json;
+  std::string after_json;
+  std::string decision_json;
+  std::string prev_hash;
+  std::string hash;
+  friend bool operator==(const AuditEvent&, const AuditEvent&) = default;
+};
+
+// The hash an event must carry given its fields and prev_hash (what verify
+// recomputes; exposed so a client can verify events fetched over the API).
+std::string audit_hash(const AuditEvent& event);
+inline constexpr const char* kAuditGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// Writes committed together, in one transaction, with their audit events:
+// all of them or none. Records are upserts by id (a job event by job and
+// seq); each kind is written in the order given.
+struct Batch {
+  std::vector<EntityRecord> entities;
+  std::vector<UserRecord> users;
+  std::vector<TokenRecord> tokens;
+  std::vector<LeaseRecord> leases;
+  std::vector<JobRecord> jobs;
+  std::vector<JobEvent> job_events;
+  std::vector<NewAuditEvent> audit;
+  bool empty() const {
+    return entities.empty() && users.empty() && tokens.empty() && leases.empty() && jobs.empty() &&
+           job_events.empty() && audit.empty();
+  }
+};
+
+// Everything the control plane holds in memory, as read at its start.
+struct Snapshot {
+  std::vector<EntityRecord> entities;      // by kind, then id
+  std::vector<UserRecord> users;           // by id
+  std::vector<TokenRecord> tokens;         // by id
+  std::vector<LeaseRecord> leases;         // by id
+  std::vector<JobRecord> jobs;             // by id
+  std::vector<JobEvent> job_events;        // by job, then seq
+  std::int64_t audit_seq = 0;              // the last event's, 0 when none
+  std::string audit_head = kAuditGenesis;  // the last event's hash
+};
+
+// What verifying the audit chain found.
+struct AuditVerification {
+  // What an auditor records to compare later: removing the last events
+  // leaves a chain that verifies, with a smaller count and another head.
+  std::int64_t events = 0;  // events read
+  std::string head;         // the last event's hash
+  // One line each: "event 12: hash does not match its contents (altered)",
+  // "event 13 missing: 12 is followed by 14 (removed)", ... Empty: intact.
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+}  // namespace straits::store
