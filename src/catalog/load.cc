@@ -67,6 +67,9 @@ using Definitions = std::map<std::string, SourceLocation, std::less<>>;
 class Loader {
  public:
   explicit Loader(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Reads the files from `texts` (by file name) instead of a folder named `dir`.
+  Loader(std::filesystem::path dir, const CatalogTexts* texts)
+      : dir_(std::move(dir)), texts_(texts) {}
 
   Result<Catalog> run();
 
@@ -101,6 +104,7 @@ class Loader {
   std::string suggest(RefKind kind, const std::string& id) const;
 
   std::filesystem::path dir_;
+  const CatalogTexts* texts_ = nullptr;  // when set, the files and nothing else
   Diagnostics diagnostics_;
 
   std::vector<Country> countries_;
@@ -447,7 +451,8 @@ void Loader::read_file(const std::string& name, bool required, std::vector<RefKi
   std::filesystem::path path = dir_ / name;
   YamlFile file(path.string(), diagnostics_);
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  const auto text = texts_ ? texts_->find(name) : CatalogTexts::const_iterator{};
+  if (texts_ ? text == texts_->end() : !std::filesystem::exists(path, ec)) {
     if (required) {
       file.error(SourceLocation{path.string(), 0, 0},
                  "missing: a catalog needs chips.yaml and countries.yaml");
@@ -456,7 +461,7 @@ void Loader::read_file(const std::string& name, bool required, std::vector<RefKi
   }
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path.string());
+    root = texts_ ? YAML::Load(text->second) : YAML::LoadFile(path.string());
   } catch (const YAML::ParserException& e) {
     file.error(file.at(e.mark), "YAML syntax error: " + e.msg);
     unreadable();
@@ -505,6 +510,16 @@ void Loader::read_file(const std::string& name, bool required, std::vector<RefKi
 }
 
 void Loader::check_other_files() {
+  if (texts_) {
+    for (const auto& [name, text] : *texts_) {
+      if (std::find(std::begin(kCatalogFiles), std::end(kCatalogFiles), name) ==
+          std::end(kCatalogFiles)) {
+        diagnostics_.add(SourceLocation{(dir_ / name).string(), 0, 0},
+                         "not a catalog file: expected one of chips.yaml, countries.yaml, ...");
+      }
+    }
+    return;
+  }
   std::error_code ec;
   std::vector<std::string> known(std::begin(kCatalogFiles), std::end(kCatalogFiles));
   std::vector<std::string> strays;
@@ -657,7 +672,7 @@ void Loader::check_cycles() {
 
 Result<Catalog> Loader::run() {
   std::error_code ec;
-  if (!std::filesystem::is_directory(dir_, ec)) {
+  if (!texts_ && !std::filesystem::is_directory(dir_, ec)) {
     return Error(ErrorCode::kNotFound,
                  "catalog folder '" + dir_.string() + "' does not exist or is not a folder");
   }
@@ -706,6 +721,10 @@ Result<Catalog> Loader::run() {
 
 Result<Catalog> load_catalog(const std::filesystem::path& dir) {
   return Loader(dir).run();
+}
+
+Result<Catalog> load_catalog(const CatalogTexts& texts, std::string_view name) {
+  return Loader(std::filesystem::path(std::string(name)), &texts).run();
 }
 
 }  // namespace straits::catalog

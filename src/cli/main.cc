@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   add_sim_command(app, context);
   add_trace_command(app, context);
   add_db_command(app, context);
+  add_serve_command(app, context);
+  add_client_commands(app, context);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,94 @@
+#include "api/internal/auth.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace straits::api::internal {
+
+bool is_role(std::string_view role) {
+  return std::find(std::begin(kRoles), std::end(kRoles), role) != std::end(kRoles);
+}
+
+std::string new_token_secret() {
+  if (sodium_init() < 0) std::abort();  // no randomness: nothing safe to do
+  unsigned char bytes[32];
+  randombytes_buf(bytes, sizeof bytes);
+  char text[64];
+  sodium_bin2base64(text, sizeof text, bytes, sizeof bytes,
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(bytes, sizeof bytes);
+  return std::string("st_") + text;
+}
+
+std::string token_hash(std::string_view secret) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  char hex[crypto_hash_sha256_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+Principal authenticate(const World& world, const std::string& authorization) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.empty()) {
+    fail(401, "unauthenticated", "no credentials: send 'Authorization: Bearer <token>'");
+  }
+  if (authorization.size() <= kBearer.size() ||
+      authorization.compare(0, kBearer.size(), kBearer) != 0) {
+    fail(401, "unauthenticated", "the Authorization header must be 'Bearer <token>'");
+  }
+  const std::string hash = token_hash(std::string_view(authorization).substr(kBearer.size()));
+  auto found = world.token_by_hash.find(hash);
+  if (found == world.token_by_hash.end()) fail(401, "unauthenticated", "unknown token");
+  const store::TokenRecord& token = world.tokens.at(found->second);
+  if (token.revoked_at) fail(401, "unauthenticated", "the token was revoked");
+  auto user = world.users.find(token.user_id);
+  if (user == world.users.end() || user->second.retired_at) {
+    fail(401, "unauthenticated", "the token's user is retired");
+  }
+  const store::UserRecord& u = user->second;
+  return Principal{u.id, u.name, u.role, u.org, u.operator_id, token.id};
+}
+
+void require_role(const Principal& who, std::initializer_list<std::string_view> roles,
+                  std::string_view doing) {
+  for (std::string_view r : roles) {
+    if (who.role == r) return;
+  }
+  fail(403, "permission_denied", "a " + who.role + " may not " + std::string(doing));
+}
+
+void require_writer(const Principal& who, std::string_view doing) {
+  if (who.is("auditor")) {
+    fail(403, "permission_denied", "an auditor reads only; may not " + std::string(doing));
+  }
+}
+
+bool sees_org(const Principal& who, const Policy& policy, const std::string& org) {
+  (void)policy;
+  if (who.is("admin") || who.is("auditor")) return true;
+  if (who.tenant()) return who.org == org;
+  return false;
+}
+
+std::string operator_of_site(const Policy& policy, const std::string& site) {
+  const catalog::Site* s = policy.catalog.find_site(SiteId(site));
+  return s ? s->operator_id.str() : "";
+}
+
+std::string operator_of_pool(const Policy& policy, const std::string& pool) {
+  const catalog::Pool* p = policy.catalog.find_pool(PoolId(pool));
+  return p ? operator_of_site(policy, p->site.str()) : "";
+}
+
+bool sees_pool_leases(const Principal& who, const Policy& policy, const std::string& pool) {
+  if (who.is("admin") || who.is("auditor")) return true;
+  return who.is("operator-admin") && operator_of_pool(policy, pool) == who.operator_id;
+}
+
+bool manages_operator(const Principal& who, const std::string& operator_id) {
+  return who.is("admin") || (who.is("operator-admin") && who.operator_id == operator_id);
+}
+
+}  // namespace straits::api::internal

@@ -1,0 +1,51 @@
+// Bearer tokens and who may do what.
+//
+// A token is "st_" and 43 characters of base64url: 256 random bits from
+// libsodium. The server keeps only its SHA-256 (hex), so a stolen database
+// holds no usable token; a token is shown once, when it is made.
+//
+// Roles (docs/api.md has the matrix): admin does everything; auditor reads
+// everything, the audit log included, and changes nothing; operator-admin
+// manages its operator's sites and pools and the leases on them;
+// tenant-admin manages its org (leases, jobs, datasets, its users);
+// engineer submits and cancels its org's jobs and reads the rest of its org.
+// What another tenant owns is answered 404, as if it did not exist: its
+// existence is not leaked. What a role may never do is answered 403.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "api/internal/http.h"
+#include "api/internal/world.h"
+
+namespace straits::api::internal {
+
+inline constexpr const char* kRoles[] = {"admin", "operator-admin", "tenant-admin", "engineer",
+                                         "auditor"};
+bool is_role(std::string_view role);
+
+std::string new_token_secret();
+std::string token_hash(std::string_view secret);
+
+// The caller of a request with header "Authorization: Bearer <token>"
+// (401 when absent, unknown, revoked or its user retired). World locked.
+Principal authenticate(const World& world, const std::string& authorization);
+
+// 403 unless the caller has one of the roles.
+void require_role(const Principal& who, std::initializer_list<std::string_view> roles,
+                  std::string_view doing);
+// 403 for the auditor (and anyone else read-only).
+void require_writer(const Principal& who, std::string_view doing);
+
+// Whether the caller may see what belongs to `org` (its org, or everything).
+bool sees_org(const Principal& who, const Policy& policy, const std::string& org);
+// Whether the caller may see leases on `pool`.
+bool sees_pool_leases(const Principal& who, const Policy& policy, const std::string& pool);
+// Whether the caller manages the operator (admin, or its operator-admin).
+bool manages_operator(const Principal& who, const std::string& operator_id);
+// The operator of a pool or site ("" when unknown).
+std::string operator_of_pool(const Policy& policy, const std::string& pool);
+std::string operator_of_site(const Policy& policy, const std::string& site);
+
+}  // namespace straits::api::internal

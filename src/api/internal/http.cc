@@ -1,0 +1,251 @@
+#include "api/internal/http.h"
+
+#include <cmath>
+
+namespace straits::api::internal {
+
+void fail(int status, std::string code, std::string message, std::string field) {
+  throw HttpError{status, std::move(code), std::move(message), std::move(field), nullptr};
+}
+
+void bad_field(const std::string& field, std::string message) {
+  fail(400, "invalid_argument", std::move(message), field);
+}
+
+void not_found(const std::string& what) {
+  fail(404, "not_found", "no such " + what);
+}
+
+int status_of(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kAlreadyExists: return 409;
+    case ErrorCode::kFailedPrecondition: return 422;
+    case ErrorCode::kConflict: return 409;
+    case ErrorCode::kPermissionDenied: return 403;
+    case ErrorCode::kUnauthenticated: return 401;
+    case ErrorCode::kResourceExhausted: return 429;
+    case ErrorCode::kUnavailable: return 503;
+    case ErrorCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string code_word(ErrorCode code) {
+  return std::string(to_string(code));
+}
+
+void fail_with(const Error& error, std::string field) {
+  std::string message = error.message();
+  for (const Diagnostic& d : error.diagnostics()) message += "\n" + to_string(d);
+  fail(status_of(error.code()), code_word(error.code()), std::move(message), std::move(field));
+}
+
+std::string error_body(const HttpError& error) {
+  json e = {{"code", error.code}, {"message", error.message}};
+  e["field"] = error.field.empty() ? json(nullptr) : json(error.field);
+  if (!error.details.is_null()) e["details"] = error.details;
+  return json{{"error", e}}.dump();
+}
+
+Reply reply(int status, const json& body) {
+  return {status, body.dump()};
+}
+
+json Fields::parse_object(const std::string& text) {
+  json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    // Say where: nlohmann's own exception carries the byte offset.
+    try {
+      (void)json::parse(text);
+    } catch (const json::parse_error& e) {
+      fail(400, "invalid_json", std::string("the body is not valid JSON: ") + e.what());
+    }
+    fail(400, "invalid_json", "the body is not valid JSON");
+  }
+  if (!parsed.is_object()) {
+    fail(400, "invalid_json",
+         std::string("the body must be a JSON object, got ") + parsed.type_name());
+  }
+  return parsed;
+}
+
+Fields::Fields(const json& object, std::string prefix, std::set<std::string> known,
+               std::size_t max_items)
+    : object_(object), prefix_(std::move(prefix)), max_items_(max_items) {
+  for (const auto& [key, value] : object_.items()) {
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      bad_field(path(key), "unknown field '" + path(key) + "' (known: " + list + ")");
+    }
+  }
+}
+
+bool Fields::has(const std::string& key) const {
+  auto it = object_.find(key);
+  return it != object_.end() && !it->is_null();
+}
+
+const json& Fields::get(const std::string& key) const {
+  return object_.at(key);
+}
+
+std::optional<std::string> Fields::text(const std::string& key, bool required,
+                                        std::size_t max_length) const {
+  if (!has(key)) {
+    if (required) bad_field(path(key), "'" + path(key) + "' is required");
+    return std::nullopt;
+  }
+  const json& v = get(key);
+  if (!v.is_string()) {
+    bad_field(path(key), "'" + path(key) + "' must be a string, got " + v.type_name());
+  }
+  std::string s = v.get<std::string>();
+  if (s.size() > max_length) {
+    bad_field(path(key),
+              "'" + path(key) + "' is longer than " + std::to_string(max_length) + " bytes");
+  }
+  if (required && s.empty()) bad_field(path(key), "'" + path(key) + "' must not be empty");
+  return s;
+}
+
+std::optional<std::int64_t> Fields::integer(const std::string& key, bool required, std::int64_t min,
+                                            std::int64_t max) const {
+  if (!has(key)) {
+    if (required) bad_field(path(key), "'" + path(key) + "' is required");
+    return std::nullopt;
+  }
+  const json& v = get(key);
+  if (!v.is_number_integer()) {
+    bad_field(path(key), "'" + path(key) + "' must be an integer, got " +
+                             (v.is_number() ? std::string("a fraction") : v.type_name()));
+  }
+  // A huge unsigned value does not fit int64: it is out of range too.
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(max)) {
+    bad_field(path(key), "'" + path(key) + "' must be at most " + std::to_string(max));
+  }
+  const std::int64_t i = v.get<std::int64_t>();
+  if (i < min || i > max) {
+    bad_field(path(key), "'" + path(key) + "' must be between " + std::to_string(min) + " and " +
+                             std::to_string(max) + ", got " + std::to_string(i));
+  }
+  return i;
+}
+
+std::optional<double> Fields::number(const std::string& key, bool required, double min,
+                                     double max) const {
+  if (!has(key)) {
+    if (required) bad_field(path(key), "'" + path(key) + "' is required");
+    return std::nullopt;
+  }
+  const json& v = get(key);
+  if (!v.is_number()) {
+    bad_field(path(key), "'" + path(key) + "' must be a number, got " + v.type_name());
+  }
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || d < min || d > max) {
+    bad_field(path(key), "'" + path(key) + "' must be between " + json(min).dump() + " and " +
+                             json(max).dump() + ", got " + v.dump());
+  }
+  return d;
+}
+
+std::optional<bool> Fields::boolean(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = get(key);
+  if (!v.is_boolean()) {
+    bad_field(path(key), "'" + path(key) + "' must be true or false, got " + v.type_name());
+  }
+  return v.get<bool>();
+}
+
+std::optional<std::vector<std::string>> Fields::texts(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = get(key);
+  if (!v.is_array()) {
+    bad_field(path(key), "'" + path(key) + "' must be a list of strings, got " + v.type_name());
+  }
+  if (v.size() > max_items_) {
+    bad_field(path(key), "'" + path(key) + "' has " + std::to_string(v.size()) +
+                             " items, more than the " + std::to_string(max_items_) + " allowed");
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) {
+      bad_field(path(key) + "[" + std::to_string(i) + "]",
+                "'" + path(key) + "[" + std::to_string(i) + "]' must be a string, got " +
+                    v[i].type_name());
+    }
+    out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
+std::optional<Instant> Fields::instant(const std::string& key, bool required) const {
+  auto s = text(key, required, 64);
+  if (!s) return std::nullopt;
+  auto t = parse_instant(*s);
+  if (!t) bad_field(path(key), "'" + path(key) + "': " + t.error().message());
+  return *t;
+}
+
+std::optional<Duration> Fields::duration(const std::string& key) const {
+  auto s = text(key, false, 64);
+  if (!s) return std::nullopt;
+  auto d = parse_duration(*s);
+  if (!d) bad_field(path(key), "'" + path(key) + "': " + d.error().message());
+  return *d;
+}
+
+std::optional<Money> Fields::money(const std::string& key) const {
+  auto s = text(key, false, 64);
+  if (!s) return std::nullopt;
+  auto m = parse_money(*s);
+  if (!m) bad_field(path(key), "'" + path(key) + "': " + m.error().message());
+  return *m;
+}
+
+std::optional<Fields> Fields::object(const std::string& key, std::set<std::string> known) const {
+  if (!has(key)) return std::nullopt;
+  const json& v = get(key);
+  if (!v.is_object()) {
+    bad_field(path(key), "'" + path(key) + "' must be an object, got " + v.type_name());
+  }
+  return Fields(v, path(key) + ".", std::move(known), max_items_);
+}
+
+std::optional<std::string> query_text(const Call& call, const std::string& key) {
+  auto it = call.query.find(key);
+  if (it == call.query.end()) return std::nullopt;
+  if (call.query.count(key) > 1) bad_field(key, "query parameter '" + key + "' given twice");
+  return it->second;
+}
+
+std::size_t query_limit(const Call& call, std::size_t max) {
+  auto text = query_text(call, "limit");
+  if (!text) return std::min<std::size_t>(100, max);
+  std::size_t value = 0;
+  bool digits = !text->empty() && text->size() <= 9;
+  for (char c : *text) digits = digits && c >= '0' && c <= '9';
+  if (digits) value = std::stoul(*text);
+  if (!digits || value < 1 || value > max) {
+    bad_field("limit", "'limit' must be an integer between 1 and " + std::to_string(max) +
+                           ", got '" + *text + "'");
+  }
+  return value;
+}
+
+void check_query(const Call& call, const std::set<std::string>& known) {
+  for (const auto& [key, value] : call.query) {
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      bad_field(key, "unknown query parameter '" + key + "'" +
+                         (list.empty() ? std::string(" (none taken)") : " (known: " + list + ")"));
+    }
+  }
+}
+
+}  // namespace straits::api::internal

@@ -1,0 +1,109 @@
+// What a route handler sees and returns, and the strict reading of request
+// bodies and query strings. A handler throws HttpError for a request it
+// refuses; the dispatcher turns it into {"error": {code, message, field}}
+// with its status. Nothing crosses the module: exceptions stop there.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/money.h"
+#include "core/time.h"
+
+namespace straits::api::internal {
+
+using nlohmann::json;
+
+struct HttpError {
+  int status = 400;
+  std::string code;  // "invalid_argument", "not_found", ...
+  std::string message;
+  std::string field;  // the request field at fault, "" when none
+  json details;       // extra context (a decision), null when none
+};
+
+[[noreturn]] void fail(int status, std::string code, std::string message, std::string field = "");
+// 400 invalid_argument naming the field.
+[[noreturn]] void bad_field(const std::string& field, std::string message);
+[[noreturn]] void not_found(const std::string& what);  // 404 "no such lease 'l-1'"
+// Maps an Error of a library (store, catalog, policy) to a status.
+[[noreturn]] void fail_with(const Error& error, std::string field = "");
+int status_of(ErrorCode code);
+std::string code_word(ErrorCode code);
+
+std::string error_body(const HttpError& error);
+
+// Who is calling: from the bearer token.
+struct Principal {
+  std::string user_id;
+  std::string name;
+  std::string role;  // admin, operator-admin, tenant-admin, engineer, auditor
+  std::string org;
+  std::string operator_id;
+  std::string token_id;
+  bool is(std::string_view r) const { return role == r; }
+  bool tenant() const { return role == "tenant-admin" || role == "engineer"; }
+};
+
+struct Call {
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> params;  // from the path: {id}
+  std::multimap<std::string, std::string> query;
+  std::string body;
+  Principal who;
+  Instant now;
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;  // JSON
+};
+Reply reply(int status, const json& body);
+
+// A JSON object read field by field: every field must be known, of its
+// type, and in range; what is wrong is named by its path ("spec.gpus").
+class Fields {
+ public:
+  // Parses `text` as one JSON object (400 when it is not).
+  static json parse_object(const std::string& text);
+  Fields(const json& object, std::string prefix, std::set<std::string> known,
+         std::size_t max_items);
+
+  bool has(const std::string& key) const;
+  std::optional<std::string> text(const std::string& key, bool required = false,
+                                  std::size_t max_length = 4096) const;
+  std::optional<std::int64_t> integer(const std::string& key, bool required, std::int64_t min,
+                                      std::int64_t max) const;
+  std::optional<double> number(const std::string& key, bool required, double min, double max) const;
+  std::optional<bool> boolean(const std::string& key) const;
+  std::optional<std::vector<std::string>> texts(const std::string& key) const;
+  std::optional<Instant> instant(const std::string& key, bool required = false) const;
+  std::optional<Duration> duration(const std::string& key) const;
+  std::optional<Money> money(const std::string& key) const;
+  // A nested object, read with its own known fields.
+  std::optional<Fields> object(const std::string& key, std::set<std::string> known) const;
+  const json& raw() const { return object_; }
+  std::string path(const std::string& key) const { return prefix_ + key; }
+
+ private:
+  const json& get(const std::string& key) const;
+  const json& object_;
+  std::string prefix_;
+  std::size_t max_items_;
+};
+
+// Query parameters, equally strict.
+std::optional<std::string> query_text(const Call& call, const std::string& key);
+std::size_t query_limit(const Call& call, std::size_t max);
+void check_query(const Call& call, const std::set<std::string>& known);
+
+}  // namespace straits::api::internal

@@ -1,0 +1,397 @@
+// Catalog entities: operators, sites, pools, orgs, licences, datasets.
+// Create, read, list (filters, pages), update (merge patch), retire; never a
+// hard delete. Every change rebuilds the catalog and recompiles the rules
+// against it before it is accepted: an entity that breaks the catalog (an
+// unknown chip, a cycle of parents) is refused with the entity and field.
+#include <algorithm>
+#include <map>
+
+#include "api/internal/auth.h"
+#include "api/internal/routes.h"
+
+namespace straits::api::internal {
+namespace {
+
+// Field types of each kind's body: s string, i integer, n number, b bool,
+// a list of strings. The catalog loader checks the rest (required fields,
+// references, ranges) when the catalog is rebuilt.
+const std::map<std::string, std::map<std::string, char>>& field_types() {
+  static const auto* types = new std::map<std::string, std::map<std::string, char>>{
+      {"operator", {{"id", 's'}, {"name", 's'}, {"hq", 's'}, {"parent", 's'}, {"notes", 's'}}},
+      {"site",
+       {{"id", 's'},
+        {"name", 's'},
+        {"operator", 's'},
+        {"country", 's'},
+        {"city", 's'},
+        {"state_funded", 'b'},
+        {"notes", 's'}}},
+      {"pool",
+       {{"id", 's'},
+        {"site", 's'},
+        {"chip", 's'},
+        {"nodes", 'i'},
+        {"gpus_per_node", 'i'},
+        {"interconnect", 's'},
+        {"price_per_gpu_hour", 's'},
+        {"price_source", 's'},
+        {"owner", 's'},
+        {"notes", 's'}}},
+      {"org", {{"id", 's'}, {"name", 's'}, {"hq", 's'}, {"parent", 's'}, {"notes", 's'}}},
+      {"licence",
+       {{"id", 's'},
+        {"name", 's'},
+        {"holder", 's'},
+        {"chips", 'a'},
+        {"countries", 'a'},
+        {"valid_from", 's'},
+        {"valid_until", 's'},
+        {"issuer", 's'},
+        {"reference", 's'},
+        {"notes", 's'}}},
+      {"dataset",
+       {{"id", 's'},
+        {"name", 's'},
+        {"owner", 's'},
+        {"origin", 's'},
+        {"class", 's'},
+        {"size_tb", 'n'},
+        {"notes", 's'}}},
+  };
+  return *types;
+}
+
+const EntityKind& kind_of(const Call& call) {
+  // The path's first segment after /v1/ names the kind.
+  const std::string plural = call.path.substr(4, call.path.find('/', 4) - 4);
+  const EntityKind* kind = find_entity_kind(plural);
+  if (!kind) not_found("collection '" + plural + "'");
+  return *kind;
+}
+
+// Checks a body's fields and types (not their meaning: the catalog does).
+void check_body(const std::string& kind, const json& body, std::size_t max_items) {
+  std::set<std::string> known;
+  for (const auto& [field, type] : field_types().at(kind)) known.insert(field);
+  Fields fields(body, "", known, max_items);
+  for (const auto& [field, type] : field_types().at(kind)) {
+    switch (type) {
+      case 's': (void)fields.text(field); break;
+      case 'i': (void)fields.integer(field, false, 1, 1'000'000); break;
+      case 'n': (void)fields.number(field, false, 0, 1e12); break;
+      case 'b': (void)fields.boolean(field); break;
+      case 'a': (void)fields.texts(field); break;
+      default: break;
+    }
+  }
+}
+
+std::string body_text(const json& body, const char* key) {
+  auto it = body.find(key);
+  return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// Whether the caller may see the entity at all (404 otherwise).
+bool visible(const Principal& who, const Policy& policy, const std::string& kind,
+             const json& body) {
+  if (who.is("admin") || who.is("auditor")) return true;
+  if (kind == "operator" || kind == "site" || kind == "pool") return true;  // the market
+  if (kind == "org") {
+    if (who.is("operator-admin")) return true;  // its customers
+    const catalog::Org* org = policy.catalog.find_org(OrgId(who.org));
+    if (!org) return false;
+    for (const catalog::Org* o : policy.catalog.ownership_chain(org->id)) {
+      if (o->id.str() == body_text(body, "id")) return true;
+    }
+    return false;
+  }
+  if (kind == "licence") {
+    const std::string holder = body_text(body, "holder");
+    return (who.tenant() && holder == who.org) ||
+           (who.is("operator-admin") && holder == who.operator_id);
+  }
+  if (kind == "dataset") return who.tenant() && body_text(body, "owner") == who.org;
+  return false;
+}
+
+// Whether the caller may create or change an entity with this body.
+bool may_write(const Principal& who, const Policy& policy, const std::string& kind,
+               const json& body) {
+  if (who.is("admin")) return true;
+  if (kind == "operator")
+    return who.is("operator-admin") && body_text(body, "id") == who.operator_id;
+  if (kind == "site") return manages_operator(who, body_text(body, "operator"));
+  if (kind == "pool") {
+    // A new site of its own may not be in the catalog yet: only existing ones.
+    return manages_operator(who, operator_of_site(policy, body_text(body, "site")));
+  }
+  if (kind == "dataset") return who.is("tenant-admin") && body_text(body, "owner") == who.org;
+  return false;
+}
+
+json entity_json(const store::EntityRecord& record) {
+  json j = json::parse(record.body_json);
+  j["retired_at"] = record.retired_at ? json(to_iso8601(*record.retired_at)) : json(nullptr);
+  j["updated_at"] = to_iso8601(record.updated_at);
+  return j;
+}
+
+// Rebuilds the policy with `entities`; refuses with the entity and field.
+std::shared_ptr<const Policy> rebuild(
+    const World& world,
+    const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>&
+        entities) {
+  auto built = world.build_policy(entities);
+  if (!built) {
+    std::string message = built.error().message();
+    std::string field;
+    for (const Diagnostic& d : built.error().diagnostics()) {
+      message += "\n" + d.where.file + ": " + d.message;
+      const auto hash = d.where.file.find('#');
+      if (field.empty() && hash != std::string::npos) field = d.where.file.substr(hash + 1);
+    }
+    fail(422, "invalid_entity", message, field);
+  }
+  return *built;
+}
+
+// What refers to an entity and is still in force: retiring it is refused.
+std::string still_used(const World& world, const std::string& kind, const std::string& id) {
+  auto live_entity = [&](const char* k, const char* field) -> std::string {
+    auto it = world.entities.find(k);
+    if (it == world.entities.end()) return "";
+    for (const auto& [other, record] : it->second) {
+      if (record.retired_at) continue;
+      json body = json::parse(record.body_json);
+      if (body_text(body, field) == id) return std::string(k) + " '" + other + "'";
+    }
+    return "";
+  };
+  if (kind == "operator") return live_entity("site", "operator");
+  if (kind == "site") return live_entity("pool", "site");
+  if (kind == "pool" || kind == "org") {
+    for (const auto& [lid, lease] : world.leases) {
+      if (lease.state == "active" && (kind == "pool" ? lease.pool : lease.org) == id) {
+        return "active lease '" + lid + "'";
+      }
+    }
+  }
+  if (kind == "pool" || kind == "org" || kind == "dataset") {
+    for (const auto& [jid, job] : world.jobs) {
+      const std::string& s = job.record.state;
+      if (s == "succeeded" || s == "failed" || s == "cancelled") continue;
+      bool uses = kind == "org"    ? job.record.org == id
+                  : kind == "pool" ? job.pool && *job.pool == id
+                                   : std::any_of(job.job.datasets.begin(), job.job.datasets.end(),
+                                                 [&](const DatasetId& d) { return d.str() == id; });
+      if (uses) return "job '" + jid + "' (" + s + ")";
+    }
+  }
+  if (kind == "org") return live_entity("pool", "owner");
+  return "";
+}
+
+Reply list_entities(Context& ctx, Call& call) {
+  const EntityKind& kind = kind_of(call);
+  std::set<std::string> known = {"limit", "after", "retired"};
+  for (const auto& [field, type] : field_types().at(kind.kind)) {
+    if (type == 's' && field != "id" && field != "notes") known.insert(field);
+  }
+  check_query(call, known);
+  const std::size_t limit = query_limit(call, ctx.options.max_items);
+  const std::string after = query_text(call, "after").value_or("");
+  const std::string retired = query_text(call, "retired").value_or("false");
+  if (retired != "false" && retired != "true" && retired != "all") {
+    bad_field("retired", "'retired' must be false (the default), true or all");
+  }
+  std::shared_lock lock(ctx.world.mutex);
+  std::vector<std::string> items;
+  std::string last;
+  bool more = false;
+  auto it = ctx.world.entities.find(kind.kind);
+  if (it != ctx.world.entities.end()) {
+    for (auto e = it->second.upper_bound(after); e != it->second.end(); ++e) {
+      const store::EntityRecord& record = e->second;
+      if (retired == "false" && record.retired_at) continue;
+      if (retired == "true" && !record.retired_at) continue;
+      json body = json::parse(record.body_json);
+      if (!visible(call.who, *ctx.world.policy, kind.kind, body)) continue;
+      bool match = true;
+      for (const auto& [key, value] : call.query) {
+        if (key != "limit" && key != "after" && key != "retired" &&
+            body_text(body, key.c_str()) != value) {
+          match = false;
+        }
+      }
+      if (!match) continue;
+      if (items.size() == limit) {
+        more = true;
+        break;
+      }
+      items.push_back(entity_json(record).dump());
+      last = e->first;
+    }
+  }
+  return {200, page_json(items, more, last)};
+}
+
+const store::EntityRecord& find_visible(const World& world, const Principal& who,
+                                        const EntityKind& kind, const std::string& id) {
+  auto it = world.entities.find(kind.kind);
+  const store::EntityRecord* record = nullptr;
+  if (it != world.entities.end()) {
+    auto e = it->second.find(id);
+    if (e != it->second.end()) record = &e->second;
+  }
+  if (!record || !visible(who, *world.policy, kind.kind, json::parse(record->body_json))) {
+    not_found(std::string(kind.kind) + " '" + id + "'");
+  }
+  return *record;
+}
+
+Reply get_entity(Context& ctx, Call& call) {
+  const EntityKind& kind = kind_of(call);
+  check_query(call, {});
+  std::shared_lock lock(ctx.world.mutex);
+  return reply(200, entity_json(find_visible(ctx.world, call.who, kind, call.params.at("id"))));
+}
+
+Reply create_entity(Context& ctx, Call& call) {
+  const EntityKind& kind = kind_of(call);
+  require_writer(call.who, std::string("create ") + kind.plural);
+  json body = Fields::parse_object(call.body);
+  check_body(kind.kind, body, ctx.options.max_items);
+  const std::string id = body_text(body, "id");
+  if (id.empty()) bad_field("id", "'id' is required");
+  return ctx.writer.run([&, body, id](World& world, store::Batch& batch) {
+    if (!may_write(call.who, *world.policy, kind.kind, body)) {
+      fail(403, "permission_denied",
+           "a " + call.who.role + " may not create this " + kind.kind +
+               (call.who.is("operator-admin") ? " (not of its operator)"
+                : call.who.tenant()           ? " (not of its org)"
+                                              : ""));
+    }
+    if (world.entities[kind.kind].count(id)) {
+      fail(409, "already_exists", std::string(kind.kind) + " '" + id + "' already exists", "id");
+    }
+    auto entities = world.entities;
+    store::EntityRecord record{kind.kind, id, body.dump(), std::nullopt, call.now};
+    entities[kind.kind][id] = record;
+    auto policy = rebuild(world, entities);
+    world.entities = std::move(entities);
+    world.policy = std::move(policy);
+    batch.entities.push_back(record);
+    batch.audit.push_back({call.now, call.who.user_id, std::string(kind.kind) + ".create",
+                           std::string(kind.plural) + "/" + id, "", record.body_json, ""});
+    ctx.wake_scheduler();
+    return reply(201, entity_json(record));
+  });
+}
+
+Reply update_entity(Context& ctx, Call& call) {
+  const EntityKind& kind = kind_of(call);
+  require_writer(call.who, std::string("change ") + kind.plural);
+  json patch = Fields::parse_object(call.body);
+  const std::string id = call.params.at("id");
+  if (patch.contains("id") && patch["id"] != id) bad_field("id", "'id' cannot change");
+  return ctx.writer.run([&, patch, id](World& world, store::Batch& batch) {
+    const store::EntityRecord& old = find_visible(world, call.who, kind, id);
+    json before = json::parse(old.body_json);
+    if (!may_write(call.who, *world.policy, kind.kind, before)) {
+      fail(403, "permission_denied",
+           "a " + call.who.role + " may not change " + kind.kind + " '" + id + "'");
+    }
+    if (old.retired_at) fail(409, "conflict", std::string(kind.kind) + " '" + id + "' is retired");
+    json after = before;
+    after.merge_patch(patch);  // RFC 7396: null removes a field
+    check_body(kind.kind, after, ctx.options.max_items);
+    if (!may_write(call.who, *world.policy, kind.kind, after)) {
+      fail(403, "permission_denied",
+           "a " + call.who.role + " may not move " + kind.kind + " '" + id + "' out of its reach");
+    }
+    auto entities = world.entities;
+    store::EntityRecord record{kind.kind, id, after.dump(), std::nullopt, call.now};
+    entities[kind.kind][id] = record;
+    auto policy = rebuild(world, entities);
+    batch.audit.push_back({call.now, call.who.user_id, std::string(kind.kind) + ".update",
+                           std::string(kind.plural) + "/" + id, old.body_json, record.body_json,
+                           ""});
+    world.entities = std::move(entities);
+    world.policy = std::move(policy);
+    batch.entities.push_back(record);
+    ctx.wake_scheduler();
+    return reply(200, entity_json(record));
+  });
+}
+
+Reply retire_entity(Context& ctx, Call& call) {
+  const EntityKind& kind = kind_of(call);
+  require_writer(call.who, std::string("retire ") + kind.plural);
+  if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
+  const std::string id = call.params.at("id");
+  return ctx.writer.run([&, id](World& world, store::Batch& batch) {
+    const store::EntityRecord& old = find_visible(world, call.who, kind, id);
+    if (!may_write(call.who, *world.policy, kind.kind, json::parse(old.body_json))) {
+      fail(403, "permission_denied",
+           "a " + call.who.role + " may not retire " + kind.kind + " '" + id + "'");
+    }
+    if (old.retired_at) return reply(200, entity_json(old));  // retiring twice changes nothing
+    const std::string user = still_used(world, kind.kind, id);
+    if (!user.empty()) {
+      fail(409, "conflict",
+           std::string(kind.kind) + " '" + id + "' is still in use by " + user +
+               ": end that first (nothing is deleted; retiring keeps the record)");
+    }
+    store::EntityRecord record = old;
+    record.retired_at = call.now;
+    record.updated_at = call.now;
+    world.entities[kind.kind][id] = record;
+    batch.entities.push_back(record);
+    batch.audit.push_back({call.now, call.who.user_id, std::string(kind.kind) + ".retire",
+                           std::string(kind.plural) + "/" + id, old.body_json, record.body_json,
+                           ""});
+    ctx.wake_scheduler();
+    return reply(200, entity_json(record));
+  });
+}
+
+json chip_json(const catalog::Chip& c) {
+  json j = {{"id", c.id.str()},         {"name", c.name},           {"vendor", c.vendor},
+            {"origin", c.origin.str()}, {"memory_gb", c.memory_gb}, {"tpp", c.tpp}};
+  j["performance_density"] = c.performance_density ? json(*c.performance_density) : json(nullptr);
+  return j;
+}
+
+Reply list_chips(Context& ctx, Call& call) {
+  check_query(call, {});
+  std::shared_lock lock(ctx.world.mutex);
+  std::vector<std::string> items;
+  for (const catalog::Chip& c : ctx.world.policy->catalog.chips())
+    items.push_back(chip_json(c).dump());
+  return {200, page_json(items, false, "")};
+}
+
+Reply get_chip(Context& ctx, Call& call) {
+  check_query(call, {});
+  std::shared_lock lock(ctx.world.mutex);
+  const catalog::Chip* c = ctx.world.policy->catalog.find_chip(ChipId(call.params.at("id")));
+  if (!c) not_found("chip '" + call.params.at("id") + "'");
+  return reply(200, chip_json(*c));
+}
+
+}  // namespace
+
+void add_catalog_routes(std::vector<Route>& routes) {
+  for (const EntityKind& k : kEntityKinds) {
+    const std::string base = std::string("/v1/") + k.plural;
+    routes.push_back({"GET", base, list_entities});
+    routes.push_back({"POST", base, create_entity});
+    routes.push_back({"GET", base + "/{id}", get_entity});
+    routes.push_back({"PATCH", base + "/{id}", update_entity});
+    routes.push_back({"POST", base + "/{id}/retire", retire_entity});
+  }
+  routes.push_back({"GET", "/v1/chips", list_chips});
+  routes.push_back({"GET", "/v1/chips/{id}", get_chip});
+}
+
+}  // namespace straits::api::internal

@@ -1,0 +1,324 @@
+// Jobs: submit, get, list, cancel, events, logs. A job waits in the queue
+// until the scheduling loop places it on its org's allowed capacity; the
+// decision of each placement is kept with it.
+#include "api/internal/auth.h"
+#include "api/internal/routes.h"
+#include "policy/decision_json.h"
+
+namespace straits::api::internal {
+namespace {
+
+bool final_state(const std::string& s) {
+  return s == "succeeded" || s == "failed" || s == "cancelled";
+}
+
+// Reads and checks a submitted spec; returns it normalised (what is shown).
+json read_spec(const Call& call, const World& world, std::size_t max_items, std::string& org,
+               std::string& team) {
+  json body = Fields::parse_object(call.body);
+  Fields f(body, "",
+           {"name", "org", "team", "gpus", "eligible_chips", "work", "model", "priority",
+            "checkpoint_interval", "checkpoint_gb", "datasets", "purpose", "deadline",
+            "preferences", "command", "time_limit"},
+           max_items);
+  org = f.text("org", !call.who.tenant(), 128).value_or(call.who.org);
+  if (call.who.tenant() && org != call.who.org) {
+    fail(403, "permission_denied", "a " + call.who.role + " submits jobs of its own org only",
+         "org");
+  }
+  const Policy& p = *world.policy;
+  if (!p.catalog.find_org(OrgId(org))) fail(422, "not_found", "no such org '" + org + "'", "org");
+  team = f.text("team", false, 128).value_or("default");
+  json spec = {{"team", team}};
+  if (auto name = f.text("name", false, 256)) spec["name"] = *name;
+  spec["gpus"] = *f.integer("gpus", true, 1, 65'536);
+  spec["work"] = *f.number("work", true, 1e-6, 1e12);
+  spec["eligible_chips"] = json::array();
+  if (auto chips = f.texts("eligible_chips")) {
+    for (std::size_t i = 0; i < chips->size(); ++i) {
+      if (!p.catalog.find_chip(ChipId((*chips)[i]))) {
+        fail(422, "not_found", "no such chip '" + (*chips)[i] + "'",
+             "eligible_chips[" + std::to_string(i) + "]");
+      }
+      spec["eligible_chips"].push_back((*chips)[i]);
+    }
+  }
+  if (auto model = f.text("model", false, 128)) spec["model"] = *model;
+  spec["priority"] = f.integer("priority", false, -1000, 1000).value_or(0);
+  if (auto interval = f.duration("checkpoint_interval")) {
+    if (*interval < Duration::seconds(0)) {
+      bad_field("checkpoint_interval", "'checkpoint_interval' must not be negative");
+    }
+    spec["checkpoint_interval"] = to_iso8601(*interval);
+  } else {
+    spec["checkpoint_interval"] = "PT2H";
+  }
+  spec["checkpoint_gb"] = f.number("checkpoint_gb", false, 0, 1e6).value_or(0.0);
+  spec["datasets"] = json::array();
+  if (auto datasets = f.texts("datasets")) {
+    for (std::size_t i = 0; i < datasets->size(); ++i) {
+      const catalog::Dataset* d = p.catalog.find_dataset(DatasetId((*datasets)[i]));
+      // Another org's dataset is as unknown as a missing one.
+      if (!d || !(sees_org(call.who, p, d->owner.str()))) {
+        fail(422, "not_found", "no such dataset '" + (*datasets)[i] + "'",
+             "datasets[" + std::to_string(i) + "]");
+      }
+      spec["datasets"].push_back((*datasets)[i]);
+    }
+  }
+  spec["purpose"] = f.text("purpose", false, 64).value_or("training");
+  if (auto deadline = f.instant("deadline")) spec["deadline"] = to_iso8601(*deadline);
+  if (auto prefs = f.object(
+          "preferences", {"site_order", "allow_sites", "deny_sites", "max_price_per_gpu_hour"})) {
+    json pj = json::object();
+    for (const char* key : {"site_order", "allow_sites", "deny_sites"}) {
+      if (auto sites = prefs->texts(key)) {
+        for (std::size_t i = 0; i < sites->size(); ++i) {
+          if (!p.catalog.find_site(SiteId((*sites)[i]))) {
+            fail(422, "not_found", "no such site '" + (*sites)[i] + "'",
+                 prefs->path(key) + "[" + std::to_string(i) + "]");
+          }
+        }
+        pj[key] = *sites;
+      }
+    }
+    if (auto price = prefs->money("max_price_per_gpu_hour")) {
+      pj["max_price_per_gpu_hour"] = to_string(*price);
+    }
+    spec["preferences"] = pj;
+  }
+  if (f.has("command")) {
+    const json& command = f.raw()["command"];
+    if (command.is_string()) {
+      spec["command"] = json::array({command});
+    } else if (auto args = f.texts("command")) {
+      if (args->empty()) bad_field("command", "'command' must not be empty");
+      spec["command"] = *args;
+    }
+  }
+  if (auto limit = f.duration("time_limit")) spec["time_limit"] = to_iso8601(*limit);
+  return spec;
+}
+
+store::JobEvent event(const store::JobRecord& job, std::int64_t seq, Instant at, std::string kind,
+                      std::string message, std::string data = "") {
+  return {job.id, seq, at, std::move(kind), std::move(message), std::move(data)};
+}
+
+Reply submit(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "tenant-admin", "engineer"}, "submit jobs");
+  check_query(call, {});
+  std::string org, team;
+  json spec;
+  {
+    std::shared_lock lock(ctx.world.mutex);
+    spec = read_spec(call, ctx.world, ctx.options.max_items, org, team);
+  }
+  Reply r = ctx.writer.run([&](World& world, store::Batch& batch) {
+    if (!world.policy->catalog.find_org(OrgId(org))) {
+      fail(422, "not_found", "no such org '" + org + "'", "org");
+    }
+    JobEntry entry;
+    store::JobRecord& rec = entry.record;
+    rec.id = make_id("j", world.next_job++);
+    rec.org = org;
+    rec.team = team;
+    rec.state = "queued";
+    rec.spec_json = spec.dump();
+    rec.submitted_at = rec.updated_at = call.now;
+    rec.submitted_by = call.who.user_id;
+    entry.spec = spec;
+    entry.job = job_from_spec(rec, spec);
+    entry.events.push_back(event(rec, 1, call.now, "submitted", "submitted by " + call.who.name));
+    batch.jobs.push_back(rec);
+    batch.job_events.push_back(entry.events.back());
+    batch.audit.push_back(
+        {call.now, call.who.user_id, "job.submit", "jobs/" + rec.id, "", rec.spec_json, ""});
+    const std::string id = rec.id;
+    world.put_job(std::move(entry));
+    return Reply{201, world.jobs.at(id).rendered};
+  });
+  if (r.status == 201) ctx.wake_scheduler();
+  return r;
+}
+
+const JobEntry& find_job(const World& world, const Principal& who, const std::string& id) {
+  auto it = world.jobs.find(id);
+  if (it == world.jobs.end() || !sees_org(who, *world.policy, it->second.record.org)) {
+    not_found("job '" + id + "'");
+  }
+  return it->second;
+}
+
+// Why a queued job waits, pool by pool: the decisions that block it.
+json blocking(const World& world, const JobEntry& e, Instant now) {
+  const Policy& p = *world.policy;
+  json pools = json::array();
+  for (const catalog::Pool& pool : p.catalog.pools()) {
+    const auto& chips = e.job.eligible_chips;
+    if (!chips.empty() && std::find(chips.begin(), chips.end(), pool.chip) == chips.end()) continue;
+    if (pool.gpus_per_node * pool.nodes < e.job.gpus) continue;
+    json entry = {{"pool", pool.id.str()}};
+    bool blocked = false;
+    if (!pool.owner || *pool.owner != e.job.org) {
+      auto lease = p.engine->decide(
+          policy::LeaseRequest{e.job.org, pool.id, e.job.gpus, std::nullopt, std::nullopt}, now);
+      if (lease && lease->outcome != policy::Outcome::kAllow) {
+        entry["lease"] = policy::decision_json(*lease);
+        blocked = true;
+      }
+    }
+    policy::JobSpec spec{e.job.gpus, 0, e.job.purpose, e.job.datasets};
+    auto run = p.engine->decide(policy::RunRequest{e.job.org, pool.id, spec}, now);
+    if (run && run->outcome != policy::Outcome::kAllow) {
+      entry["run"] = policy::decision_json(*run);
+      blocked = true;
+    }
+    if (blocked) pools.push_back(entry);
+  }
+  return pools;
+}
+
+Reply get(Context& ctx, Call& call) {
+  check_query(call, {"explain"});
+  auto explain = query_text(call, "explain");
+  if (explain && *explain != "true" && *explain != "false") {
+    bad_field("explain", "'explain' must be true or false");
+  }
+  std::shared_lock lock(ctx.world.mutex);
+  const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
+  if (explain != "true") return {200, e.rendered};
+  json j = json::parse(e.rendered);
+  j["blocking"] = e.record.state == "queued" ? blocking(ctx.world, e, call.now) : json::array();
+  return reply(200, j);
+}
+
+Reply list(Context& ctx, Call& call) {
+  check_query(call, {"limit", "after", "org", "state", "team"});
+  const std::size_t limit = query_limit(call, ctx.options.max_items);
+  const std::string after = query_text(call, "after").value_or("");
+  auto org = query_text(call, "org");
+  auto state = query_text(call, "state");
+  auto team = query_text(call, "team");
+  std::shared_lock lock(ctx.world.mutex);
+  const World& w = ctx.world;
+  std::vector<std::string> items;
+  std::string last;
+  bool more = false;
+  auto take = [&](const JobEntry& e) {
+    if ((state && e.record.state != *state) || (team && e.record.team != *team)) return true;
+    if (items.size() == limit) {
+      more = true;
+      return false;
+    }
+    items.push_back(e.rendered);
+    last = e.record.id;
+    return true;
+  };
+  if (call.who.tenant() || org) {
+    // One org's jobs: its index, not every job.
+    const std::string& only = call.who.tenant() ? call.who.org : *org;
+    if ((!org || *org == only) && sees_org(call.who, *w.policy, only)) {
+      auto ids = w.jobs_by_org.find(only);
+      if (ids != w.jobs_by_org.end()) {
+        for (auto it = ids->second.upper_bound(after); it != ids->second.end(); ++it) {
+          if (!take(w.jobs.at(*it))) break;
+        }
+      }
+    }
+  } else if (call.who.is("admin") || call.who.is("auditor")) {
+    for (auto it = w.jobs.upper_bound(after); it != w.jobs.end(); ++it) {
+      if (!take(it->second)) break;
+    }
+  }
+  return {200, page_json(items, more, last)};
+}
+
+Reply cancel(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "tenant-admin", "engineer"}, "cancel jobs");
+  check_query(call, {});
+  if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
+  const std::string id = call.params.at("id");
+  Reply r = ctx.writer.run([&, id](World& world, store::Batch& batch) {
+    const JobEntry& found = find_job(world, call.who, id);
+    if (final_state(found.record.state)) {
+      fail(409, "conflict", "job '" + id + "' has already ended (" + found.record.state + ")");
+    }
+    JobEntry e = found;
+    const std::string before = e.record.state;
+    e.record.state = "cancelled";
+    e.record.updated_at = call.now;
+    e.pool.reset();
+    e.nodes.clear();
+    e.events.push_back(event(e.record, static_cast<std::int64_t>(e.events.size()) + 1, call.now,
+                             "cancelled",
+                             "cancelled by " + call.who.name + " (was " + before + ")"));
+    batch.jobs.push_back(e.record);
+    batch.job_events.push_back(e.events.back());
+    batch.audit.push_back({call.now, call.who.user_id, "job.cancel", "jobs/" + id,
+                           json{{"state", before}}.dump(), json{{"state", "cancelled"}}.dump(),
+                           ""});
+    world.put_job(std::move(e));
+    return Reply{200, world.jobs.at(id).rendered};
+  });
+  if (r.status == 200) ctx.wake_scheduler();
+  return r;
+}
+
+Reply events(Context& ctx, Call& call) {
+  check_query(call, {"after"});
+  std::int64_t after = 0;
+  if (auto a = query_text(call, "after")) {
+    try {
+      after = std::stoll(*a);
+    } catch (const std::exception&) {
+      bad_field("after", "'after' must be an event number");
+    }
+  }
+  std::shared_lock lock(ctx.world.mutex);
+  const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
+  json items = json::array();
+  for (const store::JobEvent& ev : e.events) {
+    if (ev.seq <= after) continue;
+    json j = {
+        {"seq", ev.seq}, {"at", to_iso8601(ev.at)}, {"kind", ev.kind}, {"message", ev.message}};
+    j["data"] = ev.data_json.empty() ? json(nullptr) : json::parse(ev.data_json, nullptr, false);
+    items.push_back(j);
+  }
+  return reply(200, json{{"items", items}, {"next", nullptr}});
+}
+
+// What agents reported of the job's output (issue 7 brings the agents): the
+// events of kind "log", oldest first.
+Reply logs(Context& ctx, Call& call) {
+  check_query(call, {"tail"});
+  std::size_t tail = 1000;
+  if (auto t = query_text(call, "tail")) {
+    try {
+      tail = std::stoul(*t);
+    } catch (const std::exception&) {
+      bad_field("tail", "'tail' must be a number of lines");
+    }
+  }
+  std::shared_lock lock(ctx.world.mutex);
+  const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
+  std::vector<std::string> lines;
+  for (const store::JobEvent& ev : e.events) {
+    if (ev.kind == "log") lines.push_back(ev.message);
+  }
+  if (lines.size() > tail) lines.erase(lines.begin(), lines.end() - static_cast<long>(tail));
+  return reply(200, json{{"job", e.record.id}, {"state", e.record.state}, {"lines", lines}});
+}
+
+}  // namespace
+
+void add_job_routes(std::vector<Route>& routes) {
+  routes.push_back({"POST", "/v1/jobs", submit});
+  routes.push_back({"GET", "/v1/jobs", list});
+  routes.push_back({"GET", "/v1/jobs/{id}", get});
+  routes.push_back({"POST", "/v1/jobs/{id}/cancel", cancel});
+  routes.push_back({"GET", "/v1/jobs/{id}/events", events});
+  routes.push_back({"GET", "/v1/jobs/{id}/logs", logs});
+}
+
+}  // namespace straits::api::internal

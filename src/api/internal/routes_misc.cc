@@ -1,0 +1,210 @@
+// Decisions as a service, the audit log, health, metrics and the OpenAPI
+// document.
+#include "api/internal/auth.h"
+#include "api/internal/metrics.h"
+#include "api/internal/routes.h"
+#include "policy/decision_json.h"
+
+namespace straits::api::internal {
+namespace {
+
+// POST /v1/decisions: {"action": "lease", "org": ..., "pool": ..., "at": ...}
+Reply decide(Context& ctx, Call& call) {
+  check_query(call, {});
+  json body = Fields::parse_object(call.body);
+  Fields f(body, "",
+           {"action", "at", "org", "pool", "gpus", "chip", "site", "source_site", "by", "quantity",
+            "dataset", "job"},
+           ctx.options.max_items);
+  const std::string action = *f.text("action", true, 16);
+  const Instant at = f.instant("at").value_or(call.now);
+  std::shared_lock lock(ctx.world.mutex);
+  const Policy& p = *ctx.world.policy;
+  const Principal& who = call.who;
+  const bool everything = who.is("admin") || who.is("auditor");
+  auto deny_scope = [&](const std::string& field) {
+    fail(403, "permission_denied",
+         "a " + who.role + " may ask only about its own " +
+             (who.is("operator-admin") ? "operator's capacity" : "org"),
+         field);
+  };
+  policy::Request request;
+  if (action == "lease" || action == "run") {
+    const std::string org = *f.text("org", true, 128), pool = *f.text("pool", true, 128);
+    if (!everything && !(who.tenant() && org == who.org) &&
+        !(who.is("operator-admin") && operator_of_pool(p, pool) == who.operator_id)) {
+      deny_scope(who.tenant() ? "org" : "pool");
+    }
+    if (action == "lease") {
+      auto gpus = f.integer("gpus", false, 1, 1'000'000);
+      request =
+          policy::LeaseRequest{OrgId(org), PoolId(pool),
+                               gpus ? std::optional<int>(static_cast<int>(*gpus)) : std::nullopt,
+                               std::nullopt, std::nullopt};
+    } else {
+      policy::JobSpec spec;
+      if (auto job = f.object("job", {"gpus", "training_flops", "purpose", "datasets"})) {
+        spec.gpus = static_cast<int>(job->integer("gpus", false, 1, 1'000'000).value_or(1));
+        spec.training_flops = job->number("training_flops", false, 0, 1e40).value_or(0);
+        spec.purpose = job->text("purpose", false, 64).value_or("training");
+        for (const auto& d : job->texts("datasets").value_or(std::vector<std::string>{})) {
+          spec.datasets.emplace_back(d);
+        }
+      }
+      request = policy::RunRequest{OrgId(org), PoolId(pool), spec};
+    }
+  } else if (action == "ship") {
+    const std::string chip = *f.text("chip", true, 128), site = *f.text("site", true, 128);
+    const std::string by = f.text("by", false, 128).value_or("");
+    if (!everything && !(who.tenant() && by == who.org) &&
+        !(who.is("operator-admin") && operator_of_site(p, site) == who.operator_id)) {
+      deny_scope(who.tenant() ? "by" : "site");
+    }
+    policy::ShipRequest ship{
+        ChipId(chip), SiteId(site),
+        std::nullopt, std::nullopt,
+        by,           static_cast<int>(f.integer("quantity", false, 1, 10'000'000).value_or(1))};
+    if (auto source = f.text("source_site", false, 128)) ship.source_site = SiteId(*source);
+    if (auto pool = f.text("pool", false, 128)) ship.pool = PoolId(*pool);
+    request = ship;
+  } else if (action == "transfer") {
+    const std::string dataset = *f.text("dataset", true, 128), site = *f.text("site", true, 128);
+    const catalog::Dataset* d = p.catalog.find_dataset(DatasetId(dataset));
+    if (!everything && !(who.tenant() && d && d->owner.str() == who.org) &&
+        !(who.is("operator-admin") && operator_of_site(p, site) == who.operator_id)) {
+      deny_scope(who.tenant() ? "dataset" : "site");
+    }
+    request = policy::TransferRequest{DatasetId(dataset), SiteId(site),
+                                      f.text("by", false, 128).value_or("")};
+  } else {
+    bad_field("action", "unknown action '" + action + "': lease, run, ship or transfer");
+  }
+  auto decided = p.engine->decide(request, at);
+  if (!decided) fail(422, "not_found", decided.error().message());
+  return reply(200, policy::decision_json(*decided));
+}
+
+json audit_json(const store::AuditEvent& e) {
+  auto parsed = [](const std::string& text) {
+    if (text.empty()) return json(nullptr);
+    json j = json::parse(text, nullptr, false);
+    return j.is_discarded() ? json(text) : j;
+  };
+  return {{"seq", e.seq},
+          {"at", to_iso8601(e.at)},
+          {"actor", e.actor},
+          {"action", e.action},
+          {"subject", e.subject},
+          {"before", parsed(e.before_json)},
+          {"after", parsed(e.after_json)},
+          {"decision", parsed(e.decision_json)},
+          // The stored texts, byte for byte: what the hash covers.
+          {"before_json", e.before_json},
+          {"after_json", e.after_json},
+          {"decision_json", e.decision_json},
+          {"prev_hash", e.prev_hash},
+          {"hash", e.hash}};
+}
+
+Reply audit(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "auditor"}, "read the audit log");
+  check_query(call, {"after", "limit"});
+  const std::size_t limit = query_limit(call, ctx.options.max_items);
+  std::int64_t after = 0;
+  if (auto a = query_text(call, "after")) {
+    try {
+      std::size_t used = 0;
+      after = std::stoll(*a, &used);
+      if (used != a->size() || after < 0) throw std::invalid_argument("after");
+    } catch (const std::exception&) {
+      bad_field("after", "'after' must be an event number (0 or more)");
+    }
+  }
+  auto events = ctx.store.audit_events(after, limit + 1);
+  if (!events) fail_with(events.error());
+  const bool more = events->size() > limit;
+  if (more) events->pop_back();
+  json items = json::array();
+  for (const auto& e : *events) items.push_back(audit_json(e));
+  json next = more ? json(std::to_string(events->back().seq)) : json(nullptr);
+  return reply(200, json{{"items", items}, {"next", next}});
+}
+
+Reply audit_verify(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "auditor"}, "verify the audit log");
+  check_query(call, {});
+  auto v = ctx.store.verify_audit();
+  if (!v) fail_with(v.error());
+  return reply(
+      200,
+      json{{"ok", v->ok()}, {"events", v->events}, {"head", v->head}, {"problems", v->problems}});
+}
+
+Reply schedule(Context& ctx, Call& call) {
+  require_role(call.who, {"admin"}, "run a scheduling pass");
+  check_query(call, {});
+  auto pass = ctx.schedule_now();
+  if (!pass) fail_with(pass.error());
+  return reply(200, json{{"started", pass->started},
+                         {"moved", pass->moved},
+                         {"checkpointing", pass->checkpointing},
+                         {"waiting", pass->waiting},
+                         {"took_ms", pass->took.count_microseconds() / 1000.0}});
+}
+
+Reply healthz(Context& ctx, Call& call) {
+  (void)call;
+  std::shared_lock lock(ctx.world.mutex);
+  return reply(
+      200,
+      json{{"status", "ok"}, {"jobs", ctx.world.jobs.size()}, {"audit_seq", ctx.world.audit_seq}});
+}
+
+Reply metrics(Context& ctx, Call& call) {
+  (void)call;
+  std::shared_lock lock(ctx.world.mutex);
+  return {200, ctx.metrics.render(ctx.world, ctx.writer.commits(), ctx.writer.mutations())};
+}
+
+Reply openapi(Context& ctx, Call& call) {
+  (void)ctx;
+  (void)call;
+  return {200, openapi_document()};
+}
+
+}  // namespace
+
+void add_misc_routes(std::vector<Route>& routes) {
+  routes.push_back({"POST", "/v1/decisions", decide});
+  routes.push_back({"GET", "/v1/audit", audit});
+  routes.push_back({"GET", "/v1/audit/verify", audit_verify});
+  routes.push_back({"POST", "/v1/schedule", schedule});
+  routes.push_back({"GET", "/healthz", healthz, false});
+  routes.push_back({"GET", "/metrics", metrics, false});
+  routes.push_back({"GET", "/v1/openapi.json", openapi, false});
+}
+
+std::vector<Route> all_routes() {
+  std::vector<Route> routes;
+  add_catalog_routes(routes);
+  add_access_routes(routes);
+  add_lease_routes(routes);
+  add_job_routes(routes);
+  add_misc_routes(routes);
+  return routes;
+}
+
+std::string page_json(const std::vector<std::string>& items, bool more,
+                      const std::string& last_id) {
+  std::string out = "{\"items\":[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += items[i];
+  }
+  out += "],\"next\":";
+  out += more ? json(last_id).dump() : "null";
+  out += '}';
+  return out;
+}
+
+}  // namespace straits::api::internal

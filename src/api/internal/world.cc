@@ -1,0 +1,263 @@
+#include "api/internal/world.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "policy/decision_json.h"
+
+namespace straits::api::internal {
+
+const EntityKind* find_entity_kind(std::string_view name) {
+  for (const EntityKind& k : kEntityKinds) {
+    if (name == k.plural || name == k.kind) return &k;
+  }
+  return nullptr;
+}
+
+std::string make_id(const char* prefix, std::int64_t number) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%s-%08lld", prefix, static_cast<long long>(number));
+  return buffer;
+}
+
+std::int64_t id_number(std::string_view id) {
+  const auto dash = id.find('-');
+  if (dash == std::string_view::npos) return 0;
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(id.data() + dash + 1, id.data() + id.size(), n);
+  return ec == std::errc() && end == id.data() + id.size() ? n : 0;
+}
+
+namespace {
+
+json instant_or_null(const std::optional<Instant>& t) {
+  return t ? json(to_iso8601(*t)) : json(nullptr);
+}
+
+json parsed_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? json(nullptr) : j;
+}
+
+// The key of `body` (one object dumped compactly) whose value is at byte
+// `at`: the last key that starts before it.
+std::string key_at(const std::string& body, const json& object, std::size_t at) {
+  std::string best;
+  std::size_t best_pos = 0;
+  for (const auto& [key, value] : object.items()) {
+    const std::size_t pos = body.find(json(key).dump() + ":");
+    if (pos != std::string::npos && pos <= at && (best.empty() || pos > best_pos)) {
+      best = key;
+      best_pos = pos;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string lease_json(const store::LeaseRecord& l) {
+  json j = {{"id", l.id},
+            {"org", l.org},
+            {"pool", l.pool},
+            {"gpus", l.gpus},
+            {"start", to_iso8601(l.start)},
+            {"end", to_iso8601(l.end)},
+            {"price_per_gpu_hour", to_string(Money(l.price_micros, Currency()))},
+            {"state", l.state},
+            {"created_at", to_iso8601(l.created_at)},
+            {"created_by", l.created_by},
+            {"terminated_at", instant_or_null(l.terminated_at)},
+            {"decision", parsed_or_null(l.decision_json)}};
+  return j.dump();
+}
+
+Status World::load(store::Snapshot s) {
+  for (auto& e : s.entities) entities[e.kind][e.id] = std::move(e);
+  for (auto& u : s.users) {
+    next_user = std::max(next_user, id_number(u.id) + 1);
+    users[u.id] = std::move(u);
+  }
+  for (auto& t : s.tokens) {
+    next_token = std::max(next_token, id_number(t.id) + 1);
+    token_by_hash[t.hash] = t.id;
+    tokens[t.id] = std::move(t);
+  }
+  for (auto& l : s.leases) {
+    next_lease = std::max(next_lease, id_number(l.id) + 1);
+    leases[l.id] = std::move(l);
+  }
+  auto built = build_policy(entities);
+  if (!built) return std::move(built).error();
+  policy = *built;
+  std::map<std::string, std::vector<store::JobEvent>> events;
+  for (auto& e : s.job_events) events[e.job_id].push_back(std::move(e));
+  for (auto& r : s.jobs) {
+    next_job = std::max(next_job, id_number(r.id) + 1);
+    JobEntry entry;
+    entry.spec = json::parse(r.spec_json, nullptr, false);
+    if (entry.spec.is_discarded()) {
+      return Error(ErrorCode::kInternal, "store: job " + r.id + " has a spec that is not JSON");
+    }
+    entry.job = job_from_spec(r, entry.spec);
+    json placement = parsed_or_null(r.placement_json);
+    if (placement.is_object() &&
+        (r.state == "assigned" || r.state == "running" || r.state == "checkpointing")) {
+      entry.pool = placement.value("pool", "");
+      for (const json& n : placement.value("nodes", json::array())) {
+        entry.nodes.emplace_back(n.value("node", 0), n.value("gpus", 0));
+      }
+      if (placement.contains("must_leave_by") && placement["must_leave_by"].is_string()) {
+        auto t = parse_instant(placement["must_leave_by"].get<std::string>());
+        if (t) entry.must_leave_by = *t;
+      }
+      if (placement.contains("cut_reason") && placement["cut_reason"].is_string()) {
+        entry.cut_reason = placement["cut_reason"].get<std::string>();
+      }
+    }
+    entry.events = std::move(events[r.id]);
+    entry.record = std::move(r);
+    put_job(std::move(entry));
+  }
+  audit_seq = s.audit_seq;
+  return ok();
+}
+
+Result<std::shared_ptr<const Policy>> World::build_policy(
+    const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with)
+    const {
+  catalog::CatalogTexts texts = base_texts;
+  // One entity a line, so that a diagnostic's line names its entity.
+  std::map<std::string, std::vector<const store::EntityRecord*>> lines;
+  for (const EntityKind& k : kEntityKinds) {
+    auto it = with.find(k.kind);
+    if (it == with.end() || it->second.empty()) continue;
+    std::string text = std::string("{\"") + k.plural + "\": [\n";
+    auto& order = lines[std::string(catalog_name) + "/" + k.file];
+    for (const auto& [id, record] : it->second) {
+      text += record.body_json;
+      text += ",\n";
+      order.push_back(&record);
+    }
+    text.resize(text.size() - 2);
+    text += "\n]}\n";
+    texts[k.file] = std::move(text);
+  }
+  auto loaded = catalog::load_catalog(texts, catalog_name);
+  if (!loaded) {
+    // Say which entity and field each problem is about, not a line of a
+    // file nobody wrote.
+    std::vector<Diagnostic> problems;
+    for (const Diagnostic& d : loaded.error().diagnostics()) {
+      auto entity = lines.find(d.where.file);
+      if (entity == lines.end() || d.where.line < 2 ||
+          static_cast<std::size_t>(d.where.line - 2) >= entity->second.size()) {
+        problems.push_back(d);
+        continue;
+      }
+      const store::EntityRecord& record = *entity->second[d.where.line - 2];
+      const EntityKind* kind = find_entity_kind(record.kind);
+      json body = json::parse(record.body_json, nullptr, false);
+      std::string field =
+          body.is_object() && d.where.column > 0
+              ? key_at(record.body_json, body, static_cast<std::size_t>(d.where.column - 1))
+              : "";
+      problems.push_back({SourceLocation{std::string(kind->plural) + "/" + record.id +
+                                             (field.empty() ? "" : "#" + field),
+                                         0, 0},
+                          d.message});
+    }
+    return Error::invalid_input(loaded.error().message(), std::move(problems));
+  }
+  auto built = std::make_shared<Policy>();
+  built->catalog = std::move(loaded).value();
+  auto engine = policy::Engine::load(built->catalog, rule_dirs);
+  if (!engine) return std::move(engine).error().with_context("the rule packs no longer load");
+  built->engine.emplace(std::move(engine).value());
+  ChipId reference("h100-sxm");
+  if (!built->catalog.find_chip(reference) && !built->catalog.chips().empty()) {
+    reference = built->catalog.chips().front().id;
+  }
+  auto throughput = sched::ThroughputModel::make(built->catalog, reference);
+  if (!throughput) return std::move(throughput).error();
+  built->throughput.emplace(std::move(throughput).value());
+  built->generation = policy ? policy->generation + 1 : 1;
+  return std::shared_ptr<const Policy>(std::move(built));
+}
+
+void World::put_job(JobEntry entry) {
+  render(entry);
+  jobs_by_org[entry.record.org].insert(entry.record.id);
+  std::string id = entry.record.id;
+  jobs[id] = std::move(entry);
+}
+
+void World::render(JobEntry& e) const {
+  const store::JobRecord& r = e.record;
+  json j = {{"id", r.id},
+            {"org", r.org},
+            {"team", r.team},
+            {"state", r.state},
+            {"spec", e.spec},
+            {"placement", parsed_or_null(r.placement_json)},
+            {"decision", parsed_or_null(r.decision_json)},
+            {"submitted_at", to_iso8601(r.submitted_at)},
+            {"submitted_by", r.submitted_by},
+            {"updated_at", to_iso8601(r.updated_at)}};
+  if (r.state == "queued" && !e.waiting_reason.empty()) {
+    json waiting = {{"reason", e.waiting_reason}};
+    waiting["rule"] = e.waiting_rule.empty() ? json(nullptr) : json(e.waiting_rule);
+    j["waiting"] = waiting;
+  } else {
+    j["waiting"] = nullptr;
+  }
+  e.rendered = j.dump();
+}
+
+sched::Job job_from_spec(const store::JobRecord& record, const json& spec) {
+  sched::Job job;
+  job.id = JobId(record.id);
+  job.org = OrgId(record.org);
+  job.team = record.team;
+  job.gpus = spec.value("gpus", 1);
+  for (const auto& c : spec.value("eligible_chips", json::array())) {
+    job.eligible_chips.emplace_back(c.get<std::string>());
+  }
+  job.work = spec.value("work", 0.0);
+  job.model = spec.value("model", "");
+  job.priority = spec.value("priority", 0);
+  if (spec.contains("checkpoint_interval")) {
+    auto d = parse_duration(spec["checkpoint_interval"].get<std::string>());
+    if (d) job.checkpoint_interval = *d;
+  }
+  job.checkpoint_gb = spec.value("checkpoint_gb", 0.0);
+  for (const auto& d : spec.value("datasets", json::array())) {
+    job.datasets.emplace_back(d.get<std::string>());
+  }
+  job.purpose = spec.value("purpose", "training");
+  job.submit = record.submitted_at;
+  if (spec.contains("deadline")) {
+    auto t = parse_instant(spec["deadline"].get<std::string>());
+    if (t) job.deadline = *t;
+  }
+  if (spec.contains("preferences")) {
+    const json& p = spec["preferences"];
+    for (const auto& s : p.value("site_order", json::array())) {
+      job.preferences.site_order.emplace_back(s.get<std::string>());
+    }
+    for (const auto& s : p.value("allow_sites", json::array())) {
+      job.preferences.allow_sites.emplace_back(s.get<std::string>());
+    }
+    for (const auto& s : p.value("deny_sites", json::array())) {
+      job.preferences.deny_sites.emplace_back(s.get<std::string>());
+    }
+    if (p.contains("max_price_per_gpu_hour")) {
+      auto m = parse_money(p["max_price_per_gpu_hour"].get<std::string>());
+      if (m) job.preferences.max_price_per_gpu_hour = *m;
+    }
+  }
+  return job;
+}
+
+}  // namespace straits::api::internal

@@ -1,0 +1,118 @@
+// The server's state in memory: what the store holds, indexed for requests,
+// and the catalog and rules in force (rebuilt when a managed entity changes).
+// Guarded by World::mutex: requests read under a shared lock; only the
+// writer thread changes it, under an exclusive one.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "catalog/load.h"
+#include "policy/engine.h"
+#include "sched/job.h"
+#include "sched/throughput.h"
+#include "store/records.h"
+
+namespace straits::api::internal {
+
+using nlohmann::json;
+
+// The catalog and rule packs in force. Immutable once built; a scheduling
+// pass or a request keeps the one it started with (shared_ptr).
+struct Policy {
+  catalog::Catalog catalog;
+  std::optional<policy::Engine> engine;  // compiled against `catalog`
+  std::optional<sched::ThroughputModel> throughput;
+  std::uint64_t generation = 0;
+  Policy() = default;
+  Policy(const Policy&) = delete;
+  Policy& operator=(const Policy&) = delete;
+};
+
+// The kinds of managed catalog entity, as the API names them (plural, the
+// path) and as the store and the catalog files do.
+struct EntityKind {
+  const char* plural;  // "pools": /v1/pools, and the YAML section
+  const char* kind;    // "pool": the store's kind
+  const char* file;    // "pools.yaml"
+};
+inline constexpr EntityKind kEntityKinds[] = {
+    {"operators", "operator", "operators.yaml"},
+    {"sites", "site", "sites.yaml"},
+    {"pools", "pool", "pools.yaml"},
+    {"orgs", "org", "orgs.yaml"},
+    {"licences", "licence", "licences.yaml"},
+    {"datasets", "dataset", "datasets.yaml"},
+};
+const EntityKind* find_entity_kind(std::string_view plural_or_kind);
+
+struct JobEntry {
+  store::JobRecord record;
+  json spec;       // record.spec_json, parsed
+  sched::Job job;  // the spec as the scheduler sees it
+  std::vector<store::JobEvent> events;
+  // Set by the scheduling loop for a queued job: why it waits.
+  std::string waiting_reason;
+  std::string waiting_rule;
+  // Where it runs while assigned/running/checkpointing.
+  std::optional<std::string> pool;
+  std::vector<std::pair<std::int32_t, std::int32_t>> nodes;  // (node, gpus)
+  Instant must_leave_by = Instant::max();
+  std::string cut_reason;
+  // The JSON the API shows, rendered when the job changes (GETs are many).
+  std::string rendered;
+};
+
+struct World {
+  mutable std::shared_mutex mutex;
+
+  catalog::CatalogTexts base_texts;  // chips.yaml and countries.yaml of the catalog folder
+  std::string catalog_name;          // for messages
+  std::vector<std::filesystem::path> rule_dirs;
+  // kind ("pool") -> id -> record
+  std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>> entities;
+  std::shared_ptr<const Policy> policy;
+
+  std::map<std::string, store::UserRecord> users;
+  std::map<std::string, store::TokenRecord> tokens;
+  std::unordered_map<std::string, std::string> token_by_hash;  // hash -> token id
+  std::map<std::string, store::LeaseRecord> leases;
+  std::map<std::string, JobEntry> jobs;
+  std::map<std::string, std::set<std::string>> jobs_by_org;
+  std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1;
+  std::int64_t audit_seq = 0;
+  // Changes whenever a lease is created or terminated: a scheduling plan made
+  // before is not applied.
+  std::uint64_t lease_revision = 0;
+
+  // Loads the store's snapshot (REQUIRES: base_texts, rule_dirs set).
+  Status load(store::Snapshot snapshot);
+  // Builds the catalog and the engine from base_texts and `with` (the
+  // managed entities, as they would be). Errors name the entity and field.
+  Result<std::shared_ptr<const Policy>> build_policy(
+      const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with)
+      const;
+
+  void put_job(JobEntry entry);  // inserts or replaces, re-renders
+  void render(JobEntry& entry) const;
+};
+
+// "l-00000042" from ("l", 42); and the number back (0 if not of that form).
+std::string make_id(const char* prefix, std::int64_t number);
+std::int64_t id_number(std::string_view id);
+
+// The sched::Job of a job's spec (REQUIRES: a spec the API validated).
+sched::Job job_from_spec(const store::JobRecord& record, const json& spec);
+
+std::string lease_json(const store::LeaseRecord& lease);
+
+}  // namespace straits::api::internal

@@ -1,0 +1,107 @@
+#include "api/internal/writer.h"
+
+namespace straits::api::internal {
+
+namespace {
+
+// Mutations a batch takes at most: bounds the time a batch holds the lock.
+constexpr std::size_t kMaxBatch = 512;
+
+void append(store::Batch& to, store::Batch&& from) {
+  auto move_all = [](auto& dst, auto& src) {
+    for (auto& x : src) dst.push_back(std::move(x));
+  };
+  move_all(to.entities, from.entities);
+  move_all(to.users, from.users);
+  move_all(to.tokens, from.tokens);
+  move_all(to.leases, from.leases);
+  move_all(to.jobs, from.jobs);
+  move_all(to.job_events, from.job_events);
+  move_all(to.audit, from.audit);
+}
+
+}  // namespace
+
+Writer::Writer(World& world, store::Store& store, std::function<Status()> reload)
+    : world_(world), store_(store), reload_(std::move(reload)), thread_([this] { loop(); }) {}
+
+Writer::~Writer() {
+  stop();
+}
+
+Reply Writer::run(Mutation mutation) {
+  std::future<Reply> outcome;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) {
+      return {503, error_body({503, "unavailable", "the server is shutting down", "", nullptr})};
+    }
+    Pending pending{std::move(mutation), {}};
+    outcome = pending.done.get_future();
+    queue_.push_back(std::move(pending));
+  }
+  wake_.notify_one();
+  return outcome.get();
+}
+
+void Writer::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Writer::loop() {
+  for (;;) {
+    std::vector<Pending> taken;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && taken.size() < kMaxBatch) {
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    store::Batch batch;
+    std::vector<Reply> replies(taken.size());
+    {
+      std::unique_lock world_lock(world_.mutex);
+      for (std::size_t i = 0; i < taken.size(); ++i) {
+        store::Batch own;
+        try {
+          replies[i] = taken[i].mutation(world_, own);
+          append(batch, std::move(own));
+        } catch (const HttpError& e) {
+          replies[i] = {e.status, error_body(e)};
+        } catch (const std::exception& e) {
+          replies[i] = {500, error_body({500, "internal", e.what(), "", nullptr})};
+        }
+      }
+    }
+    mutations_ += taken.size();
+    if (!batch.empty()) {
+      auto committed = store_.commit(batch);
+      if (!committed) {
+        // The world holds changes the store does not: go back to the store.
+        Status reloaded = reload_();
+        const std::string why =
+            "the change could not be stored: " + committed.error().message() +
+            (reloaded ? "" : "; reloading the state failed too: " + reloaded.error().message());
+        for (auto& r : replies) {
+          if (r.status < 300) r = {503, error_body({503, "unavailable", why, "", nullptr})};
+        }
+      } else {
+        ++commits_;
+        std::unique_lock world_lock(world_.mutex);
+        if (!committed->empty()) world_.audit_seq = committed->back().seq;
+      }
+    }
+    for (std::size_t i = 0; i < taken.size(); ++i) taken[i].done.set_value(std::move(replies[i]));
+  }
+}
+
+}  // namespace straits::api::internal

@@ -1,0 +1,65 @@
+// The single writer: every change to the server's state goes through it.
+// Mutations queue; the writer thread takes all that are waiting, runs each
+// against the world under its exclusive lock (a mutation checks first and
+// throws HttpError to refuse, before it changes anything), then commits the
+// records and audit events of all that succeeded in one transaction: group
+// commit. Each caller is answered once that commit is durable.
+//
+// If the commit fails, the world is reloaded from the store (it holds
+// exactly what was committed before) and every mutation of the batch is
+// answered 503: a client never sees an acknowledgement for a lost write.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "api/internal/http.h"
+#include "api/internal/world.h"
+#include "store/store.h"
+
+namespace straits::api::internal {
+
+// Runs on the writer thread with the world locked exclusively. Adds what it
+// writes to `batch` and returns the reply for its caller.
+using Mutation = std::function<Reply(World& world, store::Batch& batch)>;
+
+class Writer {
+ public:
+  // `reload` rebuilds the world from the store after a failed commit.
+  Writer(World& world, store::Store& store, std::function<Status()> reload);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Queues the mutation and waits for its durable outcome. An HttpError it
+  // throws becomes its reply (nothing of it written).
+  Reply run(Mutation mutation);
+  // Finishes what is queued, then stops the thread. Later run()s get 503.
+  void stop();
+
+  std::uint64_t commits() const { return commits_.load(); }
+  std::uint64_t mutations() const { return mutations_.load(); }
+
+ private:
+  struct Pending {
+    Mutation mutation;
+    std::promise<Reply> done;
+  };
+  void loop();
+
+  World& world_;
+  store::Store& store_;
+  std::function<Status()> reload_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> commits_{0}, mutations_{0};
+  std::thread thread_;
+};
+
+}  // namespace straits::api::internal

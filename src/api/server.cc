@@ -1,0 +1,467 @@
+#include "api/server.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "api/internal/auth.h"
+#include "api/internal/metrics.h"
+#include "api/internal/routes.h"
+#include "api/internal/scheduling.h"
+#include "api/internal/world.h"
+#include "api/internal/writer.h"
+#include "catalog/load.h"
+
+namespace straits::api {
+
+using namespace internal;
+
+namespace {
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The managed entities of a catalog folder, as the API's bodies.
+std::vector<store::EntityRecord> entities_of(const catalog::Catalog& c, Instant now) {
+  std::vector<store::EntityRecord> out;
+  auto add = [&](const char* kind, const std::string& id, json body) {
+    // Empty optional texts are left out, as in the catalog files.
+    for (auto it = body.begin(); it != body.end();) {
+      it = it->is_string() && it->get<std::string>().empty() ? body.erase(it) : std::next(it);
+    }
+    out.push_back({kind, id, body.dump(), std::nullopt, now});
+  };
+  for (const auto& o : c.operators()) {
+    add("operator", o.id.str(),
+        {{"id", o.id.str()},
+         {"name", o.name},
+         {"hq", o.hq.str()},
+         {"parent", o.parent ? o.parent->str() : ""},
+         {"notes", o.notes}});
+  }
+  for (const auto& s : c.sites()) {
+    add("site", s.id.str(),
+        {{"id", s.id.str()},
+         {"name", s.name},
+         {"operator", s.operator_id.str()},
+         {"country", s.country.str()},
+         {"city", s.city},
+         {"state_funded", s.state_funded},
+         {"notes", s.notes}});
+  }
+  for (const auto& p : c.pools()) {
+    add("pool", p.id.str(),
+        {{"id", p.id.str()},
+         {"site", p.site.str()},
+         {"chip", p.chip.str()},
+         {"nodes", p.nodes},
+         {"gpus_per_node", p.gpus_per_node},
+         {"interconnect", p.interconnect},
+         {"price_per_gpu_hour", to_string(p.price_per_gpu_hour)},
+         {"price_source", p.price_source},
+         {"owner", p.owner ? p.owner->str() : ""},
+         {"notes", p.notes}});
+  }
+  for (const auto& o : c.orgs()) {
+    add("org", o.id.str(),
+        {{"id", o.id.str()},
+         {"name", o.name},
+         {"hq", o.hq.str()},
+         {"parent", o.parent ? o.parent->str() : ""},
+         {"notes", o.notes}});
+  }
+  for (const auto& l : c.licences()) {
+    json chips = json::array(), countries = json::array();
+    for (const auto& x : l.chips) chips.push_back(x.str());
+    for (const auto& x : l.countries) countries.push_back(x.str());
+    add("licence", l.id.str(),
+        {{"id", l.id.str()},
+         {"name", l.name},
+         {"holder", l.holder.id},
+         {"chips", chips},
+         {"countries", countries},
+         {"valid_from", to_iso_date(l.valid_from)},
+         {"valid_until", l.valid_until ? to_iso_date(*l.valid_until) : ""},
+         {"issuer", l.issuer},
+         {"reference", l.reference},
+         {"notes", l.notes}});
+  }
+  for (const auto& d : c.datasets()) {
+    add("dataset", d.id.str(),
+        {{"id", d.id.str()},
+         {"name", d.name},
+         {"owner", d.owner.str()},
+         {"origin", d.origin.str()},
+         {"class", std::string(to_string(d.data_class))},
+         {"size_tb", d.size_tb},
+         {"notes", d.notes}});
+  }
+  return out;
+}
+
+std::string log_line(const json& fields) {
+  return fields.dump();
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  const Clock& clock;
+  std::unique_ptr<store::Store> store;
+  World world;
+  Metrics metrics;
+  std::unique_ptr<Writer> writer;
+  std::unique_ptr<SchedulingLoop> loop;
+  std::unique_ptr<Context> context;
+  std::vector<Route> routes;
+  httplib::Server http;
+  std::optional<std::string> bootstrap;
+  int bound_port = 0;
+  int listen_socket = -1;
+  std::atomic<bool> stopped{false};
+
+  Impl(ServerOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
+
+  void log(json fields) {
+    if (!options.log) return;
+    fields["ts"] = to_iso8601(clock.now());
+    options.log(log_line(fields));
+  }
+
+  Status reload() {
+    auto snapshot = store->load();
+    if (!snapshot) return std::move(snapshot).error();
+    std::unique_lock lock(world.mutex);
+    World fresh;
+    fresh.base_texts = world.base_texts;
+    fresh.catalog_name = world.catalog_name;
+    fresh.rule_dirs = world.rule_dirs;
+    STRAITS_TRY(fresh.load(std::move(snapshot).value()));
+    world.entities = std::move(fresh.entities);
+    world.policy = std::move(fresh.policy);
+    world.users = std::move(fresh.users);
+    world.tokens = std::move(fresh.tokens);
+    world.token_by_hash = std::move(fresh.token_by_hash);
+    world.leases = std::move(fresh.leases);
+    world.jobs = std::move(fresh.jobs);
+    world.jobs_by_org = std::move(fresh.jobs_by_org);
+    world.next_lease = fresh.next_lease;
+    world.next_job = fresh.next_job;
+    world.next_user = fresh.next_user;
+    world.next_token = fresh.next_token;
+    world.audit_seq = fresh.audit_seq;
+    ++world.lease_revision;
+    return ok();
+  }
+
+  // Runs a route's handler as `who` without HTTP (the seed file).
+  Reply call_as(const Principal& who, const std::string& method, const std::string& pattern,
+                std::map<std::string, std::string> params, const json& body) {
+    for (Route& r : routes) {
+      if (r.method != method || r.pattern != pattern) continue;
+      Call call{method, pattern, std::move(params), {}, body.dump(), who, clock.now()};
+      try {
+        return r.handler(*context, call);
+      } catch (const HttpError& e) {
+        return {e.status, error_body(e)};
+      }
+    }
+    return {404, ""};
+  }
+
+  void dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
+    const auto started = std::chrono::steady_clock::now();
+    Call call;
+    call.method = route.method;
+    call.path = req.path;
+    // {id} and the like, in pattern order.
+    std::size_t param = 1;
+    for (std::size_t at = route.pattern.find('{'); at != std::string::npos;
+         at = route.pattern.find('{', at + 1)) {
+      const std::size_t end = route.pattern.find('}', at);
+      call.params[route.pattern.substr(at + 1, end - at - 1)] = req.matches[param++].str();
+    }
+    for (const auto& [k, v] : req.params) call.query.emplace(k, v);
+    call.body = req.body;
+    call.now = clock.now();
+    Reply out;
+    try {
+      if (route.authenticated) {
+        std::shared_lock lock(world.mutex);
+        call.who = authenticate(world, req.get_header_value("Authorization"));
+      }
+      out = route.handler(*context, call);
+    } catch (const HttpError& e) {
+      out = {e.status, error_body(e)};
+    } catch (const std::exception& e) {
+      out = {500, error_body({500, "internal", e.what(), "", nullptr})};
+    }
+    res.status = out.status;
+    const bool text = route.pattern == "/metrics";
+    res.set_content(std::move(out.body),
+                    text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
+    const Duration took =
+        Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - started)
+                                   .count());
+    metrics.record(route.method, route.pattern, out.status, took);
+    if (options.log && route.pattern != "/metrics" && route.pattern != "/healthz") {
+      log({{"level", out.status >= 500 ? "error" : "info"},
+           {"msg", "request"},
+           {"method", route.method},
+           {"path", req.path},
+           {"route", route.pattern},
+           {"status", out.status},
+           {"ms", took.count_microseconds() / 1000.0},
+           {"user", call.who.user_id}});
+    }
+  }
+
+  void install_routes() {
+    for (const Route& route : routes) {
+      std::string pattern =
+          std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "([^/]+)");
+      auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
+        dispatch(route, req, res);
+      };
+      if (route.method == "GET") http.Get(pattern, handler);
+      if (route.method == "POST") http.Post(pattern, handler);
+      if (route.method == "PATCH") http.Patch(pattern, handler);
+    }
+    // What no route answers: 404, or 405 when the path exists for another method.
+    auto unmatched = [this](const httplib::Request& req, httplib::Response& res) {
+      std::string allowed;
+      for (const Route& route : routes) {
+        std::regex re(std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "[^/]+"));
+        if (std::regex_match(req.path, re)) allowed += (allowed.empty() ? "" : ", ") + route.method;
+      }
+      if (allowed.empty()) {
+        res.status = 404;
+        res.set_content(error_body({404, "not_found", "no route " + req.path, "", nullptr}),
+                        "application/json");
+      } else {
+        res.status = 405;
+        res.set_header("Allow", allowed);
+        res.set_content(error_body({405, "method_not_allowed",
+                                    req.method + " is not allowed on " + req.path +
+                                        " (allowed: " + allowed + ")",
+                                    "", nullptr}),
+                        "application/json");
+      }
+    };
+    http.Get(".*", unmatched);
+    http.Post(".*", unmatched);
+    http.Patch(".*", unmatched);
+    http.Put(".*", unmatched);
+    http.Delete(".*", unmatched);
+    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413) {
+        res.set_content(error_body({413, "payload_too_large",
+                                    "the body is larger than " +
+                                        std::to_string(options.max_body_bytes) + " bytes",
+                                    "", nullptr}),
+                        "application/json");
+      } else if (res.status >= 400) {
+        res.set_content(
+            error_body({res.status, "bad_request",
+                        "the request " + req.method + " " + req.path + " could not be read", "",
+                        nullptr}),
+            "application/json");
+      }
+    });
+    http.set_payload_max_length(options.max_body_bytes);
+    http.set_keep_alive_max_count(100'000);
+    http.set_keep_alive_timeout(5);
+    const int threads = std::max(1, options.threads);
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  }
+
+  Status seed(const std::filesystem::path& file) {
+    json seed = json::parse(read_file(file), nullptr, false);
+    if (seed.is_discarded() || !seed.is_object()) {
+      return Error(ErrorCode::kInvalidArgument, file.string() + ": not a JSON object");
+    }
+    Principal admin;
+    {
+      std::shared_lock lock(world.mutex);
+      for (const auto& [id, u] : world.users) {
+        if (u.role == "admin") admin = {u.id, u.name, "admin", "", "", ""};
+      }
+    }
+    for (const json& user : seed.value("users", json::array())) {
+      Reply r = call_as(admin, "POST", "/v1/users", {}, user);
+      if (r.status != 201) {
+        return Error(ErrorCode::kInvalidArgument,
+                     file.string() + ": user " + user.dump() + ": " + r.body);
+      }
+      json made = json::parse(r.body);
+      Reply token = call_as(admin, "POST", "/v1/users/{id}/tokens",
+                            {{"id", made["id"].get<std::string>()}}, json{{"label", "seed"}});
+      json secret = json::parse(token.body);
+      log({{"level", "info"},
+           {"msg", "seed user"},
+           {"user", made["name"]},
+           {"role", made["role"]},
+           {"token", secret.value("secret", "")}});
+    }
+    for (const json& lease : seed.value("leases", json::array())) {
+      Reply r = call_as(admin, "POST", "/v1/leases", {}, lease);
+      if (r.status != 201) {
+        return Error(ErrorCode::kInvalidArgument,
+                     file.string() + ": lease " + lease.dump() + ": " + r.body);
+      }
+    }
+    return ok();
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+  stop();
+  if (impl_->loop) impl_->loop->stop();
+  if (impl_->writer) impl_->writer->stop();
+}
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(options), clock);
+  Impl& s = *impl;
+  const std::string where = store::describe(s.options.store);
+  auto opened = store::Store::open(s.options.store, clock);
+  if (!opened) return std::move(opened).error();
+  s.store = std::move(opened).value();
+  auto migrated = s.store->migrate();
+  if (!migrated) return std::move(migrated).error();
+  STRAITS_TRY(s.store->claim_writer());
+  // chips and countries: the facts, read from the catalog folder every start.
+  for (const char* file : {"chips.yaml", "countries.yaml"}) {
+    const auto path = s.options.catalog_dir / file;
+    if (!std::filesystem::exists(path)) {
+      return Error(ErrorCode::kNotFound, "catalog: " + path.string() + " is missing");
+    }
+    s.world.base_texts[file] = read_file(path);
+  }
+  s.world.catalog_name = s.options.catalog_dir.string();
+  s.world.rule_dirs = s.options.rule_dirs;
+  auto snapshot = s.store->load();
+  if (!snapshot) return std::move(snapshot).error();
+  const bool empty = snapshot->entities.empty() && snapshot->users.empty();
+  if (empty) {
+    // First start: the catalog folder's entities, an admin and its token.
+    auto catalog = catalog::load_catalog(s.options.catalog_dir);
+    if (!catalog) return std::move(catalog).error();
+    const Instant now = clock.now();
+    store::Batch batch;
+    batch.entities = entities_of(*catalog, now);
+    store::UserRecord admin{make_id("u", 1), "admin", "admin", "", "", now, std::nullopt};
+    const std::string secret = new_token_secret();
+    store::TokenRecord token{make_id("t", 1), admin.id, token_hash(secret),
+                             "bootstrap",     now,      std::nullopt};
+    batch.users.push_back(admin);
+    batch.tokens.push_back(token);
+    batch.audit.push_back(
+        {now, "system", "store.seed", "catalog", "",
+         json{{"catalog", s.world.catalog_name}, {"entities", batch.entities.size()}}.dump(), ""});
+    batch.audit.push_back({now, "system", "user.create", "users/" + admin.id, "",
+                           json{{"id", admin.id}, {"name", "admin"}, {"role", "admin"}}.dump(),
+                           ""});
+    batch.audit.push_back(
+        {now, "system", "token.create", "tokens/" + token.id, "",
+         json{{"id", token.id}, {"user", admin.id}, {"label", "bootstrap"}}.dump(), ""});
+    auto committed = s.store->commit(batch);
+    if (!committed) return std::move(committed).error();
+    s.bootstrap = secret;
+    snapshot = s.store->load();
+    if (!snapshot) return std::move(snapshot).error();
+  }
+  if (Status loaded = s.world.load(std::move(snapshot).value()); !loaded) {
+    return std::move(loaded).error().with_context(where);
+  }
+  s.writer = std::make_unique<Writer>(s.world, *s.store, [&s] { return s.reload(); });
+  s.loop = std::make_unique<SchedulingLoop>(s.world, *s.writer, clock, s.metrics);
+  s.context.reset(new Context{s.world, *s.writer, *s.store, clock, s.options, s.metrics,
+                              [&s] { s.loop->wake(); }, [&s] { return s.loop->pass(); }});
+  s.routes = all_routes();
+  s.install_routes();
+  if (empty && s.options.seed) STRAITS_TRY(s.seed(*s.options.seed));
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+const std::optional<std::string>& Server::bootstrap_token() const {
+  return impl_->bootstrap;
+}
+
+Status Server::listen() {
+  // httplib listens with a backlog of 5: a burst of new connections (many
+  // clients at once, a load test) would overflow it and be dropped. Keep
+  // the socket to listen again with a deeper queue once it is bound.
+  impl_->http.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    impl_->listen_socket = sock;
+  });
+  if (impl_->options.port == 0) {
+    impl_->bound_port = impl_->http.bind_to_any_port(impl_->options.host);
+    if (impl_->bound_port < 0) {
+      return Error(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.host);
+    }
+  } else {
+    if (!impl_->http.bind_to_port(impl_->options.host, impl_->options.port)) {
+      return Error(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.host + ":" +
+                                                std::to_string(impl_->options.port) +
+                                                " (in use, or not an address here)");
+    }
+    impl_->bound_port = impl_->options.port;
+  }
+  if (impl_->listen_socket >= 0) ::listen(impl_->listen_socket, 4096);
+  return ok();
+}
+
+int Server::port() const {
+  return impl_->bound_port;
+}
+
+void Server::run() {
+  Impl& s = *impl_;
+  if (s.options.schedule_interval > Duration::seconds(0)) {
+    s.loop->start(s.options.schedule_interval, s.options.min_pass_gap);
+    s.loop->wake();  // a first pass at start: the queue may hold jobs
+  }
+  s.log({{"level", "info"},
+         {"msg", "listening"},
+         {"url", "http://" + s.options.host + ":" + std::to_string(s.bound_port)},
+         {"store", store::describe(s.options.store)}});
+  if (!s.stopped) s.http.listen_after_bind();
+  // Stopped: requests in flight have been answered (httplib joins its pool).
+  s.loop->stop();
+  s.writer->stop();
+  s.log({{"level", "info"}, {"msg", "stopped"}});
+}
+
+void Server::stop() {
+  impl_->stopped = true;
+  impl_->http.stop();
+}
+
+Result<Server::PassSummary> Server::schedule_now() {
+  return impl_->loop->pass();
+}
+
+std::vector<std::string> Server::routes() {
+  std::vector<std::string> out;
+  for (const Route& r : all_routes()) out.push_back(r.method + " " + r.pattern);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace straits::api

@@ -1,0 +1,106 @@
+// The control plane (design: "api"): `straits serve`. An HTTP/JSON API under
+// /v1 over a durable store, with bearer-token authentication, roles and
+// tenant isolation, leases that never over-commit a pool, jobs placed by a
+// scheduling loop that runs the sched module on the server's state, policy
+// decisions as a service, and an append-only, hash-chained audit log.
+//
+// The server keeps its whole state in memory, loaded from the store at start,
+// and is the store's only writer (Store::claim_writer). Every mutation is
+// checked and applied by one writer thread and committed with its audit
+// event; requests that arrive together share one commit (group commit). A
+// request is answered only once its commit is durable.
+//
+// Example:
+//   ServerOptions options;
+//   options.store = *store::parse_store_url("sqlite:straits.db");
+//   options.catalog_dir = "catalog";
+//   options.rule_dirs = {"rules/default"};
+//   auto server = Server::create(options, clock);
+//   if (server && (*server)->bootstrap_token()) print(*(*server)->bootstrap_token());
+//   (*server)->listen();  // binds; port() says where
+//   (*server)->run();     // until stop(), e.g. from a SIGTERM handler
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/time.h"
+#include "store/store.h"
+
+namespace straits::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see Server::port)
+  store::StoreUrl store;
+  // The catalog folder: chips and countries are read from it at every start;
+  // operators, sites, pools, orgs, licences and datasets seed an empty store
+  // and are managed through the API afterwards.
+  std::filesystem::path catalog_dir;
+  std::vector<std::filesystem::path> rule_dirs;  // the packs, base first
+  // Leases (and an example user) for the example world, written at the
+  // first start of an empty store: a YAML file as docs/operations.md says.
+  std::optional<std::filesystem::path> seed;
+  // The scheduling loop: a pass after every change, at most this often, and
+  // at least every `schedule_interval`. Zero: no loop (tests drive passes).
+  Duration schedule_interval = Duration::seconds(5);
+  Duration min_pass_gap = Duration::milliseconds(50);
+  std::size_t max_body_bytes = 1 << 20;  // larger bodies: 413
+  std::size_t max_items = 1000;          // list sizes in a body, page sizes
+  int threads = 8;                       // HTTP worker threads
+  // Structured logs (one JSON object a line); nullptr: none.
+  std::function<void(const std::string& line)> log;
+};
+
+class Server {
+ public:
+  // Opens and migrates the store, claims it, loads the state, seeds an empty
+  // store (the catalog's entities, an admin user and its token). Fails with
+  // a message naming the store, the catalog or the rule that is wrong.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options, const Clock& clock);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The admin token made at the first start of an empty store: shown once,
+  // never stored (only its hash is). nullopt on later starts.
+  const std::optional<std::string>& bootstrap_token() const;
+
+  // Binds the listening socket (options.host:port).
+  Status listen();
+  int port() const;
+  // Serves until stop(); then finishes the requests in flight, the pending
+  // commits and the scheduling pass, and returns.
+  void run();
+  // Thread-safe and async-signal-safe enough to call from a signal watcher.
+  void stop();
+
+  // One scheduling pass now, on the calling thread (tests, benchmarks).
+  // Returns how many jobs it started, moved or left waiting.
+  struct PassSummary {
+    std::size_t started = 0, moved = 0, waiting = 0, checkpointing = 0;
+    Duration took;
+  };
+  Result<PassSummary> schedule_now();
+
+  // The routes the server answers, as "METHOD /path/{param}", sorted: what
+  // the OpenAPI document must describe (tests check both ways).
+  static std::vector<std::string> routes();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The OpenAPI 3 document the server serves at /v1/openapi.json.
+const std::string& openapi_document();
+
+}  // namespace straits::api

@@ -1,0 +1,120 @@
+// straits serve: the control plane. Parses the options, builds the server,
+// prints the URL (and the admin token at the first start), and serves until
+// SIGTERM or SIGINT, then stops gracefully: requests in flight are answered,
+// pending commits finish, the scheduling pass in progress ends.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <thread>
+
+#include "api/server.h"
+#include "cli/commands.h"
+#include "core/clock.h"
+
+namespace straits::cli {
+namespace {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string store = "sqlite:straits.db";
+  std::string catalog;
+  std::vector<std::string> rules;
+  std::string seed;
+  std::string schedule_interval = "5s";
+  int threads = 8;
+  std::size_t max_body = 1 << 20;
+  bool quiet = false;
+};
+
+// A signal handler may only post to a semaphore; a thread waits on it.
+std::binary_semaphore g_signalled(0);
+extern "C" void on_signal(int) {
+  g_signalled.release();
+}
+
+void run(Context& context, const ServeOptions& o) {
+  api::ServerOptions options;
+  const auto colon = o.listen.rfind(':');
+  if (colon == std::string::npos) return context.fail("--listen wants HOST:PORT, got " + o.listen);
+  options.host = o.listen.substr(0, colon);
+  try {
+    options.port = std::stoi(o.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return context.fail("--listen wants HOST:PORT, got " + o.listen);
+  }
+  auto url = store::parse_store_url(o.store);
+  if (!url) return context.fail(url.error().message());
+  options.store = *url;
+  options.catalog_dir = o.catalog.empty() ? shipped_path(context, "catalog") : o.catalog;
+  if (o.rules.empty()) {
+    options.rule_dirs = {shipped_path(context, "rules") / "default"};
+  } else {
+    for (const auto& r : o.rules) options.rule_dirs.emplace_back(r);
+  }
+  if (!o.seed.empty()) options.seed = o.seed;
+  auto interval = parse_duration(o.schedule_interval);
+  if (!interval) return context.fail("--schedule-interval: " + interval.error().message());
+  options.schedule_interval = *interval;
+  options.threads = o.threads;
+  options.max_body_bytes = o.max_body;
+  std::mutex log_mutex;
+  if (!o.quiet) {
+    options.log = [&log_mutex](const std::string& line) {
+      std::lock_guard lock(log_mutex);
+      std::cerr << line << '\n';
+    };
+  }
+  SystemClock clock;
+  auto server = api::Server::create(std::move(options), clock);
+  if (!server) return context.fail(server.error().to_string());
+  if (Status listening = (*server)->listen(); !listening) {
+    return context.fail(listening.error().message());
+  }
+  const std::string where =
+      "http://" + o.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
+  *context.out << "straits serving on " << where << " (store " << store::describe(*url) << ")\n";
+  if ((*server)->bootstrap_token()) {
+    *context.out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL="
+                 << where << "\n  export STRAITS_TOKEN=" << *(*server)->bootstrap_token() << "\n";
+  }
+  context.out->flush();
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGINT, on_signal);
+  api::Server* s = server->get();
+  std::thread watcher([s] {
+    g_signalled.acquire();
+    s->stop();
+  });
+  s->run();
+  g_signalled.release();  // the watcher ends if run() returned on its own
+  watcher.join();
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
+  *context.out << "straits stopped\n";
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Context& context) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve =
+      app.add_subcommand("serve", "Run the control plane: HTTP/JSON API, store, scheduling loop");
+  serve->add_option("--listen", o->listen, "HOST:PORT (default 127.0.0.1:8080; port 0: any)");
+  serve->add_option("--store", o->store,
+                    "sqlite:PATH (default sqlite:straits.db) or postgres://...");
+  serve->add_option("--catalog", o->catalog, "Catalog folder (default: the shipped catalog)");
+  serve->add_option("--rules", o->rules, "Rule pack folders, base first (default: rules/default)");
+  serve->add_option("--seed", o->seed,
+                    "JSON file of users and leases written at the first start of an empty store");
+  serve->add_option("--schedule-interval", o->schedule_interval,
+                    "Longest time between scheduling passes (default 5s; 0: only on demand)");
+  serve->add_option("--threads", o->threads, "HTTP worker threads (default 8)");
+  serve->add_option("--max-body", o->max_body, "Largest request body in bytes (default 1 MiB)");
+  serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
+  serve->callback([&context, o] { run(context, *o); });
+}
+
+}  // namespace straits::cli
