@@ -1,0 +1,438 @@
+// The client commands against a real `straits serve`: a child process on a
+// free loopback port over a temporary SQLite store, the shipped catalog and
+// default rules, no scheduling loop. Every command runs the real binary.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "cli/shell.h"
+#include "core/clock.h"
+#include "core/time.h"
+#include "policy/temp_dir.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// An org and a leasable pool the default rules let it lease and run on now
+// (checked by LeasablePoolIsAllowedToday, so that a rule change shows here).
+constexpr const char* kOrg = "halcyon-reach";
+constexpr const char* kPool = "sg-tuas-1-h100";
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// `straits ARGS` with `env` ("NAME=value ..." for the shell) before it.
+Outcome straits(const std::string& env, const std::string& args) {
+  fs::path err_file =
+      fs::temp_directory_path() / ("straits-client-err-" + std::to_string(::getpid()));
+  std::string command = env + " " + STRAITS_BINARY + " " + args + " 2>" + err_file.string();
+  Outcome run;
+  straits::testing::CommandResult result = straits::testing::run_command(command);
+  run.exit_code = result.exit_code;
+  run.out = std::move(result.out);
+  std::ifstream in(err_file);
+  std::stringstream err;
+  err << in.rdbuf();
+  run.err = err.str();
+  fs::remove(err_file);
+  return run;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// `straits serve` as a child process; its first lines say where and the token.
+class Server {
+ public:
+  Server() : dir_("client-cli") {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    const std::string store = "sqlite:" + (dir_.path() / "straits.db").string();
+    const std::string log = (dir_.path() / "serve.log").string();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      std::FILE* err = std::freopen(log.c_str(), "w", stderr);
+      (void)err;
+      ::execl(STRAITS_BINARY, "straits", "serve", "--listen", "127.0.0.1:0", "--store",
+              store.c_str(), "--schedule-interval", "0s", "--threads", "4",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = ::fdopen(fds[0], "r");
+    // "straits serving on http://127.0.0.1:PORT (store ...)", then the token.
+    std::string line;
+    while (read_line(line)) {
+      first_lines_ += line;
+      const std::string serving = "straits serving on ";
+      if (line.rfind(serving, 0) == 0) {
+        url_ = line.substr(serving.size(), line.find(' ', serving.size()) - serving.size());
+      }
+      const auto token = line.find("export STRAITS_TOKEN=");
+      if (token != std::string::npos) {
+        token_ = line.substr(token + std::string("export STRAITS_TOKEN=").size());
+        while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r'))
+          token_.pop_back();
+        break;
+      }
+    }
+  }
+  ~Server() {
+    if (pid_ > 0) stop();
+    if (out_ != nullptr) std::fclose(out_);
+  }
+
+  const std::string& url() const { return url_; }
+  const std::string& token() const { return token_; }
+  // What it printed first, and its log: for the message of a failed start.
+  std::string first_lines() const {
+    std::ifstream in(dir_.path() / "serve.log");
+    std::stringstream log;
+    log << in.rdbuf();
+    return first_lines_ + log.str();
+  }
+  fs::path store_path() const { return dir_.path() / "straits.db"; }
+  const straits::testing_util::TempDir& dir() const { return dir_; }
+
+  // The environment of a client of this server as the admin.
+  std::string env() const { return env_with(token_); }
+  std::string env_with(const std::string& token) const {
+    return "STRAITS_URL=" + shell_quoted(url_) + " STRAITS_TOKEN=" + shell_quoted(token);
+  }
+  Outcome run(const std::string& args) const { return straits(env(), args); }
+
+  // SIGTERM; returns the exit code and what it printed after the first lines.
+  std::pair<int, std::string> stop() {
+    if (pid_ <= 0) return {-1, ""};
+    ::kill(pid_, SIGTERM);
+    std::string rest, line;
+    while (read_line(line)) rest += line;
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, rest};
+  }
+
+ private:
+  bool read_line(std::string& line) {
+    line.clear();
+    char buffer[1024];
+    while (std::fgets(buffer, sizeof buffer, out_) != nullptr) {
+      line += buffer;
+      if (!line.empty() && line.back() == '\n') return true;
+    }
+    return !line.empty();
+  }
+
+  straits::testing_util::TempDir dir_;
+  pid_t pid_ = -1;
+  std::FILE* out_ = nullptr;
+  std::string url_, token_, first_lines_;
+};
+
+// A lease window of the next day (the server refuses one that has ended).
+std::pair<std::string, std::string> window() {
+  straits::SystemClock clock;
+  const straits::Instant now = clock.now();
+  const auto hour = straits::Duration::hours(1);
+  auto whole = [](straits::Instant t) {  // to the second: easy to read in a table
+    return straits::Instant::from_unix_microseconds(t.unix_microseconds() / 1'000'000 * 1'000'000);
+  };
+  return {straits::to_iso8601(whole(now + hour)), straits::to_iso8601(whole(now + hour * 25))};
+}
+
+std::string ask(int gpus) {
+  auto [start, end] = window();
+  return std::string("--org ") + kOrg + " --pool " + kPool + " --gpus " + std::to_string(gpus) +
+         " --start " + start + " --end " + end;
+}
+
+TEST(ClientCliTest, LeasablePoolIsAllowedToday) {
+  for (const char* action : {"lease", "run"}) {
+    Outcome check = straits("", std::string("policy check --json --action ") + action + " --org " +
+                                    kOrg + " --pool " + kPool + " --gpus 8");
+    ASSERT_EQ(check.exit_code, 0) << check.err;
+    EXPECT_EQ(json::parse(check.out).at("decision"), "allow") << check.out;
+  }
+}
+
+TEST(ClientCliTest, ServerStartsPrintsItsTokenAndStopsOnSigterm) {
+  Server server;
+  ASSERT_FALSE(server.url().empty()) << server.first_lines();
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  EXPECT_TRUE(has(server.url(), "http://127.0.0.1:")) << server.url();
+  Outcome me = server.run("whoami");
+  ASSERT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_TRUE(has(me.out, "role admin")) << me.out;
+  auto [code, rest] = server.stop();
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(has(rest, "straits stopped")) << rest;
+}
+
+TEST(ClientCliTest, LeaseQuoteCreateListGetTerminate) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+
+  Outcome quote = server.run("lease quote " + ask(16));
+  ASSERT_EQ(quote.exit_code, 0) << quote.err;
+  EXPECT_TRUE(has(quote.out, "ALLOW")) << quote.out;
+  EXPECT_TRUE(has(quote.out, "4.2008")) << quote.out;  // the pool's price per GPU-hour
+  EXPECT_TRUE(has(quote.out, "GPUs available      512")) << quote.out;
+
+  Outcome create = server.run("lease create " + ask(16));
+  ASSERT_EQ(create.exit_code, 0) << create.err;
+  EXPECT_TRUE(has(create.out, "ID")) << create.out;
+  EXPECT_TRUE(has(create.out, "l-00000001")) << create.out;
+  EXPECT_TRUE(has(create.out, "active")) << create.out;
+
+  Outcome list = server.run("lease list");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(has(list.out, "l-00000001")) << list.out;
+  EXPECT_TRUE(has(list.out, kPool)) << list.out;
+  EXPECT_TRUE(has(list.out, "PRICE/GPU-H")) << list.out;
+
+  // A second lease, then pages of one followed to the end.
+  ASSERT_EQ(server.run("lease create " + ask(8)).exit_code, 0);
+  Outcome first_page = server.run("lease list --limit 1");
+  EXPECT_TRUE(has(first_page.out, "--all")) << first_page.out;
+  EXPECT_FALSE(has(first_page.out, "l-00000002")) << first_page.out;
+  Outcome all = server.run("lease list --limit 1 --all --json");
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  json page = json::parse(all.out);
+  ASSERT_EQ(page.at("items").size(), 2u) << all.out;
+  EXPECT_EQ(page["items"][1].at("id"), "l-00000002");
+  EXPECT_TRUE(page.at("next").is_null());
+
+  Outcome get = server.run("lease get l-00000001 --json");
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  json lease = json::parse(get.out);
+  EXPECT_EQ(lease.at("gpus"), 16);
+  EXPECT_EQ(lease.at("org"), kOrg);
+  EXPECT_EQ(lease.at("decision").at("decision"), "allow");
+  Outcome shown = server.run("lease get l-00000001");
+  EXPECT_TRUE(has(shown.out, "ALLOW: lease")) << shown.out;
+
+  Outcome terminate = server.run("lease terminate l-00000001");
+  ASSERT_EQ(terminate.exit_code, 0) << terminate.err;
+  EXPECT_TRUE(has(terminate.out, "terminated")) << terminate.out;
+  Outcome active = server.run("lease list --state active --json");
+  ASSERT_EQ(json::parse(active.out).at("items").size(), 1u) << active.out;
+
+  // The server's refusal, with the field at fault.
+  Outcome missing = server.run(
+      "lease quote --org halcyon-reach --pool no-such-pool --gpus 8 "
+      "--start 2030-01-01T00:00:00Z --end 2030-01-02T00:00:00Z");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(has(missing.err, "straits: no such pool 'no-such-pool' (field pool)")) << missing.err;
+  Outcome unknown = server.run("lease get l-00000099");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_TRUE(has(unknown.err, "l-00000099")) << unknown.err;
+}
+
+TEST(ClientCliTest, JobSubmitListGetExplainCancel) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+
+  Outcome submit =
+      server.run(std::string("job submit --org ") + kOrg +
+                 " --team vision --gpus 8 --work 12 --name resnet --chip h100-sxm "
+                 "--priority 5 --checkpoint-interval PT1H --command 'python train.py'");
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  EXPECT_TRUE(has(submit.out, "j-00000001")) << submit.out;
+  EXPECT_TRUE(has(submit.out, "queued")) << submit.out;
+  EXPECT_TRUE(has(submit.out, "WAITING")) << submit.out;
+
+  // A spec file is sent as it is.
+  const fs::path spec =
+      server.dir().write("spec.json", std::string(R"({"org": ")") + kOrg +
+                                          R"(", "team": "nlp", "gpus": 16, "work": 3})");
+  Outcome from_file = server.run("job submit --file " + spec.string() + " --json");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  json filed = json::parse(from_file.out);
+  EXPECT_EQ(filed.at("id"), "j-00000002");
+  EXPECT_EQ(filed.at("spec").at("gpus"), 16);
+  EXPECT_EQ(filed.at("team"), "nlp");
+  // --file and --gpus together: a usage error.
+  EXPECT_EQ(server.run("job submit --file " + spec.string() + " --gpus 2").exit_code, 2);
+  Outcome no_gpus = server.run("job submit --work 3");
+  EXPECT_EQ(no_gpus.exit_code, 1);
+  EXPECT_TRUE(has(no_gpus.err, "--gpus")) << no_gpus.err;
+
+  Outcome list = server.run("job list");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(has(list.out, "j-00000001")) << list.out;
+  EXPECT_TRUE(has(list.out, "j-00000002")) << list.out;
+  EXPECT_TRUE(has(list.out, "vision")) << list.out;
+  Outcome by_team = server.run("job list --team nlp --json");
+  ASSERT_EQ(by_team.exit_code, 0) << by_team.err;
+  ASSERT_EQ(json::parse(by_team.out).at("items").size(), 1u) << by_team.out;
+
+  Outcome get = server.run("job get j-00000001 --json");
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  json job = json::parse(get.out);
+  EXPECT_EQ(job.at("state"), "queued");
+  EXPECT_EQ(job.at("spec").at("name"), "resnet");
+  EXPECT_EQ(job.at("spec").at("command"), json::array({"python train.py"}));
+  Outcome explain = server.run("job get j-00000001 --explain");
+  ASSERT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_TRUE(has(explain.out, "j-00000001")) << explain.out;
+  EXPECT_TRUE(has(explain.out, "name resnet")) << explain.out;
+  Outcome explain_json = server.run("job get j-00000001 --explain --json");
+  EXPECT_TRUE(json::parse(explain_json.out).at("blocking").is_array()) << explain_json.out;
+
+  Outcome cancel = server.run("job cancel j-00000001");
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_TRUE(has(cancel.out, "cancelled")) << cancel.out;
+  Outcome again = server.run("job cancel j-00000001");
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(has(again.err, "has already ended")) << again.err;
+  Outcome cancelled = server.run("job list --state cancelled --json");
+  ASSERT_EQ(json::parse(cancelled.out).at("items").size(), 1u) << cancelled.out;
+
+  Outcome events = server.run("job events j-00000001");
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_TRUE(has(events.out, "submitted")) << events.out;
+  EXPECT_TRUE(has(events.out, "cancelled by")) << events.out;
+  Outcome logs = server.run("job logs j-00000001 --json");
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(json::parse(logs.out).at("state"), "cancelled");
+}
+
+TEST(ClientCliTest, AuditVerifiesOverTheApiAndOnTheStore) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  ASSERT_EQ(server.run("lease create " + ask(8)).exit_code, 0);
+  ASSERT_EQ(server.run(std::string("job submit --org ") + kOrg + " --gpus 8 --work 1").exit_code,
+            0);
+  ASSERT_EQ(server.run("job cancel j-00000001").exit_code, 0);
+
+  Outcome listed = server.run("audit list --json");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  json events = json::parse(listed.out).at("items");
+  ASSERT_GE(events.size(), 3u) << listed.out;
+  const std::string head = events.back().at("hash");
+  const std::string count = std::to_string(events.size());
+  Outcome table = server.run("audit list --after 1 --limit 1");
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_TRUE(has(table.out, "ACTION")) << table.out;
+  EXPECT_TRUE(has(table.out, "--after 2")) << table.out;
+
+  Outcome verify = server.run("audit verify");
+  ASSERT_EQ(verify.exit_code, 0) << verify.err;
+  EXPECT_TRUE(has(verify.out, "audit log intact: " + count + " events, head " + head))
+      << verify.out;
+  Outcome expected = server.run("audit verify --expect-head " + head);
+  EXPECT_EQ(expected.exit_code, 0) << expected.err;
+  Outcome cut = server.run("audit verify --expect-head " + std::string(64, 'a'));
+  EXPECT_EQ(cut.exit_code, 1);
+  EXPECT_TRUE(has(cut.out, "not in the chain")) << cut.out;
+
+  // Offline, on the store itself, once the server has stopped.
+  EXPECT_EQ(server.stop().first, 0);
+  const std::string store = "sqlite:" + server.store_path().string();
+  Outcome offline = straits("", "audit verify --store " + store + " --expect-head " + head);
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_TRUE(has(offline.out, "audit log intact: " + count + " events, head " + head))
+      << offline.out;
+  Outcome none =
+      straits("", "audit verify --store sqlite:" + (server.dir().path() / "absent.db").string());
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(has(none.err, "no store at")) << none.err;
+}
+
+TEST(ClientCliTest, UsersTokensAndWhoami) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  Outcome user =
+      server.run(std::string("user create --name ada --role engineer --org ") + kOrg + " --json");
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  const std::string id = json::parse(user.out).at("id");
+  Outcome users = server.run("user list");
+  EXPECT_TRUE(has(users.out, "ada")) << users.out;
+  EXPECT_TRUE(has(users.out, "engineer")) << users.out;
+
+  Outcome token = server.run("token create " + id + " --label laptop");
+  ASSERT_EQ(token.exit_code, 0) << token.err;
+  const auto at = token.out.find("export STRAITS_TOKEN=");
+  ASSERT_NE(at, std::string::npos) << token.out;
+  std::string secret = token.out.substr(at + std::string("export STRAITS_TOKEN=").size());
+  secret = secret.substr(0, secret.find('\n'));
+  Outcome me = straits(server.env_with(secret), "whoami");
+  ASSERT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_TRUE(has(me.out, "ada (" + id + "), role engineer, org halcyon-reach")) << me.out;
+  // --token wins over STRAITS_TOKEN.
+  Outcome flag = straits(server.env(), "whoami --token " + shell_quoted(secret));
+  EXPECT_TRUE(has(flag.out, "ada")) << flag.out;
+
+  Outcome revoke = server.run("token revoke t-00000002");
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.err;
+  EXPECT_TRUE(has(revoke.out, "revoked")) << revoke.out;
+  Outcome revoked = straits(server.env_with(secret), "whoami");
+  EXPECT_EQ(revoked.exit_code, 1);
+  EXPECT_TRUE(has(revoked.err, "set STRAITS_TOKEN")) << revoked.err;
+}
+
+TEST(ClientCliTest, DecideShowsOutcomeAndCitations) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  Outcome decide =
+      server.run(std::string("decide --action lease --org ") + kOrg + " --pool " + kPool);
+  ASSERT_EQ(decide.exit_code, 0) << decide.err;
+  EXPECT_TRUE(has(decide.out, "ALLOW: lease")) << decide.out;
+  EXPECT_TRUE(has(decide.out, "holds until")) << decide.out;
+  Outcome run = server.run(std::string("decide --action run --org ") + kOrg + " --pool " + kPool +
+                           " --gpus 8 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json d = json::parse(run.out);
+  EXPECT_EQ(d.at("action"), "run");
+  EXPECT_TRUE(d.at("rules").is_array());
+  EXPECT_EQ(server.run("decide --action fly").exit_code, 2);
+}
+
+TEST(ClientCliTest, BadTokenAndNoServerSayWhatToDo) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  Outcome bad = straits(server.env_with("not-a-token"), "lease list");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(has(bad.err, "straits: unknown token")) << bad.err;
+  EXPECT_TRUE(has(bad.err, "set STRAITS_TOKEN")) << bad.err;
+  Outcome none =
+      straits("STRAITS_URL=" + shell_quoted(server.url()) + " STRAITS_TOKEN=", "job list");
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(has(none.err, "no token given")) << none.err;
+
+  // A port nobody listens on: the URL and `straits serve` are named.
+  auto [code, rest] = server.stop();
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(has(rest, "straits stopped")) << rest;
+  Outcome down =
+      straits("STRAITS_URL=" + shell_quoted(server.url()) + " STRAITS_TOKEN=x", "job list");
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_TRUE(has(down.err, "cannot reach the straits server at " + server.url())) << down.err;
+  EXPECT_TRUE(has(down.err, "straits serve")) << down.err;
+}
+
+}  // namespace
