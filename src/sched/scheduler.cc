@@ -4,6 +4,7 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <map>
 #include <string_view>
@@ -150,6 +151,33 @@ bool can_fit(const NodeView& view, std::int32_t gpus) {
   return rest == 0 || full > whole || partial;
 }
 
+// Policy decisions by pool, created on first use: a pass consults few of a
+// large fleet's pools for any one subject, and a Window is large.
+class Windows {
+ public:
+  // The pool's window, created (undecided) if there is none yet.
+  Window& at(std::size_t pools, std::uint32_t pool) {
+    if (index_.empty()) index_.assign(pools, kNone);
+    std::uint32_t& i = index_[pool];
+    if (i == kNone) {
+      i = static_cast<std::uint32_t>(windows_.size());
+      windows_.emplace_back();
+    }
+    return windows_[i];
+  }
+  // The pool's window; an undecided one if there is none.
+  const Window& at(std::uint32_t pool) const {
+    static const Window undecided;
+    if (pool >= index_.size() || index_[pool] == kNone) return undecided;
+    return windows_[index_[pool]];
+  }
+
+ private:
+  static constexpr std::uint32_t kNone = 0xffffffffu;
+  std::vector<std::uint32_t> index_;  // by pool, into windows_
+  std::deque<Window> windows_;        // (references stay valid as it grows)
+};
+
 std::string gpus_text(std::int32_t n) {
   return std::to_string(n) + (n == 1 ? " GPU" : " GPUs");
 }
@@ -168,7 +196,16 @@ struct Scheduler::Impl {
     for (const auto& p : c.pools()) chips.push_back(c.find_chip(p.chip));
     for (std::uint32_t p = 0; p < pool_count; ++p) pool_index.emplace(c.pools()[p].id.str(), p);
     for (const auto& known : c.orgs()) index_of_org(known.id);
+    for (const auto& p : c.pools()) {
+      auto [it, inserted] =
+          site_number.emplace(p.site.str(), static_cast<std::uint32_t>(site_number.size()));
+      pool_site.push_back(it->second);
+    }
   }
+
+  // Each pool's site as a number (sites numbered by their ids).
+  std::unordered_map<std::string, std::uint32_t> site_number;
+  std::vector<std::uint32_t> pool_site;  // by pool
 
   // Rules that denied or cut something, by index; [0] is none. Few rules
   // ever do: a search of the list is enough.
@@ -230,8 +267,8 @@ struct Scheduler::Impl {
   struct OrgInfo {
     OrgId id;
     bool ready = false;
-    std::vector<char> owned;    // by pool: the org, or an org above it, owns it
-    std::vector<Window> lease;  // by pool: may the org lease it
+    std::vector<char> owned;  // by pool: the org, or an org above it, owns it
+    Windows lease;            // by pool: may the org lease it
   };
   std::vector<OrgInfo> orgs;
   std::unordered_map<std::string, std::uint32_t> org_index;
@@ -253,7 +290,6 @@ struct Scheduler::Impl {
   void prepare(OrgInfo& info, std::uint32_t index) {
     info.ready = true;
     info.owned.assign(pool_count, 0);
-    info.lease.resize(pool_count);
     if (index >= catalog.orgs().size()) return;
     auto chain = catalog.ownership_chain(info.id);
     for (std::size_t p = 0; p < pool_count; ++p) {
@@ -365,15 +401,31 @@ struct Scheduler::Impl {
   };
   std::vector<Reservation> reservations;  // by pool, for this pass
 
+  // What classes with the same chips, sites allowed and denied, and model
+  // share: the pools that pass those filters and the speed there.
+  struct PoolSet {
+    std::vector<std::uint32_t> pools;  // pass the chip and site filters, ascending
+    std::vector<std::uint32_t> slot;   // by pool: its place in `pools`
+    std::vector<double> speed;         // by place in `pools`, relative to the reference chip
+  };
+  // Run decisions, shared by the classes whose run requests are alike
+  // (org, gang, purpose, datasets): by pool, may such a job run there.
+  struct RunWindows {
+    Windows windows;
+  };
   // ---- Job classes: jobs that share an org, a gang size, a purpose,
   // datasets, chips, site preferences and a model share the pools they may
   // consider, their speed there and their policy decisions.
   struct JobClass {
     std::uint32_t org = 0;
-    std::vector<std::uint32_t> pools;    // pass the chip and site filters, ascending
-    std::vector<Window> run;             // by pool: may the job run there
-    std::vector<double> speed;           // by pool, relative to the reference chip
-    std::vector<std::size_t> site_rank;  // by pool: place in the site order
+    const PoolSet* set = nullptr;
+    RunWindows* run = nullptr;
+    // By place in set->pools: place of the pool's site in the site order
+    // (empty: no site order, every rank 0).
+    std::vector<std::size_t> ranks;
+    const std::vector<std::uint32_t>& pools() const { return set->pools; }
+    double speed(std::uint32_t p) const { return set->speed[set->slot[p]]; }
+    std::size_t site_rank(std::uint32_t p) const { return ranks.empty() ? 0 : ranks[set->slot[p]]; }
     // `pools` the org owns or has a lease on (now or ahead), for the
     // entitlements of `usable_version`: the only ones worth a look.
     std::vector<std::uint32_t> usable;
@@ -422,6 +474,21 @@ struct Scheduler::Impl {
     } hopeless;
     // Where its last job found hopeless waits for GPUs: its EASY claim.
     std::vector<std::uint32_t> claim;
+    // With explain: the last job of the class tried in full in this pass,
+    // when no pool could take it and nothing of its own refused it. Another
+    // job of the class waits alike, for the same reason, while none of the
+    // class's pools has given out GPUs since (`take_seq`), unless something of
+    // its own would refuse it (a price ceiling, a deadline, a cut ahead it
+    // could not checkpoint before, at one of the pools it lacked GPUs on).
+    struct Explained {
+      std::uint64_t pass = 0;  // 0: none
+      std::uint64_t take_seq = 0, ent_version = 0;
+      std::string reason;
+      std::uint32_t rule = 0;  // in rule_ids
+      bool could_ever = false;
+      std::vector<std::uint32_t> claim;     // its job_claim
+      std::vector<std::uint32_t> short_of;  // the pools it lacked GPUs on
+    } explained;
   };
   std::vector<JobClass> classes;
   // Looked up by string_view: a job's key is built in `key` and copied only
@@ -436,29 +503,37 @@ struct Scheduler::Impl {
 
   static void class_key(const Job& job, std::string& key) {
     key.clear();
-    auto add = [&](const std::string& s) { key.append(s).push_back('\x1f'); };
-    auto add_number = [&](std::size_t n) {
-      char digits[24];
-      auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-      key.append(digits, end);
-    };
-    auto add_list = [&](const auto& list) {
-      add_number(list.size());
-      key.push_back('\x1e');
-      for (const auto& x : list) add(x.str());
-    };
-    add(job.org.str());
-    add_number(static_cast<std::size_t>(job.gpus));
-    key.push_back('\x1f');
-    add(job.purpose);
-    add(job.model);
-    add_list(job.datasets);
-    add_list(job.eligible_chips);
-    add_list(job.preferences.site_order);
-    add_list(job.preferences.allow_sites);
-    add_list(job.preferences.deny_sites);
+    run_key(job, key);
+    pool_set_key(job, key);
+    add_key_list(job.preferences.site_order, key);
   }
-
+  static void add_key(const std::string& s, std::string& key) { key.append(s).push_back('\x1f'); }
+  static void add_key_number(std::size_t n, std::string& key) {
+    char digits[24];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    key.append(digits, end);
+  }
+  template <typename List>
+  static void add_key_list(const List& list, std::string& key) {
+    add_key_number(list.size(), key);
+    key.push_back('\x1e');
+    for (const auto& x : list) add_key(x.str(), key);
+  }
+  // What a run request holds of the job: org, gang, purpose, datasets.
+  static void run_key(const Job& job, std::string& key) {
+    add_key(job.org.str(), key);
+    add_key_number(static_cast<std::size_t>(job.gpus), key);
+    key.push_back('\x1f');
+    add_key(job.purpose, key);
+    add_key_list(job.datasets, key);
+  }
+  // What the pools a job considers, and its speed there, depend on.
+  static void pool_set_key(const Job& job, std::string& key) {
+    add_key(job.model, key);
+    add_key_list(job.eligible_chips, key);
+    add_key_list(job.preferences.allow_sites, key);
+    add_key_list(job.preferences.deny_sites, key);
+  }
   JobClass& class_of(const PendingJob& pending) {
     if (pending.scheduler_class != 0 && pending.scheduler_class <= classes.size()) {
       return classes[pending.scheduler_class - 1];
@@ -476,29 +551,67 @@ struct Scheduler::Impl {
       JobClass c;
       c.org = index_of_org(job.org);
       c.gpus = job.gpus;
-      c.run.resize(pool_count);
-      c.speed.assign(pool_count, 0);
-      c.site_rank.assign(pool_count, 0);
-      const auto& prefs = job.preferences;
-      auto has = [](const auto& list, const auto& x) {
-        return std::find(list.begin(), list.end(), x) != list.end();
-      };
-      for (std::uint32_t p = 0; p < pool_count; ++p) {
-        const catalog::Pool& cp = catalog.pools()[p];
-        if (!job.eligible_chips.empty() && !has(job.eligible_chips, cp.chip)) continue;
-        if (has(prefs.deny_sites, cp.site)) continue;
-        if (!prefs.allow_sites.empty() && !has(prefs.allow_sites, cp.site)) continue;
-        if (chips[p] == nullptr) continue;
-        c.pools.push_back(p);
-        c.speed[p] = throughput.speed(job, *chips[p]);
-        c.site_rank[p] = static_cast<std::size_t>(
-            std::find(prefs.site_order.begin(), prefs.site_order.end(), cp.site) -
-            prefs.site_order.begin());
+      c.set = &pool_set(job);
+      c.run = &run_windows(job);
+      const auto& site_order = job.preferences.site_order;
+      if (!site_order.empty()) {
+        // A pool's rank: the place of its site in the order (its first
+        // mention), or the order's length if it is not there.
+        std::vector<std::size_t> rank_of_site(site_number.size(), site_order.size());
+        for (std::size_t k = site_order.size(); k-- > 0;) {
+          auto found = site_number.find(site_order[k].str());
+          if (found != site_number.end()) rank_of_site[found->second] = k;
+        }
+        c.ranks.reserve(c.set->pools.size());
+        for (std::uint32_t p : c.set->pools) c.ranks.push_back(rank_of_site[pool_site[p]]);
       }
       classes.push_back(std::move(c));
     }
     pending.scheduler_class = it->second + 1;
     return classes[it->second];
+  }
+
+  // The pools a job may consider (chips, sites allowed and denied) and its
+  // speed on them, shared by the classes alike in those.
+  std::unordered_map<std::string, PoolSet*, KeyHash, std::equal_to<>> pool_set_index;
+  std::deque<PoolSet> pool_sets;
+  std::string set_key;
+  const PoolSet& pool_set(const Job& job) {
+    set_key.clear();
+    pool_set_key(job, set_key);
+    auto it = pool_set_index.find(std::string_view(set_key));
+    if (it != pool_set_index.end()) return *it->second;
+    PoolSet& set = pool_sets.emplace_back();
+    pool_set_index.emplace(set_key, &set);
+    const auto& prefs = job.preferences;
+    auto has = [](const auto& list, const auto& x) {
+      return std::find(list.begin(), list.end(), x) != list.end();
+    };
+    set.slot.assign(pool_count, 0);
+    for (std::uint32_t p = 0; p < pool_count; ++p) {
+      const catalog::Pool& cp = catalog.pools()[p];
+      if (!job.eligible_chips.empty() && !has(job.eligible_chips, cp.chip)) continue;
+      if (has(prefs.deny_sites, cp.site)) continue;
+      if (!prefs.allow_sites.empty() && !has(prefs.allow_sites, cp.site)) continue;
+      if (chips[p] == nullptr) continue;
+      set.slot[p] = static_cast<std::uint32_t>(set.pools.size());
+      set.pools.push_back(p);
+      set.speed.push_back(throughput.speed(job, *chips[p]));
+    }
+    return set;
+  }
+
+  // Run decisions, shared by the classes whose run requests are alike.
+  std::unordered_map<std::string, RunWindows*, KeyHash, std::equal_to<>> run_windows_index;
+  std::deque<RunWindows> run_windows_list;
+  RunWindows& run_windows(const Job& job) {
+    set_key.clear();
+    run_key(job, set_key);
+    auto it = run_windows_index.find(std::string_view(set_key));
+    if (it != run_windows_index.end()) return *it->second;
+    RunWindows& windows = run_windows_list.emplace_back();
+    run_windows_index.emplace(set_key, &windows);
+    return windows;
   }
 
   const std::vector<std::uint32_t>& usable_pools(JobClass& c) {
@@ -507,7 +620,7 @@ struct Scheduler::Impl {
       c.usable.clear();
       const OrgInfo& o = org(c.org);
       const Entitlement* e = &ent[static_cast<std::size_t>(c.org) * pool_count];
-      for (std::uint32_t p : c.pools) {
+      for (std::uint32_t p : c.pools()) {
         if (o.owned[p] || e[p].gpus > 0 || e[p].future_max > 0) c.usable.push_back(p);
       }
     }
@@ -541,14 +654,14 @@ struct Scheduler::Impl {
   }
 
   const Window& run_decision(const Job& job, JobClass& c, std::uint32_t pool, Instant now) {
-    return decision(c.run[pool], now, [&] {
+    return decision(c.run->windows.at(pool_count, pool), now, [&] {
       policy::JobSpec spec{job.gpus, 0, job.purpose, job.datasets};
       return policy::Request(policy::RunRequest{job.org, catalog.pools()[pool].id, spec});
     });
   }
 
   const Window& lease_decision(const Job& job, OrgInfo& o, std::uint32_t pool, Instant now) {
-    return decision(o.lease[pool], now, [&] {
+    return decision(o.lease.at(pool_count, pool), now, [&] {
       return policy::Request(policy::LeaseRequest{job.org, catalog.pools()[pool].id, {}, {}, {}});
     });
   }
@@ -559,10 +672,10 @@ struct Scheduler::Impl {
   // end, a rule that stops allowing it), as the cached decisions say.
   Instant cut_at(const JobClass& klass, std::uint32_t p) const {
     const OrgInfo& o = orgs[klass.org];
-    Instant cut = klass.run[p].allowed_until;
+    Instant cut = klass.run->windows.at(p).allowed_until;
     if (!o.owned[p]) {
       const Entitlement& e = ent[static_cast<std::size_t>(klass.org) * pool_count + p];
-      cut = std::min({cut, e.end, o.lease[p].allowed_until});
+      cut = std::min({cut, e.end, o.lease.at(p).allowed_until});
     }
     return cut;
   }
@@ -783,7 +896,9 @@ struct Scheduler::Impl {
       reservations.resize(pool_count);
       claimed.assign(pool_count, 0);
       holds.assign(pool_count, Hold{});
+      pool_taken.assign(pool_count, 0);
     }
+    ++pass_seq;
     for (std::uint32_t p : touched) {
       node_copied[p] = 0;
       reservations[p].held = false;
@@ -814,9 +929,39 @@ struct Scheduler::Impl {
                     free_now(state, p), pool.pool->gpus_per_node, p};
   }
 
+  // Counts passes, and GPUs given out in them: by pool, the count when it
+  // last gave some out (see JobClass::explained).
+  std::uint64_t pass_seq = 0, take_seq = 0;
+  std::vector<std::uint64_t> pool_taken;
+
+  // Whether a job of the class, `pending`, waits as its last job explained
+  // in this pass did (see JobClass::Explained).
+  bool explained_alike(const Scheduler& scheduler, const PendingJob& pending, const JobClass& klass,
+                       const std::vector<std::uint32_t>& usable, Instant now) const {
+    const auto& x = klass.explained;
+    if (x.pass != pass_seq || x.ent_version != ent_version) return false;
+    const Job& job = *pending.job;
+    if (job.preferences.max_price_per_gpu_hour ||
+        (scheduler.options_.policy == QueuePolicy::kCost && job.deadline)) {
+      return false;
+    }
+    for (std::uint32_t p : usable) {
+      if (pool_taken[p] > x.take_seq) return false;
+    }
+    for (std::uint32_t p : x.short_of) {
+      const Instant cut = cut_at(klass, p);
+      if (cut != Instant::max() && now + scheduler.run_time(pending, klass.speed(p)) > cut &&
+          !scheduler.can_checkpoint_before(job, now, cut)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   void take(const ClusterState& state, std::uint32_t org, const Allocation& allocation,
             std::int32_t gpus) {
     const std::uint32_t p = allocation.pool;
+    pool_taken[p] = ++take_seq;
     if (!node_copied[p]) {
       node_free[p] = state.pools[p].free;
       free_total[p] = state.pools[p].free_total;
@@ -960,8 +1105,8 @@ bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pe
   if (*h.earliest_cut == Instant::max()) return false;
   if (pending.scheduler_longest_run < Duration()) {
     Duration longest;
-    for (std::uint32_t p : klass.pools) {
-      longest = std::max(longest, scheduler.run_time(pending, klass.speed[p]));
+    for (std::uint32_t p : klass.pools()) {
+      longest = std::max(longest, scheduler.run_time(pending, klass.speed(p)));
     }
     pending.scheduler_longest_run = longest;
   }
@@ -969,7 +1114,7 @@ bool Scheduler::Impl::cut_short(const Scheduler& scheduler, const PendingJob& pe
   for (const auto& s : h.short_of) {
     const Instant cut = cut_at(klass, s.pool);
     if (cut == Instant::max() || now + pending.scheduler_longest_run <= cut) continue;
-    if (now + scheduler.run_time(pending, klass.speed[s.pool]) <= cut) continue;
+    if (now + scheduler.run_time(pending, klass.speed(s.pool)) <= cut) continue;
     if (!scheduler.can_checkpoint_before(*pending.job, now, cut)) return true;
   }
   return false;
@@ -987,7 +1132,7 @@ bool Scheduler::Impl::still_blocked(const Scheduler& scheduler, const ClusterSta
     if (!r.held || r.klass != b.reserved_for || r.shadow != b.shadow) return false;
     // When it would leave the pool: its end, or the cut it checkpoints for.
     const Instant leaves =
-        std::min(now + scheduler.run_time(pending, klass.speed[p]), cut_at(klass, p));
+        std::min(now + scheduler.run_time(pending, klass.speed(p)), cut_at(klass, p));
     if (leaves <= r.shadow) return false;
   }
   return true;
@@ -1038,12 +1183,17 @@ Scheduler::Progress Scheduler::progress(const Job& job, Duration elapsed) const 
 
 namespace {
 
+// Where a job could start. Its allocation (fit()) and the text of what cuts
+// it are made for the pools that need them only: the one chosen, and those
+// with a reservation to spare.
 struct Candidate {
   std::uint32_t pool = 0;
-  Allocation allocation;
   Instant expected_end;
   Instant must_leave_by = Instant::max();
-  std::string cut_reason;
+  // What cuts it (when must_leave_by is not Instant::max()): a rule's text,
+  // or else, on a leased pool, the lease's end.
+  const std::string* cut_text = nullptr;
+  const Lease* lease = nullptr;
   std::uint32_t cut_rule = 0;  // in Impl::rule_ids
   // Score: smaller is better, compared in this order.
   std::size_t site_rank = 0;
@@ -1126,7 +1276,15 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     });
   }
 
+  // With explain: why the job was refused at each pool, in pool order. A
+  // reason names the first three and counts the rest, so only the first
+  // three texts are built.
   std::vector<std::string> rejections;
+  std::size_t rejected = 0;
+  auto reject = [&rejections, &rejected](auto text) {
+    if (rejections.size() < 3) rejections.push_back(text());
+    ++rejected;
+  };
   std::vector<Candidate> candidates;
   // By class: 0 unknown, 1 no job of it can start in this pass and none ever
   // could (never), 2 none can start in this pass.
@@ -1243,12 +1401,27 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       }
       continue;
     }
+    // Explaining: a job of a class whose last job waits for what still holds
+    // waits alike (see JobClass::Explained).
+    if (explain && !preempting && impl.explained_alike(*this, pending, klass, usable, now)) {
+      const auto& x = klass.explained;
+      wait(Waiting{i, x.reason, !x.could_ever, impl.rule_ids[x.rule]});
+      if (!x.could_ever) continue;
+      if (options_.policy == QueuePolicy::kFifo) {
+        blocked = true;
+        blocked_by = pending.job->id.str();
+      } else if (easy) {
+        claim(*pending.job, klass_index, org_index, x.claim);
+      }
+      continue;
+    }
     const Job& job = *pending.job;
     Instant holds_until = Instant::max();  // what the decisions consulted hold until
     bool claim_whole = true;               // every pool without room is in job_claim
     impl.job_claim.clear();
     impl.preempt_pools.clear();
     rejections.clear();
+    rejected = 0;
     candidates.clear();
     bool could_ever = false;
     std::uint32_t refusing_rule = 0;  // with explain: the first rule that refused it
@@ -1273,7 +1446,8 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (e.gpus == 0) {
           if (e.future_max >= job.gpus) {
             could_ever = true;
-            if (explain) rejections.push_back("lease on " + name + " not started yet");
+            if (explain)
+              reject([&] { return std::string("lease on " + name + " not started yet"); });
           }
           continue;
         }
@@ -1284,7 +1458,9 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       }
       if (entitled < job.gpus) {
         if (explain)
-          rejections.push_back("the lease on " + name + " gives only " + gpus_text(entitled));
+          reject([&] {
+            return std::string("the lease on " + name + " gives only " + gpus_text(entitled));
+          });
         if (!owned && ent[p].future_max >= job.gpus) could_ever = true;
         continue;
       }
@@ -1292,8 +1468,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
           price->currency() == prefs.max_price_per_gpu_hour->currency() &&
           price->micros() > prefs.max_price_per_gpu_hour->micros()) {
         if (explain)
-          rejections.push_back(name + " costs " + to_string(*price) +
+          reject([&] {
+            return std::string(name + " costs " + to_string(*price) +
                                " per GPU-hour, over the ceiling");
+          });
         job_specific = true;
         continue;
       }
@@ -1303,7 +1481,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         holds_until = std::min(holds_until, lease->until);
         if (!lease->allowed) {
           if (explain) {
-            rejections.push_back("lease denied at " + name + ": " + lease->reason);
+            reject([&] { return std::string("lease denied at " + name + ": " + lease->reason); });
             if (refusing_rule == 0) refusing_rule = lease->rule;
           }
           if (lease->until != Instant::max()) could_ever = true;
@@ -1314,7 +1492,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       holds_until = std::min(holds_until, run.until);
       if (!run.allowed) {
         if (explain) {
-          rejections.push_back("denied at " + name + ": " + run.reason);
+          reject([&] { return std::string("denied at " + name + ": " + run.reason); });
           if (refusing_rule == 0) refusing_rule = run.rule;
         }
         if (run.until != Instant::max()) could_ever = true;
@@ -1323,7 +1501,8 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       could_ever = true;
       if (preempting && impl.holds[p].held && impl.holds[p].org == org_index &&
           impl.holds[p].priority > job.priority) {
-        if (explain) rejections.push_back(name + " is held for a job of higher priority");
+        if (explain)
+          reject([&] { return std::string(name + " is held for a job of higher priority"); });
         job_specific = true;
         continue;
       }
@@ -1357,30 +1536,37 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         if (cut_rule != nullptr) return *cut_rule;
         return owned ? std::string() : "lease " + active_lease->id.str() + " ends";
       };
-      const Duration run_time = this->run_time(pending, klass.speed[p]);
+      const Duration run_time = this->run_time(pending, klass.speed(p));
       Instant expected_end = now + run_time;
       if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {
-        if (explain) rejections.push_back("at " + name + " it would finish after its deadline");
+        if (explain)
+          reject([&] { return std::string("at " + name + " it would finish after its deadline"); });
         job_specific = true;
         continue;
       }
       if (expected_end > must_leave_by) {
         if (!can_checkpoint_before(job, now, must_leave_by)) {
           if (explain)
-            rejections.push_back("would run past " + to_iso8601(must_leave_by) + " at " + name +
+            reject([&] {
+              return std::string("would run past " + to_iso8601(must_leave_by) + " at " + name +
                                  " (" + cut_text() + ") and cannot checkpoint before");
+            });
           job_specific = true;
           continue;
         }
       } else {
         must_leave_by = Instant::max();
       }
-      std::optional<Allocation> allocation;
-      if (room >= job.gpus) allocation = fit(nodes, job.gpus);
-      if (!allocation) {
+      // (can_fit() says whether fit() would place the gang, without placing
+      // it: the allocation is made for the pool chosen.)
+      const bool fits = room >= job.gpus && (job.gpus > 0 ? can_fit(nodes, job.gpus)
+                                                          : fit(nodes, job.gpus).has_value());
+      if (!fits) {
         if (explain)
-          rejections.push_back(name + " has " + gpus_text(std::max(0, room)) +
+          reject([&] {
+            return std::string(name + " has " + gpus_text(std::max(0, room)) +
                                " free for it now, needs " + std::to_string(job.gpus));
+          });
         if (preempting) impl.preempt_pools.push_back(p);
         lacks_gpus(p);
         // Under EASY it may claim the pool's reservation, if it holds none.
@@ -1400,11 +1586,13 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
           double expected = price->units() * job.gpus * run_time.to_hours();
           if (spent + expected > budget->second.units()) {
             if (explain) {
-              rejections.push_back("at " + name + " it would cost about " +
+              reject([&] {
+                return std::string("at " + name + " it would cost about " +
                                    std::to_string(static_cast<long long>(expected)) + " " +
                                    price->currency().str() + ", past team " + job.team +
                                    "'s budget (" + to_string(budget->second) + ", " +
                                    std::to_string(static_cast<long long>(spent)) + " spent)");
+              });
             }
             job_specific = true;
             continue;
@@ -1413,16 +1601,16 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       }
       Candidate c;
       c.pool = p;
-      c.allocation = std::move(*allocation);
       c.expected_end = expected_end;
       c.must_leave_by = must_leave_by;
       if (must_leave_by != Instant::max()) {
-        c.cut_reason = cut_text();
+        c.cut_text = cut_rule;
+        c.lease = owned ? nullptr : active_lease;
         c.cut_rule = cut_rule_id;
       }
-      c.site_rank = klass.site_rank[p];
+      c.site_rank = klass.site_rank(p);
       c.price = price->micros();
-      c.neg_speed = -klass.speed[p];
+      c.neg_speed = -klass.speed(p);
       c.cost = static_cast<double>(c.price) * job.gpus * run_time.to_hours();
       candidates.push_back(std::move(c));
     }
@@ -1445,8 +1633,11 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       candidates.erase(
           std::remove_if(candidates.begin(), candidates.end(),
                          [&](const Candidate& c) {
-                           if (impl.spares_reservation(c.allocation, org_index, job.gpus,
-                                                       std::min(c.expected_end, c.must_leave_by))) {
+                           const Instant leaves = std::min(c.expected_end, c.must_leave_by);
+                           if (!impl.reservations[c.pool].held ||
+                               leaves <= impl.reservations[c.pool].shadow ||
+                               impl.spares_reservation(*fit(impl.view(state, c.pool), job.gpus),
+                                                       org_index, job.gpus, leaves)) {
                              return false;
                            }
                            const Impl::Reservation& r = impl.reservations[c.pool];
@@ -1470,27 +1661,34 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
         return x.pool < y.pool;
       };
       auto best = std::min_element(candidates.begin(), candidates.end(), better);
-      impl.take(state, org_index, best->allocation, job.gpus);
+      Allocation allocation = *fit(impl.view(state, best->pool), job.gpus);
+      std::string cut_reason;
+      if (best->must_leave_by != Instant::max()) {
+        if (best->cut_text != nullptr) {
+          cut_reason = *best->cut_text;
+        } else if (best->lease != nullptr) {
+          cut_reason = "lease " + best->lease->id.str() + " ends";
+        }
+      }
+      impl.take(state, org_index, allocation, job.gpus);
       if (easy) {
-        impl.hold_against_reservation(best->allocation, org_index, job.gpus,
+        impl.hold_against_reservation(allocation, org_index, job.gpus,
                                       std::min(best->expected_end, best->must_leave_by));
       }
       if (fair_share || !options_.quotas.empty()) org_gpus[job.org] += job.gpus;
       if (fair_share) team_gpus[{job.org, job.team}] += job.gpus;
-      plan.starts.push_back(Start{i, std::move(best->allocation), best->expected_end,
-                                  best->must_leave_by, std::move(best->cut_reason),
-                                  impl.rule_ids[best->cut_rule]});
+      plan.starts.push_back(Start{i, std::move(allocation), best->expected_end, best->must_leave_by,
+                                  std::move(cut_reason), impl.rule_ids[best->cut_rule]});
       continue;
     }
     std::string reason;
     if (explain) {
-      if (rejections.empty()) {
+      if (rejected == 0) {
         reason = "no pool it may use (no lease or own pool with an eligible chip and site)";
       } else {
         reason = rejections[0];
         for (std::size_t r = 1; r < rejections.size() && r < 3; ++r) reason += "; " + rejections[r];
-        if (rejections.size() > 3)
-          reason += "; and " + std::to_string(rejections.size() - 3) + " more";
+        if (rejected > 3) reason += "; and " + std::to_string(rejected - 3) + " more";
       }
     }
     klass.hopeless.valid = false;
@@ -1515,6 +1713,20 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       h.short_of = short_of;
       h.earliest_cut.reset();
       klass.claim = impl.job_claim;
+    }
+    if (explain && !preempting && candidates.empty() && !job_specific) {
+      auto& x = klass.explained;
+      x.pass = impl.pass_seq;
+      x.take_seq = impl.take_seq;
+      x.ent_version = impl.ent_version;
+      x.reason = reason;
+      x.rule = refusing_rule;
+      x.could_ever = could_ever;
+      x.claim = impl.job_claim;
+      x.short_of.clear();
+      for (const auto& s : short_of) x.short_of.push_back(s.pool);
+    } else if (explain) {
+      klass.explained.pass = 0;
     }
     if (preempting && could_ever && !impl.preempt_pools.empty()) {
       const auto& victims = impl.preempt_for(state, job, org_index);
