@@ -97,14 +97,7 @@ Reply create_user(Context& ctx, Call& call) {
   const bool tenant = u.role == "tenant-admin" || u.role == "engineer";
   if (call.who.is("tenant-admin") && u.org.empty()) u.org = call.who.org;
   if (call.who.is("operator-admin") && u.operator_id.empty()) u.operator_id = call.who.operator_id;
-  if (tenant && u.org.empty()) bad_field("org", "a " + u.role + " needs its 'org'");
-  if (!tenant && !u.org.empty()) bad_field("org", "only tenant roles belong to an org");
-  if (u.role == "operator-admin" && u.operator_id.empty()) {
-    bad_field("operator", "an operator-admin needs its 'operator'");
-  }
-  if (u.role != "operator-admin" && !u.operator_id.empty()) {
-    bad_field("operator", "only an operator-admin belongs to an operator");
-  }
+  // Who may make whom first: a role never given is 403, whatever the fields.
   if (call.who.is("tenant-admin") && (!tenant || u.org != call.who.org)) {
     fail(403, "permission_denied", "a tenant-admin creates tenant users of its own org only");
   }
@@ -112,6 +105,14 @@ Reply create_user(Context& ctx, Call& call) {
       (u.role != "operator-admin" || u.operator_id != call.who.operator_id)) {
     fail(403, "permission_denied",
          "an operator-admin creates operator-admins of its operator only");
+  }
+  if (tenant && u.org.empty()) bad_field("org", "a " + u.role + " needs its 'org'");
+  if (!tenant && !u.org.empty()) bad_field("org", "only tenant roles belong to an org");
+  if (u.role == "operator-admin" && u.operator_id.empty()) {
+    bad_field("operator", "an operator-admin needs its 'operator'");
+  }
+  if (u.role != "operator-admin" && !u.operator_id.empty()) {
+    bad_field("operator", "only an operator-admin belongs to an operator");
   }
   return ctx.writer.run([&, u](World& world, store::Batch& batch) mutable {
     if (!u.org.empty() && !world.policy->catalog.find_org(OrgId(u.org))) {
@@ -135,7 +136,7 @@ Reply create_user(Context& ctx, Call& call) {
 }
 
 Reply retire_user(Context& ctx, Call& call) {
-  require_writer(call.who, "retire users");
+  require_role(call.who, {"admin", "tenant-admin", "operator-admin"}, "retire users");
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const store::UserRecord& old = find_user(world, call.who, id);

@@ -92,12 +92,18 @@ std::string body_text(const json& body, const char* key) {
 }
 
 // Whether the caller may see the entity at all (404 otherwise).
-bool visible(const Principal& who, const Policy& policy, const std::string& kind,
-             const json& body) {
+bool visible(const Principal& who, const World& world, const std::string& kind, const json& body) {
+  const Policy& policy = *world.policy;
   if (who.is("admin") || who.is("auditor")) return true;
   if (kind == "operator" || kind == "site" || kind == "pool") return true;  // the market
   if (kind == "org") {
-    if (who.is("operator-admin")) return true;  // its customers
+    if (who.is("operator-admin")) {
+      // Its customers: orgs with a lease (of any state) on one of its pools.
+      const std::string id = body_text(body, "id");
+      return std::any_of(world.leases.begin(), world.leases.end(), [&](const auto& entry) {
+        return entry.second.org == id && sees_pool_leases(who, policy, entry.second.pool);
+      });
+    }
     const catalog::Org* org = policy.catalog.find_org(OrgId(who.org));
     if (!org) return false;
     for (const catalog::Org* o : policy.catalog.ownership_chain(org->id)) {
@@ -118,8 +124,8 @@ bool visible(const Principal& who, const Policy& policy, const std::string& kind
 bool may_write(const Principal& who, const Policy& policy, const std::string& kind,
                const json& body) {
   if (who.is("admin")) return true;
-  if (kind == "operator")
-    return who.is("operator-admin") && body_text(body, "id") == who.operator_id;
+  // An operator's own record (hq, parent) decides rules such as the
+  // headquarters rule: only an admin changes it.
   if (kind == "site") return manages_operator(who, body_text(body, "operator"));
   if (kind == "pool") {
     // A new site of its own may not be in the catalog yet: only existing ones.
@@ -127,6 +133,16 @@ bool may_write(const Principal& who, const Policy& policy, const std::string& ki
   }
   if (kind == "dataset") return who.is("tenant-admin") && body_text(body, "owner") == who.org;
   return false;
+}
+
+// 403 unless the caller's role may ever write entities of this kind (before
+// any lookup: the answer does not depend on what exists).
+void require_writes_kind(const Principal& who, const std::string& kind, std::string_view doing) {
+  require_writer(who, doing);
+  const bool may = who.is("admin") ||
+                   (who.is("operator-admin") && (kind == "site" || kind == "pool")) ||
+                   (who.is("tenant-admin") && kind == "dataset");
+  if (!may) fail(403, "permission_denied", "a " + who.role + " may not " + std::string(doing));
 }
 
 json entity_json(const store::EntityRecord& record) {
@@ -215,7 +231,7 @@ Reply list_entities(Context& ctx, Call& call) {
       if (retired == "false" && record.retired_at) continue;
       if (retired == "true" && !record.retired_at) continue;
       json body = json::parse(record.body_json);
-      if (!visible(call.who, *ctx.world.policy, kind.kind, body)) continue;
+      if (!visible(call.who, ctx.world, kind.kind, body)) continue;
       bool match = true;
       for (const auto& [key, value] : call.query) {
         if (key != "limit" && key != "after" && key != "retired" &&
@@ -243,7 +259,7 @@ const store::EntityRecord& find_visible(const World& world, const Principal& who
     auto e = it->second.find(id);
     if (e != it->second.end()) record = &e->second;
   }
-  if (!record || !visible(who, *world.policy, kind.kind, json::parse(record->body_json))) {
+  if (!record || !visible(who, world, kind.kind, json::parse(record->body_json))) {
     not_found(std::string(kind.kind) + " '" + id + "'");
   }
   return *record;
@@ -258,7 +274,7 @@ Reply get_entity(Context& ctx, Call& call) {
 
 Reply create_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writer(call.who, std::string("create ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("create ") + kind.plural);
   json body = Fields::parse_object(call.body);
   check_body(kind.kind, body, ctx.options.max_items);
   const std::string id = body_text(body, "id");
@@ -290,7 +306,7 @@ Reply create_entity(Context& ctx, Call& call) {
 
 Reply update_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writer(call.who, std::string("change ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("change ") + kind.plural);
   json patch = Fields::parse_object(call.body);
   const std::string id = call.params.at("id");
   if (patch.contains("id") && patch["id"] != id) bad_field("id", "'id' cannot change");
@@ -326,7 +342,7 @@ Reply update_entity(Context& ctx, Call& call) {
 
 Reply retire_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writer(call.who, std::string("retire ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("retire ") + kind.plural);
   if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {

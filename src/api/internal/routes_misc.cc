@@ -47,8 +47,15 @@ Reply decide(Context& ctx, Call& call) {
         spec.gpus = static_cast<int>(job->integer("gpus", false, 1, 1'000'000).value_or(1));
         spec.training_flops = job->number("training_flops", false, 0, 1e40).value_or(0);
         spec.purpose = job->text("purpose", false, 64).value_or("training");
-        for (const auto& d : job->texts("datasets").value_or(std::vector<std::string>{})) {
-          spec.datasets.emplace_back(d);
+        const auto datasets = job->texts("datasets").value_or(std::vector<std::string>{});
+        for (std::size_t i = 0; i < datasets.size(); ++i) {
+          // Another org's dataset is as unknown as a missing one.
+          const catalog::Dataset* d = p.catalog.find_dataset(DatasetId(datasets[i]));
+          if (!d || !(everything || sees_org(who, p, d->owner.str()))) {
+            fail(422, "not_found", "no such dataset '" + datasets[i] + "'",
+                 "job.datasets[" + std::to_string(i) + "]");
+          }
+          spec.datasets.emplace_back(datasets[i]);
         }
       }
       request = policy::RunRequest{OrgId(org), PoolId(pool), spec};
