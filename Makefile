@@ -9,7 +9,7 @@ SOURCES   := $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test debug sanitize bench fuzz format lint clean
+.PHONY: all deps build run what-if test debug sanitize bench fuzz format lint clean
 
 all: build
 
@@ -20,12 +20,22 @@ build: deps
 	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-# The main job, until the server exists: what closing the remote-access loophole would cost
-# a lab that leases H100/H200 in Singapore and Johor (examples/scenarios/, a real Gavel trace of
-# 15,264 jobs): both runs, checked by the independent verifier, compared side by side, with
-# an HTML report of each (a few seconds in all).
+# The main job: the control plane on an embedded SQLite file (build/run/straits.db) with the
+# shipped catalog and default rules. The first start seeds the example world
+# (examples/serve/seed.json: users, leases, jobs) and prints the URL and the admin token (also
+# kept in build/run/admin.token). Ctrl-C stops it gracefully; `rm -r build/run` starts over.
 run: build
 	@./build/straits catalog validate
+	@mkdir -p build/run
+	@./build/straits serve --listen 127.0.0.1:$(PORT) --store sqlite:build/run/straits.db \
+	  --seed examples/serve/seed.json --token-file build/run/admin.token
+
+PORT ?= 8080
+
+# What closing the remote-access loophole would cost a lab that leases H100/H200 in Singapore
+# and Johor (examples/scenarios/, a real Gavel trace of 15,264 jobs): both runs, checked by the
+# independent verifier, compared side by side, with an HTML report of each (a few seconds).
+what-if: build
 	@./build/straits sim compare examples/scenarios/hybrid-2025.yaml \
 	  examples/scenarios/close-remote-access.yaml --out build/run/what-if
 	@./build/straits sim verify build/run/what-if/baseline

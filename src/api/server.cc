@@ -1,6 +1,8 @@
 #include "api/server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -292,6 +294,12 @@ struct Server::Impl {
     if (seed.is_discarded() || !seed.is_object()) {
       return Error(ErrorCode::kInvalidArgument, file.string() + ": not a JSON object");
     }
+    for (const auto& [key, value] : seed.items()) {
+      if (key != "users" && key != "leases" && key != "jobs" && key.rfind('_', 0) != 0) {
+        return Error(ErrorCode::kInvalidArgument,
+                     file.string() + ": unknown key '" + key + "' (users, leases, jobs)");
+      }
+    }
     Principal admin;
     {
       std::shared_lock lock(world.mutex);
@@ -314,6 +322,13 @@ struct Server::Impl {
            {"user", made["name"]},
            {"role", made["role"]},
            {"token", secret.value("secret", "")}});
+    }
+    for (const json& job : seed.value("jobs", json::array())) {
+      Reply r = call_as(admin, "POST", "/v1/jobs", {}, job);
+      if (r.status != 201) {
+        return Error(ErrorCode::kInvalidArgument,
+                     file.string() + ": job " + job.dump() + ": " + r.body);
+      }
     }
     for (const json& lease : seed.value("leases", json::array())) {
       Reply r = call_as(admin, "POST", "/v1/leases", {}, lease);
@@ -408,6 +423,11 @@ Status Server::listen() {
   // the socket to listen again with a deeper queue once it is bound.
   impl_->http.set_socket_options([this](socket_t sock) {
     httplib::default_socket_options(sock);
+    // Answers are small and written in pieces (headers, body): without
+    // TCP_NODELAY, Nagle and delayed ACKs hold each one about 40 ms. The
+    // connections accepted inherit it from the listening socket.
+    int one = 1;
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     impl_->listen_socket = sock;
   });
   if (impl_->options.port == 0) {

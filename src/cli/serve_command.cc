@@ -4,6 +4,8 @@
 // pending commits finish, the scheduling pass in progress ends.
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -23,6 +25,7 @@ struct ServeOptions {
   std::string catalog;
   std::vector<std::string> rules;
   std::string seed;
+  std::string token_file;
   std::string schedule_interval = "5s";
   int threads = 8;
   std::size_t max_body = 1 << 20;
@@ -48,14 +51,16 @@ void run(Context& context, const ServeOptions& o) {
   auto url = store::parse_store_url(o.store);
   if (!url) return context.fail(url.error().message());
   options.store = *url;
-  options.catalog_dir = o.catalog.empty() ? shipped_path(context, "catalog") : o.catalog;
+  options.catalog_dir =
+      o.catalog.empty() ? shipped_path(context, "catalog") : std::filesystem::path(o.catalog);
   if (o.rules.empty()) {
     options.rule_dirs = {shipped_path(context, "rules") / "default"};
   } else {
     for (const auto& r : o.rules) options.rule_dirs.emplace_back(r);
   }
   if (!o.seed.empty()) options.seed = o.seed;
-  auto interval = parse_duration(o.schedule_interval);
+  auto interval = o.schedule_interval == "0" ? Result<Duration>(Duration::seconds(0))
+                                             : parse_duration(o.schedule_interval);
   if (!interval) return context.fail("--schedule-interval: " + interval.error().message());
   options.schedule_interval = *interval;
   options.threads = o.threads;
@@ -79,6 +84,18 @@ void run(Context& context, const ServeOptions& o) {
   if ((*server)->bootstrap_token()) {
     *context.out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL="
                  << where << "\n  export STRAITS_TOKEN=" << *(*server)->bootstrap_token() << "\n";
+    if (!o.token_file.empty()) {
+      // Readable by its owner only: it is the admin's key.
+      std::ofstream file(o.token_file, std::ios::trunc);
+      file << *(*server)->bootstrap_token() << "\n";
+      file.close();
+      std::filesystem::permissions(
+          o.token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+      if (!file) return context.fail("cannot write the admin token to " + o.token_file);
+    }
+  } else if (!o.token_file.empty() && std::filesystem::exists(o.token_file)) {
+    *context.out << "  export STRAITS_URL=" << where << "\n  export STRAITS_TOKEN=$(cat "
+                 << o.token_file << ")\n";
   }
   context.out->flush();
   std::signal(SIGTERM, on_signal);
@@ -109,6 +126,8 @@ void add_serve_command(CLI::App& app, Context& context) {
   serve->add_option("--rules", o->rules, "Rule pack folders, base first (default: rules/default)");
   serve->add_option("--seed", o->seed,
                     "JSON file of users and leases written at the first start of an empty store");
+  serve->add_option("--token-file", o->token_file,
+                    "At the first start, also write the admin token to this file (mode 600)");
   serve->add_option("--schedule-interval", o->schedule_interval,
                     "Longest time between scheduling passes (default 5s; 0: only on demand)");
   serve->add_option("--threads", o->threads, "HTTP worker threads (default 8)");

@@ -43,8 +43,11 @@ Reply decide(Context& ctx, Call& call) {
                                std::nullopt, std::nullopt};
     } else {
       policy::JobSpec spec;
+      if (auto gpus = f.integer("gpus", false, 1, 1'000'000)) spec.gpus = static_cast<int>(*gpus);
       if (auto job = f.object("job", {"gpus", "training_flops", "purpose", "datasets"})) {
-        spec.gpus = static_cast<int>(job->integer("gpus", false, 1, 1'000'000).value_or(1));
+        if (auto gpus = job->integer("gpus", false, 1, 1'000'000)) {
+          spec.gpus = static_cast<int>(*gpus);
+        }
         spec.training_flops = job->number("training_flops", false, 0, 1e40).value_or(0);
         spec.purpose = job->text("purpose", false, 64).value_or("training");
         const auto datasets = job->texts("datasets").value_or(std::vector<std::string>{});
@@ -87,7 +90,19 @@ Reply decide(Context& ctx, Call& call) {
     bad_field("action", "unknown action '" + action + "': lease, run, ship or transfer");
   }
   auto decided = p.engine->decide(request, at);
-  if (!decided) fail(422, "not_found", decided.error().message());
+  if (!decided) {
+    // Name the field whose id is unknown: the message quotes the id.
+    std::string field;
+    for (const char* key : {"org", "pool", "chip", "site", "source_site", "dataset", "by"}) {
+      if (f.has(key) && body[key].is_string() &&
+          decided.error().message().find("'" + body[key].get<std::string>() + "'") !=
+              std::string::npos) {
+        field = key;
+        break;
+      }
+    }
+    fail(422, "not_found", decided.error().message(), field);
+  }
   return reply(200, policy::decision_json(*decided));
 }
 
