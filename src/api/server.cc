@@ -202,6 +202,8 @@ struct Server::Impl {
         std::shared_lock lock(world.mutex);
         call.who = authenticate(world, req.get_header_value("Authorization"));
       }
+      // No change takes query parameters: one given is a mistake, not ignored.
+      if (route.method != "GET") check_query(call, {});
       out = route.handler(*context, call);
     } catch (const HttpError& e) {
       out = {e.status, error_body(e)};

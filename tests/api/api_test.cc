@@ -71,6 +71,10 @@ TEST_F(ApiTest, LeaseIsCreatedWithItsDecisionAndListed) {
   EXPECT_EQ(got.body, made.body);
   Answer list = server_.get("/v1/leases?pool=sg-tuas-1-h100", server_.admin_token());
   ASSERT_EQ(list.body["items"].size(), 1u);
+  // Past its end it shows as ended; terminated early, as terminated.
+  server_.clock().set(at("2027-06-01T00:00:00Z"));
+  EXPECT_EQ(server_.get("/v1/leases/" + id, server_.admin_token()).body["state"], "ended");
+  EXPECT_EQ(server_.get("/v1/leases?state=active", server_.admin_token()).body["items"].size(), 0u);
   Answer ended = server_.post("/v1/leases/" + id + "/terminate", server_.admin_token(), {});
   EXPECT_EQ(ended.body["state"], "terminated");
 }
@@ -231,6 +235,11 @@ TEST_F(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {
   EXPECT_EQ(server_.get("/v1/jobs?colour=red", admin).status, 400);
   EXPECT_EQ(server_.get("/v1/jobs?limit=0", admin).status, 400);
   EXPECT_EQ(server_.request("DELETE", "/v1/jobs", admin).status, 405);
+  // Changes take no query parameters; numbers in queries are whole numbers.
+  EXPECT_EQ(server_.request("POST", "/v1/schedule?dry=1", admin).status, 400);
+  EXPECT_EQ(server_.request("POST", "/v1/schedule", admin, R"({"now": true})").status, 400);
+  EXPECT_EQ(server_.get("/v1/audit?after=5x", admin).status, 400);
+  EXPECT_EQ(server_.get("/v1/audit?limit=-1", admin).status, 400);
   EXPECT_EQ(server_.get("/v1/nothing-here", admin).status, 404);
   EXPECT_EQ(audit_seq(), before);
   EXPECT_TRUE(server_.get("/v1/jobs", admin).body["items"].empty());

@@ -1,5 +1,6 @@
 #include "api/internal/http.h"
 
+#include <charconv>
 #include <cmath>
 
 namespace straits::api::internal {
@@ -225,17 +226,28 @@ std::optional<std::string> query_text(const Call& call, const std::string& key) 
 }
 
 std::size_t query_limit(const Call& call, std::size_t max) {
-  auto text = query_text(call, "limit");
-  if (!text) return std::min<std::size_t>(100, max);
-  std::size_t value = 0;
-  bool digits = !text->empty() && text->size() <= 9;
-  for (char c : *text) digits = digits && c >= '0' && c <= '9';
-  if (digits) value = std::stoul(*text);
-  if (!digits || value < 1 || value > max) {
-    bad_field("limit", "'limit' must be an integer between 1 and " + std::to_string(max) +
-                           ", got '" + *text + "'");
+  auto limit = query_integer(call, "limit", 1, static_cast<std::int64_t>(max));
+  return limit ? static_cast<std::size_t>(*limit) : std::min<std::size_t>(100, max);
+}
+
+std::optional<std::int64_t> query_integer(const Call& call, const std::string& key,
+                                          std::int64_t min, std::int64_t max) {
+  auto text = query_text(call, key);
+  if (!text) return std::nullopt;
+  std::int64_t value = 0;
+  const char* end = text->data() + text->size();
+  auto [at, ec] = std::from_chars(text->data(), end, value);
+  if (text->empty() || ec != std::errc() || at != end || value < min || value > max) {
+    bad_field(key, "'" + key + "' must be a whole number between " + std::to_string(min) + " and " +
+                       std::to_string(max) + ", got '" + *text + "'");
   }
   return value;
+}
+
+void no_body(const Call& call) {
+  if (call.body.empty()) return;
+  json body = Fields::parse_object(call.body);
+  Fields(body, "", {}, 0);
 }
 
 void check_query(const Call& call, const std::set<std::string>& known) {

@@ -105,5 +105,10 @@ class Fields {
 std::optional<std::string> query_text(const Call& call, const std::string& key);
 std::size_t query_limit(const Call& call, std::size_t max);
 void check_query(const Call& call, const std::set<std::string>& known);
+// A whole-number query parameter in [min, max], or nullopt when absent.
+std::optional<std::int64_t> query_integer(const Call& call, const std::string& key,
+                                          std::int64_t min, std::int64_t max);
+// For routes that take no body: nothing, or an empty JSON object.
+void no_body(const Call& call);
 
 }  // namespace straits::api::internal

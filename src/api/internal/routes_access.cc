@@ -116,10 +116,10 @@ Reply create_user(Context& ctx, Call& call) {
   }
   return ctx.writer.run([&, u](World& world, store::Batch& batch) mutable {
     if (!u.org.empty() && !world.policy->catalog.find_org(OrgId(u.org))) {
-      fail(422, "not_found", "no such org '" + u.org + "'", "org");
+      fail(422, "unknown_reference", "no such org '" + u.org + "'", "org");
     }
     if (!u.operator_id.empty() && !world.policy->catalog.find_operator(OperatorId(u.operator_id))) {
-      fail(422, "not_found", "no such operator '" + u.operator_id + "'", "operator");
+      fail(422, "unknown_reference", "no such operator '" + u.operator_id + "'", "operator");
     }
     for (const auto& [id, other] : world.users) {
       if (other.name == u.name) fail(409, "already_exists", "user '" + u.name + "' exists", "name");
@@ -137,6 +137,7 @@ Reply create_user(Context& ctx, Call& call) {
 
 Reply retire_user(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "tenant-admin", "operator-admin"}, "retire users");
+  no_body(call);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const store::UserRecord& old = find_user(world, call.who, id);
@@ -198,6 +199,7 @@ Reply list_tokens(Context& ctx, Call& call) {
 
 Reply revoke_token(Context& ctx, Call& call) {
   require_writer(call.who, "revoke tokens");
+  no_body(call);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {
     auto it = world.tokens.find(id);

@@ -343,7 +343,7 @@ Reply update_entity(Context& ctx, Call& call) {
 Reply retire_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
   require_writes_kind(call.who, kind.kind, std::string("retire ") + kind.plural);
-  if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
+  no_body(call);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const store::EntityRecord& old = find_visible(world, call.who, kind, id);

@@ -27,7 +27,8 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
          "org");
   }
   const Policy& p = *world.policy;
-  if (!p.catalog.find_org(OrgId(org))) fail(422, "not_found", "no such org '" + org + "'", "org");
+  if (!p.catalog.find_org(OrgId(org)))
+    fail(422, "unknown_reference", "no such org '" + org + "'", "org");
   team = f.text("team", false, 128).value_or("default");
   json spec = {{"team", team}};
   if (auto name = f.text("name", false, 256)) spec["name"] = *name;
@@ -37,7 +38,7 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
   if (auto chips = f.texts("eligible_chips")) {
     for (std::size_t i = 0; i < chips->size(); ++i) {
       if (!p.catalog.find_chip(ChipId((*chips)[i]))) {
-        fail(422, "not_found", "no such chip '" + (*chips)[i] + "'",
+        fail(422, "unknown_reference", "no such chip '" + (*chips)[i] + "'",
              "eligible_chips[" + std::to_string(i) + "]");
       }
       spec["eligible_chips"].push_back((*chips)[i]);
@@ -60,7 +61,7 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
       const catalog::Dataset* d = p.catalog.find_dataset(DatasetId((*datasets)[i]));
       // Another org's dataset is as unknown as a missing one.
       if (!d || !(sees_org(call.who, p, d->owner.str()))) {
-        fail(422, "not_found", "no such dataset '" + (*datasets)[i] + "'",
+        fail(422, "unknown_reference", "no such dataset '" + (*datasets)[i] + "'",
              "datasets[" + std::to_string(i) + "]");
       }
       spec["datasets"].push_back((*datasets)[i]);
@@ -75,7 +76,7 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
       if (auto sites = prefs->texts(key)) {
         for (std::size_t i = 0; i < sites->size(); ++i) {
           if (!p.catalog.find_site(SiteId((*sites)[i]))) {
-            fail(422, "not_found", "no such site '" + (*sites)[i] + "'",
+            fail(422, "unknown_reference", "no such site '" + (*sites)[i] + "'",
                  prefs->path(key) + "[" + std::to_string(i) + "]");
           }
         }
@@ -116,7 +117,7 @@ Reply submit(Context& ctx, Call& call) {
   }
   Reply r = ctx.writer.run([&](World& world, store::Batch& batch) {
     if (!world.policy->catalog.find_org(OrgId(org))) {
-      fail(422, "not_found", "no such org '" + org + "'", "org");
+      fail(422, "unknown_reference", "no such org '" + org + "'", "org");
     }
     JobEntry entry;
     store::JobRecord& rec = entry.record;
@@ -237,7 +238,7 @@ Reply list(Context& ctx, Call& call) {
 Reply cancel(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "tenant-admin", "engineer"}, "cancel jobs");
   check_query(call, {});
-  if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
+  no_body(call);
   const std::string id = call.params.at("id");
   Reply r = ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const JobEntry& found = find_job(world, call.who, id);
@@ -267,14 +268,7 @@ Reply cancel(Context& ctx, Call& call) {
 
 Reply events(Context& ctx, Call& call) {
   check_query(call, {"after"});
-  std::int64_t after = 0;
-  if (auto a = query_text(call, "after")) {
-    try {
-      after = std::stoll(*a);
-    } catch (const std::exception&) {
-      bad_field("after", "'after' must be an event number");
-    }
-  }
+  const std::int64_t after = query_integer(call, "after", 0, INT64_MAX).value_or(0);
   std::shared_lock lock(ctx.world.mutex);
   const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
   json items = json::array();
@@ -292,14 +286,7 @@ Reply events(Context& ctx, Call& call) {
 // events of kind "log", oldest first.
 Reply logs(Context& ctx, Call& call) {
   check_query(call, {"tail"});
-  std::size_t tail = 1000;
-  if (auto t = query_text(call, "tail")) {
-    try {
-      tail = std::stoul(*t);
-    } catch (const std::exception&) {
-      bad_field("tail", "'tail' must be a number of lines");
-    }
-  }
+  const auto tail = static_cast<std::size_t>(query_integer(call, "tail", 1, 100000).value_or(1000));
   std::shared_lock lock(ctx.world.mutex);
   const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
   std::vector<std::string> lines;

@@ -74,11 +74,11 @@ Checked check(const World& world, const Call& call, const LeaseAsk& ask) {
     auto it = pool_record->second.find(ask.pool);
     if (it != pool_record->second.end()) record = &it->second;
   }
-  if (!c.pool || !record) fail(422, "not_found", "no such pool '" + ask.pool + "'", "pool");
+  if (!c.pool || !record) fail(422, "unknown_reference", "no such pool '" + ask.pool + "'", "pool");
   if (record->retired_at)
     fail(422, "failed_precondition", "pool '" + ask.pool + "' is retired", "pool");
   if (!p.catalog.find_org(OrgId(ask.org))) {
-    fail(422, "not_found", "no such org '" + ask.org + "'", "org");
+    fail(422, "unknown_reference", "no such org '" + ask.org + "'", "org");
   }
   if (c.pool->owner) {
     fail(422, "failed_precondition",
@@ -167,7 +167,7 @@ Reply create(Context& ctx, Call& call) {
     l.decision_json = decision.dump();
     ++world.lease_revision;
     world.leases[l.id] = l;
-    const std::string shown = lease_json(l);
+    const std::string shown = lease_json(l, call.now);
     batch.leases.push_back(l);
     batch.audit.push_back(
         {call.now, call.who.user_id, "lease.create", "leases/" + l.id, "", shown, l.decision_json});
@@ -189,7 +189,7 @@ const store::LeaseRecord& find_lease(const World& world, const Principal& who,
 Reply get(Context& ctx, Call& call) {
   check_query(call, {});
   std::shared_lock lock(ctx.world.mutex);
-  return {200, lease_json(find_lease(ctx.world, call.who, call.params.at("id")))};
+  return {200, lease_json(find_lease(ctx.world, call.who, call.params.at("id")), call.now)};
 }
 
 Reply list(Context& ctx, Call& call) {
@@ -199,8 +199,8 @@ Reply list(Context& ctx, Call& call) {
   auto org = query_text(call, "org");
   auto pool = query_text(call, "pool");
   auto state = query_text(call, "state");
-  if (state && *state != "active" && *state != "terminated") {
-    bad_field("state", "'state' must be active or terminated");
+  if (state && *state != "active" && *state != "ended" && *state != "terminated") {
+    bad_field("state", "'state' must be active, ended or terminated");
   }
   std::shared_lock lock(ctx.world.mutex);
   const World& w = ctx.world;
@@ -212,14 +212,15 @@ Reply list(Context& ctx, Call& call) {
     if (!(sees_org(call.who, *w.policy, l.org) || sees_pool_leases(call.who, *w.policy, l.pool))) {
       continue;
     }
-    if ((org && l.org != *org) || (pool && l.pool != *pool) || (state && l.state != *state)) {
+    if ((org && l.org != *org) || (pool && l.pool != *pool) ||
+        (state && lease_state(l, call.now) != *state)) {
       continue;
     }
     if (items.size() == limit) {
       more = true;
       break;
     }
-    items.push_back(lease_json(l));
+    items.push_back(lease_json(l, call.now));
     last = l.id;
   }
   return {200, page_json(items, more, last)};
@@ -228,16 +229,16 @@ Reply list(Context& ctx, Call& call) {
 Reply terminate(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "tenant-admin", "operator-admin"}, "terminate leases");
   check_query(call, {});
-  if (!call.body.empty()) (void)Fields(Fields::parse_object(call.body), "", {}, 0);
+  no_body(call);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const store::LeaseRecord& old = find_lease(world, call.who, id);
     if (call.who.is("tenant-admin") && old.org != call.who.org) not_found("lease '" + id + "'");
-    if (old.state == "terminated") return Reply{200, lease_json(old)};
+    if (old.state == "terminated") return Reply{200, lease_json(old, call.now)};
     store::LeaseRecord l = old;
     l.state = "terminated";
     l.terminated_at = std::max(call.now, l.start);
-    const std::string before = lease_json(old), after = lease_json(l);
+    const std::string before = lease_json(old, call.now), after = lease_json(l, call.now);
     ++world.lease_revision;
     world.leases[id] = l;
     batch.leases.push_back(l);

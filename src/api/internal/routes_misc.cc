@@ -55,7 +55,7 @@ Reply decide(Context& ctx, Call& call) {
           // Another org's dataset is as unknown as a missing one.
           const catalog::Dataset* d = p.catalog.find_dataset(DatasetId(datasets[i]));
           if (!d || !(everything || sees_org(who, p, d->owner.str()))) {
-            fail(422, "not_found", "no such dataset '" + datasets[i] + "'",
+            fail(422, "unknown_reference", "no such dataset '" + datasets[i] + "'",
                  "job.datasets[" + std::to_string(i) + "]");
           }
           spec.datasets.emplace_back(datasets[i]);
@@ -101,7 +101,7 @@ Reply decide(Context& ctx, Call& call) {
         break;
       }
     }
-    fail(422, "not_found", decided.error().message(), field);
+    fail(422, "unknown_reference", decided.error().message(), field);
   }
   return reply(200, policy::decision_json(*decided));
 }
@@ -132,16 +132,7 @@ Reply audit(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "auditor"}, "read the audit log");
   check_query(call, {"after", "limit"});
   const std::size_t limit = query_limit(call, ctx.options.max_items);
-  std::int64_t after = 0;
-  if (auto a = query_text(call, "after")) {
-    try {
-      std::size_t used = 0;
-      after = std::stoll(*a, &used);
-      if (used != a->size() || after < 0) throw std::invalid_argument("after");
-    } catch (const std::exception&) {
-      bad_field("after", "'after' must be an event number (0 or more)");
-    }
-  }
+  const std::int64_t after = query_integer(call, "after", 0, INT64_MAX).value_or(0);
   auto events = ctx.store.audit_events(after, limit + 1);
   if (!events) fail_with(events.error());
   const bool more = events->size() > limit;
@@ -165,6 +156,7 @@ Reply audit_verify(Context& ctx, Call& call) {
 Reply schedule(Context& ctx, Call& call) {
   require_role(call.who, {"admin"}, "run a scheduling pass");
   check_query(call, {});
+  no_body(call);
   auto pass = ctx.schedule_now();
   if (!pass) fail_with(pass.error());
   return reply(200, json{{"started", pass->started},

@@ -57,7 +57,11 @@ std::string key_at(const std::string& body, const json& object, std::size_t at) 
 
 }  // namespace
 
-std::string lease_json(const store::LeaseRecord& l) {
+std::string lease_state(const store::LeaseRecord& l, Instant now) {
+  return l.state == "active" && l.end <= now ? "ended" : l.state;
+}
+
+std::string lease_json(const store::LeaseRecord& l, Instant now) {
   json j = {{"id", l.id},
             {"org", l.org},
             {"pool", l.pool},
@@ -65,7 +69,7 @@ std::string lease_json(const store::LeaseRecord& l) {
             {"start", to_iso8601(l.start)},
             {"end", to_iso8601(l.end)},
             {"price_per_gpu_hour", to_string(Money(l.price_micros, Currency()))},
-            {"state", l.state},
+            {"state", lease_state(l, now)},
             {"created_at", to_iso8601(l.created_at)},
             {"created_by", l.created_by},
             {"terminated_at", instant_or_null(l.terminated_at)},

@@ -113,6 +113,9 @@ std::int64_t id_number(std::string_view id);
 // The sched::Job of a job's spec (REQUIRES: a spec the API validated).
 sched::Job job_from_spec(const store::JobRecord& record, const json& spec);
 
-std::string lease_json(const store::LeaseRecord& lease);
+// A lease as the API shows it at `now`: state "active" until its end, then
+// "ended"; "terminated" when ended early.
+std::string lease_json(const store::LeaseRecord& lease, Instant now);
+std::string lease_state(const store::LeaseRecord& lease, Instant now);
 
 }  // namespace straits::api::internal
