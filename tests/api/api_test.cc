@@ -1,14 +1,15 @@
 // The control plane over real HTTP: a server on a loopback port with an
-// SQLite store in a temporary folder, the shipped catalog and rules (with
+// SQLite store in a temporary folder, and again with a schema of its own on
+// the PostgreSQL server ctest starts; the shipped catalog and rules (with
 // the close-remote-access scenario laid over them: it forbids hanshan's
 // remote access from 2027-01-01), and a manual clock starting 2026-12-01.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <thread>
 
 #include "api/server_fixture.h"
+#include "store/backend.h"
 
 namespace straits::api {
 namespace {
@@ -21,13 +22,23 @@ Instant at(const char* text) {
   return *parse_instant(text);
 }
 
-class ApiTest : public ::testing::Test {
+// The backend's store (BackendTest: an SQLite file, or an empty PostgreSQL
+// schema of the test's own) under a server.
+class ApiTest : public store::testing_util::BackendTest {
  protected:
   ApiTest() : server_(at("2026-12-01T00:00:00Z")) {
     server_.options().rule_dirs.push_back(std::filesystem::path(STRAITS_SOURCE_DIR) /
                                           "rules/scenarios/close-remote-access");
   }
-  void SetUp() override { server_.start(); }
+  void SetUp() override {
+    BackendTest::SetUp();
+    server_.options().store = url_;
+    server_.start();
+  }
+  void TearDown() override {
+    server_.stop();
+    BackendTest::TearDown();
+  }
 
   json lease(const std::string& org, const std::string& pool, int gpus, const char* start,
              const char* end) {
@@ -38,7 +49,7 @@ class ApiTest : public ::testing::Test {
   TestServer server_;
 };
 
-TEST_F(ApiTest, RefusesRequestsWithoutAValidToken) {
+TEST_P(ApiTest, RefusesRequestsWithoutAValidToken) {
   Answer none = server_.get("/v1/jobs", "");
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(none.body["error"]["code"], "unauthenticated");
@@ -48,7 +59,7 @@ TEST_F(ApiTest, RefusesRequestsWithoutAValidToken) {
   EXPECT_EQ(me.body["role"], "admin");
 }
 
-TEST_F(ApiTest, RevokedTokenStopsWorking) {
+TEST_P(ApiTest, RevokedTokenStopsWorking) {
   const std::string token = server_.make_user("eve", "engineer", "bellhollow");
   Answer me = server_.get("/v1/whoami", token);
   ASSERT_EQ(me.status, 200);
@@ -58,7 +69,7 @@ TEST_F(ApiTest, RevokedTokenStopsWorking) {
   EXPECT_EQ(server_.get("/v1/whoami", token).status, 401);
 }
 
-TEST_F(ApiTest, LeaseIsCreatedWithItsDecisionAndListed) {
+TEST_P(ApiTest, LeaseIsCreatedWithItsDecisionAndListed) {
   Answer made = server_.post(
       "/v1/leases", server_.admin_token(),
       lease("bellhollow", "sg-tuas-1-h100", 64, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z"));
@@ -79,7 +90,7 @@ TEST_F(ApiTest, LeaseIsCreatedWithItsDecisionAndListed) {
   EXPECT_EQ(ended.body["state"], "terminated");
 }
 
-TEST_F(ApiTest, OverCommittedLeaseIs409AndPolicyDenialIs422WithCitations) {
+TEST_P(ApiTest, OverCommittedLeaseIs409AndPolicyDenialIs422WithCitations) {
   const std::string admin = server_.admin_token();
   Answer pool = server_.get("/v1/pools/sg-tuas-1-h100", admin);
   const int gpus = pool.body["nodes"].get<int>() * pool.body["gpus_per_node"].get<int>();
@@ -119,7 +130,7 @@ TEST_F(ApiTest, OverCommittedLeaseIs409AndPolicyDenialIs422WithCitations) {
   EXPECT_TRUE(cited) << decision.dump(2);
 }
 
-TEST_F(ApiTest, ConcurrentLeasesNeverOverCommit) {
+TEST_P(ApiTest, ConcurrentLeasesNeverOverCommit) {
   const std::string admin = server_.admin_token();
   Answer pool = server_.get("/v1/pools/jp-tokyo-1-h100", admin);
   const int gpus = pool.body["nodes"].get<int>() * pool.body["gpus_per_node"].get<int>();
@@ -141,7 +152,7 @@ TEST_F(ApiTest, ConcurrentLeasesNeverOverCommit) {
   EXPECT_EQ(refused.load(), tries - gpus / per_lease);
 }
 
-TEST_F(ApiTest, JobIsPlacedWithItsDecisionThenMovedWhenTheRuleBites) {
+TEST_P(ApiTest, JobIsPlacedWithItsDecisionThenMovedWhenTheRuleBites) {
   const std::string admin = server_.admin_token();
   ASSERT_EQ(server_
                 .post("/v1/leases", admin,
@@ -193,7 +204,7 @@ TEST_F(ApiTest, JobIsPlacedWithItsDecisionThenMovedWhenTheRuleBites) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"submitted", "placed", "checkpoint", "moved"}));
 }
 
-TEST_F(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {
+TEST_P(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {
   const std::string admin = server_.admin_token();
   const std::int64_t before = audit_seq();
   struct Case {
@@ -245,7 +256,7 @@ TEST_F(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {
   EXPECT_TRUE(server_.get("/v1/jobs", admin).body["items"].empty());
 }
 
-TEST_F(ApiTest, CatalogEntitiesAreCheckedAgainstTheCatalogAndRetiredNotDeleted) {
+TEST_P(ApiTest, CatalogEntitiesAreCheckedAgainstTheCatalogAndRetiredNotDeleted) {
   const std::string admin = server_.admin_token();
   json pool = {{"id", "sg-tuas-2-h200"},
                {"site", "sg-tuas-1"},
@@ -296,7 +307,7 @@ TEST_F(ApiTest, CatalogEntitiesAreCheckedAgainstTheCatalogAndRetiredNotDeleted) 
             422);
 }
 
-TEST_F(ApiTest, StateAndAuditChainSurviveARestart) {
+TEST_P(ApiTest, StateAndAuditChainSurviveARestart) {
   const std::string admin = server_.admin_token();
   ASSERT_EQ(server_
                 .post("/v1/leases", admin,
@@ -325,20 +336,15 @@ TEST_F(ApiTest, StateAndAuditChainSurviveARestart) {
   EXPECT_NE(std::find(actions.begin(), actions.end(), "job.place"), actions.end());
 }
 
-TEST_F(ApiTest, AuditVerifyFindsAnAlteredEvent) {
+TEST_P(ApiTest, AuditVerifyFindsAnAlteredEvent) {
   const std::string admin = server_.admin_token();
   ASSERT_EQ(
       server_.post("/v1/jobs", admin, {{"org", "bellhollow"}, {"gpus", 8}, {"work", 100}}).status,
       201);
   ASSERT_EQ(server_.get("/v1/audit/verify", admin).body["ok"], true);
-  // Someone with the database file rewrites who did it.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open((server_.dir() / "straits.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "UPDATE audit_events SET actor = 'u-00000042' WHERE action = 'job.submit'",
-                   nullptr, nullptr, nullptr),
-      SQLITE_OK);
-  sqlite3_close(db);
+  // Someone with access to the database rewrites who did it.
+  store::testing_util::raw_exec(
+      url_, "UPDATE audit_events SET actor = 'u-00000042' WHERE action = 'job.submit'");
   Answer verified = server_.get("/v1/audit/verify", admin);
   EXPECT_EQ(verified.body["ok"], false);
   ASSERT_FALSE(verified.body["problems"].empty());
@@ -346,7 +352,7 @@ TEST_F(ApiTest, AuditVerifyFindsAnAlteredEvent) {
       << verified.text;
 }
 
-TEST_F(ApiTest, MetricsAndHealthAreServedWithoutAToken) {
+TEST_P(ApiTest, MetricsAndHealthAreServedWithoutAToken) {
   ASSERT_EQ(server_.get("/v1/whoami", server_.admin_token()).status, 200);
   Answer metrics = server_.get("/metrics", "");
   ASSERT_EQ(metrics.status, 200);
@@ -358,6 +364,11 @@ TEST_F(ApiTest, MetricsAndHealthAreServedWithoutAToken) {
   EXPECT_NE(metrics.text.find("straits_pool_gpus{pool=\"sg-tuas-1-h100\"}"), std::string::npos);
   EXPECT_EQ(server_.get("/healthz", "").body["status"], "ok");
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ApiTest,
+                         testing::Values(store::StoreUrl::Kind::kSqlite,
+                                         store::StoreUrl::Kind::kPostgres),
+                         store::testing_util::backend_name);
 
 }  // namespace
 }  // namespace straits::api
