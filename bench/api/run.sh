@@ -4,7 +4,7 @@
 # server on a fresh SQLite store in a temporary folder and stops it after.
 #
 #   bench/api/run.sh [STRAITS_BINARY]      (default build/straits)
-#   DURATION=10s CONNECTIONS=32 THREADS=8 bench/api/run.sh
+#   DURATION=10s CONNECTIONS=32 THREADS=32 bench/api/run.sh
 #
 # Prints, per case: requests/s, p50 and p99 latency, and error answers; and
 # checks after a restart that the store holds every acknowledged submission.
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 straits=$(realpath "${1:-build/straits}")
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
-server_threads=${THREADS:-8}
+server_threads=${THREADS:-32}
 command -v wrk >/dev/null || { echo "bench/api/run.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/straits-api-bench.XXXXXX)

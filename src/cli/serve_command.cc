@@ -27,7 +27,7 @@ struct ServeOptions {
   std::string seed;
   std::string token_file;
   std::string schedule_interval = "5s";
-  int threads = 8;
+  int threads = 32;
   std::size_t max_body = 1 << 20;
   bool quiet = false;
 };
@@ -130,7 +130,8 @@ void add_serve_command(CLI::App& app, Context& context) {
                     "At the first start, also write the admin token to this file (mode 600)");
   serve->add_option("--schedule-interval", o->schedule_interval,
                     "Longest time between scheduling passes (default 5s; 0: only on demand)");
-  serve->add_option("--threads", o->threads, "HTTP worker threads (default 8)");
+  serve->add_option("--threads", o->threads,
+                    "HTTP worker threads, one per connection served at once (default 32)");
   serve->add_option("--max-body", o->max_body, "Largest request body in bytes (default 1 MiB)");
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
   serve->callback([&context, o] { run(context, *o); });
