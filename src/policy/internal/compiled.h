@@ -98,6 +98,54 @@ struct CompiledPolicy {
       dataset_index, operator_index;
   std::int64_t class_symbols[3] = {0, 0, 0};  // public, personal, important
 
+  // What resolve() copies into a Subject from each catalog entity, computed
+  // once at load (by the entity's index in the catalog's list), so that a
+  // resolve costs a lookup per id and no string work.
+  struct ChipFacts {
+    std::int64_t id = -1, vendor = -1, origin = -1, tpp = 0, pd = 0, memory_bandwidth = 0,
+                 io_bandwidth = 0, memory_gb = 0, datacenter = 0, hbm = 0;
+  };
+  struct SiteFacts {
+    bool valid = false;  // its operator is in the catalog
+    std::int64_t id = -1, city = -1, country = -1, state_funded = 0, operator_id = -1,
+                 operator_hq = -1, operator_parent_hq = -1;
+    std::int32_t operator_party = -1, top_operator_party = -1;
+  };
+  struct OrgFacts {
+    std::int64_t id = -1, hq = -1, parent_hq = -1;
+    std::int32_t party = -1, top_party = -1;  // the org and its ultimate parent
+  };
+  struct PoolFacts {
+    std::int64_t id = -1, gpus = 0, owned = 0;
+    std::int32_t chip = -1, site = -1;  // -1: not in the catalog
+    std::int32_t owner_party = -1;
+  };
+  std::vector<ChipFacts> chip_facts;
+  std::vector<SiteFacts> site_facts;
+  std::vector<OrgFacts> org_facts;
+  std::vector<PoolFacts> pool_facts;
+  std::vector<Subject::DatasetFacts> dataset_facts;
+  std::vector<std::int32_t> dataset_owner;  // org index, -1 if not in the catalog
+  // Parties (orgs, operators, licence holders) numbered by id: a licence
+  // counts when its holder's number is among a subject's parties.
+  std::unordered_map<std::string, std::int32_t> party_index;
+  std::vector<std::int32_t> licence_holder;  // party number, by licence
+  std::vector<std::int64_t> licence_name;    // interned name, by licence
+  // By licence: the first licence with the same id (decisions name licences
+  // by id), for comparing decisions without building them.
+  std::vector<std::uint32_t> licence_same_id;
+  std::int64_t empty_symbol = -1;
+  bool distinct_rule_ids = true;  // the compiler rejects duplicates; checked at load
+  // Fills the members above from `catalog`.
+  void index_catalog();
+
+  // What decide_at() at `at` would answer, as numbers: for each rule in force
+  // that applies and has effects, its index, then for each licence it
+  // requires the licence_same_id of the one that lifts it, or -1. With
+  // distinct rule ids, two instants' decisions are the same (same_decision)
+  // exactly when these are equal; no text is built.
+  void decision_key(const Subject& s, Instant at, std::vector<std::int64_t>& out) const;
+
   static std::int64_t fetch(const Subject& s, std::uint8_t slot,
                             const Subject::DatasetFacts* dataset, std::int64_t now);
   Decision decide_at(const Subject& s, Instant at) const;
