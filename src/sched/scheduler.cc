@@ -47,8 +47,9 @@ struct Window {
   // The two rules as data: indexes into Impl::rule_ids (0: none), so that
   // the many cached windows stay small.
   std::uint32_t rule = 0, cut_rule = 0;
-  bool resolved = false;  // the subject resolved (ids known to the catalog)
-  std::optional<policy::Subject> subject;
+  bool resolved = false;  // decided at least once
+  // The subject is not kept: resolving it again when the window ends costs
+  // less than keeping ~350 B in each of the many windows a pass makes.
 };
 
 // The denial in words; `rule` gets the rule that denies.
@@ -223,22 +224,22 @@ struct Scheduler::Impl {
   template <typename MakeRequest>
   const Window& decision(Window& w, Instant now, MakeRequest make_request) {
     if (w.resolved && w.from <= now && now < w.until) return w;
-    if (!w.subject) {
-      auto subject = engine.resolve(make_request());
-      if (!subject) {
-        w.resolved = true;
-        w.allowed = false;
-        w.reason = subject.error().message();
-        w.from = Instant::min();
-        w.until = Instant::max();
-        return w;
-      }
-      w.subject = std::move(subject).value();
+    // A subject that does not resolve never will (the catalog is fixed): its
+    // window holds forever, so this resolves only subjects that did before.
+    auto resolved = engine.resolve(make_request());
+    if (!resolved) {
+      w.resolved = true;
+      w.allowed = false;
+      w.reason = resolved.error().message();
+      w.from = Instant::min();
+      w.until = Instant::max();
+      return w;
     }
+    const policy::Subject& subject = *resolved;
     w.resolved = true;
     w.from = now;
-    w.until = engine.next_change_after(*w.subject, now);
-    w.allowed = engine.evaluate(*w.subject, now) == policy::Outcome::kAllow;
+    w.until = engine.next_change_after(subject, now);
+    w.allowed = engine.evaluate(subject, now) == policy::Outcome::kAllow;
     w.reason.clear();
     w.cut_reason.clear();
     w.rule = 0;
@@ -246,15 +247,15 @@ struct Scheduler::Impl {
     w.allowed_until = Instant::max();
     if (!w.allowed) {
       RuleId rule;
-      w.reason = describe_denial(engine.explain(*w.subject, now), rule);
+      w.reason = describe_denial(engine.explain(subject, now), rule);
       w.rule = rule_index(rule);
     } else {
       // Walk the changes ahead to the first at which it stops being allowed.
-      for (Instant t = w.until; t != Instant::max(); t = engine.next_change_after(*w.subject, t)) {
-        if (engine.evaluate(*w.subject, t) != policy::Outcome::kAllow) {
+      for (Instant t = w.until; t != Instant::max(); t = engine.next_change_after(subject, t)) {
+        if (engine.evaluate(subject, t) != policy::Outcome::kAllow) {
           w.allowed_until = t;
           RuleId rule;
-          w.cut_reason = describe_denial(engine.explain(*w.subject, t), rule);
+          w.cut_reason = describe_denial(engine.explain(subject, t), rule);
           w.cut_rule = rule_index(rule);
           break;
         }
@@ -413,6 +414,13 @@ struct Scheduler::Impl {
   struct RunWindows {
     Windows windows;
   };
+  // The pools of a PoolSet an org owns or has a lease on (now or ahead),
+  // for the entitlements of `version`.
+  struct Usable {
+    std::vector<std::uint32_t> pools;
+    std::uint64_t version = 0;
+  };
+  std::map<std::pair<std::uint32_t, const PoolSet*>, Usable> usable_index;  // by (org, set)
   // ---- Job classes: jobs that share an org, a gang size, a purpose,
   // datasets, chips, site preferences and a model share the pools they may
   // consider, their speed there and their policy decisions.
@@ -426,9 +434,10 @@ struct Scheduler::Impl {
     const std::vector<std::uint32_t>& pools() const { return set->pools; }
     double speed(std::uint32_t p) const { return set->speed[set->slot[p]]; }
     std::size_t site_rank(std::uint32_t p) const { return ranks.empty() ? 0 : ranks[set->slot[p]]; }
-    // `pools` the org owns or has a lease on (now or ahead), for the
-    // entitlements of `usable_version`: the only ones worth a look.
-    std::vector<std::uint32_t> usable;
+    // `pools` the org owns or has a lease on (now or ahead): the only ones
+    // worth a look; shared by the org's classes with the same pool set.
+    // usable_pools() was last asked for the entitlements of `usable_version`.
+    Usable* usable = nullptr;
     std::uint64_t usable_version = 0;
     std::int32_t gpus = 0;  // of its gang
     // A pass's finding that no job of the class could start. It holds in a
@@ -491,22 +500,58 @@ struct Scheduler::Impl {
     } explained;
   };
   std::vector<JobClass> classes;
-  // Looked up by string_view: a job's key is built in `key` and copied only
-  // for a class not seen before (every job of a million-job run is
-  // classified once).
+  // What makes a class: the fields of its jobs that the keys below hold.
+  // Jobs are classified by a hash of these fields, compared in full with
+  // the classes of that hash (every job of a million-job run is classified
+  // once; no key text is built for a class seen before).
+  struct ClassKey {
+    OrgId org;
+    std::int32_t gpus = 0;
+    std::string purpose, model;
+    std::vector<DatasetId> datasets;
+    std::vector<ChipId> chips;
+    std::vector<SiteId> allow_sites, deny_sites, site_order;
+    std::uint32_t next = kNoClass;  // the next class with the same hash
+  };
+  static constexpr std::uint32_t kNoClass = 0xffffffffu;
+  std::vector<ClassKey> class_keys;                              // by class
+  std::unordered_map<std::uint64_t, std::uint32_t> class_index;  // hash -> first class
+
+  static void hash_bytes(std::string_view text, std::uint64_t& h) {
+    for (unsigned char ch : text) h = (h ^ ch) * 0x100000001b3ULL;  // FNV-1a
+    h = (h ^ 0xffu) * 0x100000001b3ULL;  // ends the field (same_class decides; this spreads)
+  }
+  template <typename List>
+  static void hash_list(const List& list, std::uint64_t& h) {
+    h = (h ^ (0x100u + list.size())) * 0x100000001b3ULL;
+    for (const auto& x : list) hash_bytes(x.str(), h);
+  }
+  static std::uint64_t class_hash(const Job& job) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    hash_bytes(job.org.str(), h);
+    h = (h ^ static_cast<std::uint32_t>(job.gpus)) * 0x100000001b3ULL;
+    hash_bytes(job.purpose, h);
+    hash_list(job.datasets, h);
+    hash_bytes(job.model, h);
+    hash_list(job.eligible_chips, h);
+    hash_list(job.preferences.allow_sites, h);
+    hash_list(job.preferences.deny_sites, h);
+    hash_list(job.preferences.site_order, h);
+    return h;
+  }
+  static bool same_class(const ClassKey& k, const Job& job) {
+    return k.gpus == job.gpus && k.org == job.org && k.purpose == job.purpose &&
+           k.model == job.model && k.datasets == job.datasets && k.chips == job.eligible_chips &&
+           k.allow_sites == job.preferences.allow_sites &&
+           k.deny_sites == job.preferences.deny_sites && k.site_order == job.preferences.site_order;
+  }
+
+  // Keys of the pool sets and run decisions classes share (built once per
+  // class), looked up by string_view.
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>> class_index;
-  std::string key;
-
-  static void class_key(const Job& job, std::string& key) {
-    key.clear();
-    run_key(job, key);
-    pool_set_key(job, key);
-    add_key_list(job.preferences.site_order, key);
-  }
   static void add_key(const std::string& s, std::string& key) { key.append(s).push_back('\x1f'); }
   static void add_key_number(std::size_t n, std::string& key) {
     char digits[24];
@@ -543,32 +588,43 @@ struct Scheduler::Impl {
 
   JobClass& classify(const PendingJob& pending) {
     const Job& job = *pending.job;
-    class_key(job, key);
-    auto it = class_index.find(std::string_view(key));
-    const bool inserted = it == class_index.end();
-    if (inserted) {
-      it = class_index.emplace(key, static_cast<std::uint32_t>(classes.size())).first;
-      JobClass c;
-      c.org = index_of_org(job.org);
-      c.gpus = job.gpus;
-      c.set = &pool_set(job);
-      c.run = &run_windows(job);
-      const auto& site_order = job.preferences.site_order;
-      if (!site_order.empty()) {
-        // A pool's rank: the place of its site in the order (its first
-        // mention), or the order's length if it is not there.
-        std::vector<std::size_t> rank_of_site(site_number.size(), site_order.size());
-        for (std::size_t k = site_order.size(); k-- > 0;) {
-          auto found = site_number.find(site_order[k].str());
-          if (found != site_number.end()) rank_of_site[found->second] = k;
-        }
-        c.ranks.reserve(c.set->pools.size());
-        for (std::uint32_t p : c.set->pools) c.ranks.push_back(rank_of_site[pool_site[p]]);
+    const std::uint64_t hash = class_hash(job);
+    std::uint32_t* link = &class_index.try_emplace(hash, kNoClass)
+                               .first->second;  // where a new class of this hash goes
+    for (std::uint32_t k = *link; k != kNoClass; k = class_keys[k].next) {
+      if (same_class(class_keys[k], job)) {
+        pending.scheduler_class = k + 1;
+        return classes[k];
       }
-      classes.push_back(std::move(c));
+      link = &class_keys[k].next;
     }
-    pending.scheduler_class = it->second + 1;
-    return classes[it->second];
+    const auto index = static_cast<std::uint32_t>(classes.size());
+    *link = index;  // (before class_keys grows: `link` may point into it)
+    class_keys.push_back(ClassKey{job.org, job.gpus, job.purpose, job.model, job.datasets,
+                                  job.eligible_chips, job.preferences.allow_sites,
+                                  job.preferences.deny_sites, job.preferences.site_order,
+                                  kNoClass});
+    JobClass c;
+    c.org = index_of_org(job.org);
+    c.gpus = job.gpus;
+    c.set = &pool_set(job);
+    c.run = &run_windows(job);
+    c.usable = &usable_index[{c.org, c.set}];
+    const auto& site_order = job.preferences.site_order;
+    if (!site_order.empty()) {
+      // A pool's rank: the place of its site in the order (its first
+      // mention), or the order's length if it is not there.
+      std::vector<std::size_t> rank_of_site(site_number.size(), site_order.size());
+      for (std::size_t k = site_order.size(); k-- > 0;) {
+        auto found = site_number.find(site_order[k].str());
+        if (found != site_number.end()) rank_of_site[found->second] = k;
+      }
+      c.ranks.reserve(c.set->pools.size());
+      for (std::uint32_t p : c.set->pools) c.ranks.push_back(rank_of_site[pool_site[p]]);
+    }
+    classes.push_back(std::move(c));
+    pending.scheduler_class = index + 1;
+    return classes[index];
   }
 
   // The pools a job may consider (chips, sites allowed and denied) and its
@@ -615,16 +671,18 @@ struct Scheduler::Impl {
   }
 
   const std::vector<std::uint32_t>& usable_pools(JobClass& c) {
-    if (c.usable_version != ent_version) {
-      c.usable_version = ent_version;
-      c.usable.clear();
+    c.usable_version = ent_version;
+    Usable& u = *c.usable;
+    if (u.version != ent_version) {
+      u.version = ent_version;
+      u.pools.clear();
       const OrgInfo& o = org(c.org);
       const Entitlement* e = &ent[static_cast<std::size_t>(c.org) * pool_count];
       for (std::uint32_t p : c.pools()) {
-        if (o.owned[p] || e[p].gpus > 0 || e[p].future_max > 0) c.usable.push_back(p);
+        if (o.owned[p] || e[p].gpus > 0 || e[p].future_max > 0) u.pools.push_back(p);
       }
     }
-    return c.usable;
+    return u.pools;
   }
 
   // Whether the class's Hopeless finding still holds now.
