@@ -126,6 +126,7 @@ struct Server::Impl {
   std::unique_ptr<SchedulingLoop> loop;
   std::unique_ptr<Context> context;
   std::vector<Route> routes;
+  std::vector<std::regex> route_paths;  // routes[i]'s pattern, {param} as a group
   httplib::Server http;
   std::optional<std::string> bootstrap;
   int bound_port = 0;
@@ -181,26 +182,29 @@ struct Server::Impl {
     return {404, ""};
   }
 
-  void dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
+  // Answers one request for `route`; path parameters in pattern order.
+  Reply answer(const Route& route, const std::string& path,
+               const std::vector<std::string>& path_params,
+               std::multimap<std::string, std::string> query, std::string body,
+               const std::string& authorization) {
     const auto started = std::chrono::steady_clock::now();
     Call call;
     call.method = route.method;
-    call.path = req.path;
-    // {id} and the like, in pattern order.
-    std::size_t param = 1;
+    call.path = path;
+    std::size_t param = 0;
     for (std::size_t at = route.pattern.find('{'); at != std::string::npos;
          at = route.pattern.find('{', at + 1)) {
       const std::size_t end = route.pattern.find('}', at);
-      call.params[route.pattern.substr(at + 1, end - at - 1)] = req.matches[param++].str();
+      call.params[route.pattern.substr(at + 1, end - at - 1)] = path_params.at(param++);
     }
-    for (const auto& [k, v] : req.params) call.query.emplace(k, v);
-    call.body = req.body;
+    call.query = std::move(query);
+    call.body = std::move(body);
     call.now = clock.now();
     Reply out;
     try {
       if (route.authenticated) {
         std::shared_lock lock(world.mutex);
-        call.who = authenticate(world, req.get_header_value("Authorization"));
+        call.who = authenticate(world, authorization);
       }
       // No change takes query parameters: one given is a mistake, not ignored.
       if (route.method != "GET") check_query(call, {});
@@ -209,11 +213,9 @@ struct Server::Impl {
       out = {e.status, error_body(e)};
     } catch (const std::exception& e) {
       out = {500, error_body({500, "internal", e.what(), "", nullptr})};
+    } catch (...) {
+      out = {500, error_body({500, "internal", "unexpected failure", "", nullptr})};
     }
-    res.status = out.status;
-    const bool text = route.pattern == "/metrics";
-    res.set_content(std::move(out.body),
-                    text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
     const Duration took =
         Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
                                    std::chrono::steady_clock::now() - started)
@@ -223,18 +225,32 @@ struct Server::Impl {
       log({{"level", out.status >= 500 ? "error" : "info"},
            {"msg", "request"},
            {"method", route.method},
-           {"path", req.path},
+           {"path", path},
            {"route", route.pattern},
            {"status", out.status},
            {"ms", took.count_microseconds() / 1000.0},
            {"user", call.who.user_id}});
     }
+    return out;
+  }
+
+  void dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::string> params;
+    for (std::size_t i = 1; i < req.matches.size(); ++i) params.push_back(req.matches[i].str());
+    std::multimap<std::string, std::string> query(req.params.begin(), req.params.end());
+    Reply out = answer(route, req.path, params, std::move(query), req.body,
+                       req.get_header_value("Authorization"));
+    res.status = out.status;
+    const bool text = route.pattern == "/metrics";
+    res.set_content(std::move(out.body),
+                    text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
   }
 
   void install_routes() {
     for (const Route& route : routes) {
       std::string pattern =
           std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "([^/]+)");
+      route_paths.emplace_back(pattern);
       auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
         dispatch(route, req, res);
       };
@@ -477,6 +493,31 @@ void Server::stop() {
 
 Result<Server::PassSummary> Server::schedule_now() {
   return impl_->loop->pass();
+}
+
+Server::Response Server::handle(const std::string& method, const std::string& target,
+                                const std::string& authorization, const std::string& body) {
+  Impl& s = *impl_;
+  const std::size_t mark = target.find('?');
+  const std::string path = target.substr(0, mark);
+  std::multimap<std::string, std::string> query;
+  if (mark != std::string::npos) {
+    std::istringstream pairs(target.substr(mark + 1));
+    std::string pair;
+    while (std::getline(pairs, pair, '&')) {
+      const std::size_t eq = pair.find('=');
+      query.emplace(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
+    }
+  }
+  for (std::size_t i = 0; i < s.routes.size(); ++i) {
+    std::smatch match;
+    if (s.routes[i].method != method || !std::regex_match(path, match, s.route_paths[i])) continue;
+    std::vector<std::string> params;
+    for (std::size_t m = 1; m < match.size(); ++m) params.push_back(match[m].str());
+    Reply out = s.answer(s.routes[i], path, params, std::move(query), body, authorization);
+    return {out.status, std::move(out.body)};
+  }
+  return {404, error_body({404, "not_found", "no route " + method + " " + path, "", nullptr})};
 }
 
 std::vector<std::string> Server::routes() {

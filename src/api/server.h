@@ -93,6 +93,16 @@ class Server {
   };
   Result<PassSummary> schedule_now();
 
+  // Answers one request as the HTTP server would, without HTTP: `target` is
+  // the path with its query string, `authorization` the header's value
+  // ("Bearer st_..."). For tests and fuzzing; thread-safe.
+  struct Response {
+    int status = 0;
+    std::string body;
+  };
+  Response handle(const std::string& method, const std::string& target,
+                  const std::string& authorization, const std::string& body);
+
   // The routes the server answers, as "METHOD /path/{param}", sorted: what
   // the OpenAPI document must describe (tests check both ways).
   static std::vector<std::string> routes();

@@ -214,6 +214,10 @@ TEST_P(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {
   };
   const std::vector<Case> cases = {
       {"{not json", 400, ""},
+      // Found by fuzzing: invalid UTF-8 quoted back in the message, and a
+      // number too large for any type, each ended in a 500 or worse.
+      {"{\"org\":\"bellhollow\",\"deadline\":\"2026-01-01T00:0\xcd:00Z\"}", 400, ""},
+      {R"({"org":"bellhollow","gpus":3835e21341,"work":1})", 400, ""},
       {"[1,2]", 400, ""},
       {R"({"org":"bellhollow","gpus":1,"work":1,"colour":"red"})", 400, "colour"},
       {R"({"org":"bellhollow","gpus":"8","work":1})", 400, "gpus"},

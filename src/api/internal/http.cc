@@ -47,11 +47,13 @@ std::string error_body(const HttpError& error) {
   json e = {{"code", error.code}, {"message", error.message}};
   e["field"] = error.field.empty() ? json(nullptr) : json(error.field);
   if (!error.details.is_null()) e["details"] = error.details;
-  return json{{"error", e}}.dump();
+  // A message may quote what the client sent, invalid UTF-8 included: such
+  // bytes are replaced, never a reason to fail the answer.
+  return json{{"error", e}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Reply reply(int status, const json& body) {
-  return {status, body.dump()};
+  return {status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 json Fields::parse_object(const std::string& text) {
@@ -61,7 +63,7 @@ json Fields::parse_object(const std::string& text) {
     try {
       json again = json::parse(text);
       again.clear();
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a parse error, or a number out of range
       fail(400, "invalid_json", std::string("the body is not valid JSON: ") + e.what());
     }
     fail(400, "invalid_json", "the body is not valid JSON");
