@@ -62,11 +62,12 @@ bench: build
 	@command -v node >/dev/null || scripts/install-deps.sh bench
 	@[ -d bench/cedar/node_modules ] || (cd bench/cedar && npm ci --no-audit --no-fund --silent)
 	@cmake -S . -B build -DSTRAITS_BUILD_BENCH=ON >/dev/null
-	@cmake --build build -j $(JOBS) --target straits_bench straits_policy_vs_cedar straits_sim_scale straits_trace_bench
+	@cmake --build build -j $(JOBS) --target straits_bench straits_policy_vs_cedar straits_sim_scale straits_trace_bench straits_server_pass
 	@./build/bench/straits_bench --benchmark_min_time=0.2
 	@./build/bench/straits_policy_vs_cedar
 	@./build/bench/straits_sim_scale
 	@./build/bench/straits_trace_bench
+	@./build/bench/straits_server_pass
 
 # libFuzzer (clang) on the rule parser and the value parsers, FUZZ_SECONDS each,
 # from the seed corpus in fuzz/corpus/ (copied, so the committed seeds stay as they are).

@@ -90,6 +90,9 @@ class Server {
   struct PassSummary {
     std::size_t started = 0, moved = 0, waiting = 0, checkpointing = 0;
     Duration took;
+    // Where the time went: copying the state, planning (sched), applying
+    // the plan through the writer (records, audit events, the commit).
+    Duration snapshot, plan, apply;
   };
   Result<PassSummary> schedule_now();
 

@@ -137,7 +137,7 @@ Reply submit(Context& ctx, Call& call) {
         {call.now, call.who.user_id, "job.submit", "jobs/" + rec.id, "", rec.spec_json, ""});
     const std::string id = rec.id;
     world.put_job(std::move(entry));
-    return Reply{201, world.jobs.at(id).rendered};
+    return Reply{201, world.jobs.at(id).to_json()};
   });
   if (r.status == 201) ctx.wake_scheduler();
   return r;
@@ -188,8 +188,8 @@ Reply get(Context& ctx, Call& call) {
   }
   std::shared_lock lock(ctx.world.mutex);
   const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
-  if (explain != "true") return {200, e.rendered};
-  json j = json::parse(e.rendered);
+  if (explain != "true") return {200, e.to_json()};
+  json j = json::parse(e.to_json());
   j["blocking"] = e.record.state == "queued" ? blocking(ctx.world, e, call.now) : json::array();
   return reply(200, j);
 }
@@ -212,7 +212,7 @@ Reply list(Context& ctx, Call& call) {
       more = true;
       return false;
     }
-    items.push_back(e.rendered);
+    items.push_back(e.to_json());
     last = e.record.id;
     return true;
   };
@@ -260,7 +260,7 @@ Reply cancel(Context& ctx, Call& call) {
                            json{{"state", before}}.dump(), json{{"state", "cancelled"}}.dump(),
                            ""});
     world.put_job(std::move(e));
-    return Reply{200, world.jobs.at(id).rendered};
+    return Reply{200, world.jobs.at(id).to_json()};
   });
   if (r.status == 200) ctx.wake_scheduler();
   return r;

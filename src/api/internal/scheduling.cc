@@ -100,6 +100,17 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   const auto wall_start = std::chrono::steady_clock::now();
   const Instant now = clock_.now();
   Snapshot snap = take_snapshot(world_, now);
+  auto lap = [last = std::chrono::steady_clock::now()]() mutable {
+    const auto at = std::chrono::steady_clock::now();
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(at - last).count();
+    last = at;
+    return Duration::microseconds(us);
+  };
+  const Duration snapshot_took =
+      Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - wall_start)
+                                 .count());
+  (void)lap();
   const Policy& p = *snap.policy;
   if (scheduler_policy_ != snap.policy) {
     sched::SchedulerOptions options;
@@ -218,6 +229,8 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   }
 
   Server::PassSummary summary;
+  summary.snapshot = snapshot_took;
+  summary.plan = lap();
   Instant next_due = Instant::max();
   bool replan = false;
   writer_.run([&](World& world, store::Batch& batch) {
@@ -298,7 +311,6 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
       if (e.waiting_reason == why.first && e.waiting_rule == why.second) continue;
       e.waiting_reason = why.first;
       e.waiting_rule = why.second;
-      world.render(e);
     }
     // The earliest checkpoint or move still ahead.
     for (const auto& [id, e] : world.jobs) {
@@ -312,6 +324,7 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   });
   // Plan again on the new state; moved jobs are queued again and want a place.
   if (replan || summary.moved > 0) wake();
+  summary.apply = lap();
   summary.waiting = plan.waiting.size();
   {
     std::lock_guard lock(mutex_);

@@ -204,19 +204,32 @@ void World::render(JobEntry& e) const {
             {"team", r.team},
             {"state", r.state},
             {"spec", e.spec},
-            {"placement", parsed_or_null(r.placement_json)},
-            {"decision", parsed_or_null(r.decision_json)},
             {"submitted_at", to_iso8601(r.submitted_at)},
             {"submitted_by", r.submitted_by},
             {"updated_at", to_iso8601(r.updated_at)}};
-  if (r.state == "queued" && !e.waiting_reason.empty()) {
-    json waiting = {{"reason", e.waiting_reason}};
-    waiting["rule"] = e.waiting_rule.empty() ? json(nullptr) : json(e.waiting_rule);
-    j["waiting"] = waiting;
-  } else {
-    j["waiting"] = nullptr;
-  }
   e.rendered = j.dump();
+  e.rendered.pop_back();  // the closing brace: to_json() adds "waiting" and it
+  // The placement and the decision are JSON this server wrote: spliced in as
+  // they are, not parsed and printed again (a pass places hundreds of jobs).
+  e.rendered += ",\"placement\":";
+  e.rendered += r.placement_json.empty() ? "null" : r.placement_json;
+  e.rendered += ",\"decision\":";
+  e.rendered += r.decision_json.empty() ? "null" : r.decision_json;
+}
+
+std::string JobEntry::to_json() const {
+  std::string out = rendered;
+  out += ",\"waiting\":";
+  if (record.state == "queued" && !waiting_reason.empty()) {
+    out += nlohmann::json{{"reason", waiting_reason},
+                          {"rule", waiting_rule.empty() ? nlohmann::json(nullptr)
+                                                        : nlohmann::json(waiting_rule)}}
+               .dump();
+  } else {
+    out += "null";
+  }
+  out += '}';
+  return out;
 }
 
 sched::Job job_from_spec(const store::JobRecord& record, const json& spec) {

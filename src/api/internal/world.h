@@ -68,8 +68,11 @@ struct JobEntry {
   std::vector<std::pair<std::int32_t, std::int32_t>> nodes;  // (node, gpus)
   Instant must_leave_by = Instant::max();
   std::string cut_reason;
-  // The JSON the API shows, rendered when the job changes (GETs are many).
+  // The JSON the API shows but `waiting`, rendered when the job changes
+  // (GETs are many), without its closing brace: to_json() adds the rest. Why a
+  // job waits changes on every pass for thousands of jobs, its record not.
   std::string rendered;
+  std::string to_json() const;
 };
 
 struct World {
