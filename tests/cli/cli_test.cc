@@ -14,25 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = straits::testing::CommandResult;
 
 Outcome straits(const std::string& args) {
-  fs::path err_file = fs::temp_directory_path() / ("straits-cli-err-" + std::to_string(::getpid()));
-  std::string command = std::string(STRAITS_BINARY) + " " + args + " 2>" + err_file.string();
-  Outcome run;
-  straits::testing::CommandResult result = straits::testing::run_command(command);
-  run.exit_code = result.exit_code;
-  run.out = std::move(result.out);
-  std::ifstream in(err_file);
-  std::stringstream err;
-  err << in.rdbuf();
-  run.err = err.str();
-  fs::remove(err_file);
-  return run;
+  return straits::testing::run_command_capturing_stderr(std::string(STRAITS_BINARY) + " " + args);
 }
 
 const std::string kMinimal = std::string(STRAITS_TEST_DATA_DIR) + "/catalogs/minimal";

@@ -28,11 +28,7 @@ using nlohmann::json;
 constexpr const char* kOrg = "halcyon-reach";
 constexpr const char* kPool = "sg-tuas-1-h100";
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using Outcome = straits::testing::CommandResult;
 
 std::string shell_quoted(const std::string& text) {
   std::string out = "'";
@@ -42,19 +38,7 @@ std::string shell_quoted(const std::string& text) {
 
 // `straits ARGS` with `env` ("NAME=value ..." for the shell) before it.
 Outcome straits(const std::string& env, const std::string& args) {
-  fs::path err_file =
-      fs::temp_directory_path() / ("straits-client-err-" + std::to_string(::getpid()));
-  std::string command = env + " " + STRAITS_BINARY + " " + args + " 2>" + err_file.string();
-  Outcome run;
-  straits::testing::CommandResult result = straits::testing::run_command(command);
-  run.exit_code = result.exit_code;
-  run.out = std::move(result.out);
-  std::ifstream in(err_file);
-  std::stringstream err;
-  err << in.rdbuf();
-  run.err = err.str();
-  fs::remove(err_file);
-  return run;
+  return straits::testing::run_command_capturing_stderr(env + " " + STRAITS_BINARY + " " + args);
 }
 
 bool has(const std::string& text, const std::string& part) {
