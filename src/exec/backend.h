@@ -30,7 +30,7 @@ struct LaunchSpec {
   std::string job_id;         // "j-00000003"
   std::int32_t attempt = 1;   // 1, 2, ...: a job moved or requeued starts again
   std::string command;        // run by /bin/sh -c in work_dir
-  std::filesystem::path work_dir;        // created if missing; stdout.log and stderr.log go here
+  std::filesystem::path work_dir;        // created if missing; the output goes to output.log
   std::filesystem::path checkpoint_dir;  // created if missing; STRAITS_CHECKPOINT_DIR
   std::string resume_from;    // STRAITS_RESUME_FROM: a checkpoint path, "" to start afresh
   std::int32_t gpus = 1;      // the gang: STRAITS_GPUS
@@ -98,9 +98,15 @@ class Backend {
   // poll() says when it ended, as kCancelled).
   virtual Status stop(const std::string& handle, Duration grace) = 0;
 
-  // The last `max_bytes` of the run's output (stdout and stderr), "" if none.
-  virtual std::string log_tail(const std::string& handle, std::size_t max_bytes) = 0;
 };
+
+// A run's output: its stdout and stderr, interleaved as a terminal shows them,
+// in WORK_DIR/output.log (both backends write it there). From byte `offset`,
+// at most `max_bytes` ("" when nothing new): what the agent sends as logs.
+std::string read_output(const std::filesystem::path& work_dir, std::uint64_t offset,
+                        std::size_t max_bytes);
+// The last `max_bytes` of it, "" when none.
+std::string output_tail(const std::filesystem::path& work_dir, std::size_t max_bytes);
 
 // The checkpoint a run last reported. A job reports one by writing it under
 // STRAITS_CHECKPOINT_DIR and then, atomically (write a temporary file and

@@ -1,6 +1,6 @@
 // The local backend: each run is a process group of its own on this machine,
 // started by /bin/sh -c COMMAND in the run's work_dir, with its stdout and
-// stderr in work_dir/stdout.log and work_dir/stderr.log.
+// stderr in work_dir/output.log.
 //
 // A run never outlives its agent: the group leader is a small supervisor
 // that kills the whole group when the agent dies (PR_SET_PDEATHSIG), so that

@@ -1,6 +1,6 @@
 // The Slurm backend: a run is a Slurm batch job, submitted with
 // `sbatch --parsable` (name straits-JOB-ATTEMPT, --gres=gpu:TYPE:N per node,
-// --nodes, --ntasks, --output, --time, --no-requeue: straits requeues from
+// --nodes, --ntasks, --output=WORK_DIR/output.log, --time, --no-requeue: straits requeues from
 // the last checkpoint itself), watched with squeue (one call for all runs)
 // and scontrol or sacct for jobs that left the queue, checkpointed with
 // `scancel --signal=USR1 --batch`, stopped with scancel.
