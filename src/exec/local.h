@@ -7,6 +7,16 @@
 // a job requeued after its agent was lost never runs twice at once. The
 // death signal follows the *thread* that forked: drive the backend from a
 // thread that lives as long as the agent.
+//
+// Signals go to the whole group (SIGUSR1 for a checkpoint, SIGTERM, SIGKILL).
+// The command starts with SIGUSR1 ignored, so that /bin/sh, which waits for
+// its last command rather than exec'ing it, does not die of a checkpoint
+// request; a program that checkpoints installs its own handler. After
+// SIGTERM (stop, time limit) the run ends when all its processes have, or at
+// SIGKILL after the grace; when a run ends otherwise, what it left behind in
+// its group (`sleep 100 &`) is SIGKILLed. A process that leaves the group
+// (setsid) is out of the backend's reach. The handle is the supervisor's pid;
+// the status a run ended with is kept and answered again by poll().
 #pragma once
 
 #include <memory>
@@ -16,7 +26,8 @@
 namespace straits::exec {
 
 struct LocalOptions {
-  // How long stop() and time limits wait between SIGTERM and SIGKILL.
+  // How long a run past its time limit gets between SIGTERM and SIGKILL
+  // (stop() takes its own); the destructor waits at most 1 s of it.
   Duration kill_grace = Duration::seconds(10);
 };
 
