@@ -215,15 +215,15 @@ TEST_F(LocalBackendTest, CommandThatDoesNotExistFailsWith127) {
 }
 
 TEST_F(LocalBackendTest, CheckpointOnSigusr1ThenResumeEndsWithTheSameResult) {
-  LaunchSpec reference = spec(kTrain + " --steps 30 --step-ms 0", "reference");
+  LaunchSpec reference = spec(kTrain + " --steps 200 --step-ms 0", "reference");
   ASSERT_EQ(run_to_end(reference).state, RunState::kSucceeded) << output(reference);
   const std::string expected = final_line(output(reference));
-  ASSERT_EQ(expected.rfind("final step=30 result=", 0), 0u) << output(reference);
+  ASSERT_EQ(expected.rfind("final step=200 result=", 0), 0u) << output(reference);
 
-  // A run asked for a checkpoint, then stopped.
-  LaunchSpec first = spec(kTrain + " --steps 30 --step-ms 20", "first");
+  // A run asked for a checkpoint, then stopped (long before its 200 steps of 20 ms end).
+  LaunchSpec first = spec(kTrain + " --steps 200 --step-ms 20", "first");
   const std::string handle = launch(first);
-  ASSERT_TRUE(wait_for_output(first, "step 3/30")) << output(first);
+  ASSERT_TRUE(wait_for_output(first, "step 3/200")) << output(first);
   ASSERT_TRUE(backend_->request_checkpoint(handle));
   std::optional<Checkpoint> checkpoint;
   ASSERT_TRUE(wait_until(
@@ -253,13 +253,13 @@ TEST_F(LocalBackendTest, CheckpointOnSigusr1ThenResumeEndsWithTheSameResult) {
   EXPECT_EQ(*latest, checkpoint);
 
   // The next attempt resumes from it.
-  LaunchSpec second = spec(kTrain + " --steps 30 --step-ms 0", "second");
+  LaunchSpec second = spec(kTrain + " --steps 200 --step-ms 0", "second");
   second.attempt = 2;
   second.resume_from = checkpoint->path;
   ASSERT_EQ(run_to_end(second).state, RunState::kSucceeded) << output(second);
   EXPECT_NE(output(second).find("resumed from step " + step + "\n"), std::string::npos)
       << output(second);
-  EXPECT_EQ(output(second).find("step 1/30 "), std::string::npos) << output(second);
+  EXPECT_EQ(output(second).find("step 1/200 "), std::string::npos) << output(second);
   EXPECT_EQ(final_line(output(second)), expected);
 }
 
@@ -385,20 +385,19 @@ TEST_F(LocalBackendTest, RunDiesWithItsAgent) {
     for (;;) ::pause();
   }
   std::string text;
-  ASSERT_TRUE(wait_until(
+  const bool started = wait_until(
       [&] {
         text = read_file(pids);
         return !text.empty();
       },
-      5s));
+      5s);
   pid_t shell = 0, sleeper = 0;
   std::istringstream(text) >> shell >> sleeper;
-  ASSERT_GT(shell, 0);
-  ASSERT_GT(sleeper, 0);
-  EXPECT_FALSE(process_gone(sleeper));
-  ASSERT_EQ(::kill(agent, SIGKILL), 0);
+  const bool alive = started && shell > 0 && sleeper > 0 && !process_gone(sleeper);
+  ASSERT_EQ(::kill(agent, SIGKILL), 0);  // also when the run did not start: no agent left behind
   int agent_status = 0;
   ASSERT_EQ(::waitpid(agent, &agent_status, 0), agent);
+  ASSERT_TRUE(alive) << "the run did not start: '" << text << "'";
   EXPECT_TRUE(wait_until([&] { return process_gone(shell) && process_gone(sleeper); }, 2s));
 }
 
