@@ -394,12 +394,13 @@ Result<std::string> LocalBackend::launch(const LaunchSpec& spec) {
 bool LocalBackend::try_reap(Run& run) {
   siginfo_t info{};
   if (::waitid(P_PID, static_cast<id_t>(run.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-    if (errno == EINTR) return false;
+    const int error = errno;
+    if (error == EINTR) return false;
     // Reaped by someone else (SIGCHLD ignored in the agent?): how it ended is unknown, and its
     // pid may be anyone's now, so its group is not signalled again.
     run.final = RunStatus{RunState::kLost, std::nullopt, std::nullopt,
                           "the run's supervisor (pid " + std::to_string(run.pid) +
-                              ") was reaped outside the local backend: " + errno_text(errno)};
+                              ") was reaped outside the local backend: " + errno_text(error)};
     return true;
   }
   if (info.si_pid != run.pid) return false;
@@ -470,8 +471,9 @@ Result<std::map<std::string, RunStatus>> LocalBackend::poll(
       out[handle] = *run.final;
     } else {
       RunStatus running{RunState::kRunning, std::nullopt, std::nullopt, ""};
-      if (run.term_sent)
+      if (run.term_sent) {
         running.detail = "SIGTERM sent, SIGKILL after a grace of " + to_human(run.grace);
+      }
       out[handle] = running;
     }
   }

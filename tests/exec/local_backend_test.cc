@@ -162,6 +162,29 @@ TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndTheAgents) {
   EXPECT_EQ(output(fresh), "resume=[]\n");
 }
 
+// Whatever the agent ignores or blocks (a server ignores SIGPIPE), the command starts with
+// default dispositions, nothing blocked, and SIGUSR1 ignored (so that a shell waiting for the
+// program that checkpoints does not die of it).
+TEST_F(LocalBackendTest, CommandStartsWithDefaultSignalsButSigusr1Ignored) {
+  struct sigaction ignore {
+  }, old_pipe{}, old_int{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old_pipe);
+  ::sigaction(SIGINT, &ignore, &old_int);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR2);
+  ::pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+  LaunchSpec run = spec("grep -E '^Sig(Ign|Blk)' /proc/self/status");
+  const std::string handle = launch(run);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ASSERT_EQ(wait_end(handle).state, RunState::kSucceeded);
+  // Bit n-1 stands for signal n: SIGUSR1 is 10.
+  EXPECT_EQ(output(run), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000200\n");
+}
+
 TEST_F(LocalBackendTest, OutputIsOneFileReadByOffset) {
   LaunchSpec run = spec("printf 'one\\n'; printf 'two\\n' >&2; printf 'three'");
   EXPECT_EQ(run_to_end(run).state, RunState::kSucceeded);
