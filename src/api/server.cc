@@ -158,6 +158,20 @@ struct Server::Impl {
     world.leases = std::move(fresh.leases);
     world.jobs = std::move(fresh.jobs);
     world.jobs_by_org = std::move(fresh.jobs_by_org);
+    {
+      std::lock_guard agents_lock(world.agent_mutex);
+      // Keep what is memory only (when each agent was last heard).
+      for (auto& [id, a] : fresh.agents) {
+        auto old = world.agents.find(id);
+        if (old == world.agents.end()) continue;
+        a.last_seen = old->second.last_seen;
+        a.last_seen_at = old->second.last_seen_at;
+      }
+      world.agents = std::move(fresh.agents);
+      world.agent_by_name = std::move(fresh.agent_by_name);
+      world.start_claims.clear();
+    }
+    world.next_agent = fresh.next_agent;
     world.next_lease = fresh.next_lease;
     world.next_job = fresh.next_job;
     world.next_user = fresh.next_user;
@@ -422,9 +436,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
     return std::move(loaded).error().with_context(where);
   }
   s.writer = std::make_unique<Writer>(s.world, *s.store, [&s] { return s.reload(); });
-  s.loop = std::make_unique<SchedulingLoop>(s.world, *s.writer, clock, s.metrics);
+  s.loop = std::make_unique<SchedulingLoop>(s.world, *s.writer, clock, s.metrics, s.options);
   s.context.reset(new Context{s.world, *s.writer, *s.store, clock, s.options, s.metrics,
-                              [&s] { s.loop->wake(); }, [&s] { return s.loop->pass(); }});
+                              [&s] { s.loop->wake(); }, [&s] { return s.loop->pass(); },
+                              [&s] { return s.stopped.load(); }});
   s.routes = all_routes();
   s.install_routes();
   if (empty && s.options.seed) STRAITS_TRY(s.seed(*s.options.seed));
@@ -472,7 +487,9 @@ int Server::port() const {
 void Server::run() {
   Impl& s = *impl_;
   if (s.options.schedule_interval > Duration::seconds(0)) {
-    s.loop->start(s.options.schedule_interval, s.options.min_pass_gap);
+    // Often enough to notice a lost agent within a third of its timeout.
+    s.loop->start(std::min(s.options.schedule_interval, s.options.agent_lost_after / 3),
+                  s.options.min_pass_gap);
     s.loop->wake();  // a first pass at start: the queue may hold jobs
   }
   s.log({{"level", "info"},
@@ -488,6 +505,7 @@ void Server::run() {
 
 void Server::stop() {
   impl_->stopped = true;
+  impl_->world.changed.notify();  // long-polling agents answer now
   impl_->http.stop();
 }
 

@@ -58,6 +58,16 @@ struct ServerOptions {
   // holds it), and concurrent submissions share a commit, so more threads
   // than cores pay off.
   int threads = 32;
+  // Site agents (docs/agents.md): how often they heartbeat; when one not
+  // heard from is lost (its jobs are queued again from their checkpoints);
+  // how long after a run's window closed the server waits for its agent to
+  // say it ended before queueing the job anyway (the agent stops it by then
+  // on its own); how many times a job is requeued after failures that are
+  // not its own before it fails.
+  Duration agent_heartbeat_interval = Duration::seconds(5);
+  Duration agent_lost_after = Duration::seconds(30);
+  Duration agent_stop_grace = Duration::seconds(15);
+  int max_requeues = 3;
   // Structured logs (one JSON object a line); nullptr: none.
   std::function<void(const std::string& line)> log;
 };

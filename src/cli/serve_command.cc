@@ -11,6 +11,7 @@
 #include <mutex>
 #include <semaphore>
 #include <thread>
+#include <tuple>
 
 #include "api/server.h"
 #include "cli/commands.h"
@@ -27,6 +28,9 @@ struct ServeOptions {
   std::string seed;
   std::string token_file;
   std::string schedule_interval = "5s";
+  std::string agent_heartbeat = "5s";
+  std::string agent_lost_after = "30s";
+  std::string agent_stop_grace = "15s";
   int threads = 32;
   std::size_t max_body = 1 << 20;
   bool quiet = false;
@@ -63,6 +67,20 @@ void run(Context& context, const ServeOptions& o) {
                                              : parse_duration(o.schedule_interval);
   if (!interval) return context.fail("--schedule-interval: " + interval.error().message());
   options.schedule_interval = *interval;
+  for (auto [flag, text, into] :
+       {std::tuple{"--agent-heartbeat", &o.agent_heartbeat, &options.agent_heartbeat_interval},
+        std::tuple{"--agent-lost-after", &o.agent_lost_after, &options.agent_lost_after},
+        std::tuple{"--agent-stop-grace", &o.agent_stop_grace, &options.agent_stop_grace}}) {
+    auto d = parse_duration(*text);
+    if (!d || *d <= Duration::seconds(0)) {
+      return context.fail(std::string(flag) + ": " +
+                          (d ? "must be more than zero" : d.error().message()));
+    }
+    *into = *d;
+  }
+  if (options.agent_lost_after <= options.agent_heartbeat_interval * 2) {
+    return context.fail("--agent-lost-after must be more than two heartbeats (--agent-heartbeat)");
+  }
   options.threads = o.threads;
   options.max_body_bytes = o.max_body;
   std::mutex log_mutex;
@@ -130,6 +148,14 @@ void add_serve_command(CLI::App& app, Context& context) {
                     "At the first start, also write the admin token to this file (mode 600)");
   serve->add_option("--schedule-interval", o->schedule_interval,
                     "Longest time between scheduling passes (default 5s; 0: only on demand)");
+  serve->add_option("--agent-heartbeat", o->agent_heartbeat,
+                    "How often site agents heartbeat (default 5s)");
+  serve->add_option("--agent-lost-after", o->agent_lost_after,
+                    "An agent not heard from this long is lost and its jobs are requeued from "
+                    "their checkpoints (default 30s)");
+  serve->add_option("--agent-stop-grace", o->agent_stop_grace,
+                    "How long after a run's window closed to wait for its agent to report it "
+                    "ended before requeueing the job anyway (default 15s)");
   serve->add_option("--threads", o->threads,
                     "HTTP worker threads, one per connection served at once (default 32)");
   serve->add_option("--max-body", o->max_body, "Largest request body in bytes (default 1 MiB)");

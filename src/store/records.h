@@ -84,7 +84,24 @@ struct JobRecord {
   Instant submitted_at;
   std::string submitted_by;  // user id
   Instant updated_at;
+  // Its runs at site agents (issue 7): the current attempt, the agent and
+  // handle, the last checkpoint, the outcome; "" before the first placement.
+  std::string run_json;
   friend bool operator==(const JobRecord&, const JobRecord&) = default;
+};
+
+// A site agent (issue 7): registered by name; state "active" or "lost".
+// body_json holds what the API shows of it (sites, backend, version, who
+// registered it). When it was last heard from is kept in memory only: a
+// heartbeat is not worth a durable write.
+struct AgentRecord {
+  std::string id;
+  std::string name;
+  std::string state = "active";
+  std::string body_json;
+  Instant registered_at;
+  Instant updated_at;
+  friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };
 
 // What happened to a job, in order: submitted, placed, checkpoint, moved...
@@ -145,10 +162,11 @@ struct Batch {
   std::vector<LeaseRecord> leases;
   std::vector<JobRecord> jobs;
   std::vector<JobEvent> job_events;
+  std::vector<AgentRecord> agents;
   std::vector<NewAuditEvent> audit;
   bool empty() const {
     return entities.empty() && users.empty() && tokens.empty() && leases.empty() && jobs.empty() &&
-           job_events.empty() && audit.empty();
+           job_events.empty() && agents.empty() && audit.empty();
   }
 };
 
@@ -160,6 +178,7 @@ struct Snapshot {
   std::vector<LeaseRecord> leases;         // by id
   std::vector<JobRecord> jobs;             // by id
   std::vector<JobEvent> job_events;        // by job, then seq
+  std::vector<AgentRecord> agents;         // by id
   std::int64_t audit_seq = 0;              // the last event's, 0 when none
   std::string audit_head = kAuditGenesis;  // the last event's hash
 };

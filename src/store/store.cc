@@ -102,6 +102,16 @@ constexpr Migration kMigrations[] = {
      "  message TEXT NOT NULL,"
      "  data_json TEXT NOT NULL,"
      "  PRIMARY KEY (job_id, seq))"},
+    {"0003 site agents",
+     // Site agents and the runs of jobs on them (issue 7).
+     "ALTER TABLE jobs ADD COLUMN run_json TEXT NOT NULL DEFAULT '';"
+     "CREATE TABLE agents ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  name TEXT NOT NULL UNIQUE,"
+     "  state TEXT NOT NULL,"
+     "  body_json TEXT NOT NULL,"
+     "  registered_at_us BIGINT NOT NULL,"
+     "  updated_at_us BIGINT NOT NULL)"},
 };
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));
 
@@ -177,12 +187,18 @@ const std::string kUpsertLease =
     "terminated_at_us = excluded.terminated_at_us, decision_json = excluded.decision_json";
 const std::string kUpsertJob =
     "INSERT INTO jobs (id, org, team, state, spec_json, placement_json, decision_json, "
-    "submitted_at_us, submitted_by, updated_at_us) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET "
+    "submitted_at_us, submitted_by, updated_at_us, run_json) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO UPDATE SET "
     "org = excluded.org, team = excluded.team, state = excluded.state, "
     "spec_json = excluded.spec_json, placement_json = excluded.placement_json, "
     "decision_json = excluded.decision_json, submitted_at_us = excluded.submitted_at_us, "
-    "submitted_by = excluded.submitted_by, updated_at_us = excluded.updated_at_us";
+    "submitted_by = excluded.submitted_by, updated_at_us = excluded.updated_at_us, "
+    "run_json = excluded.run_json";
+const std::string kUpsertAgent =
+    "INSERT INTO agents (id, name, state, body_json, registered_at_us, updated_at_us) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
+    "name = excluded.name, state = excluded.state, body_json = excluded.body_json, "
+    "registered_at_us = excluded.registered_at_us, updated_at_us = excluded.updated_at_us";
 const std::string kUpsertJobEvent =
     "INSERT INTO job_events (job_id, seq, at_us, kind, message, data_json) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id, seq) DO UPDATE SET "
@@ -233,8 +249,13 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) 
   for (const JobRecord& j : batch.jobs) {
     auto r = db.query(kUpsertJob, {of(j.id), of(j.org), of(j.team), of(j.state), of(j.spec_json),
                                    of(j.placement_json), of(j.decision_json), of(j.submitted_at),
-                                   of(j.submitted_by), of(j.updated_at)});
+                                   of(j.submitted_by), of(j.updated_at), of(j.run_json)});
     if (!r) return failed(r.error(), "job '" + j.id + "'");
+  }
+  for (const AgentRecord& a : batch.agents) {
+    auto r = db.query(kUpsertAgent, {of(a.id), of(a.name), of(a.state), of(a.body_json),
+                                     of(a.registered_at), of(a.updated_at)});
+    if (!r) return failed(r.error(), "agent '" + a.id + "'");
   }
   for (const JobEvent& e : batch.job_events) {
     auto r = db.query(kUpsertJobEvent, {of(e.job_id), of(e.seq), of(e.at), of(e.kind),
@@ -312,12 +333,20 @@ Result<Snapshot> read_snapshot(Connection& db) {
             [](const auto& a, const auto& b) { return a.id < b.id; });
   auto jobs = db.query(
       "SELECT id, org, team, state, spec_json, placement_json, decision_json, "
-      "submitted_at_us, submitted_by, updated_at_us FROM jobs");
+      "submitted_at_us, submitted_by, updated_at_us, run_json FROM jobs");
   if (!jobs) return failed(jobs.error(), "reading jobs");
   for (const auto& r : *jobs) {
     s.jobs.push_back(
-        {r[0], r[1], r[2], r[3], r[4], r[5], r[6], instant(r[7]), r[8], instant(r[9])});
+        {r[0], r[1], r[2], r[3], r[4], r[5], r[6], instant(r[7]), r[8], instant(r[9]), r[10]});
   }
+  auto agents =
+      db.query("SELECT id, name, state, body_json, registered_at_us, updated_at_us FROM agents");
+  if (!agents) return failed(agents.error(), "reading agents");
+  for (const auto& r : *agents) {
+    s.agents.push_back({r[0], r[1], r[2], r[3], instant(r[4]), instant(r[5])});
+  }
+  std::sort(s.agents.begin(), s.agents.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
   std::sort(s.jobs.begin(), s.jobs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   auto events = db.query("SELECT job_id, seq, at_us, kind, message, data_json FROM job_events");
   if (!events) return failed(events.error(), "reading job events");

@@ -26,6 +26,7 @@ struct Context {
   Metrics& metrics;
   std::function<void()> wake_scheduler;  // a change the scheduling loop should see
   std::function<Result<Server::PassSummary>()> schedule_now;
+  std::function<bool()> stopping;  // long-polls answer at once when true
 };
 
 struct Route {
@@ -40,6 +41,7 @@ void add_access_routes(std::vector<Route>& routes);
 void add_lease_routes(std::vector<Route>& routes);
 void add_job_routes(std::vector<Route>& routes);
 void add_misc_routes(std::vector<Route>& routes);
+void add_agent_routes(std::vector<Route>& routes);
 std::vector<Route> all_routes();
 
 // A list page: items with id > `after` (ids sort by creation), at most

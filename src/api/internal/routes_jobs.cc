@@ -3,14 +3,11 @@
 // decision of each placement is kept with it.
 #include "api/internal/auth.h"
 #include "api/internal/routes.h"
+#include "api/internal/runs.h"
 #include "policy/decision_json.h"
 
 namespace straits::api::internal {
 namespace {
-
-bool final_state(const std::string& s) {
-  return s == "succeeded" || s == "failed" || s == "cancelled";
-}
 
 // Reads and checks a submitted spec; returns it normalised (what is shown).
 json read_spec(const Call& call, const World& world, std::size_t max_items, std::string& org,
@@ -251,6 +248,12 @@ Reply cancel(Context& ctx, Call& call) {
     e.record.updated_at = call.now;
     e.pool.reset();
     e.nodes.clear();
+    // A run still going is stopped by its agent (a cancel assignment).
+    if (run_active(e)) {
+      e.run["stop"] = "cancel";
+      e.run["stop_reason"] = "cancelled by " + call.who.name;
+      e.record.run_json = e.run.dump();
+    }
     e.events.push_back(event(e.record, static_cast<std::int64_t>(e.events.size()) + 1, call.now,
                              "cancelled",
                              "cancelled by " + call.who.name + " (was " + before + ")"));
@@ -282,16 +285,24 @@ Reply events(Context& ctx, Call& call) {
   return reply(200, json{{"items", items}, {"next", nullptr}});
 }
 
-// What agents reported of the job's output (issue 7 brings the agents): the
-// events of kind "log", oldest first.
+// What agents reported of the job's output: the events of kind "log", oldest
+// first, line by line.
 Reply logs(Context& ctx, Call& call) {
   check_query(call, {"tail"});
   const auto tail = static_cast<std::size_t>(query_integer(call, "tail", 1, 100000).value_or(1000));
   std::shared_lock lock(ctx.world.mutex);
   const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
+  // An agent reports output in chunks (docs/agents.md): shown line by line.
   std::vector<std::string> lines;
   for (const store::JobEvent& ev : e.events) {
-    if (ev.kind == "log") lines.push_back(ev.message);
+    if (ev.kind != "log") continue;
+    std::size_t from = 0;
+    while (from < ev.message.size()) {
+      std::size_t end = ev.message.find('\n', from);
+      if (end == std::string::npos) end = ev.message.size();
+      lines.push_back(ev.message.substr(from, end - from));
+      from = end + 1;
+    }
   }
   if (lines.size() > tail) lines.erase(lines.begin(), lines.end() - static_cast<long>(tail));
   return reply(200, json{{"job", e.record.id}, {"state", e.record.state}, {"lines", lines}});

@@ -205,6 +205,7 @@ std::vector<Route> all_routes() {
   add_lease_routes(routes);
   add_job_routes(routes);
   add_misc_routes(routes);
+  add_agent_routes(routes);
   return routes;
 }
 

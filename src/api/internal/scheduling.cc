@@ -3,14 +3,11 @@
 #include <algorithm>
 #include <chrono>
 
+#include "api/internal/runs.h"
 #include "policy/decision_json.h"
 
 namespace straits::api::internal {
 namespace {
-
-bool placed_state(const std::string& s) {
-  return s == "assigned" || s == "running" || s == "checkpointing";
-}
 
 // What a pass works on, copied under the shared lock.
 struct Snapshot {
@@ -88,8 +85,9 @@ struct Cut {
 
 }  // namespace
 
-SchedulingLoop::SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics)
-    : world_(world), writer_(writer), clock_(clock), metrics_(metrics) {}
+SchedulingLoop::SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics,
+                               const ServerOptions& options)
+    : world_(world), writer_(writer), clock_(clock), metrics_(metrics), options_(options) {}
 
 SchedulingLoop::~SchedulingLoop() {
   stop();
@@ -241,12 +239,31 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
           {e.record.id, static_cast<std::int64_t>(e.events.size()) + 1, now, kind, message, data});
       batch.job_events.push_back(e.events.back());
     };
+    // Agents not heard from: their jobs go back to the queue.
+    if (mark_lost_agents(world, batch, now, options_) > 0) replan = true;
     for (const Cut& cut : stale ? std::vector<Cut>{} : cuts) {
       auto it = world.jobs.find(cut.job);
       if (it == world.jobs.end() || !placed_state(it->second.record.state)) continue;
       JobEntry& e = it->second;
       const std::string before = e.record.state;
       const std::string reason = cut.reason.empty() ? e.cut_reason : cut.reason;
+      if (cut.now_move && run_active(e)) {
+        // Its window closed with the run still going: the agent stops it by
+        // then on its own; tell it too, and give it stop_grace to say so
+        // before the job is queued anyway (never two runs at once).
+        if (now < e.must_leave_by + options_.agent_stop_grace) {
+          if (e.run.value("stop", "").empty()) {
+            e.run["stop"] = "stop";
+            e.run["stop_reason"] =
+                "its window closed at " + to_iso8601(e.must_leave_by) + ": " + reason;
+            add_event(e, "stop", "stop requested: " + e.run["stop_reason"].get<std::string>(), "");
+            save_job(world, e, batch, now);
+          }
+          next_due = std::min(next_due, e.must_leave_by + options_.agent_stop_grace);
+          continue;
+        }
+        e.run["active"] = false;
+      }
       if (cut.now_move) {
         add_event(e, "moved", "checkpointed and left pool " + e.pool.value_or("") + ": " + reason,
                   json{{"pool", e.pool.value_or("")}, {"reason", reason}}.dump());
@@ -285,6 +302,8 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
       if (it == world.jobs.end() || it->second.record.state != "queued") continue;
       JobEntry& e = it->second;
       e.record.state = "assigned";
+      begin_attempt(e);
+      e.record.run_json = e.run.dump();
       e.record.placement_json = pl.placement_json;
       e.record.decision_json = pl.decision_json;
       e.record.updated_at = now;
@@ -319,7 +338,7 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
                                         ? e.must_leave_by
                                         : e.must_leave_by - scheduler_->checkpoint_time(e.job));
     }
-    replan = stale;
+    replan = replan || stale;
     return Reply{200, ""};
   });
   // Plan again on the new state; moved jobs are queued again and want a place.

@@ -4,7 +4,8 @@
 // writer, which drops any start that the world changed under (a job
 // cancelled, a lease or the catalog changed): the next pass redoes it.
 //
-// Placed jobs are "assigned" (the site's agent takes them, issue 7). A job
+// Placed jobs are "assigned": the site's agent takes them (docs/agents.md).
+// Each pass also marks agents not heard from as lost. A job
 // whose window closes (its lease ends, a rule takes effect: the scheduler's
 // must_leave_by) is asked to checkpoint ("checkpointing") a checkpoint's
 // time before, and is queued again at must_leave_by: moved, as in the
@@ -25,7 +26,8 @@ namespace straits::api::internal {
 
 class SchedulingLoop {
  public:
-  SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics);
+  SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics,
+                 const ServerOptions& options);
   ~SchedulingLoop();
 
   Result<Server::PassSummary> pass();
@@ -42,6 +44,7 @@ class SchedulingLoop {
   Writer& writer_;
   const Clock& clock_;
   Metrics& metrics_;
+  const ServerOptions& options_;
   std::mutex pass_mutex_;  // one pass at a time
   std::shared_ptr<const Policy> scheduler_policy_;
   std::unique_ptr<sched::Scheduler> scheduler_;

@@ -121,8 +121,26 @@ Status World::load(store::Snapshot s) {
       }
     }
     entry.events = std::move(events[r.id]);
+    entry.run = parsed_or_null(r.run_json);
     entry.record = std::move(r);
     put_job(std::move(entry));
+  }
+  for (auto& a : s.agents) {
+    next_agent = std::max(next_agent, id_number(a.id) + 1);
+    AgentEntry entry;
+    entry.body = parsed_or_null(a.body_json);
+    if (!entry.body.is_object()) entry.body = json::object();
+    for (const auto& site : entry.body.value("sites", json::array())) {
+      if (site.is_string()) entry.sites.insert(site.get<std::string>());
+    }
+    entry.operator_id = entry.body.value("operator", "");
+    // Heard "now": an agent gets a whole lost_after to come back after the
+    // server restarts.
+    entry.last_seen = std::chrono::steady_clock::now();
+    entry.last_seen_at = a.updated_at;
+    agent_by_name[a.name] = a.id;
+    entry.record = std::move(a);
+    agents[entry.record.id] = std::move(entry);
   }
   audit_seq = s.audit_seq;
   return ok();
@@ -215,6 +233,40 @@ void World::render(JobEntry& e) const {
   e.rendered += r.placement_json.empty() ? "null" : r.placement_json;
   e.rendered += ",\"decision\":";
   e.rendered += r.decision_json.empty() ? "null" : r.decision_json;
+  e.rendered += ",\"run\":";
+  e.rendered += r.run_json.empty() ? "null" : r.run_json;
+}
+
+std::string AgentEntry::to_json(bool with_liveness) const {
+  json j = {{"id", record.id},
+            {"name", record.name},
+            {"state", record.state},
+            {"sites", body.value("sites", json::array())},
+            {"backend", body.value("backend", "")},
+            {"version", body.value("version", "")},
+            {"registered_by", body.value("registered_by", "")},
+            {"registered_at", to_iso8601(record.registered_at)},
+            {"updated_at", to_iso8601(record.updated_at)}};
+  if (with_liveness) j["last_seen"] = to_iso8601(last_seen_at);
+  return j.dump();
+}
+
+std::uint64_t ChangeSignal::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+void ChangeSignal::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+void ChangeSignal::wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  cv_.wait_until(lock, deadline, [&] { return generation_ != seen; });
 }
 
 std::string JobEntry::to_json() const {

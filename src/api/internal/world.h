@@ -4,8 +4,11 @@
 // writer thread changes it, under an exclusive one.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -68,11 +71,51 @@ struct JobEntry {
   std::vector<std::pair<std::int32_t, std::int32_t>> nodes;  // (node, gpus)
   Instant must_leave_by = Instant::max();
   std::string cut_reason;
+  // Its runs at site agents (record.run_json, parsed; null before the first
+  // placement): docs/agents.md. Keys: attempt, agent, handle, started_at,
+  // active (a run of the attempt may be going), stop ("", "stop", "cancel"),
+  // stop_reason, checkpoint, requeues, result.
+  json run;
+  // Assignment ids of the current attempt an agent acknowledged (memory
+  // only: after a restart they are delivered again and acknowledged again).
+  std::set<std::string> acked;
   // The JSON the API shows but `waiting`, rendered when the job changes
   // (GETs are many), without its closing brace: to_json() adds the rest. Why a
   // job waits changes on every pass for thousands of jobs, its record not.
   std::string rendered;
   std::string to_json() const;
+};
+
+// A site agent. What changes on every request of it (when it was last
+// heard, what it was handed) is memory only, under World::agent_mutex.
+struct AgentEntry {
+  store::AgentRecord record;
+  json body;  // the record's body: sites, backend, version, registered_by
+  std::set<std::string> sites;
+  std::string operator_id;  // of its sites ("" when they differ)
+  std::string to_json(bool with_liveness = true) const;
+  // Memory only (agent_mutex). Liveness is measured in real time, not with
+  // the server's clock, which tests and simulations move at will.
+  mutable std::chrono::steady_clock::time_point last_seen;
+  mutable Instant last_seen_at;             // the same, on the server's clock, for the API
+  mutable std::set<std::string> delivered;  // assignment ids handed out
+  // Runs it said it has (heartbeat) that the server does not expect there:
+  // each gets a stop assignment. (job, attempt).
+  mutable std::set<std::pair<std::string, std::int64_t>> stray_runs;
+};
+
+// Wakes long-polling agents when something changed (every commit).
+class ChangeSignal {
+ public:
+  std::uint64_t generation() const;
+  void notify();
+  // Waits until the generation is not `seen` or until `deadline`.
+  void wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable cv_;
+  std::uint64_t generation_ = 0;
 };
 
 struct World {
@@ -91,7 +134,16 @@ struct World {
   std::map<std::string, store::LeaseRecord> leases;
   std::map<std::string, JobEntry> jobs;
   std::map<std::string, std::set<std::string>> jobs_by_org;
-  std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1;
+  std::map<std::string, AgentEntry> agents;
+  std::map<std::string, std::string> agent_by_name;
+  // Guards the memory-only fields of agents and start_claims: changed by
+  // requests that hold `mutex` shared.
+  mutable std::mutex agent_mutex;
+  // (job, attempt) -> the agent its start was handed to: two agents of one
+  // site never both get it.
+  std::map<std::pair<std::string, std::int64_t>, std::string> start_claims;
+  ChangeSignal changed;
+  std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1, next_agent = 1;
   std::int64_t audit_seq = 0;
   // Changes whenever a lease is created or terminated: a scheduling plan made
   // before is not applied.

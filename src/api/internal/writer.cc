@@ -17,6 +17,7 @@ void append(store::Batch& to, store::Batch&& from) {
   move_all(to.leases, from.leases);
   move_all(to.jobs, from.jobs);
   move_all(to.job_events, from.job_events);
+  move_all(to.agents, from.agents);
   move_all(to.audit, from.audit);
 }
 
@@ -100,6 +101,8 @@ void Writer::loop() {
         if (!committed->empty()) world_.audit_seq = committed->back().seq;
       }
     }
+    // Long-polling agents look again: an assignment may have appeared.
+    if (!batch.empty()) world_.changed.notify();
     for (std::size_t i = 0; i < taken.size(); ++i) taken[i].done.set_value(std::move(replies[i]));
   }
 }

@@ -1,0 +1,600 @@
+// Site agents (docs/agents.md): register, heartbeat, take assignments by
+// long-poll, report what their runs did. An agent acts for an operator: its
+// token is an admin's or the operator-admin's of every site it serves.
+// Assignments are not stored: they follow from the jobs' states and runs,
+// so the same assignment always has the same id, however often it is
+// handed out.
+#include <chrono>
+#include <regex>
+
+#include "api/internal/auth.h"
+#include "api/internal/routes.h"
+#include "api/internal/runs.h"
+
+namespace straits::api::internal {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+bool manages_agent(const Principal& who, const AgentEntry& a) {
+  return who.is("admin") ||
+         (who.is("operator-admin") && !a.operator_id.empty() && who.operator_id == a.operator_id);
+}
+
+// The agent, if the caller may see it: 404 otherwise (as for any other
+// tenant's thing). The auditor reads every agent.
+const AgentEntry& find_agent(const World& world, const Principal& who, const std::string& id,
+                             bool reading) {
+  auto it = world.agents.find(id);
+  if (it == world.agents.end() ||
+      !(manages_agent(who, it->second) || (reading && who.is("auditor")))) {
+    not_found("agent '" + id + "'");
+  }
+  return it->second;
+}
+
+void heard_from(const World& world, const AgentEntry& a, Instant now) {
+  std::lock_guard lock(world.agent_mutex);
+  a.last_seen = SteadyClock::now();
+  a.last_seen_at = now;
+}
+
+json agent_reply(const World& world, const AgentEntry& a, const ServerOptions& options) {
+  std::string text;
+  {
+    std::lock_guard lock(world.agent_mutex);
+    text = a.to_json();
+  }
+  json j = json::parse(text);
+  j["heartbeat_interval_seconds"] =
+      options.agent_heartbeat_interval.count_microseconds() / 1'000'000;
+  j["lost_after_seconds"] = options.agent_lost_after.count_microseconds() / 1'000'000;
+  return j;
+}
+
+std::int64_t seconds_until(Instant when, Instant now) {
+  const std::int64_t us = (when - now).count_microseconds();
+  return us <= 0 ? 0 : us / 1'000'000;
+}
+
+std::string site_of(const World& world, const JobEntry& e) {
+  if (!e.pool) return "";
+  const catalog::Pool* pool = world.policy->catalog.find_pool(PoolId(*e.pool));
+  return pool ? pool->site.str() : "";
+}
+
+std::string assignment_id(const std::string& job, std::int64_t attempt, const char* kind) {
+  return job + "/" + std::to_string(attempt) + "/" + kind;
+}
+
+// What the agent has to do now. World locked shared, agent_mutex held.
+std::vector<json> outstanding(const World& world, const AgentEntry& agent, Instant now) {
+  std::vector<json> out;
+  const Policy& p = *world.policy;
+  for (const auto& [id, e] : world.jobs) {
+    if (!e.run.is_object()) continue;
+    const std::int64_t attempt = run_attempt(e);
+    const std::string bound = run_agent(e);
+    const std::string& state = e.record.state;
+    if (state == "assigned" && bound.empty() && !e.run.value("active", false)) {
+      if (!agent.sites.count(site_of(world, e))) continue;
+      auto claim = world.start_claims.find({id, attempt});
+      if (claim != world.start_claims.end() && claim->second != agent.record.id) continue;
+      const catalog::Pool* pool = p.catalog.find_pool(PoolId(*e.pool));
+      std::int32_t gpus = 0;
+      for (const auto& [node, n] : e.nodes) gpus += n;
+      json a = {{"id", assignment_id(id, attempt, "start")},
+                {"kind", "start"},
+                {"job", id},
+                {"attempt", attempt},
+                {"site", pool->site.str()},
+                {"pool", pool->id.str()},
+                {"chip", pool->chip.str()},
+                {"gpus", gpus},
+                {"nodes", static_cast<std::int64_t>(e.nodes.size())},
+                {"gpus_per_node", pool->gpus_per_node},
+                {"command", shell_command(e.spec)}};
+      const json& checkpoint = e.run["checkpoint"];
+      a["resume_from"] = checkpoint.is_object() ? checkpoint["path"] : json(nullptr);
+      a["time_limit_seconds"] = nullptr;
+      if (e.spec.contains("time_limit")) {
+        if (auto limit = parse_duration(e.spec["time_limit"].get<std::string>())) {
+          a["time_limit_seconds"] = limit->count_microseconds() / 1'000'000;
+        }
+      }
+      if (e.must_leave_by == Instant::max()) {
+        a["must_leave_by"] = nullptr;
+        a["must_leave_in_seconds"] = nullptr;
+      } else {
+        a["must_leave_by"] = to_iso8601(e.must_leave_by);
+        a["must_leave_in_seconds"] = seconds_until(e.must_leave_by, now);
+      }
+      a["checkpoint_interval_seconds"] = e.job.checkpoint_interval.count_microseconds() / 1'000'000;
+      out.push_back(std::move(a));
+      continue;
+    }
+    if (bound != agent.record.id || !run_active(e)) continue;
+    const std::string stop = e.run.value("stop", "");
+    if (!stop.empty()) {
+      const char* kind = stop == "cancel" ? "cancel" : "stop";
+      std::string aid = assignment_id(id, attempt, kind);
+      if (e.acked.count(aid)) continue;
+      out.push_back({{"id", aid},
+                     {"kind", kind},
+                     {"job", id},
+                     {"attempt", attempt},
+                     {"reason", e.run.value("stop_reason", "")}});
+    } else if (state == "checkpointing") {
+      std::string aid = assignment_id(id, attempt, "checkpoint");
+      if (e.acked.count(aid)) continue;
+      json a = {{"id", aid},          {"kind", "checkpoint"}, {"job", id},
+                {"attempt", attempt}, {"then", "stop"},       {"reason", e.cut_reason}};
+      a["deadline"] =
+          e.must_leave_by == Instant::max() ? json(nullptr) : json(to_iso8601(e.must_leave_by));
+      a["deadline_in_seconds"] = e.must_leave_by == Instant::max()
+                                     ? json(nullptr)
+                                     : json(seconds_until(e.must_leave_by, now));
+      out.push_back(std::move(a));
+    }
+  }
+  // Runs the agent has that the server does not expect there.
+  for (const auto& [job, attempt] : agent.stray_runs) {
+    std::string aid = assignment_id(job, attempt, "stop");
+    auto it = world.jobs.find(job);
+    if (it != world.jobs.end() && it->second.acked.count(aid)) continue;
+    out.push_back({{"id", aid},
+                   {"kind", "stop"},
+                   {"job", job},
+                   {"attempt", attempt},
+                   {"reason", "the server does not expect this run here"}});
+  }
+  return out;
+}
+
+void check_name(const std::string& name) {
+  static const std::regex pattern("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  if (!std::regex_match(name, pattern)) {
+    bad_field("name",
+              "'name' must be letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+}
+
+Reply register_agent(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin"}, "register agents");
+  check_query(call, {});
+  json body = Fields::parse_object(call.body);
+  Fields f(body, "", {"name", "sites", "backend", "version"}, ctx.options.max_items);
+  const std::string name = *f.text("name", true, 128);
+  check_name(name);
+  auto sites = f.texts("sites");
+  if (!sites || sites->empty()) bad_field("sites", "'sites' must list at least one site");
+  const std::string backend = *f.text("backend", true, 32);
+  if (backend != "local" && backend != "slurm") {
+    bad_field("backend", "'backend' must be \"local\" or \"slurm\", not \"" + backend + "\"");
+  }
+  const std::string version = f.text("version", false, 64).value_or("");
+  Reply r = ctx.writer.run([&](World& world, store::Batch& batch) {
+    const Policy& p = *world.policy;
+    std::string operator_id;
+    json site_list = json::array();
+    std::set<std::string> site_set;
+    for (std::size_t i = 0; i < sites->size(); ++i) {
+      const std::string& site = (*sites)[i];
+      const std::string field = "sites[" + std::to_string(i) + "]";
+      if (!p.catalog.find_site(SiteId(site))) {
+        fail(422, "unknown_reference", "no such site '" + site + "'", field);
+      }
+      const std::string op = operator_of_site(p, site);
+      if (!manages_operator(call.who, op)) {
+        fail(403, "permission_denied",
+             "an operator-admin registers agents for its operator's sites only; site '" + site +
+                 "' is operator " + op + "'s",
+             field);
+      }
+      operator_id = i == 0 || operator_id == op ? op : "";
+      if (site_set.insert(site).second) site_list.push_back(site);
+    }
+    AgentEntry* agent = nullptr;
+    bool created = false;
+    auto named = world.agent_by_name.find(name);
+    if (named != world.agent_by_name.end()) {
+      agent = &world.agents.at(named->second);
+      if (!manages_agent(call.who, *agent)) {
+        fail(409, "conflict", "agent name '" + name + "' is taken", "name");
+      }
+    } else {
+      const std::string id = make_id("ag", world.next_agent++);
+      AgentEntry fresh;
+      fresh.record.id = id;
+      fresh.record.name = name;
+      fresh.record.registered_at = call.now;
+      world.agent_by_name[name] = id;
+      agent = &(world.agents[id] = std::move(fresh));
+      created = true;
+    }
+    const std::string before = created ? "" : agent->record.body_json;
+    agent->body = {{"sites", site_list},
+                   {"backend", backend},
+                   {"version", version},
+                   {"operator", operator_id},
+                   {"registered_by", call.who.user_id}};
+    agent->sites = site_set;
+    agent->operator_id = operator_id;
+    agent->record.state = "active";
+    agent->record.body_json = agent->body.dump();
+    agent->record.updated_at = call.now;
+    {
+      std::lock_guard lock(world.agent_mutex);
+      agent->last_seen = SteadyClock::now();
+      agent->last_seen_at = call.now;
+      // A restarted agent is handed everything again.
+      agent->delivered.clear();
+      agent->stray_runs.clear();
+    }
+    batch.agents.push_back(agent->record);
+    batch.audit.push_back({call.now, call.who.user_id, "agent.register",
+                           "agents/" + agent->record.id, before, agent->record.body_json, ""});
+    return reply(created ? 201 : 200, agent_reply(world, *agent, ctx.options));
+  });
+  return r;
+}
+
+Reply list_agents(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin", "auditor"}, "list agents");
+  check_query(call, {"limit", "after", "state"});
+  const std::size_t limit = query_limit(call, ctx.options.max_items);
+  const std::string after = query_text(call, "after").value_or("");
+  auto state = query_text(call, "state");
+  std::shared_lock lock(ctx.world.mutex);
+  std::lock_guard agents_lock(ctx.world.agent_mutex);
+  std::vector<std::string> items;
+  std::string last;
+  bool more = false;
+  for (auto it = ctx.world.agents.upper_bound(after); it != ctx.world.agents.end(); ++it) {
+    const AgentEntry& a = it->second;
+    if (!(manages_agent(call.who, a) || call.who.is("auditor"))) continue;
+    if (state && a.record.state != *state) continue;
+    if (items.size() == limit) {
+      more = true;
+      break;
+    }
+    items.push_back(a.to_json());
+    last = a.record.id;
+  }
+  return {200, page_json(items, more, last)};
+}
+
+Reply get_agent(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin", "auditor"}, "read agents");
+  check_query(call, {});
+  std::shared_lock lock(ctx.world.mutex);
+  const AgentEntry& a = find_agent(ctx.world, call.who, call.params.at("id"), true);
+  return reply(200, agent_reply(ctx.world, a, ctx.options));
+}
+
+Reply heartbeat(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  check_query(call, {});
+  json body = Fields::parse_object(call.body);
+  Fields f(body, "", {"runs"}, ctx.options.max_items);
+  std::vector<std::pair<std::string, std::int64_t>> runs;
+  if (f.has("runs")) {
+    const json& list = body["runs"];
+    if (!list.is_array()) bad_field("runs", "'runs' must be an array");
+    if (list.size() > ctx.options.max_items) {
+      fail(413, "too_many_items", "'runs' lists more than " + std::to_string(ctx.options.max_items),
+           "runs");
+    }
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string at = "runs[" + std::to_string(i) + "]";
+      if (!list[i].is_object()) bad_field(at, "'" + at + "' must be an object");
+      Fields run(list[i], at + ".", {"job", "attempt", "state"}, ctx.options.max_items);
+      runs.emplace_back(*run.text("job", true, 64), *run.integer("attempt", true, 1, INT32_MAX));
+      (void)run.text("state", false, 32);
+    }
+  }
+  const std::string id = call.params.at("id");
+  bool revive = false;
+  json answer;
+  {
+    std::shared_lock lock(ctx.world.mutex);
+    const AgentEntry& a = find_agent(ctx.world, call.who, id, false);
+    std::set<std::pair<std::string, std::int64_t>> strays;
+    for (const auto& [job, attempt] : runs) {
+      auto it = ctx.world.jobs.find(job);
+      const bool expected = it != ctx.world.jobs.end() && run_attempt(it->second) == attempt &&
+                            run_agent(it->second) == id && run_active(it->second);
+      // A start just handed out is not reported as started yet: not a stray.
+      const bool starting = it != ctx.world.jobs.end() && run_attempt(it->second) == attempt &&
+                            it->second.record.state == "assigned" && run_agent(it->second).empty();
+      if (!expected && !starting) strays.insert({job, attempt});
+    }
+    heard_from(ctx.world, a, call.now);
+    {
+      std::lock_guard agents_lock(ctx.world.agent_mutex);
+      if (strays != a.stray_runs) {
+        a.stray_runs = std::move(strays);
+        ctx.world.changed.notify();
+      }
+    }
+    revive = a.record.state != "active";
+    if (!revive) answer = agent_reply(ctx.world, a, ctx.options);
+  }
+  if (!revive) return reply(200, answer);
+  // Heard from again after it was marked lost: active again (its jobs were
+  // requeued; any run it still has gets a stop assignment as a stray).
+  return ctx.writer.run([&](World& world, store::Batch& batch) {
+    auto it = world.agents.find(id);
+    if (it == world.agents.end()) not_found("agent '" + id + "'");
+    AgentEntry& a = it->second;
+    if (a.record.state != "active") {
+      a.record.state = "active";
+      a.record.updated_at = call.now;
+      batch.agents.push_back(a.record);
+      batch.audit.push_back({call.now, call.who.user_id, "agent.revive", "agents/" + id,
+                             json{{"state", "lost"}}.dump(), json{{"state", "active"}}.dump(), ""});
+    }
+    return reply(200, agent_reply(world, a, ctx.options));
+  });
+}
+
+Reply assignments(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  check_query(call, {"wait"});
+  const std::int64_t wait = query_integer(call, "wait", 0, 60).value_or(0);
+  const std::string id = call.params.at("id");
+  const auto deadline = SteadyClock::now() + std::chrono::seconds(wait);
+  for (;;) {
+    const std::uint64_t generation = ctx.world.changed.generation();
+    {
+      std::shared_lock lock(ctx.world.mutex);
+      const AgentEntry& a = find_agent(ctx.world, call.who, id, false);
+      const Instant now = ctx.clock.now();
+      heard_from(ctx.world, a, now);
+      std::lock_guard agents_lock(ctx.world.agent_mutex);
+      std::vector<json> list = outstanding(ctx.world, a, now);
+      bool fresh = false;
+      for (const json& item : list) fresh |= !a.delivered.count(item["id"].get<std::string>());
+      if (fresh || SteadyClock::now() >= deadline || ctx.stopping()) {
+        json items = json::array();
+        for (json& item : list) {
+          a.delivered.insert(item["id"].get<std::string>());
+          if (item["kind"] == "start") {
+            ctx.world.start_claims[{item["job"].get<std::string>(),
+                                    item["attempt"].get<std::int64_t>()}] = id;
+          }
+          items.push_back(std::move(item));
+        }
+        return reply(200, json{{"assignments", items}});
+      }
+    }
+    // Look again when anything is committed, and every second (the clock
+    // moves must_leave_in_seconds; the server may be stopping).
+    ctx.world.changed.wait(generation,
+                           std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
+  }
+}
+
+// One report, read strictly (400 names the field) before anything applies.
+struct Report {
+  std::string job, event, assignment, handle, path, note, text, outcome, detail, log_tail;
+  std::int64_t attempt = 0;
+  std::optional<std::int64_t> exit_code, signal;
+};
+
+Report read_report(const json& item, const std::string& at, std::size_t max_items) {
+  if (!item.is_object()) bad_field(at, "'" + at + "' must be an object");
+  Fields f(item, at + ".",
+           {"job", "attempt", "event", "assignment", "handle", "path", "note", "text", "outcome",
+            "exit_code", "signal", "detail", "log_tail", "at"},
+           max_items);
+  Report r;
+  r.job = *f.text("job", true, 64);
+  r.attempt = *f.integer("attempt", true, 1, INT32_MAX);
+  r.event = *f.text("event", true, 32);
+  static const std::set<std::string> events = {"ack", "started", "checkpoint", "log", "exited"};
+  if (!events.count(r.event)) {
+    bad_field(at + ".event", "'" + at +
+                                 ".event' must be one of ack, started, checkpoint, log, "
+                                 "exited, not \"" +
+                                 r.event + "\"");
+  }
+  r.assignment = f.text("assignment", r.event == "ack", 256).value_or("");
+  r.handle = f.text("handle", false, 256).value_or("");
+  r.path = f.text("path", r.event == "checkpoint", 4096).value_or("");
+  r.note = f.text("note", false, 1024).value_or("");
+  r.text = f.text("text", r.event == "log", 65536).value_or("");
+  r.detail = f.text("detail", false, 4096).value_or("");
+  r.log_tail = f.text("log_tail", false, 65536).value_or("");
+  if (r.event == "exited") {
+    r.outcome = *f.text("outcome", true, 32);
+    static const std::set<std::string> outcomes = {"succeeded", "failed",       "cancelled",
+                                                   "timed_out", "node_failure", "lost"};
+    if (!outcomes.count(r.outcome)) {
+      bad_field(at + ".outcome", "'" + at +
+                                     ".outcome' must be one of succeeded, failed, cancelled, "
+                                     "timed_out, node_failure, lost, not \"" +
+                                     r.outcome + "\"");
+    }
+  }
+  if (f.has("exit_code") && !item["exit_code"].is_null()) {
+    r.exit_code = f.integer("exit_code", false, -1, 255);
+  }
+  if (f.has("signal") && !item["signal"].is_null()) r.signal = f.integer("signal", false, 0, 128);
+  if (f.has("at")) (void)f.instant("at");
+  return r;
+}
+
+// What a report does to its job (writer thread). {applied, why not}.
+std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const Report& r,
+                                   store::Batch& batch, Instant now, const ServerOptions& options,
+                                   bool& moved) {
+  auto it = world.jobs.find(r.job);
+  if (it == world.jobs.end()) return {false, "no such job '" + r.job + "'"};
+  JobEntry& e = it->second;
+  const std::string& id = agent.record.id;
+  const std::string bound = run_agent(e);
+  const std::int64_t attempt = run_attempt(e);
+  if (r.attempt != attempt) {
+    return {false, "attempt " + std::to_string(r.attempt) + " is not the job's current one (" +
+                       std::to_string(attempt) + ")"};
+  }
+  if (r.event == "started") {
+    if (!bound.empty()) {
+      return {false, bound == id ? "already started" : "started at agent " + bound};
+    }
+    if (!agent.sites.count(site_of(world, e)) && !final_state(e.record.state)) {
+      return {false, "the job is not placed at a site of this agent"};
+    }
+    e.run["agent"] = id;
+    e.run["handle"] = r.handle;
+    e.run["started_at"] = to_iso8601(now);
+    e.run["active"] = true;
+    const std::string before = e.record.state;
+    if (e.record.state == "assigned") e.record.state = "running";
+    // Cancelled while its start was on the way: stop the run.
+    if (final_state(e.record.state) && e.run.value("stop", "").empty()) {
+      e.run["stop"] = "cancel";
+      e.run["stop_reason"] = "the job ended before its run started";
+    }
+    add_job_event(
+        e, batch, now, "started",
+        "attempt " + std::to_string(attempt) + " started by agent " + agent.record.name +
+            (r.handle.empty() ? "" : " (" + agent.body.value("backend", "") + " " + r.handle + ")"),
+        json{{"agent", id}, {"handle", r.handle}, {"attempt", attempt}}.dump());
+    batch.audit.push_back({now, "agent:" + id, "job.start", "jobs/" + e.record.id,
+                           json{{"state", before}}.dump(),
+                           json{{"state", e.record.state}, {"attempt", attempt}}.dump(), ""});
+    save_job(world, e, batch, now);
+    return {true, ""};
+  }
+  if (bound != id) {
+    return {false, bound.empty() ? "the run has not started" : "the run is agent " + bound + "'s"};
+  }
+  if (r.event == "ack") {
+    e.acked.insert(r.assignment);
+    return {true, ""};
+  }
+  if (r.event == "log") {
+    add_job_event(e, batch, now, "log", r.text, json{{"attempt", attempt}}.dump());
+    return {true, ""};
+  }
+  if (r.event == "checkpoint") {
+    const json& known = e.run["checkpoint"];
+    if (known.is_object() && known.value("path", "") == r.path) return {false, "already known"};
+    e.run["checkpoint"] = {
+        {"path", r.path}, {"note", r.note}, {"attempt", attempt}, {"at", to_iso8601(now)}};
+    add_job_event(e, batch, now, "checkpointed",
+                  "checkpoint " + r.path + (r.note.empty() ? "" : " (" + r.note + ")"),
+                  e.run["checkpoint"].dump());
+    save_job(world, e, batch, now);
+    return {true, ""};
+  }
+  // exited
+  if (!run_active(e)) return {false, "already ended"};
+  e.run["active"] = false;
+  json result = {{"attempt", attempt},
+                 {"outcome", r.outcome},
+                 {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
+                 {"signal", r.signal ? json(*r.signal) : json(nullptr)},
+                 {"detail", r.detail},
+                 {"log_tail", r.log_tail},
+                 {"at", to_iso8601(now)}};
+  e.run["result"] = result;
+  const std::string before = e.record.state;
+  const std::string how = r.outcome +
+                          (r.exit_code ? ", exit code " + std::to_string(*r.exit_code) : "") +
+                          (r.signal ? ", signal " + std::to_string(*r.signal) : "") +
+                          (r.detail.empty() ? "" : ": " + r.detail);
+  if (final_state(e.record.state)) {
+    add_job_event(e, batch, now, "stopped",
+                  "the run of attempt " + std::to_string(attempt) + " ended (" + how + ")",
+                  result.dump());
+    save_job(world, e, batch, now);
+    return {true, ""};
+  }
+  if (e.record.state == "checkpointing" || e.run.value("stop", "") == "stop") {
+    const std::string pool = e.pool.value_or("");
+    const std::string reason = e.cut_reason.empty() ? e.run.value("stop_reason", "") : e.cut_reason;
+    back_to_queue(e);
+    add_job_event(
+        e, batch, now, "moved", "left pool " + pool + " (" + how + "): " + reason,
+        json{{"pool", pool}, {"reason", reason}, {"checkpoint", e.run["checkpoint"]}}.dump());
+    batch.audit.push_back({now, "agent:" + id, "job.move", "jobs/" + e.record.id,
+                           json{{"state", before}}.dump(),
+                           json{{"state", "queued"}, {"reason", reason}}.dump(), ""});
+    save_job(world, e, batch, now);
+    moved = true;
+    return {true, ""};
+  }
+  if (r.outcome == "succeeded" || r.outcome == "failed" || r.outcome == "timed_out") {
+    e.record.state = r.outcome == "succeeded" ? "succeeded" : "failed";
+    e.pool.reset();
+    e.nodes.clear();
+    add_job_event(e, batch, now, e.record.state, "attempt " + std::to_string(attempt) + " " + how,
+                  result.dump());
+    batch.audit.push_back(
+        {now, "agent:" + id, "job.end", "jobs/" + e.record.id, json{{"state", before}}.dump(),
+         json{{"state", e.record.state}, {"outcome", r.outcome}, {"exit_code", result["exit_code"]}}
+             .dump(),
+         ""});
+    save_job(world, e, batch, now);
+    moved = true;
+    return {true, ""};
+  }
+  // node failure, lost, or stopped without being asked: not the job's fault.
+  requeue_or_fail(
+      world, e, batch, now, options,
+      "attempt " + std::to_string(attempt) + " at agent " + agent.record.name + " ended: " + how);
+  moved = true;
+  return {true, ""};
+}
+
+Reply reports(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  check_query(call, {});
+  json body = Fields::parse_object(call.body);
+  Fields f(body, "", {"reports"}, ctx.options.max_items);
+  if (!f.has("reports") || !body["reports"].is_array()) {
+    bad_field("reports", "'reports' must be an array of reports");
+  }
+  const json& list = body["reports"];
+  if (list.size() > ctx.options.max_items) {
+    fail(413, "too_many_items",
+         "'reports' lists more than " + std::to_string(ctx.options.max_items), "reports");
+  }
+  std::vector<Report> parsed;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    parsed.push_back(
+        read_report(list[i], "reports[" + std::to_string(i) + "]", ctx.options.max_items));
+  }
+  const std::string id = call.params.at("id");
+  bool moved = false;
+  Reply r = ctx.writer.run([&](World& world, store::Batch& batch) {
+    const AgentEntry& agent = find_agent(world, call.who, id, false);
+    heard_from(world, agent, call.now);
+    json results = json::array();
+    for (const Report& report : parsed) {
+      auto [applied, why] = apply(world, agent, report, batch, call.now, ctx.options, moved);
+      json one = {{"applied", applied}};
+      if (!applied) one["why"] = why;
+      results.push_back(one);
+    }
+    return reply(200, json{{"results", results}});
+  });
+  if (moved) ctx.wake_scheduler();
+  return r;
+}
+
+}  // namespace
+
+void add_agent_routes(std::vector<Route>& routes) {
+  routes.push_back({"POST", "/v1/agents", register_agent});
+  routes.push_back({"GET", "/v1/agents", list_agents});
+  routes.push_back({"GET", "/v1/agents/{id}", get_agent});
+  routes.push_back({"POST", "/v1/agents/{id}/heartbeat", heartbeat});
+  routes.push_back({"GET", "/v1/agents/{id}/assignments", assignments});
+  routes.push_back({"POST", "/v1/agents/{id}/reports", reports});
+}
+
+}  // namespace straits::api::internal
