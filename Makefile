@@ -21,14 +21,12 @@ build: deps
 	@cmake --build build -j $(JOBS)
 
 # The main job: the control plane on an embedded SQLite file (build/run/straits.db) with the
-# shipped catalog and default rules. The first start seeds the example world
-# (examples/serve/seed.json: users, leases, jobs) and prints the URL and the admin token (also
-# kept in build/run/admin.token). Ctrl-C stops it gracefully; `rm -r build/run` starts over.
+# shipped catalog and default rules, and a site agent on the local backend that runs the example
+# world's jobs (examples/serve/seed.json: users, leases, jobs running examples/jobs/straits-train).
+# The first start prints the URL and the admin token (also kept in build/run/admin.token).
+# Ctrl-C stops both gracefully; `rm -r build/run` starts over (scripts/run.sh).
 run: build
-	@./build/straits catalog validate
-	@mkdir -p build/run
-	@./build/straits serve --listen 127.0.0.1:$(PORT) --store sqlite:build/run/straits.db \
-	  --seed examples/serve/seed.json --token-file build/run/admin.token
+	@PORT=$(PORT) scripts/run.sh
 
 PORT ?= 8080
 

@@ -1,0 +1,188 @@
+// Jobs running for real at two sites: Singapore (sg-tuas-1, the local
+// backend) and hanshan's own domestic cluster (cn-ulanqab-1, H800, on the
+// real Slurm cluster of the `slurm` fixture). A rule taking effect, or a
+// lease ending, moves a running job from Singapore to the domestic site
+// through a checkpoint, and it finishes there with the same result as an
+// uninterrupted run. Faults: an agent killed mid-job, a Slurm node that
+// crashes, a command that fails.
+#include <gtest/gtest.h>
+
+#include "e2e/e2e_fixture.h"
+
+namespace straits::e2e {
+namespace {
+
+class MoveTest : public EndToEndTest {
+ protected:
+  void SetUp() override {
+    EndToEndTest::SetUp();
+    sg_ = &agent("sg", "sg-tuas-1", "local");
+    cn_ = &agent("cn", "cn-ulanqab-1", "slurm");
+    ASSERT_TRUE(wait_until(
+        [&] { return server_.get("/v1/agents?state=active", admin_).body["items"].size() == 2; },
+        30))
+        << server_.get("/v1/agents", admin_).text;
+  }
+  Answer lease(const char* end) {
+    return server_.post("/v1/leases", admin_,
+                        {{"org", "hanshan"},
+                         {"pool", "sg-tuas-1-h100"},
+                         {"gpus", 8},
+                         {"start", "2026-12-01T00:00:00Z"},
+                         {"end", end}});
+  }
+  // A job of hanshan that may run on H100 (Singapore, leased) or H800 (its
+  // own pool at home), Singapore first.
+  std::string submit(int steps) {
+    Answer job = server_.post("/v1/jobs", admin_,
+                              {{"org", "hanshan"},
+                               {"gpus", 8},
+                               {"work", 200},
+                               {"eligible_chips", {"h100-sxm", "h800"}},
+                               {"checkpoint_gb", 100},
+                               {"checkpoint_interval", "PT1M"},
+                               {"preferences", {{"site_order", {"sg-tuas-1", "cn-ulanqab-1"}}}},
+                               {"command", train(steps, (server_.dir() / "lock").string())}});
+    EXPECT_EQ(job.status, 201) << job.text;
+    return job.body["id"];
+  }
+  // Runs a job in Singapore until it has done some steps, then moves the
+  // clock to `when` and checks it finishes on the domestic cluster.
+  void moves_and_finishes(const std::string& id, Instant when, int steps) {
+    ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "running" && last_step(id) >= 8; }, 60))
+        << job(id).dump(2);
+    EXPECT_EQ(job(id)["placement"]["site"], "sg-tuas-1");
+    EXPECT_EQ(job(id)["run"]["agent"], agent_id("sg"));
+    server_.clock().set(when);
+    ASSERT_TRUE(wait_until([&] { return job(id)["run"]["attempt"] == 2; }, 60)) << job(id).dump(2);
+    EXPECT_EQ(job(id)["placement"]["site"], "cn-ulanqab-1") << job(id).dump(2);
+    ASSERT_TRUE(wait_for_state(id, "succeeded", 120)) << job(id).dump(2) << log_text(id);
+    const json done = job(id);
+    EXPECT_EQ(done["run"]["agent"], agent_id("cn"));
+    const std::string checkpoint = done["run"]["checkpoint"]["path"];
+    EXPECT_NE(checkpoint.find("attempt-1"), std::string::npos) << checkpoint;
+    const std::string text = log_text(id);
+    // Resumed from the checkpoint, not from the start; the same result as
+    // an uninterrupted run; and never two runs at once.
+    EXPECT_NE(text.find("resumed from step"), std::string::npos) << text;
+    EXPECT_NE(text.find(uninterrupted_result(steps)), std::string::npos) << text;
+    EXPECT_EQ(text.find("another run holds"), std::string::npos) << text;
+    auto kinds = event_kinds(id);
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "checkpoint"), kinds.end());
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "moved"), kinds.end());
+  }
+
+  AgentProcess* sg_ = nullptr;
+  AgentProcess* cn_ = nullptr;
+};
+
+TEST_F(MoveTest, ARuleTakingEffectMovesTheRunningJobHomeThroughACheckpoint) {
+  ASSERT_EQ(lease("2027-06-01T00:00:00Z").status, 201);
+  const std::string id = submit(60);
+  ASSERT_TRUE(wait_until([&] { return !job(id)["placement"].is_null(); }, 30));
+  // close-remote-access forbids hanshan's remote access from 2027-01-01.
+  EXPECT_EQ(job(id)["placement"]["must_leave_by"], "2027-01-01T00:00:00Z");
+  // 20 s (100 GB at 5 GB/s) before the rule: the checkpoint is asked for.
+  moves_and_finishes(id, at("2026-12-31T23:59:41Z"), 60);
+}
+
+TEST_F(MoveTest, ALeaseEndingMovesTheRunningJobHomeThroughACheckpoint) {
+  ASSERT_EQ(lease("2026-12-31T23:40:00Z").status, 201);
+  const std::string id = submit(60);
+  ASSERT_TRUE(wait_until([&] { return !job(id)["placement"].is_null(); }, 30));
+  EXPECT_EQ(job(id)["placement"]["must_leave_by"], "2026-12-31T23:40:00Z");
+  moves_and_finishes(id, at("2026-12-31T23:39:41Z"), 60);
+}
+
+TEST_F(MoveTest, AKilledAgentsJobIsRequeuedFromItsCheckpointAndNeverRunsTwice) {
+  ASSERT_EQ(lease("2027-06-01T00:00:00Z").status, 201);
+  const std::string id = submit(50);
+  ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "running" && last_step(id) >= 8; }, 60))
+      << job(id).dump(2);
+  const std::string work = server_.dir() / "agent-sg" / "runs";
+  sg_->kill(SIGKILL, true);
+  // Its run died with it: nothing of straits-train is left holding the lock.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return output_of("pgrep -f -- '--lock " + (server_.dir() / "lock").string() + "'").empty();
+      },
+      10));
+  // Lost after 6 s: requeued from its checkpoint, placed again (Singapore
+  // first: waits for an agent there, or at home).
+  ASSERT_TRUE(wait_until([&] { return job(id)["run"]["attempt"] == 2; }, 30)) << job(id).dump(2);
+  EXPECT_EQ(server_.get("/v1/agents/" + agent_id("sg"), admin_).body["state"], "lost");
+  EXPECT_EQ(job(id)["run"]["requeues"], 1);
+  // The agent comes back (same name, same state folder).
+  sg_ = &agent("sg", "sg-tuas-1", "local");
+  ASSERT_TRUE(wait_for_state(id, "succeeded", 120)) << job(id).dump(2) << log_text(id);
+  const std::string text = log_text(id);
+  EXPECT_NE(text.find("resumed from step"), std::string::npos) << text;
+  EXPECT_NE(text.find(uninterrupted_result(50)), std::string::npos) << text;
+  EXPECT_EQ(text.find("another run holds"), std::string::npos) << text;
+}
+
+TEST_F(MoveTest, ACrashedSlurmNodeRequeuesTheJobWhichFinishesOnAnotherNode) {
+  // No lease: only the domestic pool is left.
+  const std::string id = submit(60);
+  ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "running" && last_step(id) >= 8; }, 60))
+      << job(id).dump(2);
+  EXPECT_EQ(job(id)["placement"]["site"], "cn-ulanqab-1");
+  const std::string slurm_id = job(id)["run"]["handle"];
+  const std::string conf = std::string("SLURM_CONF=") + STRAITS_TEST_SLURM_DIR + "/etc/slurm.conf";
+  std::string node = output_of(conf + " squeue -h -j " + slurm_id + " -o %N");
+  node.erase(node.find_last_not_of(" \n") + 1);
+  ASSERT_FALSE(node.empty());
+  const std::string script =
+      std::string(STRAITS_SOURCE_DIR) + "/scripts/slurm-test-cluster.sh " + STRAITS_TEST_SLURM_DIR;
+  ASSERT_EQ(std::system((script + " kill-node " + node + " >/dev/null 2>&1").c_str()), 0);
+  // Slurm finds the node down (NODE_FAIL), the agent says so, the server
+  // requeues from the checkpoint; the job runs again on the other H800 node.
+  ASSERT_TRUE(wait_until([&] { return job(id)["run"]["attempt"] == 2; }, 90)) << job(id).dump(2);
+  auto kinds = event_kinds(id);
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "requeued"), kinds.end());
+  bool node_failure = false;
+  for (const json& e : server_.get("/v1/jobs/" + id + "/events", admin_).body["items"]) {
+    node_failure |= e["kind"] == "requeued" &&
+                    e["message"].get<std::string>().find("node_failure") != std::string::npos;
+  }
+  EXPECT_TRUE(node_failure) << server_.get("/v1/jobs/" + id + "/events", admin_).text;
+  ASSERT_TRUE(wait_for_state(id, "succeeded", 120)) << job(id).dump(2) << log_text(id);
+  EXPECT_NE(log_text(id).find(uninterrupted_result(60)), std::string::npos);
+  ASSERT_EQ(std::system((script + " start-node " + node + " >/dev/null 2>&1").c_str()), 0);
+}
+
+TEST_F(MoveTest, ACommandThatFailsEndsTheJobWithItsExitCodeAndLogTail) {
+  ASSERT_EQ(lease("2027-06-01T00:00:00Z").status, 201);
+  Answer missing = server_.post("/v1/jobs", admin_,
+                                {{"org", "hanshan"},
+                                 {"gpus", 8},
+                                 {"work", 200},
+                                 {"eligible_chips", {"h100-sxm"}},
+                                 {"command", "no-such-straits-command --flag"}});
+  ASSERT_EQ(missing.status, 201);
+  Answer failing =
+      server_.post("/v1/jobs", admin_,
+                   {{"org", "hanshan"},
+                    {"gpus", 8},
+                    {"work", 200},
+                    {"eligible_chips", {"h800"}},
+                    {"command", std::string(STRAITS_TRAIN_BINARY) +
+                                    " --steps 10 --step-ms 10 --fail-at-step 4 --exit-code 9"}});
+  ASSERT_EQ(failing.status, 201);
+  const std::string a = missing.body["id"], b = failing.body["id"];
+  ASSERT_TRUE(wait_for_state(a, "failed", 60)) << job(a).dump(2);
+  ASSERT_TRUE(wait_for_state(b, "failed", 60)) << job(b).dump(2);
+  json ja = job(a), jb = job(b);
+  EXPECT_EQ(ja["run"]["result"]["exit_code"], 127) << ja.dump(2);
+  EXPECT_NE(ja["run"]["result"]["log_tail"].get<std::string>().find("not found"),
+            std::string::npos);
+  EXPECT_EQ(jb["placement"]["site"], "cn-ulanqab-1");
+  EXPECT_EQ(jb["run"]["result"]["exit_code"], 9) << jb.dump(2);
+  EXPECT_NE(jb["run"]["result"]["log_tail"].get<std::string>().find("failing at step 4"),
+            std::string::npos)
+      << jb.dump(2);
+  EXPECT_NE(log_text(b).find("failing at step 4"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace straits::e2e
