@@ -42,20 +42,24 @@ what-if: build
 	@./build/straits sim report build/run/what-if/whatif
 	@echo "open build/run/what-if/compare.html (the comparison) and build/run/what-if/*/report.html (each run)"
 
+# The benchmarks are built and run by `make bench` (release), not in the test tree.
 debug: deps
-	@cmake -S . -B build-debug $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON $(CMAKE_OPTS) >/dev/null
+	@cmake -S . -B build-debug $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build-debug -j $(JOBS)
 
 test: debug
 	@cd build-debug && ctest --output-on-failure -j $(JOBS)
 
 # The sanitizers run every test but the isolation matrix (980 requests through the same
-# handlers that the API, OpenAPI and other isolation tests run here too; `make test` runs it).
+# handlers that the API, OpenAPI and other isolation tests run here too; `make test` runs it)
+# and those on the Slurm cluster (the Slurm backend's and the end-to-end ones, a few minutes of
+# waiting on real daemons: `make test` runs them; the agent and both backends' code runs under
+# the sanitizers in the agent's and the local backend's tests).
 sanitize: deps
 	@cmake -S . -B build-sanitize $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON -DSTRAITS_SANITIZE=ON -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) \
-	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant'
+	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant|^slurm|^e2e\.'
 
 # Google Benchmark programs, then straits vs Cedar (cedar-wasm under Node.js)
 # on the same requests in the same run. Results go to docs/benchmarks.md by hand.
