@@ -17,6 +17,8 @@ void add_sim_whatif_commands(CLI::App& sim, Context& context);
 void add_trace_command(CLI::App& app, Context& context);
 void add_db_command(CLI::App& app, Context& context);
 void add_serve_command(CLI::App& app, Context& context);
+// agent: a site agent running the server's assignments (agent_command.cc).
+void add_agent_command(CLI::App& app, Context& context);
 // lease, job, user, token, audit: clients of a running server (client_command.cc).
 void add_client_commands(CLI::App& app, Context& context);
 

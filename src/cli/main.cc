@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add_trace_command(app, context);
   add_db_command(app, context);
   add_serve_command(app, context);
+  add_agent_command(app, context);
   add_client_commands(app, context);
 
   try {
