@@ -121,15 +121,14 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
     return usage_fail(context, "no token: give --token T or --token-file F, or set STRAITS_TOKEN");
   }
   const bool slurm = o.backend == "slurm";
+  // Where runs go is for Slurm only; both poll intervals may be given (a
+  // launcher may set both), the backend's own is used.
   if (!slurm) {
-    for (const char* flag :
-         {"--slurm-partition", "--slurm-account", "--slurm-gres", "--slurm-poll-interval"}) {
+    for (const char* flag : {"--slurm-partition", "--slurm-account", "--slurm-gres"}) {
       if (command.count(flag) > 0) {
         return usage_fail(context, std::string(flag) + " is for --backend slurm");
       }
     }
-  } else if (command.count("--local-poll-interval") > 0) {
-    return usage_fail(context, "--local-poll-interval is for --backend local");
   }
   for (const std::string& pair : o.gres) {
     const auto eq = pair.find('=');
@@ -142,10 +141,11 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
   auto grace = duration_option("--kill-grace", o.kill_grace);
   if (!grace) return usage_fail(context, grace.error().message());
   options.kill_grace = *grace;
-  auto interval = slurm ? duration_option("--slurm-poll-interval", o.slurm_poll_interval)
-                        : duration_option("--local-poll-interval", o.local_poll_interval);
-  if (!interval) return usage_fail(context, interval.error().message());
-  options.backend_poll_interval = *interval;
+  auto slurm_interval = duration_option("--slurm-poll-interval", o.slurm_poll_interval);
+  if (!slurm_interval) return usage_fail(context, slurm_interval.error().message());
+  auto local_interval = duration_option("--local-poll-interval", o.local_poll_interval);
+  if (!local_interval) return usage_fail(context, local_interval.error().message());
+  options.backend_poll_interval = slurm ? *slurm_interval : *local_interval;
   options.poll_wait_seconds = o.poll_wait;
   options.sites = o.sites;
   options.name = o.name.empty() ? host_name() + "-" + o.sites.front() : o.name;

@@ -1006,8 +1006,8 @@ TEST(AgentCliTest, RefusesBadFlags) {
        "--slurm-partition is for --backend slurm"},
       {" --site s --backend slurm --server http://x:1 --token t --slurm-gres h100",
        "--slurm-gres wants CHIP=TYPE (e.g. h100-sxm=h100), got 'h100'"},
-      {" --site s --backend slurm --server http://x:1 --token t --local-poll-interval 1s",
-       "--local-poll-interval is for --backend local"},
+      {" --site s --backend slurm --server http://x:1 --token t --local-poll-interval 1x",
+       "--local-poll-interval: "},
       {" --site s --backend local --server http://x:1 --token t --poll-wait 61", "--poll-wait"},
   };
   for (const Case& c : cases) {
