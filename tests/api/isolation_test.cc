@@ -8,7 +8,8 @@
 // 2026-01-01, the fixture's clock). Each side has a lease of its org on its
 // pool, a job, a dataset and a licence held by its org; an operator-admin of
 // its operator, a tenant-admin and an engineer of its org, and peers (a
-// second engineer, a second operator-admin) that the user routes aim at.
+// second engineer, a second operator-admin) that the user routes aim at; and
+// a site agent of its site (registered by the admin) running its job.
 // Admin and auditor belong to no side. Every cell runs with callers of side A
 // and of side B, so an asymmetric check is caught too.
 //
@@ -66,6 +67,12 @@
 //   POST  /v1/decisions (lease org/pool) 200/200  200/200  200/403  200/403  200/403
 //   GET   /v1/audit, /v1/audit/verify    200      200      403      403      403
 //   POST  /v1/schedule                   200      403      403      403      403
+//   POST  /v1/agents                     201/201  403/403  201/403  403/403  403/403
+//   GET   /v1/agents                     both     both     own      403      403
+//   GET   /v1/agents/id                  200/200  200/200  200/404  403/403  403/403
+//   POST  /v1/agents/id/heartbeat        200/200  403/403  200/404  403/403  403/403
+//   GET   /v1/agents/id/assignments      200/200  403/403  200/404  403/403  403/403
+//   POST  /v1/agents/id/reports          200/200  403/403  200/404  403/403  403/403
 //   GET   /healthz, /metrics, openapi    200 without a token
 //
 // The user routes aim at a peer of the caller's kind: an operator-admin's
@@ -74,7 +81,14 @@
 // users (the stricter reading of "reads the rest of its org"). Operator-admins
 // see no jobs, datasets or licences of their customers. Decisions: an
 // operator-admin may ask about any org on its own pools (screening a
-// customer), a tenant about its own org only.
+// customer), a tenant about its own org only. Site agents (docs/agents.md):
+// admins and the operator-admin of the agent's sites act as the agent (an
+// operator-admin registers agents for its own sites only); the auditor reads
+// agents; tenants have nothing to do with them. The assignments long-poll
+// (wait=0) counts as a change: it hands assignments out and marks the agent
+// heard from, as heartbeats and reports do (the clock moves a second before
+// each agent request, so that a refused one that did would show in last_seen).
+// Those three are not audited (registrations, a run's start and end are).
 //
 // Every refused mutation is checked to change nothing: the admin's view of
 // every collection (and the peers' tokens) and the audit log's length are the
@@ -84,6 +98,7 @@
 #include <array>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -211,6 +226,19 @@ const std::vector<Row>& matrix() {
       {"GET /v1/audit", S::kOne, {"200", "200", "403", "403", "403"}},
       {"GET /v1/audit/verify", S::kOne, {"200", "200", "403", "403", "403"}},
       {"POST /v1/schedule", S::kOne, {"200", "403", "403", "403", "403"}},
+      // ---- Site agents: admins and the sites' operator-admin act as agents. ----
+      {"POST /v1/agents", S::kSides, {"201/201", "403/403", "201/403", "403/403", "403/403"}},
+      {"GET /v1/agents", S::kList, {"200 both", "200 both", "200 own", "403", "403"}},
+      {"GET /v1/agents/{id}", S::kSides, {"200/200", "200/200", "200/404", "403/403", "403/403"}},
+      {"POST /v1/agents/{id}/heartbeat",
+       S::kSides,
+       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
+      {"GET /v1/agents/{id}/assignments",
+       S::kSides,
+       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
+      {"POST /v1/agents/{id}/reports",
+       S::kSides,
+       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
       {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200"}},
       {"GET /metrics", S::kOne, {"200", "200", "200", "200", "200"}},
       {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200"}},
@@ -222,6 +250,11 @@ const std::set<std::string> kPublic = {"GET /healthz", "GET /metrics", "GET /v1/
 // POSTs that change nothing when they succeed (no audit event).
 const std::set<std::string> kReadOnlyPosts = {"POST /v1/leases/quote", "POST /v1/decisions",
                                               "POST /v1/schedule"};
+// Agent traffic: changes (what was handed out, when the agent was heard
+// from, a run's checkpoint) that are not audited.
+const std::set<std::string> kAgentTraffic = {"POST /v1/agents/{id}/heartbeat",
+                                             "GET /v1/agents/{id}/assignments",
+                                             "POST /v1/agents/{id}/reports"};
 const char* const kEntityPlurals[] = {"operators", "sites",    "pools",
                                       "orgs",      "licences", "datasets"};
 
@@ -233,6 +266,7 @@ struct Side {
   std::string org, op, site, country, pool;
   User op_admin, op_peer, tenant_admin, engineer, engineer_peer;
   std::string lease, job, dataset, licence;
+  std::string agent;  // of its site, running its job
   // Every id made for this side, by collection ("leases"): what the other
   // side must never see.
   std::map<std::string, std::set<std::string>> ids;
@@ -247,6 +281,8 @@ struct Req {
 class IsolationTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The matrix takes longer than the default 30 s: its agents stay active.
+    server_.options().agent_lost_after = Duration::seconds(3600);
     server_.start();
     admin_ = server_.admin_token();
     auditor_ = make_user("auditor", "", "").token;
@@ -270,6 +306,20 @@ class IsolationTest : public ::testing::Test {
       s.job = admin_make("/v1/jobs", job_body(s), s);
       s.dataset = admin_make("/v1/datasets", entity_body("datasets", s), s);
       s.licence = admin_make("/v1/licences", entity_body("licences", s), s);
+      s.agent = admin_make("/v1/agents", agent_body(s), s);
+    }
+    // Each side's job is placed on its lease and runs at its agent.
+    ASSERT_EQ(server_.post("/v1/schedule", admin_, nullptr).status, 200);
+    for (const Side& s : sides_) {
+      Answer handed = server_.get("/v1/agents/" + s.agent + "/assignments", admin_);
+      ASSERT_EQ(handed.status, 200) << handed.text;
+      ASSERT_EQ(handed.body["assignments"].size(), 1u) << handed.text;
+      ASSERT_EQ(handed.body["assignments"][0]["id"], s.job + "/1/start") << handed.text;
+      Answer started = server_.post(
+          "/v1/agents/" + s.agent + "/reports", admin_,
+          {{"reports", {{{"job", s.job}, {"attempt", 1}, {"event", "started"}, {"handle", "1"}}}}});
+      ASSERT_EQ(started.status, 200) << started.text;
+      ASSERT_EQ(started.body["results"][0]["applied"], true) << started.text;
     }
   }
 
@@ -303,6 +353,9 @@ class IsolationTest : public ::testing::Test {
             {"gpus", 8},
             {"start", "2026-01-01T00:00:00Z"},
             {"end", "2026-03-01T00:00:00Z"}};
+  }
+  json agent_body(const Side& s) {
+    return {{"name", fresh("agent")}, {"sites", {s.site}}, {"backend", "local"}};
   }
   json job_body(const Side& s) {
     return {{"org", s.org}, {"gpus", 8}, {"work", 100}, {"command", "train.sh"}};
@@ -423,6 +476,21 @@ class IsolationTest : public ::testing::Test {
     if (r.path == "/v1/decisions") {
       r.body = {{"action", "lease"}, {"org", s.org}, {"pool", s.pool}, {"gpus", 8}};
     }
+    if (r.path == "/v1/agents" && r.method == "POST") r.body = agent_body(s);
+    if (r.path == "/v1/agents" && r.method == "GET") r.path += "?limit=1000";
+    if (r.path.rfind("/v1/agents/{id}", 0) == 0) put(s.agent);
+    if (r.path.ends_with("/heartbeat")) {
+      r.body = {{"runs", {{{"job", s.job}, {"attempt", 1}, {"state", "running"}}}}};
+    }
+    if (r.path.ends_with("/assignments")) r.path += "?wait=0";
+    if (r.path.ends_with("/reports")) {
+      // Applies whenever it is allowed (a new checkpoint of the side's run).
+      r.body = {{"reports",
+                 {{{"job", s.job},
+                   {"attempt", 1},
+                   {"event", "checkpoint"},
+                   {"path", "/ckpt/" + fresh("step")}}}}};
+    }
     return r;
   }
 
@@ -439,22 +507,36 @@ class IsolationTest : public ::testing::Test {
     if (collection == "users") return peer(role, s).id;
     if (collection == "leases") return s.lease;
     if (collection == "jobs") return s.job;
+    if (collection == "agents") return s.agent;
     return fixed_id(collection, s);
   }
 
   // What the admin sees of everything a refused request could have changed.
+  // Read as text over one kept-alive connection (the matrix takes hundreds:
+  // parsing them and connecting each time would be most of its time).
   std::string snapshot() {
+    if (!admin_client_) {
+      admin_client_ = std::make_unique<httplib::Client>("127.0.0.1", server_.port());
+      admin_client_->set_keep_alive(true);
+      admin_client_->set_read_timeout(30, 0);
+    }
+    const httplib::Headers headers = {{"Authorization", "Bearer " + admin_}};
+    auto text = [&](const std::string& path) {
+      httplib::Result r = admin_client_->Get(path, headers);
+      if (!r) return path + ": no answer: " + httplib::to_string(r.error());
+      return r->status == 200 ? r->body : path + ": " + std::to_string(r->status) + " " + r->body;
+    };
     std::string out;
     for (const char* plural : kEntityPlurals) {
-      out += server_.get(std::string("/v1/") + plural + "?limit=1000&retired=all", admin_).text;
+      out += text(std::string("/v1/") + plural + "?limit=1000&retired=all");
     }
-    for (const char* path :
-         {"/v1/users?limit=1000", "/v1/leases?limit=1000", "/v1/jobs?limit=1000"}) {
-      out += server_.get(path, admin_).text;
+    for (const char* path : {"/v1/users?limit=1000", "/v1/leases?limit=1000", "/v1/jobs?limit=1000",
+                             "/v1/agents?limit=1000"}) {
+      out += text(path);
     }
     for (const Side& s : sides_) {
       for (const User* u : {&s.op_peer, &s.engineer_peer}) {
-        out += server_.get("/v1/users/" + u->id + "/tokens", admin_).text;
+        out += text("/v1/users/" + u->id + "/tokens");
       }
     }
     return out;
@@ -462,6 +544,7 @@ class IsolationTest : public ::testing::Test {
   std::int64_t audit_seq() { return server_.get("/healthz", "").body["audit_seq"]; }
 
   TestServer server_;
+  std::unique_ptr<httplib::Client> admin_client_;  // for snapshot()
   std::string admin_, auditor_;
   Side sides_[2];
   int n_ = 0;
@@ -476,6 +559,11 @@ TEST_F(IsolationTest, EveryRouteEveryRoleOwnAndOtherTenant) {
                                 "route the server does not answer";
 
   int checked = 0, refused_unchanged = 0, lists = 0;
+  // The snapshot after the last refused change serves as the next one's
+  // "before" while nothing was audited or allowed since (were it stale, the
+  // next comparison would fail, not pass).
+  std::string unchanged;
+  std::int64_t unchanged_seq = -1;
   for (const Row& row : matrix()) {
     const std::string route = row.route;
     for (int r = 0; r < kRoles; ++r) {
@@ -491,9 +579,12 @@ TEST_F(IsolationTest, EveryRouteEveryRoleOwnAndOtherTenant) {
                                ? std::stoi(other ? expect.substr(expect.find('/') + 1) : expect)
                                : std::stoi(expect);
           Req req = target(route, role, t);
-          const bool mutation = req.method != "GET";
-          const std::string before = mutation ? snapshot() : "";
+          const bool mutation = req.method != "GET" || kAgentTraffic.count(route);
           const std::int64_t seq = audit_seq();
+          const std::string before = !mutation ? "" : seq == unchanged_seq ? unchanged : snapshot();
+          if (route.find(" /v1/agents") != std::string::npos) {
+            server_.clock().advance(Duration::seconds(1));
+          }
           const std::string tok = kPublic.count(route) ? "" : token(role, caller);
           Answer a =
               server_.request(req.method, req.path, tok, req.body.is_null() ? "" : req.body.dump());
@@ -503,9 +594,13 @@ TEST_F(IsolationTest, EveryRouteEveryRoleOwnAndOtherTenant) {
             EXPECT_EQ(a.body["error"]["code"], "permission_denied") << where;
           }
           if (mutation && a.status >= 400) {
-            EXPECT_EQ(snapshot(), before) << where << " changed something";
-            EXPECT_EQ(audit_seq(), seq) << where << " was audited";
+            unchanged = snapshot();
+            unchanged_seq = audit_seq();
+            EXPECT_EQ(unchanged, before) << where << " changed something";
+            EXPECT_EQ(unchanged_seq, seq) << where << " was audited";
             ++refused_unchanged;
+          } else if (mutation) {
+            unchanged_seq = -1;
           }
           if (a.status == 404) {
             // Existence not leaked: the answer is the one for an id that does
@@ -520,8 +615,13 @@ TEST_F(IsolationTest, EveryRouteEveryRoleOwnAndOtherTenant) {
             text.replace(text.find(req.id), req.id.size(), missing);
             EXPECT_EQ(none.status, 404) << where;
             EXPECT_EQ(text, none.text) << where;
-          } else if (mutation && a.status < 400 && !kReadOnlyPosts.count(route)) {
+          } else if (mutation && a.status < 400 && !kReadOnlyPosts.count(route) &&
+                     !kAgentTraffic.count(route)) {
             EXPECT_GT(audit_seq(), seq) << where << " succeeded without an audit event";
+          }
+          // What a refused report was checked not to do, an allowed one does.
+          if (route == "POST /v1/agents/{id}/reports" && a.status == 200) {
+            EXPECT_EQ(a.body["results"][0]["applied"], true) << where << ": " << a.text;
           }
           // Ids made by a successful create belong to the side aimed at.
           const std::string path = req.path.substr(0, req.path.find('?'));
@@ -669,6 +769,68 @@ TEST_F(IsolationTest, AnotherTenantsThingsAreNotReachedIndirectly) {
   const std::string metrics = server_.get("/metrics", "").text;
   EXPECT_EQ(metrics.find(a.org), std::string::npos);
   EXPECT_EQ(metrics.find(b.org), std::string::npos);
+}
+
+TEST_F(IsolationTest, AnAgentHearsOfNoOtherOperatorsJobs) {
+  // An agent's reports reach the jobs at its sites and its own runs only: one
+  // naming another operator's job, whatever its state, is answered as one
+  // naming no job, and changes nothing.
+  const std::string missing = "j-99999999";
+  for (int c = 0; c < 2; ++c) {
+    Side& mine = sides_[c];
+    Side& theirs = sides_[1 - c];
+    // Theirs: a job running at their agent, and one placed, then cancelled
+    // before their agent started it (its attempt has no run).
+    admin_make("/v1/leases", lease_body(theirs), theirs);
+    const std::string cancelled = admin_make("/v1/jobs", job_body(theirs), theirs);
+    ASSERT_EQ(server_.post("/v1/schedule", admin_, nullptr).status, 200);
+    ASSERT_EQ(server_.get("/v1/jobs/" + cancelled, admin_).body["state"], "assigned");
+    ASSERT_EQ(server_.post("/v1/jobs/" + cancelled + "/cancel", theirs.engineer.token, {}).status,
+              200);
+    const std::string before = snapshot();
+    const std::int64_t seq = audit_seq();
+    for (const std::string& job : {theirs.job, cancelled}) {
+      for (const json& report :
+           {json{{"event", "started"}, {"handle", "x"}}, json{{"event", "log"}, {"text", "x\n"}},
+            json{{"event", "checkpoint"}, {"path", "/x"}},
+            json{{"event", "ack"}, {"assignment", job + "/1/cancel"}},
+            json{{"event", "exited"}, {"outcome", "succeeded"}, {"exit_code", 0}}}) {
+        json theirs_report = report;
+        theirs_report["job"] = job;
+        theirs_report["attempt"] = 1;
+        json none = theirs_report;
+        none["job"] = missing;
+        const std::string where =
+            "side " + std::string(1, "AB"[c]) + "'s agent on " + job + ": " + report.dump();
+        Answer a = server_.post("/v1/agents/" + mine.agent + "/reports", mine.op_admin.token,
+                                {{"reports", {theirs_report, none}}});
+        ASSERT_EQ(a.status, 200) << where << ": " << a.text;
+        EXPECT_EQ(a.body["results"][0]["applied"], false) << where << ": " << a.text;
+        std::string why = a.body["results"][0].value("why", "");
+        if (why.find(job) != std::string::npos) why.replace(why.find(job), job.size(), missing);
+        EXPECT_EQ(why, a.body["results"][1].value("why", "?")) << where;
+      }
+    }
+    EXPECT_EQ(snapshot(), before) << "side "
+                                  << "AB"[c] << "'s agent changed the other's jobs";
+    EXPECT_EQ(audit_seq(), seq);
+    // Its own job, cancelled once its start was handed out, is still its to
+    // report started (and then to stop).
+    admin_make("/v1/leases", lease_body(mine), mine);
+    const std::string own = admin_make("/v1/jobs", job_body(mine), mine);
+    ASSERT_EQ(server_.post("/v1/schedule", admin_, nullptr).status, 200);
+    Answer handed = server_.get("/v1/agents/" + mine.agent + "/assignments", mine.op_admin.token);
+    ASSERT_EQ(handed.body["assignments"].size(), 1u) << handed.text;
+    ASSERT_EQ(handed.body["assignments"][0]["id"], own + "/1/start");
+    ASSERT_EQ(server_.post("/v1/jobs/" + own + "/cancel", mine.engineer.token, {}).status, 200);
+    Answer started = server_.post(
+        "/v1/agents/" + mine.agent + "/reports", mine.op_admin.token,
+        {{"reports", {{{"job", own}, {"attempt", 1}, {"event", "started"}, {"handle", "2"}}}}});
+    EXPECT_EQ(started.body["results"][0]["applied"], true) << started.text;
+    handed = server_.get("/v1/agents/" + mine.agent + "/assignments", mine.op_admin.token);
+    ASSERT_EQ(handed.body["assignments"].size(), 1u) << handed.text;
+    EXPECT_EQ(handed.body["assignments"][0]["id"], own + "/1/cancel");
+  }
 }
 
 }  // namespace

@@ -568,6 +568,86 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   call("GET", "/v1/jobs/{id}/logs", concrete("/v1/jobs/{id}/logs") + "?tail=10", admin_, nullptr,
        200);
 
+  // ---- A site agent of sg-tuas-1 (docs/agents.md) runs the placed job. ---
+  const std::string job_id = ids_["jobs"];
+  bodies["POST /v1/agents"] = {
+      {"name", "sg-a"}, {"sites", {"sg-tuas-1"}}, {"backend", "local"}, {"version", "0.1.0"}};
+  Answer agent = call("POST", "/v1/agents", "/v1/agents", admin_, bodies["POST /v1/agents"], 201);
+  ASSERT_EQ(agent.status, 201);
+  ids_["agents"] = agent.body["id"];
+  EXPECT_EQ(
+      call("POST", "/v1/agents", "/v1/agents", admin_, bodies["POST /v1/agents"], 200).body["id"],
+      ids_["agents"]);  // the same agent again
+  call("POST", "/v1/agents", "/v1/agents", admin_,
+       {{"name", "nowhere"}, {"sites", {"sg-nowhere"}}, {"backend", "local"}}, 422);
+  call("POST", "/v1/agents", "/v1/agents", admin_,
+       {{"name", "two-operators"}, {"sites", {"sg-tuas-1", "jp-tokyo-1"}}, {"backend", "slurm"}},
+       201);
+  call("GET", "/v1/agents", "/v1/agents?state=active&limit=1", admin_, nullptr, 200);
+  call("GET", "/v1/agents", "/v1/agents", admin_, nullptr, 200);
+  call("GET", "/v1/agents/{id}", concrete("/v1/agents/{id}"), admin_, nullptr, 200);
+  call("POST", "/v1/agents/{id}/heartbeat", concrete("/v1/agents/{id}/heartbeat"), admin_,
+       json::object(), 200);
+  Answer start = call("GET", "/v1/agents/{id}/assignments",
+                      concrete("/v1/agents/{id}/assignments") + "?wait=0", admin_, nullptr, 200);
+  ASSERT_EQ(start.body["assignments"].size(), 1u) << start.text;
+  EXPECT_EQ(start.body["assignments"][0]["id"], job_id + "/1/start");
+  call("GET", "/v1/agents/{id}/assignments", concrete("/v1/agents/{id}/assignments") + "?wait=61",
+       admin_, nullptr, 400);
+  bodies["POST /v1/agents/{id}/reports"] = {{"reports",
+                                             {{{"job", job_id},
+                                               {"attempt", 1},
+                                               {"event", "started"},
+                                               {"assignment", job_id + "/1/start"},
+                                               {"handle", "4711"},
+                                               {"at", "2026-01-01T00:00:00Z"}},
+                                              {{"job", job_id},
+                                               {"attempt", 1},
+                                               {"event", "checkpoint"},
+                                               {"path", "/ckpt/" + job_id + "/step-10"},
+                                               {"note", "step=10"}}}}};
+  Answer applied = call("POST", "/v1/agents/{id}/reports", concrete("/v1/agents/{id}/reports"),
+                        admin_, bodies["POST /v1/agents/{id}/reports"], 200);
+  EXPECT_EQ(applied.body["results"], json::parse(R"([{"applied": true}, {"applied": true}])"))
+      << applied.text;
+  applied = call("POST", "/v1/agents/{id}/reports", concrete("/v1/agents/{id}/reports"), admin_,
+                 {{"reports",
+                   {{{"job", job_id}, {"attempt", 1}, {"event", "log"}, {"text", "step 10\n"}},
+                    {{"job", job_id}, {"attempt", 2}, {"event", "log"}, {"text", "x\n"}}}}},
+                 200);
+  EXPECT_EQ(applied.body["results"][1]["applied"], false) << applied.text;
+  Answer running = call("GET", "/v1/jobs/{id}", concrete("/v1/jobs/{id}"), admin_, nullptr, 200);
+  EXPECT_EQ(running.body["state"], "running") << running.text;
+  EXPECT_EQ(running.body["run"]["checkpoint"]["note"], "step=10") << running.text;
+  // A run the server does not expect there: a stop assignment, until the
+  // heartbeat no longer lists it.
+  call("POST", "/v1/agents/{id}/heartbeat", concrete("/v1/agents/{id}/heartbeat"), admin_,
+       {{"runs",
+         {{{"job", job_id}, {"attempt", 1}, {"state", "running"}},
+          {{"job", waiting.body["id"]}, {"attempt", 1}, {"state", "pending"}}}}},
+       200);
+  Answer stop = call("GET", "/v1/agents/{id}/assignments", concrete("/v1/agents/{id}/assignments"),
+                     admin_, nullptr, 200);
+  ASSERT_EQ(stop.body["assignments"].size(), 1u) << stop.text;
+  EXPECT_EQ(stop.body["assignments"][0]["kind"], "stop");
+  bodies["POST /v1/agents/{id}/heartbeat"] = {
+      {"runs", {{{"job", job_id}, {"attempt", 1}, {"state", "running"}}}}};
+  call("POST", "/v1/agents/{id}/heartbeat", concrete("/v1/agents/{id}/heartbeat"), admin_,
+       bodies["POST /v1/agents/{id}/heartbeat"], 200);
+  // More items than max_items: 413.
+  json runs = json::array(), reports = json::array();
+  for (int i = 0; i < 1001; ++i) {
+    runs.push_back({{"job", job_id}, {"attempt", 1}});
+    reports.push_back({{"job", job_id}, {"attempt", 1}, {"event", "log"}, {"text", "x"}});
+  }
+  call("POST", "/v1/agents/{id}/heartbeat", concrete("/v1/agents/{id}/heartbeat"), admin_,
+       {{"runs", runs}}, 413);
+  call("POST", "/v1/agents/{id}/reports", concrete("/v1/agents/{id}/reports"), admin_,
+       {{"reports", reports}}, 413);
+  call("POST", "/v1/agents/{id}/reports", concrete("/v1/agents/{id}/reports"), admin_,
+       {{"reports", {{{"job", job_id}, {"attempt", 1}, {"event", "exited"}}}}},
+       400);  // no outcome
+
   bodies["POST /v1/decisions"] = {
       {"action", "lease"}, {"org", "bellhollow"}, {"pool", "sg-tuas-1-h100"}, {"gpus", 8}};
   call("POST", "/v1/decisions", "/v1/decisions", admin_, bodies["POST /v1/decisions"], 200);
@@ -660,6 +740,12 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
     const json body = bodies.count(route) ? bodies[route] : json(nullptr);
     call(method, pattern, concrete(pattern), operator_admin, body, 0, "operator-admin");
   }
+  // It acts as the agent of its operator's sites only.
+  call("POST", "/v1/agents", "/v1/agents", operator_admin,
+       {{"name", "two-operators"}, {"sites", {"sg-tuas-1"}}, {"backend", "local"}}, 409,
+       "operator-admin");
+  call("POST", "/v1/agents", "/v1/agents", operator_admin,
+       {{"name", "tokyo"}, {"sites", {"jp-tokyo-1"}}, {"backend", "local"}}, 403, "operator-admin");
 
   // ---- The admin ends what it made. --------------------------------------
   call("POST", "/v1/tokens/{id}/revoke", concrete("/v1/tokens/{id}/revoke"), admin_, nullptr, 200);
@@ -667,9 +753,40 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   call("POST", "/v1/users/{id}/retire", concrete("/v1/users/{id}/retire"), admin_, nullptr, 200);
   call("POST", "/v1/users/{id}/tokens", concrete("/v1/users/{id}/tokens"), admin_, json::object(),
        409);  // retired
+  // The lease was terminated (by the operator-admin): the next pass has the
+  // running job checkpoint and leave, and its agent is told to.
+  call("POST", "/v1/schedule", "/v1/schedule", admin_, nullptr, 200);
+  Answer checkpoint = call("GET", "/v1/agents/{id}/assignments",
+                           concrete("/v1/agents/{id}/assignments"), admin_, nullptr, 200);
+  ASSERT_EQ(checkpoint.body["assignments"].size(), 1u) << checkpoint.text;
+  EXPECT_EQ(checkpoint.body["assignments"][0]["kind"], "checkpoint");
   call("POST", "/v1/jobs/{id}/cancel", concrete("/v1/jobs/{id}/cancel"), admin_, json::object(),
        200);
   call("POST", "/v1/jobs/{id}/cancel", concrete("/v1/jobs/{id}/cancel"), admin_, nullptr, 409);
+  // Cancelled while running: a cancel assignment, and the run's end reported.
+  Answer cancel = call("GET", "/v1/agents/{id}/assignments",
+                       concrete("/v1/agents/{id}/assignments"), admin_, nullptr, 200);
+  ASSERT_EQ(cancel.body["assignments"].size(), 1u) << cancel.text;
+  EXPECT_EQ(cancel.body["assignments"][0]["kind"], "cancel");
+  call("POST", "/v1/agents/{id}/reports", concrete("/v1/agents/{id}/reports"), admin_,
+       {{"reports",
+         {{{"job", job_id}, {"attempt", 1}, {"event", "ack"}, {"assignment", job_id + "/1/cancel"}},
+          {{"job", job_id},
+           {"attempt", 1},
+           {"event", "exited"},
+           {"outcome", "cancelled"},
+           {"exit_code", nullptr},
+           {"signal", 15},
+           {"detail", "stopped"},
+           {"log_tail", "step 10\n"}}}}},
+       200);
+  Answer ended = call("GET", "/v1/jobs/{id}", concrete("/v1/jobs/{id}"), admin_, nullptr, 200);
+  EXPECT_EQ(ended.body["run"]["result"]["signal"], 15) << ended.text;
+  EXPECT_EQ(ended.body["run"]["active"], false) << ended.text;
+  EXPECT_TRUE(call("GET", "/v1/agents/{id}/assignments", concrete("/v1/agents/{id}/assignments"),
+                   admin_, nullptr, 200)
+                  .body["assignments"]
+                  .empty());
   call("POST", "/v1/leases/{id}/terminate", concrete("/v1/leases/{id}/terminate"), admin_, nullptr,
        200);
   // Retired in the order nothing in force refers to them.

@@ -425,12 +425,25 @@ Report read_report(const json& item, const std::string& at, std::size_t max_item
   return r;
 }
 
+// Whether the agent may hear of the job: its run is the agent's, it is
+// placed at one of the agent's sites, or its start was handed to the agent
+// (cancelled since). Other jobs, another operator's above all, are answered
+// as jobs that do not exist.
+bool concerns(const World& world, const AgentEntry& agent, const JobEntry& e) {
+  if (run_agent(e) == agent.record.id || agent.sites.count(site_of(world, e))) return true;
+  std::lock_guard lock(world.agent_mutex);
+  auto claim = world.start_claims.find({e.record.id, run_attempt(e)});
+  return claim != world.start_claims.end() && claim->second == agent.record.id;
+}
+
 // What a report does to its job (writer thread). {applied, why not}.
 std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const Report& r,
                                    store::Batch& batch, Instant now, const ServerOptions& options,
                                    bool& moved) {
   auto it = world.jobs.find(r.job);
-  if (it == world.jobs.end()) return {false, "no such job '" + r.job + "'"};
+  if (it == world.jobs.end() || !concerns(world, agent, it->second)) {
+    return {false, "no such job '" + r.job + "'"};
+  }
   JobEntry& e = it->second;
   const std::string& id = agent.record.id;
   const std::string bound = run_agent(e);
