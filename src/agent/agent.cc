@@ -77,8 +77,8 @@ struct Agent::Impl {
   Impl(AgentOptions options, std::unique_ptr<exec::Backend> b)
       : o(std::move(options)),
         backend(std::move(b)),
-        main_client(o.server_url, o.token),
-        poll_client(o.server_url, o.token),
+        main_client(o.server_url, o.token, false),
+        poll_client(o.server_url, o.token, true),
         state_path(o.state_dir / "state.json") {}
 
   void say(const std::string& line) {

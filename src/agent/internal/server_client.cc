@@ -24,7 +24,7 @@ struct ServerClient::Impl {
   httplib::Client http;
 };
 
-ServerClient::ServerClient(std::string url, std::string token)
+ServerClient::ServerClient(std::string url, std::string token, bool keep_alive)
     : url_(std::move(url)), token_(std::move(token)) {
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   // httplib's client takes scheme://host:port; a path after it is a prefix.
@@ -36,7 +36,7 @@ ServerClient::ServerClient(std::string url, std::string token)
   impl_ = std::make_unique<Impl>(origin);
   impl_->http.set_connection_timeout(3, 0);
   impl_->http.set_write_timeout(10, 0);
-  impl_->http.set_keep_alive(true);
+  impl_->http.set_keep_alive(keep_alive);
 }
 
 ServerClient::~ServerClient() = default;

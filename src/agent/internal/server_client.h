@@ -19,7 +19,10 @@ struct HttpAnswer {
 class ServerClient {
  public:
   // `url`: "http://HOST:PORT", optionally followed by a path prefix.
-  ServerClient(std::string url, std::string token);
+  // `keep_alive`: one connection for every request. The server serves a
+  // kept-alive connection with one of its threads for as long as it is
+  // open, so only the long-poll, which holds one anyway, keeps its own.
+  ServerClient(std::string url, std::string token, bool keep_alive);
   ~ServerClient();
   ServerClient(const ServerClient&) = delete;
   ServerClient& operator=(const ServerClient&) = delete;
