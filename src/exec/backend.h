@@ -27,17 +27,17 @@ namespace straits::exec {
 
 // One attempt of a job, as the backend needs it.
 struct LaunchSpec {
-  std::string job_id;         // "j-00000003"
-  std::int32_t attempt = 1;   // 1, 2, ...: a job moved or requeued starts again
-  std::string command;        // run by /bin/sh -c in work_dir
+  std::string job_id;                    // "j-00000003"
+  std::int32_t attempt = 1;              // 1, 2, ...: a job moved or requeued starts again
+  std::string command;                   // run by /bin/sh -c in work_dir
   std::filesystem::path work_dir;        // created if missing; the output goes to output.log
   std::filesystem::path checkpoint_dir;  // created if missing; STRAITS_CHECKPOINT_DIR
-  std::string resume_from;    // STRAITS_RESUME_FROM: a checkpoint path, "" to start afresh
-  std::int32_t gpus = 1;      // the gang: STRAITS_GPUS
-  std::int32_t nodes = 1;     // Slurm --nodes
+  std::string resume_from;         // STRAITS_RESUME_FROM: a checkpoint path, "" to start afresh
+  std::int32_t gpus = 1;           // the gang: STRAITS_GPUS
+  std::int32_t nodes = 1;          // Slurm --nodes
   std::int32_t gpus_per_node = 1;  // Slurm --gres=gpu:TYPE:N is per node
-  std::string gpu_type;       // Slurm gres type ("h100"); the local backend ignores it
-  std::string partition;      // Slurm partition, "" for the cluster's default
+  std::string gpu_type;            // Slurm gres type ("h100"); the local backend ignores it
+  std::string partition;           // Slurm partition, "" for the cluster's default
   // Stopped (SIGTERM, then SIGKILL after the backend's grace) when it has run
   // this long: the job's own limit or the time its placement must end by.
   std::optional<Duration> time_limit;
@@ -78,18 +78,21 @@ class Backend {
   // that does not exist is not an error here: it runs and fails (exit 127).
   virtual Result<std::string> launch(const LaunchSpec& spec) = 0;
 
-  // A run of this job attempt the backend already has, if any (Slurm: by job
-  // name, so that an agent that died between sbatch and writing down the
-  // handle never submits twice). Local runs never outlive their agent.
-  virtual Result<std::optional<std::string>> find(const std::string& job_id,
-                                                  std::int32_t attempt) = 0;
+  // A run of this job attempt in this work_dir the backend already has, if
+  // any (Slurm: by job name and working directory, so that an agent that
+  // died between sbatch and writing down the handle never submits twice,
+  // while another control plane's job of the same id is not taken for it).
+  // Local runs never outlive their agent.
+  virtual Result<std::optional<std::string>> find(const std::string& job_id, std::int32_t attempt,
+                                                  const std::filesystem::path& work_dir) = 0;
 
   // The state of each handle, in one call (Slurm: one squeue, so that sites
   // that rate-limit RPCs are not hammered). Also where the local backend
   // enforces time limits and escalates stop() to SIGKILL: call it regularly.
   // An Error means the backend could not be asked (slurmctld down): the runs'
   // states are unknown, not ended.
-  virtual Result<std::map<std::string, RunStatus>> poll(const std::vector<std::string>& handles) = 0;
+  virtual Result<std::map<std::string, RunStatus>> poll(
+      const std::vector<std::string>& handles) = 0;
 
   // Asks the run to write a checkpoint: SIGUSR1 to the job's processes.
   virtual Status request_checkpoint(const std::string& handle) = 0;
@@ -97,7 +100,6 @@ class Backend {
   // SIGTERM now, SIGKILL `grace` later if still running (returns at once;
   // poll() says when it ended, as kCancelled).
   virtual Status stop(const std::string& handle, Duration grace) = 0;
-
 };
 
 // A run's output: its stdout and stderr, interleaved as a terminal shows them,

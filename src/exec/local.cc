@@ -267,7 +267,8 @@ class LocalBackend final : public Backend {
 
   std::string_view name() const override { return "local"; }
   Result<std::string> launch(const LaunchSpec& spec) override;
-  Result<std::optional<std::string>> find(const std::string&, std::int32_t) override {
+  Result<std::optional<std::string>> find(const std::string&, std::int32_t,
+                                          const std::filesystem::path&) override {
     return std::optional<std::string>();  // local runs never outlive their agent
   }
   Result<std::map<std::string, RunStatus>> poll(const std::vector<std::string>& handles) override;

@@ -625,14 +625,14 @@ class SlurmBackend final : public Backend {
     return std::string(id);
   }
 
-  Result<std::optional<std::string>> find(const std::string& job_id,
-                                          std::int32_t attempt) override {
+  Result<std::optional<std::string>> find(const std::string& job_id, std::int32_t attempt,
+                                          const std::filesystem::path& work_dir) override {
     if (job_id.empty() || !all_name_chars(job_id)) {
       return Error(ErrorCode::kInvalidArgument, "job id '" + job_id + "' is not valid");
     }
     const std::string name = job_name(job_id, attempt);
     STRAITS_ASSIGN_OR_RETURN(CommandOutput output, run_command({"squeue", "-h", "-a", "-t", "all",
-                                                                "--name=" + name, "-o", "%i"},
+                                                                "--name=" + name, "-o", "%i|%Z"},
                                                                options_.command_timeout));
     if (!output.succeeded()) {
       return command_error("squeue --name=" + name, output, ErrorCode::kInternal);
@@ -640,12 +640,20 @@ class SlurmBackend final : public Backend {
     // The newest, should there be more than one.
     std::optional<std::string> found;
     std::uint64_t newest = 0;
+    // Jobs of the same name in another working directory are another
+    // control plane's (job ids start again at every new store).
+    const std::string want = work_dir.lexically_normal().string();
     for (std::string_view line : split(output.out, '\n')) {
       line = trim(line);
-      const auto id = parse_number<std::uint64_t>(line);
-      if (id && *id >= newest) {
+      const auto bar = line.find('|');
+      if (bar == std::string_view::npos) continue;
+      const std::string_view number = line.substr(0, bar);
+      const std::string dir =
+          std::filesystem::path(std::string(line.substr(bar + 1))).lexically_normal().string();
+      const auto id = parse_number<std::uint64_t>(number);
+      if (id && *id >= newest && dir == want) {
         newest = *id;
-        found = std::string(line);
+        found = std::string(number);
       }
     }
     return found;

@@ -363,7 +363,7 @@ TEST_F(LocalBackendTest, UnknownHandlesAreLost) {
   Status stop = backend_->stop("999999999", Duration::seconds(1));
   ASSERT_FALSE(stop);
   EXPECT_EQ(stop.error().code(), ErrorCode::kNotFound);
-  auto found = backend_->find("j-00000001", 1);
+  auto found = backend_->find("j-00000001", 1, "/tmp");
   ASSERT_TRUE(found);
   EXPECT_EQ(*found, std::nullopt);
   EXPECT_EQ(backend_->name(), "local");

@@ -546,23 +546,27 @@ TEST_F(SlurmBackendTest, FindsARunByJobAndAttempt) {
   const std::string handle = launch(s);
   ASSERT_FALSE(handle.empty());
   wait_running(handle);
-  const auto found = backend_->find(s.job_id, 4);
+  const auto found = backend_->find(s.job_id, 4, s.work_dir);
   ASSERT_TRUE(found) << found.error().to_string();
   EXPECT_EQ(*found, handle);
-  const auto other_attempt = backend_->find(s.job_id, 5);
+  const auto other_attempt = backend_->find(s.job_id, 5, s.work_dir);
   ASSERT_TRUE(other_attempt);
   EXPECT_EQ(*other_attempt, std::nullopt);
-  const auto other_job = backend_->find(s.job_id + "x", 4);
+  const auto other_job = backend_->find(s.job_id + "x", 4, s.work_dir);
   ASSERT_TRUE(other_job);
   EXPECT_EQ(*other_job, std::nullopt);
   // An attempt that already ended is still found (while slurmctld keeps it): an agent that
   // died after sbatch never submits it twice.
   ASSERT_TRUE(backend_->stop(handle, Duration::seconds(1)));
   wait_final(handle);
-  const auto ended = backend_->find(s.job_id, 4);
+  const auto ended = backend_->find(s.job_id, 4, s.work_dir);
   ASSERT_TRUE(ended);
   EXPECT_EQ(*ended, handle);
-  EXPECT_FALSE(backend_->find("no such id", 1));  // not a name straits gives
+  // The same job and attempt in another folder: another control plane's.
+  const auto elsewhere = backend_->find(s.job_id, 4, s.work_dir / "other");
+  ASSERT_TRUE(elsewhere);
+  EXPECT_EQ(*elsewhere, std::nullopt);
+  EXPECT_FALSE(backend_->find("no such id", 1, s.work_dir));  // not a name straits gives
 }
 
 // One squeue for every handle of a poll: counted by a squeue on PATH that notes its calls.

@@ -159,7 +159,7 @@ void Core::start(const Assignment& a, SteadyTime received) {
     changed_ = true;
     return;
   }
-  auto found = backend_.find(a.job, a.attempt);
+  auto found = backend_.find(a.job, a.attempt, options_.work_root / attempt_dir(a.job, a.attempt));
   if (!found) {
     say("start " + a.job + " attempt " + std::to_string(a.attempt) + ": cannot ask " +
         std::string(backend_.name()) + " whether it runs already (" + found.error().message() +
