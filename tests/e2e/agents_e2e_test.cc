@@ -59,8 +59,14 @@ class MoveTest : public EndToEndTest {
     ASSERT_TRUE(wait_for_state(id, "succeeded", 120)) << job(id).dump(2) << log_text(id);
     const json done = job(id);
     EXPECT_EQ(done["run"]["agent"], agent_id("cn"));
-    const std::string checkpoint = done["run"]["checkpoint"]["path"];
-    EXPECT_NE(checkpoint.find("attempt-1"), std::string::npos) << checkpoint;
+    // It left Singapore with the checkpoint attempt 1 wrote there.
+    const Answer events = server_.get("/v1/jobs/" + id + "/events", admin_);
+    std::string left_with;
+    for (const json& e : events.body["items"]) {
+      if (e["kind"] == "moved") left_with = e["data"]["checkpoint"]["path"];
+    }
+    EXPECT_NE(left_with.find("agent-sg/checkpoints/" + id + "/attempt-1/"), std::string::npos)
+        << events.text;
     const std::string text = log_text(id);
     // Resumed from the checkpoint, not from the start; the same result as
     // an uninterrupted run; and never two runs at once.
@@ -99,12 +105,13 @@ TEST_F(MoveTest, AKilledAgentsJobIsRequeuedFromItsCheckpointAndNeverRunsTwice) {
   const std::string id = submit(50);
   ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "running" && last_step(id) >= 8; }, 60))
       << job(id).dump(2);
-  const std::string work = server_.dir() / "agent-sg" / "runs";
   sg_->kill(SIGKILL, true);
   // Its run died with it: nothing of straits-train is left holding the lock.
   EXPECT_TRUE(wait_until(
       [&] {
-        return output_of("pgrep -f -- '--lock " + (server_.dir() / "lock").string() + "'").empty();
+        // ("loc[k]": the pattern must not match pgrep's own shell.)
+        return output_of("pgrep -f -- '--loc[k] " + (server_.dir() / "lock").string() + "'")
+            .empty();
       },
       10));
   // Lost after 6 s: requeued from its checkpoint, placed again (Singapore
@@ -141,7 +148,8 @@ TEST_F(MoveTest, ACrashedSlurmNodeRequeuesTheJobWhichFinishesOnAnotherNode) {
   auto kinds = event_kinds(id);
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "requeued"), kinds.end());
   bool node_failure = false;
-  for (const json& e : server_.get("/v1/jobs/" + id + "/events", admin_).body["items"]) {
+  const Answer events = server_.get("/v1/jobs/" + id + "/events", admin_);
+  for (const json& e : events.body["items"]) {
     node_failure |= e["kind"] == "requeued" &&
                     e["message"].get<std::string>().find("node_failure") != std::string::npos;
   }
@@ -181,7 +189,8 @@ TEST_F(MoveTest, ACommandThatFailsEndsTheJobWithItsExitCodeAndLogTail) {
   EXPECT_NE(jb["run"]["result"]["log_tail"].get<std::string>().find("failing at step 4"),
             std::string::npos)
       << jb.dump(2);
-  EXPECT_NE(log_text(b).find("failing at step 4"), std::string::npos);
+  EXPECT_NE(log_text(b).find("failing at step 4"), std::string::npos)
+      << server_.get("/v1/jobs/" + b + "/logs", admin_).text;
 }
 
 }  // namespace

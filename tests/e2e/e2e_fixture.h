@@ -105,6 +105,9 @@ class EndToEndTest : public ::testing::Test {
     server_.options().rule_dirs.push_back(std::filesystem::path(STRAITS_SOURCE_DIR) /
                                           "rules/scenarios/close-remote-access");
     server_.options().schedule_interval = Duration::seconds(1);
+    // Each agent keeps two connections (its long-poll and the rest), each
+    // holding a worker thread while it lives: room for them and the test.
+    server_.options().threads = 16;
     server_.options().min_pass_gap = Duration::milliseconds(20);
     server_.options().agent_heartbeat_interval = Duration::seconds(1);
     server_.options().agent_lost_after = Duration::seconds(6);
@@ -139,28 +142,20 @@ class EndToEndTest : public ::testing::Test {
   // An agent for `site` on `backend`, its state under the test's folder.
   AgentProcess& agent(const std::string& name, const std::string& site,
                       const std::string& backend) {
-    std::vector<std::string> args = {STRAITS_BINARY,
-                                     "agent",
-                                     "--server",
-                                     url(),
-                                     "--token",
-                                     admin_,
-                                     "--site",
-                                     site,
-                                     "--backend",
-                                     backend,
-                                     "--name",
-                                     name,
-                                     "--state-dir",
-                                     (server_.dir() / ("agent-" + name)).string(),
-                                     "--kill-grace",
-                                     "3s",
-                                     "--poll-wait",
-                                     "5",
-                                     "--slurm-poll-interval",
-                                     "1s",
-                                     "--local-poll-interval",
-                                     "200ms"};
+    std::vector<std::string> args = {STRAITS_BINARY, "agent",
+                                     "--server",     url(),
+                                     "--token",      admin_,
+                                     "--site",       site,
+                                     "--backend",    backend,
+                                     "--name",       name,
+                                     "--state-dir",  (server_.dir() / ("agent-" + name)).string(),
+                                     "--kill-grace", "3s",
+                                     "--poll-wait",  "5"};
+    if (backend == "slurm") {
+      args.insert(args.end(), {"--slurm-poll-interval", "1s"});
+    } else {
+      args.insert(args.end(), {"--local-poll-interval", "200ms"});
+    }
     std::vector<std::pair<std::string, std::string>> env = {
         {"SLURM_CONF", std::string(STRAITS_TEST_SLURM_DIR) + "/etc/slurm.conf"}};
     agents_.push_back(
@@ -170,7 +165,8 @@ class EndToEndTest : public ::testing::Test {
   }
 
   std::string agent_id(const std::string& name) {
-    for (const json& a : server_.get("/v1/agents", admin_).body["items"]) {
+    const Answer agents = server_.get("/v1/agents", admin_);
+    for (const json& a : agents.body["items"]) {
       if (a["name"] == name) return a["id"];
     }
     return "";
@@ -178,7 +174,8 @@ class EndToEndTest : public ::testing::Test {
   json job(const std::string& id) { return server_.get("/v1/jobs/" + id, admin_).body; }
   std::vector<std::string> logs(const std::string& id) {
     std::vector<std::string> lines;
-    for (const json& l : server_.get("/v1/jobs/" + id + "/logs", admin_).body["lines"]) {
+    const Answer answer = server_.get("/v1/jobs/" + id + "/logs", admin_);
+    for (const json& l : answer.body["lines"]) {
       lines.push_back(l);
     }
     return lines;
@@ -190,7 +187,8 @@ class EndToEndTest : public ::testing::Test {
   }
   std::vector<std::string> event_kinds(const std::string& id) {
     std::vector<std::string> kinds;
-    for (const json& e : server_.get("/v1/jobs/" + id + "/events", admin_).body["items"]) {
+    const Answer events = server_.get("/v1/jobs/" + id + "/events", admin_);
+    for (const json& e : events.body["items"]) {
       kinds.push_back(e["kind"]);
     }
     return kinds;
