@@ -436,6 +436,71 @@ TEST_F(AgentCoreTest, TheAgentStoppingReportsItsRunsLost) {
   EXPECT_EQ(exited.detail, "agent stopped");
 }
 
+// The local backend, except that `find` cannot answer its first `failures`
+// calls (as Slurm's when slurmctld is down).
+class UnsureBackend : public exec::Backend {
+ public:
+  UnsureBackend(exec::Backend& inner, int failures) : inner_(inner), failures_(failures) {}
+  std::string_view name() const override { return "unsure"; }
+  Result<std::string> launch(const exec::LaunchSpec& spec) override {
+    ++launches;
+    return inner_.launch(spec);
+  }
+  Result<std::optional<std::string>> find(const std::string& job_id, std::int32_t attempt,
+                                          const fs::path& work_dir) override {
+    if (failures_ > 0) {
+      --failures_;
+      return Error(ErrorCode::kUnavailable, "slurmctld did not answer");
+    }
+    return inner_.find(job_id, attempt, work_dir);
+  }
+  Result<std::map<std::string, exec::RunStatus>> poll(
+      const std::vector<std::string>& handles) override {
+    return inner_.poll(handles);
+  }
+  Status request_checkpoint(const std::string& handle) override {
+    return inner_.request_checkpoint(handle);
+  }
+  Status stop(const std::string& handle, Duration grace) override {
+    return inner_.stop(handle, grace);
+  }
+  int launches = 0;
+
+ private:
+  exec::Backend& inner_;
+  int failures_;
+};
+
+TEST_F(AgentCoreTest, AStartWaitsUntilTheBackendCanSayWhetherTheRunExists) {
+  UnsureBackend unsure(*backend_, 3);
+  auto core = make_core({}, &unsure);
+  const Assignment a = start_of("j-00000015", 1, "echo x >> " + marker());
+  core->handle({a}, now());
+  core->handle({a}, now());  // delivered again meanwhile: still one
+  EXPECT_EQ(unsure.launches, 0);
+  EXPECT_TRUE(core->pending_reports().empty());
+  EXPECT_FALSE(core->state().done.contains(a.id));
+  ASSERT_TRUE(tick_until(*core, [&] { return !core->state().runs.empty() && ended(*core); }));
+  EXPECT_EQ(unsure.launches, 1);
+  EXPECT_EQ(read_file(marker()), "x\n");
+  EXPECT_EQ(events(core->pending_reports()),
+            (std::vector<std::string>{"started", "exited:succeeded"}));
+  EXPECT_EQ(std::count_if(lines_.begin(), lines_.end(),
+                          [](const std::string& l) { return l.find("cannot ask") != l.npos; }),
+            1);
+
+  // A stop while it waits: never started, said so.
+  UnsureBackend down(*backend_, 1000);
+  auto other = make_core({}, &down);
+  other->handle({start_of("j-00000016", 1, "echo x >> " + marker())}, now());
+  other->tick();
+  other->handle({other_of("stop", "j-00000016", 1)}, now());
+  other->tick();
+  EXPECT_EQ(down.launches, 0);
+  EXPECT_EQ(events(other->pending_reports()),
+            (std::vector<std::string>{"ack:j-00000016/1/stop", "started", "exited:cancelled"}));
+}
+
 // ---- protocol, chips, state ------------------------------------------------
 
 TEST(AgentProtocolTest, ReadsTheAssignmentsOfTheDocs) {

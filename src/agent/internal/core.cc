@@ -161,12 +161,15 @@ void Core::start(const Assignment& a, SteadyTime received) {
   }
   auto found = backend_.find(a.job, a.attempt, options_.work_root / attempt_dir(a.job, a.attempt));
   if (!found) {
-    say("start " + a.job + " attempt " + std::to_string(a.attempt) + ": cannot ask " +
-        std::string(backend_.name()) + " whether it runs already (" + found.error().message() +
-        "); will try again");
+    if (deferred_said_.insert(a.id).second) {
+      say("start " + a.job + " attempt " + std::to_string(a.attempt) + ": cannot ask " +
+          std::string(backend_.name()) + " whether it runs already (" + found.error().message() +
+          "); trying again");
+    }
     deferred_.emplace_back(a, received);
     return;
   }
+  deferred_said_.erase(a.id);
   const SteadyTime now = now_();
   RunRecord run;
   run.job = a.job;
@@ -380,7 +383,10 @@ void Core::stop_all_and_wait(const std::string& why, Duration wait) {
 
 void Core::tick(bool force_poll) {
   SteadyTime now = now_();
-  if (!deferred_.empty()) {
+  // Starts the backend could not answer about: again, as often as it is polled.
+  if (!deferred_.empty() &&
+      (!last_deferred_try_ || now - *last_deferred_try_ >= chrono_of(options_.poll_interval))) {
+    last_deferred_try_ = now;
     auto retry = std::move(deferred_);
     deferred_.clear();
     for (auto& [a, received] : retry) {
@@ -577,7 +583,9 @@ void Core::finish(RunRecord& run, const exec::RunStatus& status) {
 SteadyTime Core::next_wakeup() const {
   const SteadyTime now = now_();
   SteadyTime next = now + std::chrono::seconds(60);
-  if (!deferred_.empty()) next = std::min(next, now + std::chrono::seconds(1));
+  if (!deferred_.empty()) {
+    next = std::min(next, last_deferred_try_.value_or(now) + chrono_of(options_.poll_interval));
+  }
   for (const auto& [key, run] : state_.runs) {
     if (run.ended || run.handle.empty()) continue;
     const SteadyTime polled = last_poll_.value_or(now) + chrono_of(options_.poll_interval);

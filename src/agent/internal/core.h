@@ -11,6 +11,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -117,6 +119,8 @@ class Core {
   std::optional<SteadyTime> last_poll_;
   bool poll_failing_ = false;
   std::vector<std::pair<Assignment, SteadyTime>> deferred_;
+  std::set<std::string> deferred_said_;  // logged once each
+  std::optional<SteadyTime> last_deferred_try_;
 };
 
 }  // namespace straits::agent::internal
