@@ -436,6 +436,27 @@ TEST_F(AgentCoreTest, TheAgentStoppingReportsItsRunsLost) {
   EXPECT_EQ(exited.detail, "agent stopped");
 }
 
+TEST_F(AgentCoreTest, AnEndedRunIsForgottenOnceReportedButItsStartIsNot) {
+  internal::CoreOptions o = options();
+  o.forget_ended_after = Duration::seconds(3600);
+  Core core(
+      o, *backend_, {}, [this] { return now(); }, nullptr);
+  const Assignment a = start_of("j-00000017", 1, "echo x >> " + marker());
+  core.handle({a}, now());
+  ASSERT_TRUE(tick_until(core, [&] { return ended(core); }));
+  ahead_ += 3600s;
+  core.tick();
+  EXPECT_EQ(core.state().runs.size(), 1u);  // its reports are not taken yet
+  core.reports_accepted(core.pending_reports().size());
+  core.tick();
+  EXPECT_TRUE(core.state().runs.empty());
+  EXPECT_TRUE(core.state().done.contains(a.id));
+  core.handle({a}, now());
+  core.tick();
+  EXPECT_TRUE(core.pending_reports().empty());
+  EXPECT_EQ(read_file(marker()), "x\n");
+}
+
 // The local backend, except that `find` cannot answer its first `failures`
 // calls (as Slurm's when slurmctld is down).
 class UnsureBackend : public exec::Backend {

@@ -423,6 +423,7 @@ void Core::tick(bool force_poll) {
       }
     }
   }
+  forget_old_runs(now);
   const bool due =
       force_poll || !last_poll_ || now - *last_poll_ >= chrono_of(options_.poll_interval);
   if (due && has_live_runs()) poll_backend();
@@ -431,6 +432,26 @@ void Core::tick(bool force_poll) {
     if (run.ended || run.handle.empty()) continue;
     report_checkpoint(run);
     if (now - run.last_log >= chrono_of(options_.log_interval)) report_output(run, now, false);
+  }
+}
+
+void Core::forget_old_runs(SteadyTime now) {
+  std::set<std::string> reporting;  // runs with reports not yet taken
+  for (const Report& r : state_.pending) reporting.insert(run_key(r.job, r.attempt));
+  for (auto it = state_.runs.begin(); it != state_.runs.end();) {
+    RunRecord& run = it->second;
+    if (!run.ended) {
+      ++it;
+      continue;
+    }
+    if (!run.ended_at) run.ended_at = now;  // ended before this agent started: from now
+    if (now - *run.ended_at >= chrono_of(options_.forget_ended_after) &&
+        !reporting.contains(it->first)) {
+      it = state_.runs.erase(it);
+      changed_ = true;
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -570,6 +591,7 @@ void Core::finish(RunRecord& run, const exec::RunStatus& status) {
   }
   r.log_tail = without_broken_start(exec::output_tail(run.work_dir, options_.log_tail));
   run.ended = true;
+  run.ended_at = now_();
   run.checkpoint_wait.reset();
   run.exited = r;
   changed_ = true;

@@ -41,6 +41,9 @@ struct CoreOptions {
   std::size_t log_tail = 4 * 1024;    // the exited report's log_tail
   // How long a checkpoint assignment without a deadline waits for the checkpoint.
   Duration default_checkpoint_wait = Duration::seconds(60);
+  // An ended run whose reports the server took is forgotten this long after
+  // its end (the state file stays small); its assignment ids are kept.
+  Duration forget_ended_after = Duration::hours(1);
 };
 
 // The Slurm gres type of a chip: an override, else the id up to its first
@@ -106,6 +109,7 @@ class Core {
   // Sends output since the last report; `all`: up to the end, whole.
   void report_output(RunRecord& run, SteadyTime now, bool all);
   void finish(RunRecord& run, const exec::RunStatus& status);
+  void forget_old_runs(SteadyTime now);
   void queue(Report report);
   void say(const std::string& line) const;
   std::string describe(const RunRecord& run) const;

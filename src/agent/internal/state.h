@@ -54,6 +54,7 @@ struct RunRecord {
   std::optional<CheckpointWait> checkpoint_wait;
 
   // Not kept on disk.
+  std::optional<SteadyTime> ended_at;  // when this agent saw it end (or loaded it ended)
   SteadyTime last_log{};
   std::optional<SteadyTime> partial_line_since;
   std::string checkpoint_error;  // the last one logged, so that it is logged once
