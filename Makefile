@@ -17,7 +17,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF $(CMAKE_OPTS) >/dev/null
+	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 # The main job: the control plane on an embedded SQLite file (build/run/straits.db) with the

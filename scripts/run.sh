@@ -37,8 +37,8 @@ done
 
 ./build/straits agent --server "$URL" --token-file build/run/admin.token --backend local \
   --name local-agent --state-dir build/run/agent \
-  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 &
+  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 &
 agent=$!
-echo "run: server at $URL and a local agent for sg-tuas-1, my-sedenak-1, jp-tokyo-1"
+echo "run: server at $URL and a local agent for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"
 echo "run: export STRAITS_URL=$URL STRAITS_TOKEN=\$(cat build/run/admin.token); ./build/straits job list"
 wait "$server"

@@ -288,6 +288,21 @@ TEST_F(AgentsTest, ALostAgentsJobIsRequeuedFromItsCheckpoint) {
   EXPECT_NE(job(id)["state"], "succeeded");
 }
 
+// hanshan-sg may use the pools its parent hanshan owns, without a lease: the
+// loop must not cut such a placement for want of one (it did, every pass).
+TEST_F(AgentsTest, AJobOnItsGroupsOwnPoolKeepsItsPlace) {
+  const std::string id = submit({{"eligible_chips", {"ascend-910b"}}});
+  ASSERT_TRUE(server_.server().schedule_now());
+  ASSERT_EQ(job(id)["state"], "assigned") << job(id).dump();
+  EXPECT_EQ(job(id)["placement"]["pool"], "cn-ulanqab-1-910b");
+  for (int i = 0; i < 3; ++i) {
+    server_.clock().advance(Duration::seconds(10));
+    ASSERT_TRUE(server_.server().schedule_now());
+  }
+  EXPECT_EQ(job(id)["state"], "assigned") << job(id).dump();
+  EXPECT_EQ(job(id)["run"]["attempt"], 1);
+}
+
 TEST_F(AgentsTest, OnlyAdminsAndTheSitesOperatorAdminActAsAgents) {
   const std::string lionpoint = server_.make_user("op", "operator-admin", "", "lionpoint");
   const std::string tokyo_op = server_.make_user("op2", "operator-admin", "", "cascade-ridge");

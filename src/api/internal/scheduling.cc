@@ -140,7 +140,15 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   // Capacity an org holds on a pool now: its own pool, or its leases.
   for (auto& [key, jobs] : by_org_pool) {
     const catalog::Pool& pool = p.catalog.pools()[key.second];
-    if (pool.owner && pool.owner->str() == key.first) continue;
+    // Owned by the org or by a group it belongs to (as the scheduler sees
+    // it): no lease needed.
+    if (pool.owner) {
+      bool owned = false;
+      for (const catalog::Org* o : p.catalog.ownership_chain(OrgId(key.first))) {
+        owned |= o->id == *pool.owner;
+      }
+      if (owned) continue;
+    }
     std::int32_t leased = 0;
     for (const sched::Lease& l : snap.leases) {
       if (l.org.str() == key.first && l.pool == pool.id && l.start <= now && now < l.end) {
