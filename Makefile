@@ -50,7 +50,7 @@ debug: deps
 test: debug
 	@cd build-debug && ctest --output-on-failure -j $(JOBS)
 
-# The sanitizers run every test but the isolation matrix (980 requests through the same
+# The sanitizers run every test but the isolation matrix (1090 requests through the same
 # handlers that the API, OpenAPI and other isolation tests run here too; `make test` runs it)
 # and those on the Slurm cluster (the Slurm backend's and the end-to-end ones, a few minutes of
 # waiting on real daemons: `make test` runs them; the agent and both backends' code runs under
