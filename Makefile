@@ -74,13 +74,14 @@ bench: build
 	@./build/bench/straits_trace_bench
 	@./build/bench/straits_server_pass
 
-# libFuzzer (clang) on the rule parser and the value parsers, FUZZ_SECONDS each,
+# libFuzzer (clang) on the rule parser, the value parsers, the trace readers, the API's requests
+# and what a site agent reads (the server's answers, its state file, Slurm's output), FUZZ_SECONDS each,
 # from the seed corpus in fuzz/corpus/ (copied, so the committed seeds stay as they are).
 fuzz: deps
 	@scripts/install-deps.sh fuzz
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAITS_FUZZ=ON $(CMAKE_OPTS) >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target rule_parser_fuzz value_parsers_fuzz trace_readers_fuzz api_requests_fuzz
-	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp -r fuzz/corpus/rules fuzz/corpus/values fuzz/corpus/traces fuzz/corpus/api build-fuzz/corpus/
+	@cmake --build build-fuzz -j $(JOBS) --target rule_parser_fuzz value_parsers_fuzz trace_readers_fuzz api_requests_fuzz agent_inputs_fuzz
+	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp -r fuzz/corpus/rules fuzz/corpus/values fuzz/corpus/traces fuzz/corpus/api fuzz/corpus/agent build-fuzz/corpus/
 	@cd build-fuzz && ./fuzz/rule_parser_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 corpus/rules 2>rule_parser_fuzz.log || { tail -40 rule_parser_fuzz.log; exit 1; }
 	@tail -6 build-fuzz/rule_parser_fuzz.log
 	@cd build-fuzz && ./fuzz/value_parsers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus/values 2>value_parsers_fuzz.log || { tail -40 value_parsers_fuzz.log; exit 1; }
@@ -89,6 +90,8 @@ fuzz: deps
 	@tail -6 build-fuzz/trace_readers_fuzz.log
 	@cd build-fuzz && ./fuzz/api_requests_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/api 2>api_requests_fuzz.log || { tail -40 api_requests_fuzz.log; exit 1; }
 	@tail -6 build-fuzz/api_requests_fuzz.log
+	@cd build-fuzz && ./fuzz/agent_inputs_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/agent 2>agent_inputs_fuzz.log || { tail -40 agent_inputs_fuzz.log; exit 1; }
+	@tail -6 build-fuzz/agent_inputs_fuzz.log
 
 format: deps
 	@clang-format -i $(SOURCES)

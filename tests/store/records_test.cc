@@ -32,7 +32,7 @@ UserRecord user(const std::string& id, const std::string& name) {
 }
 
 JobRecord job(const std::string& id, const std::string& state = "queued") {
-  return {id, "org-a", "team-1", state, "{\"gpus\":8}", "", "", at(10), "u-1", at(11)};
+  return {id, "org-a", "team-1", state, "{\"gpus\":8}", "", "", at(10), "u-1", at(11), ""};
 }
 
 bool has_problem(const AuditVerification& v, const std::string& text) {
@@ -103,6 +103,11 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   batch.jobs = {job("j-2", "running"), job("j-1")};
   batch.jobs[0].placement_json = "{\"pool\":\"p-1\"}";
   batch.jobs[0].decision_json = tricky;
+  batch.jobs[0].run_json = "{\"attempt\":2,\"note\":\"" + std::string("Zoë") + "\"}";
+  batch.agents = {
+      {"ag-2", "cn-a", "lost", "{\"sites\":[\"s-2\"]}", at(30), at(31)},
+      {"ag-1", tricky, "active", "{}", at(32), at(33)},
+  };
   batch.job_events = {
       {"j-2", 2, at(20), "placed", "on p-1", "{\"pool\":\"p-1\"}"},
       {"j-1", 1, at(12), "submitted", tricky, ""},
@@ -122,6 +127,7 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   expected.leases = {batch.leases[1], batch.leases[0]};
   expected.jobs = {batch.jobs[1], batch.jobs[0]};
   expected.job_events = {batch.job_events[1], batch.job_events[2], batch.job_events[0]};
+  expected.agents = {batch.agents[1], batch.agents[0]};
   auto loaded = store->load();
   ASSERT_TRUE(loaded) << loaded.error().to_string();
   EXPECT_EQ(loaded->entities, expected.entities);
@@ -130,6 +136,7 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   EXPECT_EQ(loaded->leases, expected.leases);
   EXPECT_EQ(loaded->jobs, expected.jobs);
   EXPECT_EQ(loaded->job_events, expected.job_events);
+  EXPECT_EQ(loaded->agents, expected.agents);
   EXPECT_EQ(loaded->audit_seq, 2);
   EXPECT_EQ(loaded->audit_head, (*stored)[1].hash);
 
