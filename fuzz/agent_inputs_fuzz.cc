@@ -21,15 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   namespace agent = straits::agent::internal;
   namespace exec = straits::exec::slurm_internal;
   switch (data[0] % 7) {
-    case 0:
-      (void)agent::parse_agent(text);
-      break;
-    case 1:
-      (void)agent::parse_assignments(text);
-      break;
-    case 2:
-      (void)agent::parse_report_results(text);
-      break;
+    case 0: (void)agent::parse_agent(text); break;
+    case 1: (void)agent::parse_assignments(text); break;
+    case 2: (void)agent::parse_report_results(text); break;
     case 3: {
       const auto steady = agent::SteadyTime{} + std::chrono::hours(1);
       const auto wall = straits::Instant::from_unix_microseconds(1'767'225'600'000'000);
@@ -40,12 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       break;
     }
-    case 4:
-      (void)exec::parse_squeue(text);
-      break;
-    case 5:
-      (void)exec::parse_sacct(text);
-      break;
+    case 4: (void)exec::parse_squeue(text); break;
+    case 5: (void)exec::parse_sacct(text); break;
     default:
       (void)exec::map_job_state(text);
       (void)exec::slurm_message(text);
