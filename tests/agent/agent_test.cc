@@ -621,6 +621,44 @@ TEST(AgentProtocolTest, LogTextIsValidUtf8CutAtCharacters) {
   EXPECT_NO_THROW(json::parse(internal::reports_body(std::vector<Report>{r})));
 }
 
+TEST(AgentProtocolTest, OutlandishNumbersAreBoundedNotTrusted) {
+  // Too large for the types, negative, not numbers: none of it may overflow a
+  // clock (the sanitizer build would say so).
+  // An attempt that is not a 32-bit number is no attempt: the answer is refused.
+  ASSERT_FALSE(internal::parse_assignments(
+      R"({"assignments": [{"id": "j/1/start", "kind": "start", "job": "j", "attempt": 1e300}]})"));
+  auto ok = internal::parse_assignments(R"({"assignments": [
+    {"id": "j/2/start", "kind": "start", "job": "j", "attempt": 2, "gpus": 1099511627776,
+     "must_leave_in_seconds": 1e30, "time_limit_seconds": -5,
+     "deadline_in_seconds": 9223372036854775807}]})");
+  ASSERT_TRUE(ok) << ok.error().message();
+  const Assignment& s = ok->front();
+  EXPECT_EQ(s.gpus, 1);  // not an int32: the default
+  EXPECT_EQ(s.time_limit_seconds, 0);
+  EXPECT_FALSE(s.must_leave_in_seconds);                  // not a 64-bit number: none
+  EXPECT_EQ(s.deadline_in_seconds, 10LL * 366 * 86'400);  // ten years at most
+  auto agent = internal::parse_agent(
+      R"({"id": "ag-1", "heartbeat_interval_seconds": 0, "lost_after_seconds": 1e40})");
+  ASSERT_TRUE(agent);
+  EXPECT_EQ(agent->heartbeat_interval_seconds, 1);
+  EXPECT_EQ(agent->lost_after_seconds, 30);  // not a 64-bit number: the default
+
+  const SteadyTime now = Steady::now();
+  const Instant wall = Instant::from_unix_seconds(1'800'000'000);
+  auto state = internal::state_from_text(R"({"version": 1, "runs": [
+    {"job": "j", "attempt": 1, "must_leave_at_us": -9223372036854775808, "output_offset": -1,
+     "checkpoint_wait": {"until_us": 9223372036854775807}, "exited":
+     {"job": "j", "event": "exited", "exit_code": 1e19, "signal": -3}}]})",
+                                         now, wall);
+  ASSERT_TRUE(state) << state.error().message();
+  const RunRecord& r = state->runs.at("j/1");
+  EXPECT_EQ(r.output_offset, 0u);
+  EXPECT_FALSE(r.exited->exit_code);
+  EXPECT_EQ(r.exited->signal, -3);
+  const std::string text = internal::state_to_text(*state, now, wall);
+  EXPECT_TRUE(internal::state_from_text(text, now, wall));
+}
+
 TEST(AgentChipTest, ASlurmGresTypeIsTheChipIdUpToItsFirstDash) {
   EXPECT_EQ(internal::gres_type("h100-sxm", {}), "h100");
   EXPECT_EQ(internal::gres_type("h800", {}), "h800");

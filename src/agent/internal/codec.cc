@@ -2,6 +2,8 @@
 // place of the agent that uses nlohmann::json. Reading is lenient about
 // fields it does not know (a newer server may add some) and strict about the
 // ones it needs.
+#include <algorithm>
+#include <climits>
 #include <nlohmann/json.hpp>
 
 #include "agent/internal/protocol.h"
@@ -31,11 +33,33 @@ std::string text_of(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A whole number that fits in 64 bits (a float is cut to one); none else.
 std::optional<std::int64_t> integer_of(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_number()) return std::nullopt;
-  if (it->is_number_float()) return static_cast<std::int64_t>(it->get<double>());
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (!(d > -9.0e18 && d < 9.0e18)) return std::nullopt;  // NaN too
+    return static_cast<std::int64_t>(d);
+  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > INT64_MAX) return std::nullopt;
   return it->get<std::int64_t>();
+}
+
+std::optional<std::int32_t> int32_of(const json& j, const char* key) {
+  auto v = integer_of(j, key);
+  if (!v || *v < INT32_MIN || *v > INT32_MAX) return std::nullopt;
+  return static_cast<std::int32_t>(*v);
+}
+
+// Spans of time from the server or the state file are kept within ten
+// years, so that adding them to a clock cannot overflow.
+constexpr std::int64_t kMaxSeconds = 10LL * 366 * 86'400;
+
+std::optional<std::int64_t> seconds_of(const json& j, const char* key) {
+  auto v = integer_of(j, key);
+  if (!v) return std::nullopt;
+  return std::clamp<std::int64_t>(*v, 0, kMaxSeconds);
 }
 
 bool bool_of(const json& j, const char* key) {
@@ -74,7 +98,7 @@ Result<Report> report_from(const json& j) {
   }
   Report r;
   r.job = text_of(j, "job");
-  r.attempt = static_cast<std::int32_t>(integer_of(j, "attempt").value_or(0));
+  r.attempt = int32_of(j, "attempt").value_or(0);
   r.event = text_of(j, "event");
   r.assignment = text_of(j, "assignment");
   r.handle = text_of(j, "handle");
@@ -82,22 +106,26 @@ Result<Report> report_from(const json& j) {
   r.note = text_of(j, "note");
   r.text = text_of(j, "text");
   r.outcome = text_of(j, "outcome");
-  if (auto v = integer_of(j, "exit_code")) r.exit_code = static_cast<int>(*v);
-  if (auto v = integer_of(j, "signal")) r.signal = static_cast<int>(*v);
+  r.exit_code = int32_of(j, "exit_code");
+  r.signal = int32_of(j, "signal");
   r.detail = text_of(j, "detail");
   r.log_tail = text_of(j, "log_tail");
   return r;
 }
 
 // Steady deadlines on disk as the agent's wall-clock time, in microseconds.
+constexpr std::int64_t kMaxMicroseconds = kMaxSeconds * 1'000'000;
+
 std::int64_t to_wall(SteadyTime t, SteadyTime steady_now, Instant wall_now) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t - steady_now).count();
-  return (wall_now + Duration::microseconds(us)).unix_microseconds();
+  return (wall_now + Duration::microseconds(std::clamp(us, -kMaxMicroseconds, kMaxMicroseconds)))
+      .unix_microseconds();
 }
 
 SteadyTime from_wall(std::int64_t unix_us, SteadyTime steady_now, Instant wall_now) {
-  const Duration d = Instant::from_unix_microseconds(unix_us) - wall_now;
-  return steady_now + std::chrono::microseconds(d.count_microseconds());
+  const std::int64_t now_us = wall_now.unix_microseconds();
+  const std::int64_t at = std::clamp(unix_us, now_us - kMaxMicroseconds, now_us + kMaxMicroseconds);
+  return steady_now + std::chrono::microseconds(at - now_us);
 }
 
 json checkpoint_to(const std::optional<exec::Checkpoint>& c) {
@@ -148,10 +176,10 @@ Result<AgentInfo> parse_agent(std::string_view body) {
   a.id = text_of(j, "id");
   if (a.id.empty()) return Error(ErrorCode::kInvalidArgument, "the agent has no id");
   a.state = text_of(j, "state");
-  a.heartbeat_interval_seconds = integer_of(j, "heartbeat_interval_seconds").value_or(5);
-  a.lost_after_seconds = integer_of(j, "lost_after_seconds").value_or(30);
-  if (a.heartbeat_interval_seconds <= 0) a.heartbeat_interval_seconds = 5;
-  if (a.lost_after_seconds <= 0) a.lost_after_seconds = 30;
+  a.heartbeat_interval_seconds =
+      std::clamp<std::int64_t>(integer_of(j, "heartbeat_interval_seconds").value_or(5), 1, 3600);
+  a.lost_after_seconds =
+      std::clamp<std::int64_t>(integer_of(j, "lost_after_seconds").value_or(30), 2, 7 * 86'400);
   return a;
 }
 
@@ -170,24 +198,24 @@ Result<std::vector<Assignment>> parse_assignments(std::string_view body) {
     a.id = text_of(item, "id");
     a.kind = text_of(item, "kind");
     a.job = text_of(item, "job");
-    const auto attempt = integer_of(item, "attempt");
+    const auto attempt = int32_of(item, "attempt");
     if (a.id.empty() || a.kind.empty() || a.job.empty() || !attempt) {
       return Error(ErrorCode::kInvalidArgument,
                    "an assignment without id, kind, job or attempt: " + dump(item));
     }
-    a.attempt = static_cast<std::int32_t>(*attempt);
+    a.attempt = *attempt;
     a.site = text_of(item, "site");
     a.pool = text_of(item, "pool");
     a.chip = text_of(item, "chip");
     a.command = text_of(item, "command");
     a.resume_from = text_of(item, "resume_from");
-    a.gpus = static_cast<std::int32_t>(integer_of(item, "gpus").value_or(1));
-    a.nodes = static_cast<std::int32_t>(integer_of(item, "nodes").value_or(1));
-    a.gpus_per_node = static_cast<std::int32_t>(integer_of(item, "gpus_per_node").value_or(a.gpus));
-    a.time_limit_seconds = integer_of(item, "time_limit_seconds");
-    a.must_leave_in_seconds = integer_of(item, "must_leave_in_seconds");
+    a.gpus = int32_of(item, "gpus").value_or(1);
+    a.nodes = int32_of(item, "nodes").value_or(1);
+    a.gpus_per_node = int32_of(item, "gpus_per_node").value_or(a.gpus);
+    a.time_limit_seconds = seconds_of(item, "time_limit_seconds");
+    a.must_leave_in_seconds = seconds_of(item, "must_leave_in_seconds");
     a.then = text_of(item, "then");
-    a.deadline_in_seconds = integer_of(item, "deadline_in_seconds");
+    a.deadline_in_seconds = seconds_of(item, "deadline_in_seconds");
     a.reason = text_of(item, "reason");
     out.push_back(std::move(a));
   }
@@ -342,7 +370,7 @@ Result<AgentState> state_from_text(std::string_view text, SteadyTime steady_now,
       if (!item.is_object()) return Error(ErrorCode::kInvalidArgument, "a run is not an object");
       RunRecord r;
       r.job = text_of(item, "job");
-      r.attempt = static_cast<std::int32_t>(integer_of(item, "attempt").value_or(0));
+      r.attempt = int32_of(item, "attempt").value_or(0);
       if (r.job.empty() || r.attempt <= 0) {
         return Error(ErrorCode::kInvalidArgument, "a run without job or attempt");
       }
@@ -350,7 +378,8 @@ Result<AgentState> state_from_text(std::string_view text, SteadyTime steady_now,
       r.work_dir = text_of(item, "work_dir");
       r.checkpoint_dir = text_of(item, "checkpoint_dir");
       r.last_checkpoint = checkpoint_from(item, "last_checkpoint");
-      r.output_offset = static_cast<std::uint64_t>(integer_of(item, "output_offset").value_or(0));
+      r.output_offset = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, integer_of(item, "output_offset").value_or(0)));
       r.state = text_of(item, "state");
       r.ended = bool_of(item, "ended");
       r.stop_sent = bool_of(item, "stop_sent");
