@@ -31,12 +31,8 @@ class AgentWithServerTest : public ::testing::Test {
     server_.start();
     admin_ = server_.admin_token();
     ASSERT_EQ(server_
-                  .post("/v1/leases", admin_,
-                        {{"org", "hanshan-sg"},
-                         {"pool", "sg-tuas-1-h100"},
-                         {"gpus", 16},
-                         {"start", "2026-12-01T00:00:00Z"},
-                         {"end", "2027-06-01T00:00:00Z"}})
+                  .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z",
+                         "2027-06-01T00:00:00Z")
                   .status,
               201);
     engineer_ = server_.make_user("li", "engineer", "hanshan-sg");

@@ -12,12 +12,9 @@ namespace straits::api {
 namespace {
 
 using testing_util::Answer;
+using testing_util::at;
 using testing_util::json;
 using testing_util::TestServer;
-
-Instant at(const char* text) {
-  return *parse_instant(text);
-}
 
 class AgentsTest : public ::testing::Test {
  protected:
@@ -30,12 +27,8 @@ class AgentsTest : public ::testing::Test {
     server_.start();
     admin_ = server_.admin_token();
     ASSERT_EQ(server_
-                  .post("/v1/leases", admin_,
-                        {{"org", "hanshan-sg"},
-                         {"pool", "sg-tuas-1-h100"},
-                         {"gpus", 16},
-                         {"start", "2026-12-01T00:00:00Z"},
-                         {"end", "2027-06-01T00:00:00Z"}})
+                  .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z",
+                         "2027-06-01T00:00:00Z")
                   .status,
               201);
     engineer_ = server_.make_user("li", "engineer", "hanshan-sg");
@@ -70,6 +63,14 @@ class AgentsTest : public ::testing::Test {
     Answer a = server_.post("/v1/agents/" + agent + "/reports", admin_, {{"reports", reports}});
     EXPECT_EQ(a.status, 200) << a.text;
     return a.body["results"];
+  }
+  // Attempt 1 of the job started at the agent (handle "1").
+  json start(const std::string& agent, const std::string& id) {
+    return report(agent, {{{"job", id}, {"attempt", 1}, {"event", "started"}, {"handle", "1"}}});
+  }
+  static json exited(const std::string& id, const char* outcome, int signal) {
+    return {
+        {"job", id}, {"attempt", 1}, {"event", "exited"}, {"outcome", outcome}, {"signal", signal}};
   }
   json job(const std::string& id) { return server_.get("/v1/jobs/" + id, engineer_).body; }
   std::vector<std::string> event_kinds(const std::string& id) {
@@ -178,7 +179,7 @@ TEST_F(AgentsTest, TheRuleCheckpointsTheRunAndTheNextAttemptResumesFromIt) {
   const std::string id = submit({{"checkpoint_gb", 100}});
   ASSERT_TRUE(server_.server().schedule_now());
   ASSERT_EQ(assignments(aid).size(), 1u);
-  report(aid, {{{"job", id}, {"attempt", 1}, {"event", "started"}, {"handle", "1"}}});
+  start(aid, id);
   // A checkpoint's time before the rule takes effect.
   server_.clock().set(at("2026-12-31T23:59:50Z"));
   ASSERT_TRUE(server_.server().schedule_now());
@@ -195,11 +196,7 @@ TEST_F(AgentsTest, TheRuleCheckpointsTheRunAndTheNextAttemptResumesFromIt) {
   report(aid,
          {{{"job", id}, {"attempt", 1}, {"event", "ack"}, {"assignment", id + "/1/checkpoint"}},
           {{"job", id}, {"attempt", 1}, {"event", "checkpoint"}, {"path", "/c/step-7"}},
-          {{"job", id},
-           {"attempt", 1},
-           {"event", "exited"},
-           {"outcome", "cancelled"},
-           {"signal", 15}}});
+          exited(id, "cancelled", 15)});
   EXPECT_TRUE(assignments(aid).empty());
   json moved = job(id);
   EXPECT_EQ(moved["state"], "queued") << moved.dump();
@@ -216,17 +213,13 @@ TEST_F(AgentsTest, ACancelledRunningJobGetsACancelAssignment) {
   const std::string id = submit();
   ASSERT_TRUE(server_.server().schedule_now());
   ASSERT_EQ(assignments(aid).size(), 1u);
-  report(aid, {{{"job", id}, {"attempt", 1}, {"event", "started"}, {"handle", "1"}}});
+  start(aid, id);
   ASSERT_EQ(server_.post("/v1/jobs/" + id + "/cancel", engineer_, nullptr).status, 200);
   json list = assignments(aid);
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["id"], id + "/1/cancel");
   report(aid, {{{"job", id}, {"attempt", 1}, {"event", "ack"}, {"assignment", id + "/1/cancel"}},
-               {{"job", id},
-                {"attempt", 1},
-                {"event", "exited"},
-                {"outcome", "cancelled"},
-                {"signal", 15}}});
+               exited(id, "cancelled", 15)});
   EXPECT_TRUE(assignments(aid).empty());
   EXPECT_EQ(job(id)["state"], "cancelled");
   EXPECT_EQ(event_kinds(id).back(), "stopped");

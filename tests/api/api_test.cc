@@ -15,12 +15,9 @@ namespace straits::api {
 namespace {
 
 using testing_util::Answer;
+using testing_util::at;
 using testing_util::json;
 using testing_util::TestServer;
-
-Instant at(const char* text) {
-  return *parse_instant(text);
-}
 
 // The backend's store (BackendTest: an SQLite file, or an empty PostgreSQL
 // schema of the test's own) under a server.

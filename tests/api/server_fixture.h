@@ -19,6 +19,10 @@ namespace straits::api::testing_util {
 
 using nlohmann::json;
 
+inline Instant at(const char* text) {
+  return *parse_instant(text);
+}
+
 struct Answer {
   int status = 0;
   json body;  // null when the body is not JSON
@@ -102,6 +106,13 @@ class TestServer {
   }
   Answer post(const std::string& path, const std::string& token, const json& body) const {
     return request("POST", path, token, body.is_null() ? "" : body.dump());
+  }
+
+  // A lease made by the admin.
+  Answer lease(const std::string& org, const std::string& pool, int gpus, const char* start,
+               const char* end) const {
+    return post("/v1/leases", admin_,
+                {{"org", org}, {"pool", pool}, {"gpus", gpus}, {"start", start}, {"end", end}});
   }
 
   // A user of `role` (org/operator as the role needs) and a token for it.

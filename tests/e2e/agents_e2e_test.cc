@@ -24,12 +24,7 @@ class MoveTest : public EndToEndTest {
         << server_.get("/v1/agents", admin_).text;
   }
   Answer lease(const char* end) {
-    return server_.post("/v1/leases", admin_,
-                        {{"org", "hanshan"},
-                         {"pool", "sg-tuas-1-h100"},
-                         {"gpus", 8},
-                         {"start", "2026-12-01T00:00:00Z"},
-                         {"end", end}});
+    return server_.lease("hanshan", "sg-tuas-1-h100", 8, "2026-12-01T00:00:00Z", end);
   }
   // A job of hanshan that may run on H100 (Singapore, leased) or H800 (its
   // own pool at home), Singapore first.

@@ -25,9 +25,7 @@ using api::testing_util::Answer;
 using api::testing_util::json;
 using api::testing_util::TestServer;
 
-inline Instant at(const char* text) {
-  return *parse_instant(text);
-}
+using api::testing_util::at;
 
 // A `straits agent` child process; its stderr goes to a file kept for the
 // failure message.

@@ -262,14 +262,21 @@ void Core::ack_unknown(const Assignment& a) {
   }
 }
 
-void Core::checkpoint(const Assignment& a, SteadyTime received) {
+RunRecord* Core::take_live_run(const Assignment& a) {
   auto it = state_.runs.find(run_key(a.job, a.attempt));
   if (it == state_.runs.end() || it->second.ended || it->second.handle.empty()) {
-    return ack_unknown(a);
+    ack_unknown(a);
+    return nullptr;
   }
-  RunRecord& run = it->second;
   state_.done.insert(a.id);
   ack(a);
+  return &it->second;
+}
+
+void Core::checkpoint(const Assignment& a, SteadyTime received) {
+  RunRecord* live = take_live_run(a);
+  if (!live) return;
+  RunRecord& run = *live;
   report_checkpoint(run);  // what it had before being asked
   CheckpointWait wait;
   wait.assignment = a.id;
@@ -325,13 +332,9 @@ void Core::stop(const Assignment& a) {
     say(a.kind + " " + a.job + " attempt " + std::to_string(a.attempt) + ": not started");
     return;
   }
-  auto it = state_.runs.find(run_key(a.job, a.attempt));
-  if (it == state_.runs.end() || it->second.ended || it->second.handle.empty()) {
-    return ack_unknown(a);
-  }
-  RunRecord& run = it->second;
-  state_.done.insert(a.id);
-  ack(a);
+  RunRecord* live = take_live_run(a);
+  if (!live) return;
+  RunRecord& run = *live;
   const std::string why = a.kind == "cancel" ? "cancelled" : "stopped";
   say(a.kind + " " + describe(run) + (a.reason.empty() ? "" : " (" + a.reason + ")"));
   run.checkpoint_wait.reset();

@@ -97,6 +97,9 @@ class Core {
   // For an assignment about a run the agent does not have running: ack it
   // and send the run's `exited` again when it ended here.
   void ack_unknown(const Assignment& a);
+  // The run an assignment is about, marked done and acknowledged; nullptr
+  // (and acknowledged as unknown) when it has none that is going.
+  RunRecord* take_live_run(const Assignment& a);
   void ack(const Assignment& a);
   // Asks the backend to stop the run (once). `detail` becomes the exited
   // report's (kept if one was set before, unless `override_detail`);
