@@ -1,6 +1,6 @@
 # The front door: `make run` and `make test` work on a fresh Debian 12 machine.
 # Build trees: build/ (release, binary build/straits), build-debug/ (tests,
-# -Werror), build-sanitize/ (address + undefined sanitizers).
+# -Werror), build-sanitize/ (clang: address + undefined sanitizers and the fuzz targets).
 
 JOBS      ?= $(shell nproc)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
@@ -50,13 +50,23 @@ debug: deps
 test: debug
 	@cd build-debug && ctest --output-on-failure -j $(JOBS)
 
-# The sanitizers run every test but the isolation matrix (1090 requests through the same
-# handlers that the API, OpenAPI and other isolation tests run here too; `make test` runs it)
-# and those on the Slurm cluster (the Slurm backend's and the end-to-end ones, a few minutes of
-# waiting on real daemons: `make test` runs them; the agent and both backends' code runs under
-# the sanitizers in the agent's and the local backend's tests).
+# The sanitizers and the fuzzers share one tree, build-sanitize, built once by clang with
+# address and undefined-behaviour sanitizers and libFuzzer's coverage, at -O1 with line tables:
+# `make sanitize` runs the tests there, `make fuzz` the fuzz targets. Left out here: the
+# isolation matrix (1090 requests through handlers the API, OpenAPI and other isolation tests
+# run here too) and the tests on the Slurm cluster (the Slurm backend's and the end-to-end ones,
+# minutes of waiting on real daemons; the agent's and both backends' code runs under the
+# sanitizers in their own tests): `make test` runs them.
+SANITIZE_TREE = CC=clang CXX=clang++ cmake -S . -B build-sanitize $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSTRAITS_WERROR=ON -DSTRAITS_SANITIZE=ON -DSTRAITS_FUZZ=ON $(CMAKE_OPTS) >/dev/null
+
+# A tree configured by another compiler (before the two were one) is made again.
+SANITIZE_FRESH = grep -qs 'CMAKE_CXX_COMPILER:.*clang' build-sanitize/CMakeCache.txt || rm -rf build-sanitize
+
 sanitize: deps
-	@cmake -S . -B build-sanitize $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DSTRAITS_WERROR=ON -DSTRAITS_SANITIZE=ON -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
+	@scripts/install-deps.sh fuzz
+	@$(SANITIZE_FRESH)
+	@$(SANITIZE_TREE)
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) \
 	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant|^slurm|^e2e\.'
@@ -79,19 +89,20 @@ bench: build
 # from the seed corpus in fuzz/corpus/ (copied, so the committed seeds stay as they are).
 fuzz: deps
 	@scripts/install-deps.sh fuzz
-	@CC=clang CXX=clang++ cmake -S . -B build-fuzz $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRAITS_FUZZ=ON $(CMAKE_OPTS) >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target rule_parser_fuzz value_parsers_fuzz trace_readers_fuzz api_requests_fuzz agent_inputs_fuzz
-	@rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus && cp -r fuzz/corpus/rules fuzz/corpus/values fuzz/corpus/traces fuzz/corpus/api fuzz/corpus/agent build-fuzz/corpus/
-	@cd build-fuzz && ./fuzz/rule_parser_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 corpus/rules 2>rule_parser_fuzz.log || { tail -40 rule_parser_fuzz.log; exit 1; }
-	@tail -6 build-fuzz/rule_parser_fuzz.log
-	@cd build-fuzz && ./fuzz/value_parsers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus/values 2>value_parsers_fuzz.log || { tail -40 value_parsers_fuzz.log; exit 1; }
-	@tail -6 build-fuzz/value_parsers_fuzz.log
-	@cd build-fuzz && ./fuzz/trace_readers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/traces 2>trace_readers_fuzz.log || { tail -40 trace_readers_fuzz.log; exit 1; }
-	@tail -6 build-fuzz/trace_readers_fuzz.log
-	@cd build-fuzz && ./fuzz/api_requests_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/api 2>api_requests_fuzz.log || { tail -40 api_requests_fuzz.log; exit 1; }
-	@tail -6 build-fuzz/api_requests_fuzz.log
-	@cd build-fuzz && ./fuzz/agent_inputs_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/agent 2>agent_inputs_fuzz.log || { tail -40 agent_inputs_fuzz.log; exit 1; }
-	@tail -6 build-fuzz/agent_inputs_fuzz.log
+	@$(SANITIZE_FRESH)
+	@$(SANITIZE_TREE)
+	@cmake --build build-sanitize -j $(JOBS) --target rule_parser_fuzz value_parsers_fuzz trace_readers_fuzz api_requests_fuzz agent_inputs_fuzz
+	@rm -rf build-sanitize/corpus && mkdir -p build-sanitize/corpus && cp -r fuzz/corpus/rules fuzz/corpus/values fuzz/corpus/traces fuzz/corpus/api fuzz/corpus/agent build-sanitize/corpus/
+	@cd build-sanitize && ./fuzz/rule_parser_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 corpus/rules 2>rule_parser_fuzz.log || { tail -40 rule_parser_fuzz.log; exit 1; }
+	@tail -6 build-sanitize/rule_parser_fuzz.log
+	@cd build-sanitize && ./fuzz/value_parsers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus/values 2>value_parsers_fuzz.log || { tail -40 value_parsers_fuzz.log; exit 1; }
+	@tail -6 build-sanitize/value_parsers_fuzz.log
+	@cd build-sanitize && ./fuzz/trace_readers_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/traces 2>trace_readers_fuzz.log || { tail -40 trace_readers_fuzz.log; exit 1; }
+	@tail -6 build-sanitize/trace_readers_fuzz.log
+	@cd build-sanitize && ./fuzz/api_requests_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/api 2>api_requests_fuzz.log || { tail -40 api_requests_fuzz.log; exit 1; }
+	@tail -6 build-sanitize/api_requests_fuzz.log
+	@cd build-sanitize && ./fuzz/agent_inputs_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 corpus/agent 2>agent_inputs_fuzz.log || { tail -40 agent_inputs_fuzz.log; exit 1; }
+	@tail -6 build-sanitize/agent_inputs_fuzz.log
 
 format: deps
 	@clang-format -i $(SOURCES)
