@@ -618,7 +618,8 @@ TEST(AgentProtocolTest, LogTextIsValidUtf8CutAtCharacters) {
   EXPECT_EQ(long_text, "ab" + euro);
   // A report with bytes that are not UTF-8 is still sent.
   const Report r = report_of("j-1", 1, "log", [](Report& x) { x.text = "\xFF\xFE"; });
-  EXPECT_NO_THROW((void)json::parse(internal::reports_body(std::vector<Report>{r})));
+  json parsed;
+  EXPECT_NO_THROW(parsed = json::parse(internal::reports_body(std::vector<Report>{r})));
 }
 
 TEST(AgentProtocolTest, OutlandishNumbersAreBoundedNotTrusted) {
