@@ -9,7 +9,7 @@ SOURCES   := $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run what-if test debug sanitize bench fuzz format lint clean
+.PHONY: all deps build run what-if test debug sanitize tsan bench fuzz format lint clean
 
 all: build
 
@@ -71,6 +71,19 @@ sanitize: deps
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) \
 	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant|^slurm|^e2e\.'
 
+# The thread sanitizer on what runs threads against each other: the server (HTTP front door,
+# writer, scheduling loop, long-polls), the store (a writer and readers) and the site agent (its
+# poll thread, backends, reports). A clang tree of its own, build-tsan, at -O1 with line tables;
+# the Slurm, end-to-end and isolation-matrix tests are left out as in `make sanitize`.
+TSAN_TESTS = straits_api_test straits_store_test straits_agent_test
+tsan: deps
+	@scripts/install-deps.sh fuzz
+	@CC=clang CXX=clang++ cmake -S . -B build-tsan $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+	  "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSTRAITS_WERROR=ON -DSTRAITS_TSAN=ON -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS) \
+	  -R '^api\.|^store\.|^Agent' -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant'
+
 # Google Benchmark programs, then straits vs Cedar (cedar-wasm under Node.js)
 # on the same requests in the same run. Results go to docs/benchmarks.md by hand.
 bench: build
@@ -117,4 +130,4 @@ lint: deps
 	  -I src $(filter src/%.cc,$(SOURCES))
 
 clean:
-	rm -rf build build-debug build-sanitize
+	rm -rf build build-debug build-sanitize build-tsan

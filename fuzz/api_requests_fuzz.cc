@@ -2,7 +2,10 @@
 // body gets arbitrary bytes as its body and query string, as the admin (who
 // may reach every handler). The server must answer each with a status below
 // 500 and a JSON error or a JSON value: a 500 or a crash is a bug in the
-// reading of requests. One server (SQLite in a temporary folder) for the run.
+// reading of requests. No state crosses inputs: each one is answered by a
+// server started afresh on a copy of the same pristine store (an SQLite file
+// made once, in a temporary folder), so that a crash replays from its input
+// alone, whatever ran before it.
 #include <unistd.h>
 
 #include <cstdint>
@@ -20,16 +23,23 @@ namespace {
 struct Fixture {
   straits::ManualClock clock{straits::Instant::from_unix_microseconds(1'767'225'600'000'000)};
   std::filesystem::path dir;
-  std::unique_ptr<straits::api::Server> server;
   std::string admin;
 
   Fixture() {
     dir =
         std::filesystem::temp_directory_path() / ("straits-api-fuzz-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    std::filesystem::create_directories(dir / "pristine");
+    // The first start seeds the store and makes the admin token; later
+    // starts on copies of it load what it wrote.
+    auto first = start(dir / "pristine");
+    admin = "Bearer " + *first->bootstrap_token();
+  }
+  ~Fixture() { std::filesystem::remove_all(dir); }
+
+  std::unique_ptr<straits::api::Server> start(const std::filesystem::path& folder) {
     straits::api::ServerOptions options;
-    options.store = {straits::store::StoreUrl::Kind::kSqlite, (dir / "fuzz.db").string()};
+    options.store = {straits::store::StoreUrl::Kind::kSqlite, (folder / "fuzz.db").string()};
     options.catalog_dir = STRAITS_FUZZ_CATALOG;
     options.rule_dirs = {STRAITS_FUZZ_RULES};
     options.schedule_interval = straits::Duration::seconds(0);
@@ -38,10 +48,16 @@ struct Fixture {
       std::fprintf(stderr, "%s\n", created.error().to_string().c_str());
       std::abort();
     }
-    server = std::move(created).value();
-    admin = "Bearer " + *server->bootstrap_token();
+    return std::move(created).value();
   }
-  ~Fixture() { std::filesystem::remove_all(dir); }
+
+  // A server on a fresh copy of the pristine store.
+  std::unique_ptr<straits::api::Server> fresh() {
+    const auto folder = dir / "input";
+    std::filesystem::remove_all(folder);
+    std::filesystem::copy(dir / "pristine", folder, std::filesystem::copy_options::recursive);
+    return start(folder);
+  }
 };
 
 // Routes with a body, and targets with ids that exist after setup.
@@ -73,7 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     target += "?" + rest.substr(0, nl);
     body = rest.substr(nl + 1);
   }
-  auto answer = fixture->server->handle(method, target, fixture->admin, body);
+  auto server = fixture->fresh();
+  auto answer = server->handle(method, target, fixture->admin, body);
   if (answer.status >= 500 || answer.status < 200) {
     std::fprintf(stderr, "%s %s -> %d %s\n", method, target.c_str(), answer.status,
                  answer.body.c_str());
