@@ -739,6 +739,9 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   const std::string auditor = server_.make_user("audrey", "auditor");
   const std::string stranger = server_.make_user("taro", "engineer", "tsukimi");
   const std::string operator_admin = server_.make_user("leo", "operator-admin", "", "lionpoint");
+  // An agent token of another site than the test's agent: it may register
+  // (not here: the bodies name sg-tuas-1) and reaches nothing else.
+  const std::string agent_token = server_.agent_token({"jp-tokyo-1"});
   for (const std::string& route : Server::routes()) {
     const auto space = route.find(' ');
     const std::string method = route.substr(0, space), pattern = route.substr(space + 1);
@@ -746,8 +749,10 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
     call(method, pattern, concrete(pattern), "", body, is_public(method, pattern) ? 200 : 401,
          "nobody");
     if (is_public(method, pattern)) continue;
-    for (const auto& [as, secret] : std::vector<std::pair<std::string, std::string>>{
-             {"auditor", auditor}, {"engineer of tsukimi", stranger}}) {
+    for (const auto& [as, secret] :
+         std::vector<std::pair<std::string, std::string>>{{"auditor", auditor},
+                                                          {"engineer of tsukimi", stranger},
+                                                          {"agent of jp-tokyo-1", agent_token}}) {
       Answer a = call(method, pattern, concrete(pattern), secret, body, 0, as);
       if (method != "GET") {
         EXPECT_TRUE(a.status >= 400 || route == "POST /v1/decisions") << route << " as " << as;
