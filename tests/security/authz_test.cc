@@ -276,6 +276,12 @@ TEST_F(AuthzAttack, AnOperatorAdminsFactChangeWaitsForCompliance) {
   EXPECT_EQ(server_.get("/v1/sites/sg-tuas-1", admin()).body["country"], "SG");
   EXPECT_EQ(server_.get("/v1/change-requests/" + moved.body["id"].get<std::string>(), lion).status,
             200);
+  // A change that would break the catalog is refused at once, not queued.
+  const std::int64_t before = server_.get("/healthz", "").body["audit_seq"];
+  const Answer broken = patch("/v1/sites/sg-tuas-1", lion, {{"country", "XX"}});
+  EXPECT_EQ(broken.status, 422) << broken.text;
+  EXPECT_EQ(server_.get("/healthz", "").body["audit_seq"], before);
+  EXPECT_EQ(server_.get("/v1/change-requests", admin()).body["items"].size(), 1u);
   // Licences: only admin and compliance make them.
   const json licence = {{"id", "lic-x"},
                         {"name", "x"},
