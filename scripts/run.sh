@@ -35,7 +35,14 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
-./build/straits agent --server "$URL" --token-file build/run/admin.token --backend local \
+# The agent acts with its own token, bound to its sites (made once, kept 0600), never the admin's.
+if [ ! -s build/run/agent.token ]; then
+  (umask 077 && STRAITS_URL=$URL STRAITS_TOKEN=$(cat build/run/admin.token) ./build/straits token create \
+    --role agent --name local-agent --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 \
+    --site cn-ulanqab-1 --label make-run --json | sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' \
+    >build/run/agent.token)
+fi
+./build/straits agent --server "$URL" --token-file build/run/agent.token --backend local \
   --name local-agent --state-dir build/run/agent \
   --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 &
 agent=$!

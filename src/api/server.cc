@@ -169,6 +169,8 @@ struct Server::Impl {
       }
       world.agents = std::move(fresh.agents);
       world.agent_by_name = std::move(fresh.agent_by_name);
+      world.change_requests = std::move(fresh.change_requests);
+      world.next_request = fresh.next_request;
       world.start_claims.clear();
     }
     world.next_agent = fresh.next_agent;

@@ -1,4 +1,4 @@
-// straits lease|job|user|token|whoami|audit|decide: clients of a running
+// straits lease|job|user|token|request|whoami|audit|decide: clients of a running
 // `straits serve`, over its HTTP/JSON API (/v1). The server is found by
 // STRAITS_URL (default http://127.0.0.1:8080) and the caller by STRAITS_TOKEN,
 // or --url and --token on each command. Answers are printed as tables for
@@ -498,12 +498,19 @@ void job_events(Context& context, const ById& o) {
 
 struct UserCreate : Connection {
   std::string name, role, org, operator_id;
+  std::vector<std::string> sites;
 };
 
-void user_create(Context& context, const UserCreate& o) {
+json user_body(const UserCreate& o) {
   json body = {{"name", o.name}, {"role", o.role}};
   if (!o.org.empty()) body["org"] = o.org;
   if (!o.operator_id.empty()) body["operator"] = o.operator_id;
+  if (!o.sites.empty()) body["sites"] = o.sites;
+  return body;
+}
+
+void user_create(Context& context, const UserCreate& o) {
+  const json body = user_body(o);
   Client client(context, o);
   auto user = client.post("/v1/users", body.dump());
   if (!user) return;
@@ -529,13 +536,27 @@ void user_list(Context& context, const UserList& o) {
 
 struct TokenCreate : ById {
   std::string label;
+  UserCreate user;  // with --role: the user is made first, in the same call
 };
 
 void token_create(Context& context, const TokenCreate& o) {
   json body = json::object();
   if (!o.label.empty()) body["label"] = o.label;
   Client client(context, o);
-  auto token = client.post("/v1/users/" + encode(o.id) + "/tokens", body.dump());
+  std::string user_id = o.id;
+  if (!o.user.role.empty()) {
+    // `token create --role agent --site S`: the agent's user, then its token.
+    UserCreate u = o.user;
+    if (u.name.empty()) u.name = u.role + "-" + (u.sites.empty() ? "user" : u.sites.front());
+    auto user = client.post("/v1/users", user_body(u).dump());
+    if (!user) return;
+    user_id = user->value("id", "");
+    if (!o.json) {
+      *context.out << "user " << user_id << " (" << u.name << ", " << u.role
+                   << (u.sites.empty() ? "" : " of " + cell(*user, "sites")) << ")\n";
+    }
+  }
+  auto token = client.post("/v1/users/" + encode(user_id) + "/tokens", body.dump());
   if (!token) return;
   if (o.json) return print_json(context, *token);
   *context.out << "token " << cell(*token, "id") << " for user " << cell(*token, "user")
@@ -551,6 +572,68 @@ void token_revoke(Context& context, const ById& o) {
   if (o.json) return print_json(context, *token);
   *context.out << "token " << cell(*token, "id") << " of user " << cell(*token, "user")
                << " revoked at " << cell(*token, "revoked_at") << "\n";
+}
+
+// ---- change requests (maker-checker) --------------------------------------
+
+void print_requests(std::ostream& out, const json& items) {
+  Table table({"ID", "STATE", "ENTITY", "FACTS", "REQUESTED BY", "REQUESTED", "DECIDED BY"});
+  for (const json& r : items) {
+    std::string facts;
+    for (const json& f : r.value("facts", json::array())) {
+      if (!f.is_string()) continue;
+      const std::string name = f.get<std::string>();
+      const json before = r.value("before", json::object()).value(name, json(nullptr));
+      const json after = r.value("after", json::object()).value(name, json(nullptr));
+      facts += (facts.empty() ? "" : ", ") + name + " " + (before.is_null() ? "-" : before.dump()) +
+               " -> " + (after.is_null() ? "-" : after.dump());
+    }
+    table.add_row({cell(r, "id"), cell(r, "state"), cell(r, "kind") + " " + cell(r, "entity"),
+                   facts, cell(r, "requested_by"), cell(r, "requested_at"), cell(r, "decided_by")});
+  }
+  table.print(out);
+}
+
+struct RequestList : Connection {
+  std::string state, kind;
+  bool all = false;
+};
+
+void request_list(Context& context, const RequestList& o) {
+  Client client(context, o);
+  Query query;
+  query.add("state", o.state).add("kind", o.kind);
+  auto page = fetch_list(client, "/v1/change-requests", query, o.all);
+  if (!page) return;
+  if (o.json) return print_json(context, *page);
+  print_requests(*context.out, (*page)["items"]);
+  more_hint(*context.out, *page, "change requests");
+}
+
+void request_get(Context& context, const ById& o) {
+  Client client(context, o);
+  auto request = client.get("/v1/change-requests/" + encode(o.id));
+  if (!request) return;
+  if (o.json) return print_json(context, *request);
+  print_requests(*context.out, json::array({*request}));
+  if (!(*request)["reason"].is_null())
+    *context.out << "reason: " << cell(*request, "reason") << "\n";
+}
+
+struct RequestDecide : ById {
+  std::string reason;
+};
+
+void request_decide(Context& context, const RequestDecide& o, bool approve) {
+  json body = json::object();
+  if (!o.reason.empty()) body["reason"] = o.reason;
+  Client client(context, o);
+  auto request = client.post(
+      "/v1/change-requests/" + encode(o.id) + (approve ? "/approve" : "/reject"), body.dump());
+  if (!request) return;
+  if (o.json) return print_json(context, *request);
+  *context.out << "change request " << cell(*request, "id") << " " << cell(*request, "state")
+               << ": " << cell(*request, "kind") << " " << cell(*request, "entity") << "\n";
 }
 
 void whoami(Context& context, const Connection& o) {
@@ -874,11 +957,13 @@ void add_client_commands(CLI::App& app, Context& context) {
   {
     auto o = std::make_shared<UserCreate>();
     CLI::App* c = user->add_subcommand("create", "Create a user (then `token create` for it)");
-    c->add_option("--name", o->name, "Unique name")->required();
-    c->add_option("--role", o->role, "admin, operator-admin, tenant-admin, engineer or auditor")
+    c->add_option("--name", o->name, "Name, unique in its org or operator")->required();
+    c->add_option("--role", o->role,
+                  "admin, operator-admin, tenant-admin, engineer, auditor, compliance or agent")
         ->required();
     c->add_option("--org", o->org, "Org of a tenant-admin or engineer");
     c->add_option("--operator", o->operator_id, "Operator of an operator-admin");
+    c->add_option("--site", o->sites, "A site an agent acts for (repeatable)");
     add_connection(c, *o);
     c->callback([&context, o] { user_create(context, *o); });
   }
@@ -894,12 +979,25 @@ void add_client_commands(CLI::App& app, Context& context) {
   CLI::App* token = group("token", "API tokens: create, revoke");
   {
     auto o = std::make_shared<TokenCreate>();
-    CLI::App* c =
-        token->add_subcommand("create", "Make a token for a user (its secret shown once)");
-    c->add_option("user", o->id, "User id (u-00000001)")->required();
+    CLI::App* c = token->add_subcommand(
+        "create",
+        "Make a token for a user (its secret shown once); with --role, make the user too "
+        "(`--role agent --site S`: a site agent's own credential)");
+    auto* user_opt = c->add_option("user", o->id, "User id (u-00000001)");
+    auto* role = c->add_option("--role", o->user.role, "Make a user of this role first (agent)")
+                     ->excludes(user_opt);
+    c->add_option("--site", o->user.sites, "A site the agent acts for (repeatable)")->needs(role);
+    c->add_option("--name", o->user.name, "The new user's name (default ROLE-SITE)")->needs(role);
+    c->add_option("--org", o->user.org, "The new user's org (tenant roles)")->needs(role);
+    c->add_option("--operator", o->user.operator_id, "The new user's operator")->needs(role);
     c->add_option("--label", o->label, "What the token is for");
     add_connection(c, *o);
-    c->callback([&context, o] { token_create(context, *o); });
+    c->callback([&context, o, user_opt, role] {
+      if (user_opt->count() == 0 && role->count() == 0) {
+        throw CLI::RequiredError("a user id, or --role to make one");
+      }
+      token_create(context, *o);
+    });
   }
   by_id(token, "revoke", "Revoke a token", "Token id (t-00000001)", token_revoke);
   {
@@ -907,6 +1005,32 @@ void add_client_commands(CLI::App& app, Context& context) {
     CLI::App* c = app.add_subcommand("whoami", std::string("Who the token is") + server_note);
     add_connection(c, *o);
     c->callback([&context, o] { whoami(context, *o); });
+  }
+
+  // change requests
+  CLI::App* request =
+      group("request", "Change requests of compliance facts: list, get, approve, reject");
+  {
+    auto o = std::make_shared<RequestList>();
+    CLI::App* c = request->add_subcommand("list", "List the change requests you may see");
+    c->add_option("--state", o->state, "pending, approved or rejected");
+    c->add_option("--kind", o->kind, "Only of this entity kind (dataset, site, ...)");
+    c->add_flag("--all", o->all, "Every page, not only the first");
+    add_connection(c, *o);
+    c->callback([&context, o] { request_list(context, *o); });
+  }
+  by_id(request, "get", "Show one change request", "Request id (cr-00000001)", request_get);
+  for (bool approve : {true, false}) {
+    auto o = std::make_shared<RequestDecide>();
+    CLI::App* c = request->add_subcommand(
+        approve ? "approve" : "reject",
+        approve ? "Approve: the change applies (compliance or admin; not the requester)"
+                : "Reject, with a reason (compliance or admin)");
+    c->add_option("id", o->id, "Request id (cr-00000001)")->required();
+    auto* reason = c->add_option("--reason", o->reason, "Why");
+    if (!approve) reason->required();
+    add_connection(c, *o);
+    c->callback([&context, o, approve] { request_decide(context, *o, approve); });
   }
 
   // audit

@@ -29,8 +29,12 @@ struct EntityRecord {
   friend bool operator==(const EntityRecord&, const EntityRecord&) = default;
 };
 
-// role: "admin", "operator-admin", "tenant-admin", "engineer", "auditor".
-// org is set for tenant roles, operator_id for operator-admin.
+// role: "admin", "operator-admin", "tenant-admin", "engineer", "auditor",
+// "compliance" or "agent". org is set for tenant roles, operator_id for
+// operator-admin (and for an agent whose sites are one operator's); sites
+// for an agent only (the sites it may act for; migration 0004). A name is
+// unique within its scope (an org, an operator, or the roles of none), not
+// across tenants: the api module checks it, the store does not.
 struct UserRecord {
   std::string id;
   std::string name;
@@ -39,7 +43,28 @@ struct UserRecord {
   std::string operator_id;
   Instant created_at;
   std::optional<Instant> retired_at;
+  std::vector<std::string> sites = {};  // site ids; no ',' (catalog ids)
   friend bool operator==(const UserRecord&, const UserRecord&) = default;
+};
+
+// A tenant's (or operator's) change of a compliance fact, waiting for a
+// compliance user or an admin (maker-checker; migration 0004). state:
+// "pending", "approved" or "rejected". body_json holds what the api module
+// shows of it: the patch, and the entity before and as it would be after.
+struct ChangeRequestRecord {
+  std::string id;
+  std::string kind;       // the entity's kind: "dataset", "site", ...
+  std::string entity_id;  // its id
+  std::string org;        // the requester's org ("" for an operator-admin)
+  std::string operator_id;
+  std::string state = "pending";
+  std::string body_json;
+  std::string requested_by;  // user id
+  Instant requested_at;
+  std::string decided_by;  // user id, "" while pending
+  std::optional<Instant> decided_at;
+  std::string reason;  // the checker's, "" while pending
+  friend bool operator==(const ChangeRequestRecord&, const ChangeRequestRecord&) = default;
 };
 
 // An API token: only a hash of the secret is kept (hex), never the secret.
@@ -163,24 +188,26 @@ struct Batch {
   std::vector<JobRecord> jobs;
   std::vector<JobEvent> job_events;
   std::vector<AgentRecord> agents;
+  std::vector<ChangeRequestRecord> change_requests;
   std::vector<NewAuditEvent> audit;
   bool empty() const {
     return entities.empty() && users.empty() && tokens.empty() && leases.empty() && jobs.empty() &&
-           job_events.empty() && agents.empty() && audit.empty();
+           job_events.empty() && agents.empty() && change_requests.empty() && audit.empty();
   }
 };
 
 // Everything the control plane holds in memory, as read at its start.
 struct Snapshot {
-  std::vector<EntityRecord> entities;      // by kind, then id
-  std::vector<UserRecord> users;           // by id
-  std::vector<TokenRecord> tokens;         // by id
-  std::vector<LeaseRecord> leases;         // by id
-  std::vector<JobRecord> jobs;             // by id
-  std::vector<JobEvent> job_events;        // by job, then seq
-  std::vector<AgentRecord> agents;         // by id
-  std::int64_t audit_seq = 0;              // the last event's, 0 when none
-  std::string audit_head = kAuditGenesis;  // the last event's hash
+  std::vector<EntityRecord> entities;                // by kind, then id
+  std::vector<UserRecord> users;                     // by id
+  std::vector<TokenRecord> tokens;                   // by id
+  std::vector<LeaseRecord> leases;                   // by id
+  std::vector<JobRecord> jobs;                       // by id
+  std::vector<JobEvent> job_events;                  // by job, then seq
+  std::vector<AgentRecord> agents;                   // by id
+  std::vector<ChangeRequestRecord> change_requests;  // by id
+  std::int64_t audit_seq = 0;                        // the last event's, 0 when none
+  std::string audit_head = kAuditGenesis;            // the last event's hash
 };
 
 // What verifying the audit chain found.

@@ -112,6 +112,69 @@ constexpr Migration kMigrations[] = {
      "  body_json TEXT NOT NULL,"
      "  registered_at_us BIGINT NOT NULL,"
      "  updated_at_us BIGINT NOT NULL)"},
+    {"0004 roles and change requests",
+     // Agents' own credentials (a user of role agent bound to sites), and
+     // change requests of compliance facts (maker-checker). User names are
+     // unique per org or operator and agent names per operator, no longer
+     // across the store: a UNIQUE across tenants answered one tenant whether
+     // another's user or agent of that name existed. Neither engine drops a
+     // column's UNIQUE the same way, so both tables are rebuilt (tokens too:
+     // they refer to users), the rows copied over.
+     "CREATE TABLE users_0004 AS SELECT id, name, role, org, operator_id, created_at_us, "
+     "  retired_at_us FROM users;"
+     "CREATE TABLE tokens_0004 AS SELECT id, user_id, hash, label, created_at_us, revoked_at_us "
+     "  FROM tokens;"
+     "CREATE TABLE agents_0004 AS SELECT id, name, state, body_json, registered_at_us, "
+     "  updated_at_us FROM agents;"
+     "DROP TABLE tokens;"
+     "DROP TABLE users;"
+     "DROP TABLE agents;"
+     "CREATE TABLE users ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  name TEXT NOT NULL,"
+     "  role TEXT NOT NULL,"
+     "  org TEXT NOT NULL,"
+     "  operator_id TEXT NOT NULL,"
+     "  created_at_us BIGINT NOT NULL,"
+     "  retired_at_us BIGINT,"
+     "  sites TEXT NOT NULL DEFAULT '');"
+     "CREATE TABLE tokens ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  user_id TEXT NOT NULL REFERENCES users (id),"
+     "  hash TEXT NOT NULL UNIQUE,"
+     "  label TEXT NOT NULL,"
+     "  created_at_us BIGINT NOT NULL,"
+     "  revoked_at_us BIGINT);"
+     "CREATE TABLE agents ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  name TEXT NOT NULL,"
+     "  state TEXT NOT NULL,"
+     "  body_json TEXT NOT NULL,"
+     "  registered_at_us BIGINT NOT NULL,"
+     "  updated_at_us BIGINT NOT NULL);"
+     "INSERT INTO users (id, name, role, org, operator_id, created_at_us, retired_at_us) "
+     "  SELECT id, name, role, org, operator_id, created_at_us, retired_at_us FROM users_0004;"
+     "INSERT INTO tokens (id, user_id, hash, label, created_at_us, revoked_at_us) "
+     "  SELECT id, user_id, hash, label, created_at_us, revoked_at_us FROM tokens_0004;"
+     "INSERT INTO agents (id, name, state, body_json, registered_at_us, updated_at_us) "
+     "  SELECT id, name, state, body_json, registered_at_us, updated_at_us FROM agents_0004;"
+     "DROP TABLE users_0004;"
+     "DROP TABLE tokens_0004;"
+     "DROP TABLE agents_0004;"
+     "CREATE TABLE change_requests ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  entity_id TEXT NOT NULL,"
+     "  org TEXT NOT NULL,"
+     "  operator_id TEXT NOT NULL,"
+     "  state TEXT NOT NULL,"
+     "  body_json TEXT NOT NULL,"
+     "  requested_by TEXT NOT NULL,"
+     "  requested_at_us BIGINT NOT NULL,"
+     "  decided_by TEXT NOT NULL,"
+     "  decided_at_us BIGINT,"
+     "  reason TEXT NOT NULL);"
+     "CREATE INDEX change_requests_org_state ON change_requests (org, state)"},
 };
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));
 
@@ -150,6 +213,21 @@ Value of(Instant t) {
 Value of(const std::optional<Instant>& t) {
   return t ? of(*t) : Value::none();
 }
+// An agent's sites in one column: "a,b" (catalog ids hold no ',').
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    out.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
 Instant instant(const std::string& text) {
   return Instant::from_unix_microseconds(to_int(text));
 }
@@ -166,11 +244,20 @@ const std::string kUpsertEntity =
     "body_json = excluded.body_json, retired_at_us = excluded.retired_at_us, "
     "updated_at_us = excluded.updated_at_us";
 const std::string kUpsertUser =
-    "INSERT INTO users (id, name, role, org, operator_id, created_at_us, retired_at_us) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET "
+    "INSERT INTO users (id, name, role, org, operator_id, created_at_us, retired_at_us, sites) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET "
     "name = excluded.name, role = excluded.role, org = excluded.org, "
     "operator_id = excluded.operator_id, created_at_us = excluded.created_at_us, "
-    "retired_at_us = excluded.retired_at_us";
+    "retired_at_us = excluded.retired_at_us, sites = excluded.sites";
+const std::string kUpsertChangeRequest =
+    "INSERT INTO change_requests (id, kind, entity_id, org, operator_id, state, body_json, "
+    "requested_by, requested_at_us, decided_by, decided_at_us, reason) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO UPDATE SET "
+    "kind = excluded.kind, entity_id = excluded.entity_id, org = excluded.org, "
+    "operator_id = excluded.operator_id, state = excluded.state, body_json = excluded.body_json, "
+    "requested_by = excluded.requested_by, requested_at_us = excluded.requested_at_us, "
+    "decided_by = excluded.decided_by, decided_at_us = excluded.decided_at_us, "
+    "reason = excluded.reason";
 const std::string kUpsertToken =
     "INSERT INTO tokens (id, user_id, hash, label, created_at_us, revoked_at_us) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
@@ -231,7 +318,7 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) 
   }
   for (const UserRecord& u : batch.users) {
     auto r = db.query(kUpsertUser, {of(u.id), of(u.name), of(u.role), of(u.org), of(u.operator_id),
-                                    of(u.created_at), of(u.retired_at)});
+                                    of(u.created_at), of(u.retired_at), of(joined(u.sites))});
     if (!r) return failed(r.error(), "user '" + u.id + "'");
   }
   for (const TokenRecord& t : batch.tokens) {
@@ -256,6 +343,13 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) 
     auto r = db.query(kUpsertAgent, {of(a.id), of(a.name), of(a.state), of(a.body_json),
                                      of(a.registered_at), of(a.updated_at)});
     if (!r) return failed(r.error(), "agent '" + a.id + "'");
+  }
+  for (const ChangeRequestRecord& c : batch.change_requests) {
+    auto r = db.query(kUpsertChangeRequest,
+                      {of(c.id), of(c.kind), of(c.entity_id), of(c.org), of(c.operator_id),
+                       of(c.state), of(c.body_json), of(c.requested_by), of(c.requested_at),
+                       of(c.decided_by), of(c.decided_at), of(c.reason)});
+    if (!r) return failed(r.error(), "change request '" + c.id + "'");
   }
   for (const JobEvent& e : batch.job_events) {
     auto r = db.query(kUpsertJobEvent, {of(e.job_id), of(e.seq), of(e.at), of(e.kind),
@@ -304,11 +398,12 @@ Result<Snapshot> read_snapshot(Connection& db) {
   std::sort(s.entities.begin(), s.entities.end(), [](const auto& a, const auto& b) {
     return std::tie(a.kind, a.id) < std::tie(b.kind, b.id);
   });
-  auto users =
-      db.query("SELECT id, name, role, org, operator_id, created_at_us, retired_at_us FROM users");
+  auto users = db.query(
+      "SELECT id, name, role, org, operator_id, created_at_us, retired_at_us, sites FROM users");
   if (!users) return failed(users.error(), "reading users");
   for (const auto& r : *users) {
-    s.users.push_back({r[0], r[1], r[2], r[3], r[4], instant(r[5]), maybe_instant(r[6])});
+    s.users.push_back(
+        {r[0], r[1], r[2], r[3], r[4], instant(r[5]), maybe_instant(r[6]), split(r[7])});
   }
   std::sort(s.users.begin(), s.users.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -346,6 +441,16 @@ Result<Snapshot> read_snapshot(Connection& db) {
     s.agents.push_back({r[0], r[1], r[2], r[3], instant(r[4]), instant(r[5])});
   }
   std::sort(s.agents.begin(), s.agents.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  auto requests = db.query(
+      "SELECT id, kind, entity_id, org, operator_id, state, body_json, requested_by, "
+      "requested_at_us, decided_by, decided_at_us, reason FROM change_requests");
+  if (!requests) return failed(requests.error(), "reading change requests");
+  for (const auto& r : *requests) {
+    s.change_requests.push_back({r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], instant(r[8]),
+                                 r[9], maybe_instant(r[10]), r[11]});
+  }
+  std::sort(s.change_requests.begin(), s.change_requests.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
   std::sort(s.jobs.begin(), s.jobs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   auto events = db.query("SELECT job_id, seq, at_us, kind, message, data_json FROM job_events");

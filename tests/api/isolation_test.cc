@@ -112,9 +112,18 @@ using testing_util::Answer;
 using testing_util::json;
 using testing_util::TestServer;
 
-enum Role { kAdmin, kAuditor, kOperatorAdmin, kTenantAdmin, kEngineer, kRoles };
-constexpr const char* kRoleName[kRoles] = {"admin", "auditor", "operator-admin", "tenant-admin",
-                                           "engineer"};
+enum Role {
+  kAdmin,
+  kAuditor,
+  kOperatorAdmin,
+  kTenantAdmin,
+  kEngineer,
+  kCompliance,
+  kAgent,
+  kRoles
+};
+constexpr const char* kRoleName[kRoles] = {
+    "admin", "auditor", "operator-admin", "tenant-admin", "engineer", "compliance", "agent"};
 
 // kOne: no object (one answer per role); kSides: "OWN/OTHER"; kList: "200 both",
 // "200 own", "200 none" (which side's items appear) or a refusal.
@@ -123,125 +132,207 @@ enum class Shape { kOne, kSides, kList };
 struct Row {
   const char* route;
   Shape shape;
-  std::array<const char*, kRoles> expect;  // admin, auditor, operator-admin, tenant-admin, engineer
+  // admin, auditor, operator-admin, tenant-admin, engineer, compliance, agent
+  std::array<const char*, kRoles> expect;
 };
 
 const std::vector<Row>& matrix() {
   using S = Shape;
   static const std::vector<Row> rows = {
       // ---- The market: operators, sites, pools. ----
-      {"GET /v1/operators", S::kList, {"200 both", "200 both", "200 both", "200 both", "200 both"}},
-      {"POST /v1/operators", S::kSides, {"201/201", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/operators",
+       S::kList,
+       {"200 both", "200 both", "200 both", "200 both", "200 both", "200 both", "403"}},
+      {"POST /v1/operators",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "403/403", "403/403", "403/403", "403/403"}},
       {"GET /v1/operators/{id}",
        S::kSides,
-       {"200/200", "200/200", "200/200", "200/200", "200/200"}},
+       {"200/200", "200/200", "200/200", "200/200", "200/200", "200/200", "403/403"}},
       {"PATCH /v1/operators/{id}",
        S::kSides,
-       {"200/200", "403/403", "403/403", "403/403", "403/403"}},
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
       {"POST /v1/operators/{id}/retire",
        S::kSides,
-       {"409/409", "403/403", "403/403", "403/403", "403/403"}},
-      {"GET /v1/sites", S::kList, {"200 both", "200 both", "200 both", "200 both", "200 both"}},
-      {"POST /v1/sites", S::kSides, {"201/201", "403/403", "201/403", "403/403", "403/403"}},
-      {"GET /v1/sites/{id}", S::kSides, {"200/200", "200/200", "200/200", "200/200", "200/200"}},
-      {"PATCH /v1/sites/{id}", S::kSides, {"200/200", "403/403", "200/403", "403/403", "403/403"}},
+       {"409/409", "403/403", "403/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/sites",
+       S::kList,
+       {"200 both", "200 both", "200 both", "200 both", "200 both", "200 both", "403"}},
+      {"POST /v1/sites",
+       S::kSides,
+       {"201/201", "403/403", "201/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/sites/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/200", "200/200", "200/200", "200/200", "403/403"}},
+      {"PATCH /v1/sites/{id}",
+       S::kSides,
+       {"200/200", "403/403", "200/403", "403/403", "403/403", "200/200", "403/403"}},
       {"POST /v1/sites/{id}/retire",
        S::kSides,
-       {"200/200", "403/403", "200/403", "403/403", "403/403"}},
-      {"GET /v1/pools", S::kList, {"200 both", "200 both", "200 both", "200 both", "200 both"}},
-      {"POST /v1/pools", S::kSides, {"201/201", "403/403", "201/403", "403/403", "403/403"}},
-      {"GET /v1/pools/{id}", S::kSides, {"200/200", "200/200", "200/200", "200/200", "200/200"}},
-      {"PATCH /v1/pools/{id}", S::kSides, {"200/200", "403/403", "200/403", "403/403", "403/403"}},
+       {"200/200", "403/403", "200/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/pools",
+       S::kList,
+       {"200 both", "200 both", "200 both", "200 both", "200 both", "200 both", "403"}},
+      {"POST /v1/pools",
+       S::kSides,
+       {"201/201", "403/403", "201/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/pools/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/200", "200/200", "200/200", "200/200", "403/403"}},
+      {"PATCH /v1/pools/{id}",
+       S::kSides,
+       {"200/200", "403/403", "200/403", "403/403", "403/403", "200/200", "403/403"}},
       {"POST /v1/pools/{id}/retire",
        S::kSides,
-       {"200/200", "403/403", "200/403", "403/403", "403/403"}},
+       {"200/200", "403/403", "200/403", "403/403", "403/403", "403/403", "403/403"}},
       // ---- What tenants own: orgs, licences, datasets. ----
-      {"GET /v1/orgs", S::kList, {"200 both", "200 both", "200 own", "200 own", "200 own"}},
-      {"POST /v1/orgs", S::kSides, {"201/201", "403/403", "403/403", "403/403", "403/403"}},
-      {"GET /v1/orgs/{id}", S::kSides, {"200/200", "200/200", "200/404", "200/404", "200/404"}},
-      {"PATCH /v1/orgs/{id}", S::kSides, {"200/200", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/orgs",
+       S::kList,
+       {"200 both", "200 both", "200 own", "200 own", "200 own", "200 both", "403"}},
+      {"POST /v1/orgs",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/orgs/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/404", "200/404", "200/404", "200/200", "403/403"}},
+      {"PATCH /v1/orgs/{id}",
+       S::kSides,
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
       {"POST /v1/orgs/{id}/retire",
        S::kSides,
-       {"409/409", "403/403", "403/403", "403/403", "403/403"}},
-      {"GET /v1/licences", S::kList, {"200 both", "200 both", "200 none", "200 own", "200 own"}},
-      {"POST /v1/licences", S::kSides, {"201/201", "403/403", "403/403", "403/403", "403/403"}},
-      {"GET /v1/licences/{id}", S::kSides, {"200/200", "200/200", "404/404", "200/404", "200/404"}},
+       {"409/409", "403/403", "403/403", "403/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/licences",
+       S::kList,
+       {"200 both", "200 both", "200 none", "200 own", "200 own", "200 both", "403"}},
+      {"POST /v1/licences",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "403/403", "403/403", "201/201", "403/403"}},
+      {"GET /v1/licences/{id}",
+       S::kSides,
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
       {"PATCH /v1/licences/{id}",
        S::kSides,
-       {"200/200", "403/403", "403/403", "403/403", "403/403"}},
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
       {"POST /v1/licences/{id}/retire",
        S::kSides,
-       {"200/200", "403/403", "403/403", "403/403", "403/403"}},
-      {"GET /v1/datasets", S::kList, {"200 both", "200 both", "200 none", "200 own", "200 own"}},
-      {"POST /v1/datasets", S::kSides, {"201/201", "403/403", "403/403", "201/403", "403/403"}},
-      {"GET /v1/datasets/{id}", S::kSides, {"200/200", "200/200", "404/404", "200/404", "200/404"}},
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
+      {"GET /v1/datasets",
+       S::kList,
+       {"200 both", "200 both", "200 none", "200 own", "200 own", "200 both", "403"}},
+      {"POST /v1/datasets",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "201/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/datasets/{id}",
+       S::kSides,
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
       {"PATCH /v1/datasets/{id}",
        S::kSides,
-       {"200/200", "403/403", "403/403", "200/404", "403/403"}},
+       {"200/200", "403/403", "403/403", "200/404", "403/403", "200/200", "403/403"}},
       {"POST /v1/datasets/{id}/retire",
        S::kSides,
-       {"200/200", "403/403", "403/403", "200/404", "403/403"}},
-      {"GET /v1/chips", S::kOne, {"200", "200", "200", "200", "200"}},
-      {"GET /v1/chips/{id}", S::kOne, {"200", "200", "200", "200", "200"}},
+       {"200/200", "403/403", "403/403", "200/404", "403/403", "403/403", "403/403"}},
+      {"GET /v1/chips", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"GET /v1/chips/{id}", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
       // ---- Users and tokens. ----
-      {"GET /v1/whoami", S::kOne, {"200", "200", "200", "200", "200"}},
-      {"GET /v1/users", S::kList, {"200 both", "200 both", "200 own", "200 own", "200 none"}},
-      {"POST /v1/users", S::kSides, {"201/201", "403/403", "201/403", "201/403", "403/403"}},
-      {"GET /v1/users/{id}", S::kSides, {"200/200", "200/200", "200/404", "200/404", "404/404"}},
+      {"GET /v1/whoami", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
+      {"GET /v1/users",
+       S::kList,
+       {"200 both", "200 both", "200 own", "200 own", "200 none", "200 both", "403"}},
+      {"POST /v1/users",
+       S::kSides,
+       {"201/201", "403/403", "201/403", "201/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/users/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/404", "200/404", "404/404", "200/200", "403/403"}},
       {"POST /v1/users/{id}/retire",
        S::kSides,
-       {"200/200", "403/403", "200/404", "200/404", "403/403"}},
+       {"200/200", "403/403", "200/404", "200/404", "403/403", "403/403", "403/403"}},
       {"GET /v1/users/{id}/tokens",
        S::kSides,
-       {"200/200", "200/200", "200/404", "200/404", "404/404"}},
+       {"200/200", "200/200", "200/404", "200/404", "404/404", "200/200", "403/403"}},
       {"POST /v1/users/{id}/tokens",
        S::kSides,
-       {"201/201", "403/403", "201/404", "201/404", "404/404"}},
+       {"201/201", "403/403", "201/404", "201/404", "404/404", "403/403", "403/403"}},
       {"POST /v1/tokens/{id}/revoke",
        S::kSides,
-       {"200/200", "403/403", "200/404", "200/404", "404/404"}},
+       {"200/200", "403/403", "200/404", "200/404", "404/404", "403/403", "403/403"}},
       // ---- Leases. ----
-      {"POST /v1/leases/quote", S::kSides, {"200/200", "403/403", "403/403", "200/403", "200/403"}},
-      {"POST /v1/leases", S::kSides, {"201/201", "403/403", "403/403", "201/403", "403/403"}},
-      {"GET /v1/leases", S::kList, {"200 both", "200 both", "200 own", "200 own", "200 own"}},
-      {"GET /v1/leases/{id}", S::kSides, {"200/200", "200/200", "200/404", "200/404", "200/404"}},
+      {"POST /v1/leases/quote",
+       S::kSides,
+       {"200/200", "403/403", "403/403", "200/403", "200/403", "403/403", "403/403"}},
+      {"POST /v1/leases",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "201/403", "403/403", "403/403", "403/403"}},
+      {"GET /v1/leases",
+       S::kList,
+       {"200 both", "200 both", "200 own", "200 own", "200 own", "200 both", "403"}},
+      {"GET /v1/leases/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/404", "200/404", "200/404", "200/200", "403/403"}},
       {"POST /v1/leases/{id}/terminate",
        S::kSides,
-       {"200/200", "403/403", "200/404", "200/404", "403/403"}},
+       {"200/200", "403/403", "200/404", "200/404", "403/403", "403/403", "403/403"}},
       // ---- Jobs. ----
-      {"POST /v1/jobs", S::kSides, {"201/201", "403/403", "403/403", "201/403", "201/403"}},
-      {"GET /v1/jobs", S::kList, {"200 both", "200 both", "200 none", "200 own", "200 own"}},
-      {"GET /v1/jobs/{id}", S::kSides, {"200/200", "200/200", "404/404", "200/404", "200/404"}},
+      {"POST /v1/jobs",
+       S::kSides,
+       {"201/201", "403/403", "403/403", "201/403", "201/403", "403/403", "403/403"}},
+      {"GET /v1/jobs",
+       S::kList,
+       {"200 both", "200 both", "200 none", "200 own", "200 own", "200 both", "403"}},
+      {"GET /v1/jobs/{id}",
+       S::kSides,
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
       {"POST /v1/jobs/{id}/cancel",
        S::kSides,
-       {"200/200", "403/403", "403/403", "200/404", "200/404"}},
+       {"200/200", "403/403", "403/403", "200/404", "200/404", "403/403", "403/403"}},
       {"GET /v1/jobs/{id}/events",
        S::kSides,
-       {"200/200", "200/200", "404/404", "200/404", "200/404"}},
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
       {"GET /v1/jobs/{id}/logs",
        S::kSides,
-       {"200/200", "200/200", "404/404", "200/404", "200/404"}},
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
       // ---- Decisions, audit, scheduling, public routes. ----
-      {"POST /v1/decisions", S::kSides, {"200/200", "200/200", "200/403", "200/403", "200/403"}},
-      {"GET /v1/audit", S::kOne, {"200", "200", "403", "403", "403"}},
-      {"GET /v1/audit/verify", S::kOne, {"200", "200", "403", "403", "403"}},
-      {"POST /v1/schedule", S::kOne, {"200", "403", "403", "403", "403"}},
+      {"POST /v1/decisions",
+       S::kSides,
+       {"200/200", "200/200", "200/403", "200/403", "200/403", "200/200", "403/403"}},
+      {"GET /v1/audit", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/audit/verify", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"POST /v1/schedule", S::kOne, {"200", "403", "403", "403", "403", "403", "403"}},
       // ---- Site agents: admins and the sites' operator-admin act as agents. ----
-      {"POST /v1/agents", S::kSides, {"201/201", "403/403", "201/403", "403/403", "403/403"}},
-      {"GET /v1/agents", S::kList, {"200 both", "200 both", "200 own", "403", "403"}},
-      {"GET /v1/agents/{id}", S::kSides, {"200/200", "200/200", "200/404", "403/403", "403/403"}},
+      {"POST /v1/agents",
+       S::kSides,
+       {"201/201", "403/403", "201/403", "403/403", "403/403", "403/403", "201/403"}},
+      {"GET /v1/agents",
+       S::kList,
+       {"200 both", "200 both", "200 own", "403", "403", "200 both", "403"}},
+      {"GET /v1/agents/{id}",
+       S::kSides,
+       {"200/200", "200/200", "200/404", "403/403", "403/403", "200/200", "200/404"}},
       {"POST /v1/agents/{id}/heartbeat",
        S::kSides,
-       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
+       {"200/200", "403/403", "200/404", "403/403", "403/403", "403/403", "200/404"}},
       {"GET /v1/agents/{id}/assignments",
        S::kSides,
-       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
+       {"200/200", "403/403", "200/404", "403/403", "403/403", "403/403", "200/404"}},
       {"POST /v1/agents/{id}/reports",
        S::kSides,
-       {"200/200", "403/403", "200/404", "403/403", "403/403"}},
-      {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200"}},
-      {"GET /metrics", S::kOne, {"200", "200", "200", "200", "200"}},
-      {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200"}},
+       {"200/200", "403/403", "200/404", "403/403", "403/403", "403/403", "200/404"}},
+      // ---- Change requests of compliance facts (maker-checker). ----
+      {"GET /v1/change-requests",
+       S::kList,
+       {"200 both", "200 both", "200 none", "200 own", "200 own", "200 both", "403"}},
+      {"GET /v1/change-requests/{id}",
+       S::kSides,
+       {"200/200", "200/200", "404/404", "200/404", "200/404", "200/200", "403/403"}},
+      {"POST /v1/change-requests/{id}/approve",
+       S::kSides,
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
+      {"POST /v1/change-requests/{id}/reject",
+       S::kSides,
+       {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
+      {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
+      {"GET /metrics", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
+      {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
   };
   return rows;
 }
@@ -265,8 +356,10 @@ struct User {
 struct Side {
   std::string org, op, site, country, pool;
   User op_admin, op_peer, tenant_admin, engineer, engineer_peer;
+  User agent_user;  // role agent, bound to the side's site
   std::string lease, job, dataset, licence;
-  std::string agent;  // of its site, running its job
+  std::string agent;    // of its site (registered with agent_user's token), running its job
+  std::string request;  // a pending change request of its tenant-admin (its dataset's origin)
   // Every id made for this side, by collection ("leases"): what the other
   // side must never see.
   std::map<std::string, std::set<std::string>> ids;
@@ -286,6 +379,7 @@ class IsolationTest : public ::testing::Test {
     server_.start();
     admin_ = server_.admin_token();
     auditor_ = make_user("auditor", "", "").token;
+    compliance_ = make_user("compliance", "", "").token;
     sides_[0].org = "bellhollow";
     sides_[0].op = "lionpoint";
     sides_[0].site = "sg-tuas-1";
@@ -306,7 +400,12 @@ class IsolationTest : public ::testing::Test {
       s.job = admin_make("/v1/jobs", job_body(s), s);
       s.dataset = admin_make("/v1/datasets", entity_body("datasets", s), s);
       s.licence = admin_make("/v1/licences", entity_body("licences", s), s);
-      s.agent = admin_make("/v1/agents", agent_body(s), s);
+      s.agent_user = make_user("agent", "", "", &s, {s.site});
+      Answer agent = server_.post("/v1/agents", s.agent_user.token, agent_body(s));
+      ASSERT_EQ(agent.status, 201) << agent.text;
+      s.agent = agent.body["id"];
+      s.ids["agents"].insert(s.agent);
+      s.request = make_request(s);
     }
     // Each side's job is placed on its lease and runs at its agent.
     ASSERT_EQ(server_.post("/v1/schedule", admin_, nullptr).status, 200);
@@ -326,10 +425,11 @@ class IsolationTest : public ::testing::Test {
   std::string fresh(const std::string& stem) { return "iso-" + stem + "-" + std::to_string(++n_); }
 
   User make_user(const std::string& role, const std::string& org, const std::string& op,
-                 Side* side = nullptr) {
+                 Side* side = nullptr, const std::vector<std::string>& sites = {}) {
     json body = {{"name", fresh(role)}, {"role", role}};
     if (!org.empty()) body["org"] = org;
     if (!op.empty()) body["operator"] = op;
+    if (!sites.empty()) body["sites"] = sites;
     Answer u = server_.post("/v1/users", admin_, body);
     if (u.status != 201) throw std::runtime_error("make_user: " + u.text);
     Answer t = server_.post("/v1/users/" + u.body["id"].get<std::string>() + "/tokens", admin_,
@@ -344,6 +444,18 @@ class IsolationTest : public ::testing::Test {
     Answer a = server_.post(path, admin_, body);
     if (a.status != 201) throw std::runtime_error("admin_make " + path + ": " + a.text);
     side.ids[path.substr(4)].insert(a.body["id"].get<std::string>());
+    return a.body["id"];
+  }
+
+  // A change request of the side's tenant-admin: its dataset's origin moved
+  // (to whichever of two countries it is not in now). Returns its id.
+  std::string make_request(Side& s) {
+    const Answer now = server_.get("/v1/datasets/" + s.dataset, admin_);
+    const std::string origin = now.body.value("origin", "") == "US" ? "SG" : "US";
+    const Answer a = server_.request("PATCH", "/v1/datasets/" + s.dataset, s.tenant_admin.token,
+                                     json{{"origin", origin}}.dump());
+    if (a.status != 202) throw std::runtime_error("make_request: " + a.text);
+    s.ids["change-requests"].insert(a.body["id"].get<std::string>());
     return a.body["id"];
   }
 
@@ -387,8 +499,9 @@ class IsolationTest : public ::testing::Test {
               {"valid_from", "2025-01-01"},
               {"issuer", "a test"}};
     }
-    return {{"id", id},       {"name", id},        {"owner", s.org},
-            {"origin", "US"}, {"class", "public"}, {"size_tb", 1.5}};
+    // A tenant's dataset ids are "ORG.NAME".
+    return {{"id", s.org + "." + id}, {"name", id},        {"owner", s.org},
+            {"origin", "US"},         {"class", "public"}, {"size_tb", 1.5}};
   }
   std::string fixed_id(const std::string& plural, const Side& s) {
     if (plural == "operators") return s.op;
@@ -408,6 +521,8 @@ class IsolationTest : public ::testing::Test {
       case kAuditor: return auditor_;
       case kOperatorAdmin: return sides_[side].op_admin.token;
       case kTenantAdmin: return sides_[side].tenant_admin.token;
+      case kCompliance: return compliance_;
+      case kAgent: return sides_[side].agent_user.token;
       default: return sides_[side].engineer.token;
     }
   }
@@ -479,6 +594,12 @@ class IsolationTest : public ::testing::Test {
     if (r.path == "/v1/agents" && r.method == "POST") r.body = agent_body(s);
     if (r.path == "/v1/agents" && r.method == "GET") r.path += "?limit=1000";
     if (r.path.rfind("/v1/agents/{id}", 0) == 0) put(s.agent);
+    if (r.path == "/v1/change-requests") r.path += "?limit=1000";
+    if (r.path == "/v1/change-requests/{id}") put(s.request);
+    if (r.path.ends_with("/approve") || r.path.ends_with("/reject")) {
+      put(make_request(s));  // each decision consumes one
+      r.body = r.path.ends_with("/reject") ? json{{"reason", "iso"}} : json::object();
+    }
     if (r.path.ends_with("/heartbeat")) {
       r.body = {{"runs", {{{"job", s.job}, {"attempt", 1}, {"state", "running"}}}}};
     }
@@ -508,6 +629,7 @@ class IsolationTest : public ::testing::Test {
     if (collection == "leases") return s.lease;
     if (collection == "jobs") return s.job;
     if (collection == "agents") return s.agent;
+    if (collection == "change-requests") return s.request;
     return fixed_id(collection, s);
   }
 
@@ -531,7 +653,7 @@ class IsolationTest : public ::testing::Test {
       out += text(std::string("/v1/") + plural + "?limit=1000&retired=all");
     }
     for (const char* path : {"/v1/users?limit=1000", "/v1/leases?limit=1000", "/v1/jobs?limit=1000",
-                             "/v1/agents?limit=1000"}) {
+                             "/v1/agents?limit=1000", "/v1/change-requests?limit=1000"}) {
       out += text(path);
     }
     for (const Side& s : sides_) {
@@ -545,7 +667,7 @@ class IsolationTest : public ::testing::Test {
 
   TestServer server_;
   std::unique_ptr<httplib::Client> admin_client_;  // for snapshot()
-  std::string admin_, auditor_;
+  std::string admin_, auditor_, compliance_;
   Side sides_[2];
   int n_ = 0;
 };
@@ -714,6 +836,14 @@ TEST_F(IsolationTest, NoRoleMakesAUserAboveItself) {
        {{"name", "x7"}, {"role", "operator-admin"}, {"operator", "cascade-ridge"}}},
       {a.engineer.token, {{"name", "x8"}, {"role", "engineer"}, {"org", a.org}}},
       {auditor_, {{"name", "x9"}, {"role", "auditor"}}},
+      // Compliance and agents: an admin's to make (an operator-admin makes
+      // agents of its own sites only).
+      {a.tenant_admin.token, {{"name", "x10"}, {"role", "compliance"}}},
+      {a.op_admin.token, {{"name", "x11"}, {"role", "compliance"}}},
+      {a.tenant_admin.token, {{"name", "x12"}, {"role", "agent"}, {"sites", {a.site}}}},
+      {a.op_admin.token, {{"name", "x13"}, {"role", "agent"}, {"sites", {sides_[1].site}}}},
+      {compliance_, {{"name", "x14"}, {"role", "engineer"}, {"org", a.org}}},
+      {a.agent_user.token, {{"name", "x15"}, {"role", "agent"}, {"sites", {a.site}}}},
   };
   for (const Ask& ask : asks) {
     Answer made = server_.post("/v1/users", ask.token, ask.body);

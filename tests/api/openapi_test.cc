@@ -501,6 +501,32 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   ids_["tokens"] = token.body["id"];
   call("GET", "/v1/users/{id}/tokens", concrete("/v1/users/{id}/tokens"), admin_, nullptr, 200);
 
+  // ---- A tenant-admin's change of a compliance fact waits for a checker. --
+  const std::string owner_admin = server_.make_user("oskar", "tenant-admin", "org-x");
+  Answer asked = call("PATCH", "/v1/datasets/{id}", concrete("/v1/datasets/{id}"), owner_admin,
+                      {{"origin", "MY"}}, 202, "tenant-admin");
+  ASSERT_EQ(asked.status, 202);
+  ids_["change-requests"] = asked.body["id"];
+  bodies["POST /v1/change-requests/{id}/approve"] = json::object();
+  bodies["POST /v1/change-requests/{id}/reject"] = {{"reason", "a test"}};
+  call("GET", "/v1/change-requests", "/v1/change-requests?state=pending&kind=dataset&limit=5",
+       admin_, nullptr, 200);
+  call("GET", "/v1/change-requests/{id}", concrete("/v1/change-requests/{id}"), owner_admin,
+       nullptr, 200, "tenant-admin");
+  call("POST", "/v1/change-requests/{id}/approve", concrete("/v1/change-requests/{id}/approve"),
+       owner_admin, json::object(), 403, "tenant-admin");
+  call("POST", "/v1/change-requests/{id}/reject", concrete("/v1/change-requests/{id}/reject"),
+       admin_, json::object(), 400);  // no reason
+  call("POST", "/v1/change-requests/{id}/approve", concrete("/v1/change-requests/{id}/approve"),
+       admin_, {{"reason", "checked"}}, 200);
+  call("POST", "/v1/change-requests/{id}/approve", concrete("/v1/change-requests/{id}/approve"),
+       admin_, nullptr, 409);  // decided
+  Answer again = call("PATCH", "/v1/datasets/{id}", concrete("/v1/datasets/{id}"), owner_admin,
+                      {{"class", "personal"}}, 202, "tenant-admin");
+  call("POST", "/v1/change-requests/{id}/reject",
+       concrete("/v1/change-requests/{id}/reject", again.body.value("id", "")), admin_,
+       {{"reason", "the data is public"}}, 200);
+
   // At 2026-01-01 bellhollow may lease sg-tuas-1-h100 (`straits policy check`).
   const json ask = {{"org", "bellhollow"},
                     {"pool", "sg-tuas-1-h100"},
@@ -713,6 +739,9 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   const std::string auditor = server_.make_user("audrey", "auditor");
   const std::string stranger = server_.make_user("taro", "engineer", "tsukimi");
   const std::string operator_admin = server_.make_user("leo", "operator-admin", "", "lionpoint");
+  // An agent token of another site than the test's agent: it may register
+  // (not here: the bodies name sg-tuas-1) and reaches nothing else.
+  const std::string agent_token = server_.agent_token({"jp-tokyo-1"});
   for (const std::string& route : Server::routes()) {
     const auto space = route.find(' ');
     const std::string method = route.substr(0, space), pattern = route.substr(space + 1);
@@ -720,8 +749,10 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
     call(method, pattern, concrete(pattern), "", body, is_public(method, pattern) ? 200 : 401,
          "nobody");
     if (is_public(method, pattern)) continue;
-    for (const auto& [as, secret] : std::vector<std::pair<std::string, std::string>>{
-             {"auditor", auditor}, {"engineer of tsukimi", stranger}}) {
+    for (const auto& [as, secret] :
+         std::vector<std::pair<std::string, std::string>>{{"auditor", auditor},
+                                                          {"engineer of tsukimi", stranger},
+                                                          {"agent of jp-tokyo-1", agent_token}}) {
       Answer a = call(method, pattern, concrete(pattern), secret, body, 0, as);
       if (method != "GET") {
         EXPECT_TRUE(a.status >= 400 || route == "POST /v1/decisions") << route << " as " << as;
@@ -741,8 +772,10 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
     call(method, pattern, concrete(pattern), operator_admin, body, 0, "operator-admin");
   }
   // It acts as the agent of its operator's sites only.
+  // Agent names are per operator: the admin's agent of two operators' sites
+  // named so is not this one (a 409 would tell of it).
   call("POST", "/v1/agents", "/v1/agents", operator_admin,
-       {{"name", "two-operators"}, {"sites", {"sg-tuas-1"}}, {"backend", "local"}}, 409,
+       {{"name", "two-operators"}, {"sites", {"sg-tuas-1"}}, {"backend", "local"}}, 201,
        "operator-admin");
   call("POST", "/v1/agents", "/v1/agents", operator_admin,
        {{"name", "tokyo"}, {"sites", {"jp-tokyo-1"}}, {"backend", "local"}}, 403, "operator-admin");

@@ -7,9 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/server.h"
 #include "core/clock.h"
@@ -115,6 +117,21 @@ class TestServer {
                 {{"org", org}, {"pool", pool}, {"gpus", gpus}, {"start", start}, {"end", end}});
   }
 
+  // A site agent's own credential (role agent) for `sites`, made by the
+  // admin: a user and its token, the same for the same sites (an agent
+  // restarted with it finds the agent it registered).
+  std::string agent_token(const std::vector<std::string>& sites) {
+    auto known = agent_tokens_.find(sites);
+    if (known != agent_tokens_.end()) return known->second;
+    const std::string name = "agent-" + std::to_string(agent_tokens_.size() + 1);
+    Answer user = post("/v1/users", admin_, {{"name", name}, {"role", "agent"}, {"sites", sites}});
+    if (user.status != 201) throw std::runtime_error("agent_token: " + user.text);
+    Answer token =
+        post("/v1/users/" + user.body["id"].get<std::string>() + "/tokens", admin_, json::object());
+    if (token.status != 201) throw std::runtime_error("agent_token: " + token.text);
+    return agent_tokens_[sites] = token.body["secret"].get<std::string>();
+  }
+
   // A user of `role` (org/operator as the role needs) and a token for it.
   std::string make_user(const std::string& name, const std::string& role,
                         const std::string& org = "", const std::string& operator_id = "") {
@@ -136,6 +153,7 @@ class TestServer {
   std::unique_ptr<Server> server_;
   std::thread thread_;
   std::string admin_;
+  std::map<std::vector<std::string>, std::string> agent_tokens_;
 };
 
 }  // namespace straits::api::testing_util

@@ -419,4 +419,39 @@ TEST(ClientCliTest, BadTokenAndNoServerSayWhatToDo) {
   EXPECT_TRUE(has(down.err, "straits serve")) << down.err;
 }
 
+TEST(ClientCliTest, AnAgentTokenInOneCallAndChangeRequests) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  // The agent's user and its token in one call, bound to its sites.
+  Outcome made = server.run("token create --role agent --site sg-tuas-1 --site jp-tokyo-1");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(has(made.out, "(agent-sg-tuas-1, agent of [\"sg-tuas-1\",\"jp-tokyo-1\"])"))
+      << made.out;
+  const auto at = made.out.find("export STRAITS_TOKEN=");
+  ASSERT_NE(at, std::string::npos) << made.out;
+  std::string secret = made.out.substr(at + std::string("export STRAITS_TOKEN=").size());
+  secret = secret.substr(0, secret.find('\n'));
+  Outcome me = straits(server.env_with(secret), "whoami --json");
+  ASSERT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_EQ(json::parse(me.out).at("role"), "agent");
+  EXPECT_EQ(json::parse(me.out).at("sites"), json({"sg-tuas-1", "jp-tokyo-1"}));
+  // It reads nothing else.
+  Outcome jobs = straits(server.env_with(secret), "job list");
+  EXPECT_EQ(jobs.exit_code, 1);
+  EXPECT_TRUE(has(jobs.err, "an agent token may only")) << jobs.err;
+  // Not a user id and --role both; neither is a usage error.
+  EXPECT_EQ(server.run("token create u-00000001 --role agent --site sg-tuas-1").exit_code, 2);
+  EXPECT_EQ(server.run("token create").exit_code, 2);
+  EXPECT_EQ(server.run("token create --role agent --site nowhere").exit_code, 1);
+
+  // Change requests: none yet; a rejection needs its reason.
+  Outcome list = server.run("request list --state pending");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(has(list.out, "REQUESTED BY")) << list.out;
+  EXPECT_EQ(server.run("request reject cr-00000001").exit_code, 2);
+  Outcome missing = server.run("request approve cr-00000001");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(has(missing.err, "no such change request 'cr-00000001'")) << missing.err;
+}
+
 }  // namespace

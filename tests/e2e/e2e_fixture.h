@@ -142,7 +142,7 @@ class EndToEndTest : public ::testing::Test {
                       const std::string& backend) {
     std::vector<std::string> args = {STRAITS_BINARY, "agent",
                                      "--server",     url(),
-                                     "--token",      admin_,
+                                     "--token",      server_.agent_token({site}),
                                      "--site",       site,
                                      "--backend",    backend,
                                      "--name",       name,

@@ -90,6 +90,13 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   batch.users = {
       {"u-2", tricky, "tenant-admin", "org-a", "", at(1), at(2)},
       {"u-1", "alice", "operator-admin", "", "op-1", at(3), std::nullopt},
+      // Names are unique per org or operator (migration 0004), not across them.
+      {"u-3", "alice", "agent", "", "op-2", at(4), std::nullopt, {"s-1", "s-2"}},
+  };
+  batch.change_requests = {
+      {"cr-2", "site", "s-2", "", "op-1", "rejected", "{\"patch\":{\"country\":\"US\"}}", "u-1",
+       at(40), "u-9", at(41), tricky},
+      {"cr-1", "dataset", "d-1", "org-a", "", "pending", "{}", "u-2", at(42), "", std::nullopt, ""},
   };
   batch.tokens = {
       {"t-2", "u-1", "ab12", "laptop", at(4), at(5)},
@@ -122,7 +129,8 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
 
   Snapshot expected;
   expected.entities = {batch.entities[2], batch.entities[1], batch.entities[0]};
-  expected.users = {batch.users[1], batch.users[0]};
+  expected.users = {batch.users[1], batch.users[0], batch.users[2]};
+  expected.change_requests = {batch.change_requests[1], batch.change_requests[0]};
   expected.tokens = {batch.tokens[1], batch.tokens[0]};
   expected.leases = {batch.leases[1], batch.leases[0]};
   expected.jobs = {batch.jobs[1], batch.jobs[0]};
@@ -137,6 +145,7 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   EXPECT_EQ(loaded->jobs, expected.jobs);
   EXPECT_EQ(loaded->job_events, expected.job_events);
   EXPECT_EQ(loaded->agents, expected.agents);
+  EXPECT_EQ(loaded->change_requests, expected.change_requests);
   EXPECT_EQ(loaded->audit_seq, 2);
   EXPECT_EQ(loaded->audit_head, (*stored)[1].hash);
 
@@ -378,21 +387,27 @@ TEST_P(RecordsTest, AFailingBatchWritesNothingAndTheNextOneChainsOn) {
   EXPECT_NE(refused.error().message().find("token 'tk-bad' of user 'u-ghost'"), std::string::npos)
       << refused.error().message();
 
-  // A job event of a job that does not exist, and a user name taken.
+  // A job event of a job that does not exist, and a token hash taken.
   Batch orphan;
   orphan.job_events = {{"j-ghost", 1, at(1), "submitted", "", ""}};
   orphan.audit = {audit(4, "job.submit", "job/j-ghost")};
   EXPECT_FALSE(store->commit(orphan));
+  Batch seeded;
+  seeded.tokens = {{"tk-1", "u-1", "same-hash", "cli", at(1), std::nullopt}};
+  ASSERT_TRUE(store->commit(seeded));
+  before = store->load();
+  ASSERT_TRUE(before);
   Batch taken;
-  taken.users = {user("u-3", "alice")};
-  auto name_taken = store->commit(taken);
-  ASSERT_FALSE(name_taken);
-  EXPECT_NE(name_taken.error().message().find("user 'u-3'"), std::string::npos);
+  taken.users = {user("u-3", "carol")};
+  taken.tokens = {{"tk-3", "u-3", "same-hash", "cli", at(1), std::nullopt}};
+  auto hash_taken = store->commit(taken);
+  ASSERT_FALSE(hash_taken);
+  EXPECT_NE(hash_taken.error().message().find("token 'tk-3'"), std::string::npos);
 
   auto after = store->load();
   ASSERT_TRUE(after);
   EXPECT_EQ(after->users, before->users);
-  EXPECT_TRUE(after->tokens.empty());
+  EXPECT_EQ(after->tokens, before->tokens);
   EXPECT_TRUE(after->jobs.empty());
   EXPECT_TRUE(after->job_events.empty());
   EXPECT_EQ(after->audit_seq, 1);

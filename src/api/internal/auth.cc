@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "api/internal/routes.h"
+
 namespace straits::api::internal {
 
 bool is_role(std::string_view role) {
@@ -63,11 +65,55 @@ void require_writer(const Principal& who, std::string_view doing) {
   if (who.is("auditor")) {
     fail(403, "permission_denied", "an auditor reads only; may not " + std::string(doing));
   }
+  if (who.is("compliance")) {
+    fail(403, "permission_denied",
+         "a compliance user changes compliance facts and decides change requests only; may not " +
+             std::string(doing));
+  }
+  if (who.is("agent")) {
+    fail(403, "permission_denied",
+         "an agent token acts as a site agent only; may not " + std::string(doing));
+  }
+}
+
+bool reads_all(const Principal& who) {
+  return who.is("admin") || who.is("auditor") || who.is("compliance");
+}
+
+void confine_agents(std::vector<Route>& routes) {
+  // What a site agent does (docs/agents.md), and whoami (an agent checks
+  // which credential it holds). Nothing else: an agent host is exposed to
+  // the jobs it runs, so its token reads no job, lease, user or audit.
+  static const std::set<std::string> allowed = {
+      "GET /v1/whoami",
+      "POST /v1/agents",
+      "GET /v1/agents/{id}",
+      "POST /v1/agents/{id}/heartbeat",
+      "GET /v1/agents/{id}/assignments",
+      "POST /v1/agents/{id}/reports",
+  };
+  for (Route& route : routes) {
+    if (!route.authenticated || allowed.count(route.method + " " + route.pattern)) continue;
+    route.handler = [inner = std::move(route.handler)](Context& ctx, Call& call) {
+      if (call.who.is("agent")) {
+        fail(403, "permission_denied",
+             "an agent token may only register, heartbeat, take assignments and report");
+      }
+      return inner(ctx, call);
+    };
+  }
+}
+
+std::set<std::string> agent_sites(const World& world, const Principal& who) {
+  if (!who.is("agent")) return {};
+  auto it = world.users.find(who.user_id);
+  if (it == world.users.end()) return {};
+  return {it->second.sites.begin(), it->second.sites.end()};
 }
 
 bool sees_org(const Principal& who, const Policy& policy, const std::string& org) {
   (void)policy;
-  if (who.is("admin") || who.is("auditor")) return true;
+  if (reads_all(who)) return true;
   if (who.tenant()) return who.org == org;
   return false;
 }
@@ -83,7 +129,7 @@ std::string operator_of_pool(const Policy& policy, const std::string& pool) {
 }
 
 bool sees_pool_leases(const Principal& who, const Policy& policy, const std::string& pool) {
-  if (who.is("admin") || who.is("auditor")) return true;
+  if (reads_all(who)) return true;
   return who.is("operator-admin") && operator_of_pool(policy, pool) == who.operator_id;
 }
 

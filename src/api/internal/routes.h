@@ -42,7 +42,29 @@ void add_lease_routes(std::vector<Route>& routes);
 void add_job_routes(std::vector<Route>& routes);
 void add_misc_routes(std::vector<Route>& routes);
 void add_agent_routes(std::vector<Route>& routes);
+void add_request_routes(std::vector<Route>& routes);  // change requests (maker-checker)
 std::vector<Route> all_routes();
+
+// Maker-checker of compliance facts (routes_catalog.cc, routes_requests.cc).
+// Writer thread, World locked; each throws HttpError when it refuses.
+// Records a change request of entity `kind`/`id` (the caller's patch, the
+// entity before and as it would be after, the facts it changes), audited;
+// returns the request as the API shows it.
+json request_change(World& world, store::Batch& batch, const Call& call, const std::string& kind,
+                    const std::string& id, const json& patch, const json& before, const json& after,
+                    const std::vector<std::string>& facts);
+// Replaces the entity's body with `after`: the catalog rebuilt and the rules
+// recompiled first (422 naming the field when it breaks them), audited as
+// KIND.update by `actor` (with the change request applied, if any). Returns
+// the entity as the API shows it.
+json apply_entity_change(World& world, store::Batch& batch, const std::string& actor, Instant now,
+                         const std::string& kind, const std::string& id, const json& after,
+                         const std::string& request_id);
+// An approved request's patch, merged into the entity as it is now (409
+// when it was retired since), through apply_entity_change.
+json apply_approved_patch(World& world, store::Batch& batch, const std::string& actor, Instant now,
+                          const std::string& kind, const std::string& id, const json& patch,
+                          std::size_t max_items, const std::string& request_id);
 
 // A list page: items with id > `after` (ids sort by creation), at most
 // `limit`, and the cursor for the next page (null at the end).

@@ -1,5 +1,7 @@
 // Users and their API tokens. A token's secret is in the answer that makes
 // it and nowhere else; the store keeps its hash.
+#include <algorithm>
+
 #include "api/internal/auth.h"
 #include "api/internal/routes.h"
 
@@ -10,6 +12,7 @@ json user_json(const store::UserRecord& u) {
   json j = {{"id", u.id}, {"name", u.name}, {"role", u.role}};
   j["org"] = u.org.empty() ? json(nullptr) : json(u.org);
   j["operator"] = u.operator_id.empty() ? json(nullptr) : json(u.operator_id);
+  if (u.role == "agent") j["sites"] = u.sites;
   j["created_at"] = to_iso8601(u.created_at);
   j["retired_at"] = u.retired_at ? json(to_iso8601(*u.retired_at)) : json(nullptr);
   return j;
@@ -24,14 +27,14 @@ json token_json(const store::TokenRecord& t) {
 
 // Whether the caller may see or manage the user (self always).
 bool sees_user(const Principal& who, const store::UserRecord& u) {
-  if (who.user_id == u.id || who.is("admin") || who.is("auditor")) return true;
+  if (who.user_id == u.id || reads_all(who)) return true;
   if (who.is("tenant-admin")) return !u.org.empty() && u.org == who.org;
   if (who.is("operator-admin")) return !u.operator_id.empty() && u.operator_id == who.operator_id;
   return false;
 }
 
 bool manages_user(const Principal& who, const store::UserRecord& u) {
-  if (who.is("auditor")) return false;
+  if (who.is("auditor") || who.is("compliance") || who.is("agent")) return false;
   if (who.user_id == u.id) return true;  // its own tokens
   return who.is("admin") || (who.is("tenant-admin") && u.org == who.org && !u.org.empty()) ||
          (who.is("operator-admin") && u.operator_id == who.operator_id && !u.operator_id.empty());
@@ -81,30 +84,58 @@ Reply get_user(Context& ctx, Call& call) {
   return reply(200, user_json(find_user(ctx.world, call.who, call.params.at("id"))));
 }
 
+// The scope a user's name is unique in: its org, its operator, or none (the
+// roles of the whole service). Names collide only inside a scope, so that a
+// 409 never tells a tenant or operator that another one has a user of that
+// name.
+std::string name_scope(const store::UserRecord& u) {
+  if (!u.org.empty()) return "org:" + u.org;
+  if (!u.operator_id.empty()) return "operator:" + u.operator_id;
+  return "";
+}
+
 Reply create_user(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "tenant-admin", "operator-admin"}, "create users");
   json body = Fields::parse_object(call.body);
-  Fields f(body, "", {"name", "role", "org", "operator"}, ctx.options.max_items);
+  Fields f(body, "", {"name", "role", "org", "operator", "sites"}, ctx.options.max_items);
   store::UserRecord u;
   u.name = *f.text("name", true, 128);
   u.role = *f.text("role", true, 32);
   u.org = f.text("org", false, 128).value_or("");
   u.operator_id = f.text("operator", false, 128).value_or("");
+  auto sites = f.texts("sites");
   if (!is_role(u.role)) {
     bad_field("role", "unknown role '" + u.role +
-                          "': admin, operator-admin, tenant-admin, engineer or auditor");
+                          "': admin, operator-admin, tenant-admin, engineer, auditor, compliance "
+                          "or agent");
   }
   const bool tenant = u.role == "tenant-admin" || u.role == "engineer";
+  const bool agent = u.role == "agent";
   if (call.who.is("tenant-admin") && u.org.empty()) u.org = call.who.org;
-  if (call.who.is("operator-admin") && u.operator_id.empty()) u.operator_id = call.who.operator_id;
+  if (call.who.is("operator-admin") && u.operator_id.empty() && !agent) {
+    u.operator_id = call.who.operator_id;
+  }
   // Who may make whom first: a role never given is 403, whatever the fields.
   if (call.who.is("tenant-admin") && (!tenant || u.org != call.who.org)) {
     fail(403, "permission_denied", "a tenant-admin creates tenant users of its own org only");
   }
   if (call.who.is("operator-admin") &&
-      (u.role != "operator-admin" || u.operator_id != call.who.operator_id)) {
+      !((u.role == "operator-admin" && u.operator_id == call.who.operator_id) || agent)) {
     fail(403, "permission_denied",
-         "an operator-admin creates operator-admins of its operator only");
+         "an operator-admin creates operator-admins and agents of its operator only");
+  }
+  if (agent) {
+    // An agent acts for the sites it names, and for nothing else.
+    if (!sites || sites->empty()) bad_field("sites", "an agent needs its 'sites' (one or more)");
+    if (!u.org.empty()) bad_field("org", "an agent belongs to no org");
+    if (f.has("operator")) {
+      bad_field("operator", "an agent's operator follows from its sites: leave 'operator' out");
+    }
+    for (const std::string& site : *sites) {
+      if (std::find(u.sites.begin(), u.sites.end(), site) == u.sites.end()) u.sites.push_back(site);
+    }
+  } else if (sites) {
+    bad_field("sites", "only an agent has 'sites'");
   }
   if (tenant && u.org.empty()) bad_field("org", "a " + u.role + " needs its 'org'");
   if (!tenant && !u.org.empty()) bad_field("org", "only tenant roles belong to an org");
@@ -115,14 +146,39 @@ Reply create_user(Context& ctx, Call& call) {
     bad_field("operator", "only an operator-admin belongs to an operator");
   }
   return ctx.writer.run([&, u](World& world, store::Batch& batch) mutable {
-    if (!u.org.empty() && !world.policy->catalog.find_org(OrgId(u.org))) {
+    const Policy& p = *world.policy;
+    if (!u.org.empty() && !p.catalog.find_org(OrgId(u.org))) {
       fail(422, "unknown_reference", "no such org '" + u.org + "'", "org");
     }
-    if (!u.operator_id.empty() && !world.policy->catalog.find_operator(OperatorId(u.operator_id))) {
+    if (!u.operator_id.empty() && !p.catalog.find_operator(OperatorId(u.operator_id))) {
       fail(422, "unknown_reference", "no such operator '" + u.operator_id + "'", "operator");
     }
+    if (agent) {
+      // Admin, or the operator-admin of every site named (sites are the
+      // market: naming another operator's is 403, not a leak). The agent
+      // belongs to the operator of its sites when they are one operator's.
+      std::set<std::string> operators;
+      for (std::size_t i = 0; i < u.sites.size(); ++i) {
+        const std::string field = "sites[" + std::to_string(i) + "]";
+        if (!p.catalog.find_site(SiteId(u.sites[i]))) {
+          fail(422, "unknown_reference", "no such site '" + u.sites[i] + "'", field);
+        }
+        const std::string op = operator_of_site(p, u.sites[i]);
+        if (!manages_operator(call.who, op)) {
+          fail(403, "permission_denied",
+               "an operator-admin creates agents for its operator's sites only; site '" +
+                   u.sites[i] + "' is not its operator's",
+               field);
+        }
+        operators.insert(op);
+      }
+      u.operator_id = operators.size() == 1 ? *operators.begin() : "";
+    }
+    const std::string scope = name_scope(u);
     for (const auto& [id, other] : world.users) {
-      if (other.name == u.name) fail(409, "already_exists", "user '" + u.name + "' exists", "name");
+      if (other.name == u.name && name_scope(other) == scope) {
+        fail(409, "already_exists", "user '" + u.name + "' exists", "name");
+      }
     }
     u.id = make_id("u", world.next_user++);
     u.created_at = call.now;

@@ -1,9 +1,13 @@
 // Site agents (docs/agents.md): register, heartbeat, take assignments by
-// long-poll, report what their runs did. An agent acts for an operator: its
-// token is an admin's or the operator-admin's of every site it serves.
+// long-poll, report what their runs did. An agent acts with its own token,
+// of role agent, bound to sites (auth.h): it registers for those sites only
+// and acts for the agents it registered only. An admin's token or the
+// operator-admin's of every site it serves still works (a deployment that
+// has not made agent tokens yet).
 // Assignments are not stored: they follow from the jobs' states and runs,
 // so the same assignment always has the same id, however often it is
 // handed out.
+#include <algorithm>
 #include <chrono>
 #include <regex>
 
@@ -16,18 +20,26 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-bool manages_agent(const Principal& who, const AgentEntry& a) {
+// An agent token manages the agent it registered, while that agent's sites
+// are still all among the token's (an admin may have moved it since).
+bool manages_agent(const Principal& who, const AgentEntry& a, const World& world) {
+  if (who.is("agent")) {
+    if (a.body.value("registered_by", "") != who.user_id) return false;
+    const std::set<std::string> mine = agent_sites(world, who);
+    return std::all_of(a.sites.begin(), a.sites.end(),
+                       [&](const std::string& site) { return mine.count(site) > 0; });
+  }
   return who.is("admin") ||
          (who.is("operator-admin") && !a.operator_id.empty() && who.operator_id == a.operator_id);
 }
 
 // The agent, if the caller may see it: 404 otherwise (as for any other
-// tenant's thing). The auditor reads every agent.
+// tenant's thing). The auditor and compliance read every agent.
 const AgentEntry& find_agent(const World& world, const Principal& who, const std::string& id,
                              bool reading) {
   auto it = world.agents.find(id);
   if (it == world.agents.end() ||
-      !(manages_agent(who, it->second) || (reading && who.is("auditor")))) {
+      !(manages_agent(who, it->second, world) || (reading && reads_all(who)))) {
     not_found("agent '" + id + "'");
   }
   return it->second;
@@ -160,7 +172,7 @@ void check_name(const std::string& name) {
 }
 
 Reply register_agent(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin"}, "register agents");
+  require_role(call.who, {"admin", "operator-admin", "agent"}, "register agents");
   check_query(call, {});
   json body = Fields::parse_object(call.body);
   Fields f(body, "", {"name", "sites", "backend", "version"}, ctx.options.max_items);
@@ -178,6 +190,7 @@ Reply register_agent(Context& ctx, Call& call) {
     std::string operator_id;
     json site_list = json::array();
     std::set<std::string> site_set;
+    const std::set<std::string> bound = agent_sites(world, call.who);
     for (std::size_t i = 0; i < sites->size(); ++i) {
       const std::string& site = (*sites)[i];
       const std::string field = "sites[" + std::to_string(i) + "]";
@@ -185,7 +198,13 @@ Reply register_agent(Context& ctx, Call& call) {
         fail(422, "unknown_reference", "no such site '" + site + "'", field);
       }
       const std::string op = operator_of_site(p, site);
-      if (!manages_operator(call.who, op)) {
+      if (call.who.is("agent")) {
+        if (!bound.count(site)) {
+          fail(403, "permission_denied",
+               "this agent token is for other sites; site '" + site + "' is not one of them",
+               field);
+        }
+      } else if (!manages_operator(call.who, op)) {
         fail(403, "permission_denied",
              "an operator-admin registers agents for its operator's sites only; site '" + site +
                  "' is operator " + op + "'s",
@@ -196,11 +215,23 @@ Reply register_agent(Context& ctx, Call& call) {
     }
     AgentEntry* agent = nullptr;
     bool created = false;
-    auto named = world.agent_by_name.find(name);
+    // Names are unique per operator: another operator's agent of this name
+    // is not this one, and its existence is not answered (a 409 would).
+    const std::string key = agent_key(operator_id, name);
+    auto named = world.agent_by_name.find(key);
     if (named != world.agent_by_name.end()) {
       agent = &world.agents.at(named->second);
-      if (!manages_agent(call.who, *agent)) {
-        fail(409, "conflict", "agent name '" + name + "' is taken", "name");
+      // An agent token takes over an agent of its sites that an admin or
+      // operator-admin registered (a deployment moving to agent tokens),
+      // never one that another agent token registered.
+      auto by = world.users.find(agent->body.value("registered_by", ""));
+      const bool takeover = call.who.is("agent") && by != world.users.end() &&
+                            by->second.role != "agent" &&
+                            std::all_of(agent->sites.begin(), agent->sites.end(),
+                                        [&](const std::string& s) { return bound.count(s) > 0; });
+      if (!takeover && !manages_agent(call.who, *agent, world)) {
+        // Only the operator's own (or an admin's) agent is named here.
+        fail(409, "conflict", "agent name '" + name + "' is taken at this operator", "name");
       }
     } else {
       const std::string id = make_id("ag", world.next_agent++);
@@ -208,9 +239,14 @@ Reply register_agent(Context& ctx, Call& call) {
       fresh.record.id = id;
       fresh.record.name = name;
       fresh.record.registered_at = call.now;
-      world.agent_by_name[name] = id;
+      world.agent_by_name[key] = id;
       agent = &(world.agents[id] = std::move(fresh));
       created = true;
+    }
+    if (!created && agent->operator_id != operator_id) {
+      // Its sites moved to another operator: it is found under the new key.
+      world.agent_by_name.erase(agent_key(agent->operator_id, name));
+      world.agent_by_name[key] = agent->record.id;
     }
     const std::string before = created ? "" : agent->record.body_json;
     agent->body = {{"sites", site_list},
@@ -240,7 +276,7 @@ Reply register_agent(Context& ctx, Call& call) {
 }
 
 Reply list_agents(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin", "auditor"}, "list agents");
+  require_role(call.who, {"admin", "operator-admin", "auditor", "compliance"}, "list agents");
   check_query(call, {"limit", "after", "state"});
   const std::size_t limit = query_limit(call, ctx.options.max_items);
   const std::string after = query_text(call, "after").value_or("");
@@ -252,7 +288,7 @@ Reply list_agents(Context& ctx, Call& call) {
   bool more = false;
   for (auto it = ctx.world.agents.upper_bound(after); it != ctx.world.agents.end(); ++it) {
     const AgentEntry& a = it->second;
-    if (!(manages_agent(call.who, a) || call.who.is("auditor"))) continue;
+    if (!(manages_agent(call.who, a, ctx.world) || reads_all(call.who))) continue;
     if (state && a.record.state != *state) continue;
     if (items.size() == limit) {
       more = true;
@@ -265,7 +301,8 @@ Reply list_agents(Context& ctx, Call& call) {
 }
 
 Reply get_agent(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin", "auditor"}, "read agents");
+  require_role(call.who, {"admin", "operator-admin", "auditor", "compliance", "agent"},
+               "read agents");
   check_query(call, {});
   std::shared_lock lock(ctx.world.mutex);
   const AgentEntry& a = find_agent(ctx.world, call.who, call.params.at("id"), true);
@@ -273,7 +310,7 @@ Reply get_agent(Context& ctx, Call& call) {
 }
 
 Reply heartbeat(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  require_role(call.who, {"admin", "operator-admin", "agent"}, "act as an agent");
   check_query(call, {});
   json body = Fields::parse_object(call.body);
   Fields f(body, "", {"runs"}, ctx.options.max_items);
@@ -339,7 +376,7 @@ Reply heartbeat(Context& ctx, Call& call) {
 }
 
 Reply assignments(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  require_role(call.who, {"admin", "operator-admin", "agent"}, "act as an agent");
   check_query(call, {"wait"});
   const std::int64_t wait = query_integer(call, "wait", 0, 60).value_or(0);
   const std::string id = call.params.at("id");
@@ -564,7 +601,7 @@ std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const 
 }
 
 Reply reports(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "operator-admin"}, "act as an agent");
+  require_role(call.who, {"admin", "operator-admin", "agent"}, "act as an agent");
   check_query(call, {});
   json body = Fields::parse_object(call.body);
   Fields f(body, "", {"reports"}, ctx.options.max_items);

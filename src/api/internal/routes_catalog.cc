@@ -3,6 +3,12 @@
 // hard delete. Every change rebuilds the catalog and recompiles the rules
 // against it before it is accepted: an entity that breaks the catalog (an
 // unknown chip, a cycle of parents) is refused with the entity and field.
+//
+// Compliance facts (the fields the rules decide on: fact_fields) change
+// after creation only by an admin or a compliance user. Anyone else's change
+// of one becomes a change request (202), applied when a compliance user
+// approves it (routes_requests.cc): maker-checker, as trade-compliance
+// systems keep a party from classifying its own data past a control.
 #include <algorithm>
 #include <map>
 
@@ -86,6 +92,47 @@ void check_body(const std::string& kind, const json& body, std::size_t max_items
   }
 }
 
+// The fields that decide what the rules say, per kind: a dataset's class
+// and origin (and its owner: whose data it is), an org's and an operator's
+// headquarters and parent, a site's country (and operator), a pool's owner
+// (and site and chip: what is where). Every field of a licence is one
+// (null here). Other fields (names, notes, sizes, prices) are not.
+const std::set<std::string>* fact_fields(const std::string& kind) {
+  static const auto* facts = new std::map<std::string, std::set<std::string>>{
+      {"dataset", {"class", "origin", "owner"}},
+      {"org", {"hq", "parent"}},
+      {"operator", {"hq", "parent"}},
+      {"site", {"country", "operator"}},
+      {"pool", {"owner", "site", "chip"}},
+  };
+  auto it = facts->find(kind);
+  return it == facts->end() ? nullptr : &it->second;
+}
+
+// The compliance facts that differ between two bodies of a kind, sorted.
+std::vector<std::string> changed_facts(const std::string& kind, const json& before,
+                                       const json& after) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : before.items()) keys.insert(key);
+  for (const auto& [key, value] : after.items()) keys.insert(key);
+  const std::set<std::string>* facts = fact_fields(kind);
+  std::vector<std::string> out;
+  for (const std::string& key : keys) {
+    if (facts && !facts->count(key)) continue;
+    if (key == "id") continue;
+    const json none;
+    const json& b = before.contains(key) ? before[key] : none;
+    const json& a = after.contains(key) ? after[key] : none;
+    if (b != a) out.push_back(key);
+  }
+  return out;
+}
+
+// Who changes compliance facts directly.
+bool decides_facts(const Principal& who) {
+  return who.is("admin") || who.is("compliance");
+}
+
 std::string body_text(const json& body, const char* key) {
   auto it = body.find(key);
   return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -94,7 +141,7 @@ std::string body_text(const json& body, const char* key) {
 // Whether the caller may see the entity at all (404 otherwise).
 bool visible(const Principal& who, const World& world, const std::string& kind, const json& body) {
   const Policy& policy = *world.policy;
-  if (who.is("admin") || who.is("auditor")) return true;
+  if (reads_all(who)) return true;
   if (kind == "operator" || kind == "site" || kind == "pool") return true;  // the market
   if (kind == "org") {
     if (who.is("operator-admin")) {
@@ -123,7 +170,7 @@ bool visible(const Principal& who, const World& world, const std::string& kind, 
 // Whether the caller may create or change an entity with this body.
 bool may_write(const Principal& who, const Policy& policy, const std::string& kind,
                const json& body) {
-  if (who.is("admin")) return true;
+  if (decides_facts(who)) return true;
   // An operator's own record (hq, parent) decides rules such as the
   // headquarters rule: only an admin changes it.
   if (kind == "site") return manages_operator(who, body_text(body, "operator"));
@@ -136,8 +183,17 @@ bool may_write(const Principal& who, const Policy& policy, const std::string& ki
 }
 
 // 403 unless the caller's role may ever write entities of this kind (before
-// any lookup: the answer does not depend on what exists).
-void require_writes_kind(const Principal& who, const std::string& kind, std::string_view doing) {
+// any lookup: the answer does not depend on what exists). A compliance user
+// changes any entity and creates and retires licences (the catalog's own
+// facts); only an admin creates operators and orgs, as before.
+enum class Op { kCreate, kUpdate, kRetire };
+void require_writes_kind(const Principal& who, const std::string& kind, std::string_view doing,
+                         Op op) {
+  if (who.is("compliance")) {
+    if (op == Op::kUpdate || kind == "licence") return;
+    fail(403, "permission_denied",
+         "a compliance user changes entities and keeps licences; may not " + std::string(doing));
+  }
   require_writer(who, doing);
   const bool may = who.is("admin") ||
                    (who.is("operator-admin") && (kind == "site" || kind == "pool")) ||
@@ -274,7 +330,7 @@ Reply get_entity(Context& ctx, Call& call) {
 
 Reply create_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writes_kind(call.who, kind.kind, std::string("create ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("create ") + kind.plural, Op::kCreate);
   json body = Fields::parse_object(call.body);
   check_body(kind.kind, body, ctx.options.max_items);
   const std::string id = body_text(body, "id");
@@ -286,6 +342,26 @@ Reply create_entity(Context& ctx, Call& call) {
                (call.who.is("operator-admin") ? " (not of its operator)"
                 : call.who.tenant()           ? " (not of its org)"
                                               : ""));
+    }
+    // A tenant's dataset ids are its own namespace, "ORG.NAME": a 409 then
+    // only ever names the caller's own dataset, never whether another org
+    // holds an id (dataset ids are global: jobs and rules name them).
+    if (kind.kind == std::string("dataset") && call.who.tenant()) {
+      const std::string prefix = call.who.org + ".";
+      if (id.rfind(prefix, 0) != 0 || id.size() == prefix.size() ||
+          id.find('.', prefix.size()) != std::string::npos) {
+        bad_field("id", "a tenant's dataset id is '" + prefix +
+                            "NAME' (NAME without '.'): ids are per org");
+      }
+    }
+    if (kind.kind == std::string("dataset")) {
+      // Whoever creates it: "ORG.NAME" is org ORG's namespace.
+      const auto dot = id.rfind('.');
+      const std::string space = dot == std::string::npos ? "" : id.substr(0, dot);
+      if (!space.empty() && world.policy->catalog.find_org(OrgId(space)) &&
+          body_text(body, "owner") != space) {
+        bad_field("id", "dataset ids '" + space + ".NAME' belong to org " + space + "'s datasets");
+      }
     }
     if (world.entities[kind.kind].count(id)) {
       fail(409, "already_exists", std::string(kind.kind) + " '" + id + "' already exists", "id");
@@ -306,7 +382,7 @@ Reply create_entity(Context& ctx, Call& call) {
 
 Reply update_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writes_kind(call.who, kind.kind, std::string("change ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("change ") + kind.plural, Op::kUpdate);
   json patch = Fields::parse_object(call.body);
   const std::string id = call.params.at("id");
   if (patch.contains("id") && patch["id"] != id) bad_field("id", "'id' cannot change");
@@ -325,24 +401,64 @@ Reply update_entity(Context& ctx, Call& call) {
       fail(403, "permission_denied",
            "a " + call.who.role + " may not move " + kind.kind + " '" + id + "' out of its reach");
     }
-    auto entities = world.entities;
-    store::EntityRecord record{kind.kind, id, after.dump(), std::nullopt, call.now};
-    entities[kind.kind][id] = record;
-    auto policy = rebuild(world, entities);
-    batch.audit.push_back({call.now, call.who.user_id, std::string(kind.kind) + ".update",
-                           std::string(kind.plural) + "/" + id, old.body_json, record.body_json,
-                           ""});
-    world.entities = std::move(entities);
-    world.policy = std::move(policy);
-    batch.entities.push_back(record);
+    const std::vector<std::string> facts = changed_facts(kind.kind, before, after);
+    if (!facts.empty() && !decides_facts(call.who)) {
+      // Checked now as it would be applied (a change that breaks the catalog
+      // is refused at once), applied only when a compliance user approves.
+      auto entities = world.entities;
+      entities[kind.kind][id] = {kind.kind, id, after.dump(), std::nullopt, call.now};
+      (void)rebuild(world, entities);
+      return reply(202,
+                   request_change(world, batch, call, kind.kind, id, patch, before, after, facts));
+    }
     ctx.wake_scheduler();
-    return reply(200, entity_json(record));
+    return reply(200, apply_entity_change(world, batch, call.who.user_id, call.now, kind.kind, id,
+                                          after, ""));
   });
 }
 
+}  // namespace
+
+json apply_entity_change(World& world, store::Batch& batch, const std::string& actor, Instant now,
+                         const std::string& kind, const std::string& id, const json& after,
+                         const std::string& request_id) {
+  const EntityKind* k = find_entity_kind(kind);
+  const store::EntityRecord& old = world.entities[kind].at(id);
+  auto entities = world.entities;
+  store::EntityRecord record{kind, id, after.dump(), std::nullopt, now};
+  entities[kind][id] = record;
+  auto policy = rebuild(world, entities);
+  // The change request it applies, if any, is named in the decision column:
+  // the audit event says which approval made the change.
+  batch.audit.push_back({now, actor, kind + ".update", std::string(k->plural) + "/" + id,
+                         old.body_json, record.body_json,
+                         request_id.empty() ? "" : json{{"change_request", request_id}}.dump()});
+  world.entities = std::move(entities);
+  world.policy = std::move(policy);
+  batch.entities.push_back(record);
+  return entity_json(record);
+}
+
+json apply_approved_patch(World& world, store::Batch& batch, const std::string& actor, Instant now,
+                          const std::string& kind, const std::string& id, const json& patch,
+                          std::size_t max_items, const std::string& request_id) {
+  auto all = world.entities.find(kind);
+  if (all == world.entities.end() || !all->second.count(id)) {
+    fail(409, "conflict", kind + " '" + id + "' no longer exists");
+  }
+  const store::EntityRecord& old = all->second.at(id);
+  if (old.retired_at) fail(409, "conflict", kind + " '" + id + "' was retired since");
+  json after = json::parse(old.body_json);
+  after.merge_patch(patch);
+  check_body(kind, after, max_items);
+  return apply_entity_change(world, batch, actor, now, kind, id, after, request_id);
+}
+
+namespace {
+
 Reply retire_entity(Context& ctx, Call& call) {
   const EntityKind& kind = kind_of(call);
-  require_writes_kind(call.who, kind.kind, std::string("retire ") + kind.plural);
+  require_writes_kind(call.who, kind.kind, std::string("retire ") + kind.plural, Op::kRetire);
   no_body(call);
   const std::string id = call.params.at("id");
   return ctx.writer.run([&, id](World& world, store::Batch& batch) {

@@ -21,7 +21,7 @@ Reply decide(Context& ctx, Call& call) {
   std::shared_lock lock(ctx.world.mutex);
   const Policy& p = *ctx.world.policy;
   const Principal& who = call.who;
-  const bool everything = who.is("admin") || who.is("auditor");
+  const bool everything = reads_all(who);
   auto deny_scope = [&](const std::string& field) {
     fail(403, "permission_denied",
          "a " + who.role + " may ask only about its own " +
@@ -129,7 +129,7 @@ json audit_json(const store::AuditEvent& e) {
 }
 
 Reply audit(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "auditor"}, "read the audit log");
+  require_role(call.who, {"admin", "auditor", "compliance"}, "read the audit log");
   check_query(call, {"after", "limit"});
   const std::size_t limit = query_limit(call, ctx.options.max_items);
   const std::int64_t after = query_integer(call, "after", 0, INT64_MAX).value_or(0);
@@ -144,7 +144,7 @@ Reply audit(Context& ctx, Call& call) {
 }
 
 Reply audit_verify(Context& ctx, Call& call) {
-  require_role(call.who, {"admin", "auditor"}, "verify the audit log");
+  require_role(call.who, {"admin", "auditor", "compliance"}, "verify the audit log");
   check_query(call, {});
   auto v = ctx.store.verify_audit();
   if (!v) fail_with(v.error());
@@ -206,6 +206,8 @@ std::vector<Route> all_routes() {
   add_job_routes(routes);
   add_misc_routes(routes);
   add_agent_routes(routes);
+  add_request_routes(routes);
+  confine_agents(routes);  // an agent token: its own routes only (auth.h)
   return routes;
 }
 

@@ -14,6 +14,10 @@ const EntityKind* find_entity_kind(std::string_view name) {
   return nullptr;
 }
 
+std::string agent_key(const std::string& operator_id, const std::string& name) {
+  return operator_id + "/" + name;  // an operator id holds no '/'
+}
+
 std::string make_id(const char* prefix, std::int64_t number) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%s-%08lld", prefix, static_cast<long long>(number));
@@ -138,9 +142,13 @@ Status World::load(store::Snapshot s) {
     // server restarts.
     entry.last_seen = std::chrono::steady_clock::now();
     entry.last_seen_at = a.updated_at;
-    agent_by_name[a.name] = a.id;
+    agent_by_name[agent_key(entry.operator_id, a.name)] = a.id;
     entry.record = std::move(a);
     agents[entry.record.id] = std::move(entry);
+  }
+  for (auto& c : s.change_requests) {
+    next_request = std::max(next_request, id_number(c.id) + 1);
+    change_requests[c.id] = std::move(c);
   }
   audit_seq = s.audit_seq;
   return ok();

@@ -135,7 +135,11 @@ struct World {
   std::map<std::string, JobEntry> jobs;
   std::map<std::string, std::set<std::string>> jobs_by_org;
   std::map<std::string, AgentEntry> agents;
+  // agent_key(operator, name) -> agent id: names are unique per operator,
+  // not across operators (another operator's name is not answered 409).
   std::map<std::string, std::string> agent_by_name;
+  // Change requests of compliance facts (maker-checker), by id.
+  std::map<std::string, store::ChangeRequestRecord> change_requests;
   // Guards the memory-only fields of agents and start_claims: changed by
   // requests that hold `mutex` shared.
   mutable std::mutex agent_mutex;
@@ -143,7 +147,8 @@ struct World {
   // site never both get it.
   std::map<std::pair<std::string, std::int64_t>, std::string> start_claims;
   ChangeSignal changed;
-  std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1, next_agent = 1;
+  std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1, next_agent = 1,
+               next_request = 1;
   std::int64_t audit_seq = 0;
   // Changes whenever a lease is created or terminated: a scheduling plan made
   // before is not applied.
@@ -160,6 +165,10 @@ struct World {
   void put_job(JobEntry entry);  // inserts or replaces, re-renders
   void render(JobEntry& entry) const;
 };
+
+// The key of agent_by_name: an agent's name within its operator ("" when
+// its sites are several operators').
+std::string agent_key(const std::string& operator_id, const std::string& name);
 
 // "l-00000042" from ("l", 42); and the number back (0 if not of that form).
 std::string make_id(const char* prefix, std::int64_t number);
