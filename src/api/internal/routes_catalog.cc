@@ -7,6 +7,7 @@
 #include <map>
 
 #include "api/internal/auth.h"
+#include "api/internal/capacity.h"
 #include "api/internal/routes.h"
 
 namespace straits::api::internal {
@@ -76,7 +77,10 @@ void check_body(const std::string& kind, const json& body, std::size_t max_items
   Fields fields(body, "", known, max_items);
   for (const auto& [field, type] : field_types().at(kind)) {
     switch (type) {
-      case 's': (void)fields.text(field); break;
+      case 's':
+        (void)fields.text(field, false, 4096,
+                          field == "notes" ? TextKind::kProse : TextKind::kName);
+        break;
       case 'i': (void)fields.integer(field, false, 1, 1'000'000); break;
       case 'n': (void)fields.number(field, false, 0, 1e12); break;
       case 'b': (void)fields.boolean(field); break;
@@ -84,6 +88,9 @@ void check_body(const std::string& kind, const json& body, std::size_t max_items
       default: break;
     }
   }
+  // Prices and dates are texts the catalog parses; their ranges are the API's (400).
+  if (fields.has("price_per_gpu_hour")) (void)fields.money("price_per_gpu_hour");
+  for (const char* date : {"valid_from", "valid_until"}) (void)fields.instant(date);
 }
 
 std::string body_text(const json& body, const char* key) {
@@ -325,6 +332,7 @@ Reply update_entity(Context& ctx, Call& call) {
       fail(403, "permission_denied",
            "a " + call.who.role + " may not move " + kind.kind + " '" + id + "' out of its reach");
     }
+    check_capacity(world, kind.kind, id, &after, call.now);
     auto entities = world.entities;
     store::EntityRecord record{kind.kind, id, after.dump(), std::nullopt, call.now};
     entities[kind.kind][id] = record;
@@ -352,6 +360,7 @@ Reply retire_entity(Context& ctx, Call& call) {
            "a " + call.who.role + " may not retire " + kind.kind + " '" + id + "'");
     }
     if (old.retired_at) return reply(200, entity_json(old));  // retiring twice changes nothing
+    check_capacity(world, kind.kind, id, nullptr, call.now);
     const std::string user = still_used(world, kind.kind, id);
     if (!user.empty()) {
       fail(409, "conflict",
