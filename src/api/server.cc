@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "api/internal/auth.h"
+#include "api/internal/capacity.h"
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
 #include "api/internal/scheduling.h"
@@ -158,6 +159,7 @@ struct Server::Impl {
     world.leases = std::move(fresh.leases);
     world.jobs = std::move(fresh.jobs);
     world.jobs_by_org = std::move(fresh.jobs_by_org);
+    world.queued_by_org = std::move(fresh.queued_by_org);
     {
       std::lock_guard agents_lock(world.agent_mutex);
       // Keep what is memory only (when each agent was last heard).
@@ -436,6 +438,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   }
   if (Status loaded = s.world.load(std::move(snapshot).value()); !loaded) {
     return std::move(loaded).error().with_context(where);
+  }
+  // A store that does not fit its pools still starts: the scheduler keeps
+  // within the pools as they are and moves the jobs off missing nodes.
+  for (const std::string& problem : capacity_problems(s.world, clock.now())) {
+    s.log({{"level", "warning"}, {"msg", "store inconsistent"}, {"problem", problem}});
   }
   s.writer = std::make_unique<Writer>(s.world, *s.store, [&s] { return s.reload(); });
   s.loop = std::make_unique<SchedulingLoop>(s.world, *s.writer, clock, s.metrics, s.options);

@@ -68,6 +68,11 @@ struct ServerOptions {
   Duration agent_lost_after = Duration::seconds(30);
   Duration agent_stop_grace = Duration::seconds(15);
   int max_requeues = 3;
+  // Fairness under abuse: the most jobs an org may have queued (past it,
+  // POST /v1/jobs answers 429), and the most queued jobs one scheduling pass
+  // considers, shared round robin across orgs (sched::SchedulerOptions).
+  std::size_t max_queued_per_org = 10'000;
+  std::size_t max_jobs_per_pass = 1000;
   // Structured logs (one JSON object a line); nullptr: none.
   std::function<void(const std::string& line)> log;
 };

@@ -33,6 +33,8 @@ struct ServeOptions {
   std::string agent_stop_grace = "15s";
   int threads = 32;
   std::size_t max_body = 1 << 20;
+  std::size_t max_queued_per_org = 10'000;
+  std::size_t max_jobs_per_pass = 1000;
   bool quiet = false;
 };
 
@@ -83,6 +85,8 @@ void run(Context& context, const ServeOptions& o) {
   }
   options.threads = o.threads;
   options.max_body_bytes = o.max_body;
+  options.max_queued_per_org = o.max_queued_per_org;
+  options.max_jobs_per_pass = o.max_jobs_per_pass;
   std::mutex log_mutex;
   if (!o.quiet) {
     options.log = [&log_mutex](const std::string& line) {
@@ -159,6 +163,16 @@ void add_serve_command(CLI::App& app, Context& context) {
   serve->add_option("--threads", o->threads,
                     "HTTP worker threads, one per connection served at once (default 32)");
   serve->add_option("--max-body", o->max_body, "Largest request body in bytes (default 1 MiB)");
+  serve
+      ->add_option("--max-queued-per-org", o->max_queued_per_org,
+                   "Most jobs one org may have queued; past it, submissions get 429 "
+                   "(default 10000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+  serve
+      ->add_option("--max-jobs-per-pass", o->max_jobs_per_pass,
+                   "Most queued jobs one scheduling pass considers, shared round robin by org "
+                   "(default 1000)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
   serve->callback([&context, o] { run(context, *o); });
 }

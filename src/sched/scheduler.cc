@@ -774,6 +774,7 @@ struct Scheduler::Impl {
   std::vector<char> claimed_for_class;              // by class, see plan_subset
   std::vector<JobClass::Hopeless::Short> short_of;  // of the job being tried
   std::vector<std::size_t> order;                   // of the jobs to try
+  std::vector<char> in_window;                      // by pending job, see plan_subset
 
   // What the org of a claim may hold on a pool, and holds, as the pass sees it.
   struct Room {
@@ -1262,6 +1263,41 @@ struct Candidate {
 
 }  // namespace
 
+namespace {
+
+// The window of a pass shared by org: marks in `in_window` (by pending job)
+// `size` of the first `to_try` jobs of `order` (the queue itself when null),
+// round robin by org: each org in turn, in the order its first job comes,
+// gives its next job, until the window is full. Deterministic: it depends
+// on the order alone.
+void select_window(const ClusterState& state, const std::vector<std::size_t>* order,
+                   std::size_t to_try, std::size_t size, std::vector<char>& in_window) {
+  in_window.assign(state.pending.size(), 0);
+  std::map<OrgId, std::size_t> bucket_of;
+  std::vector<std::vector<std::size_t>> buckets;  // each org's jobs, in order
+  for (std::size_t place = 0; place < to_try; ++place) {
+    const std::size_t i = order == nullptr ? place : (*order)[place];
+    auto [it, added] = bucket_of.try_emplace(state.pending[i].job->org, buckets.size());
+    if (added) buckets.emplace_back();
+    buckets[it->second].push_back(i);
+  }
+  std::vector<const std::vector<std::size_t>*> left;  // orgs with jobs still to give
+  for (const auto& b : buckets) left.push_back(&b);
+  std::size_t taken = 0;
+  for (std::size_t round = 0; taken < size && !left.empty(); ++round) {
+    std::size_t kept = 0;
+    for (const std::vector<std::size_t>* b : left) {
+      if (taken == size) break;
+      in_window[(*b)[round]] = 1;
+      ++taken;
+      if (b->size() > round + 1) left[kept++] = b;
+    }
+    left.resize(kept);
+  }
+}
+
+}  // namespace
+
 Plan Scheduler::plan(const ClusterState& state, Instant now, bool explain) {
   return plan_subset(state, now, {}, explain);
 }
@@ -1366,6 +1402,17 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     if (hopeless[k] == 1) plan.waiting.push_back(Waiting{i, std::string(), true, RuleId()});
   };
   std::size_t considered = 0;
+  // A window shared by org (share_window_by_org): which jobs it holds.
+  const bool fair_window = options_.share_window_by_org && options_.max_jobs_per_pass != 0 &&
+                           to_try > options_.max_jobs_per_pass;
+  if (fair_window) {
+    select_window(state, in_queue_order ? nullptr : &order, to_try, options_.max_jobs_per_pass,
+                  impl.in_window);
+  }
+  const auto outside_window = [&](std::size_t i) {
+    if (fair_window) return impl.in_window[i] == 0;
+    return options_.max_jobs_per_pass != 0 && ++considered > options_.max_jobs_per_pass;
+  };
   // Jobs of a class found hopeless earlier in the pass (one that may start
   // later) are passed over in a loop that reads only their class: in a long
   // queue they are most of the jobs. (Not with quotas, checked first.)
@@ -1383,11 +1430,14 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     }
     const std::size_t i = in_queue_order ? place : order[place];
     const PendingJob& pending = state.pending[i];
-    if (options_.max_jobs_per_pass != 0 && ++considered > options_.max_jobs_per_pass) {
+    if (outside_window(i)) {
       wait(Waiting{i,
-                   explain ? "not reached in this pass (the scheduler considers the first " +
-                                 std::to_string(options_.max_jobs_per_pass) + " queued jobs)"
-                           : std::string(),
+                   !explain      ? std::string()
+                   : fair_window ? "not reached in this pass (the scheduler considers " +
+                                       std::to_string(options_.max_jobs_per_pass) +
+                                       " queued jobs a pass, shared round robin by org)"
+                                 : "not reached in this pass (the scheduler considers the first " +
+                                       std::to_string(options_.max_jobs_per_pass) + " queued jobs)",
                    false, RuleId()});
       continue;
     }

@@ -60,6 +60,13 @@ struct SchedulerOptions {
   // bf_max_job_test): bounds a pass's cost when the queue is long. Jobs past
   // it wait, with that reason, for a later pass. 0: no limit.
   std::size_t max_jobs_per_pass = 1000;
+  // Whether that window is shared across orgs: when more jobs wait than it
+  // holds, it is filled round robin by org (each org in turn, in the order
+  // its first job is tried, gives its next job in the order the policy tries
+  // them), so that one org's flood cannot keep every other org's jobs out of
+  // every pass. The jobs chosen are still tried in the policy's order. Off:
+  // the first max_jobs_per_pass jobs (the simulator's behaviour).
+  bool share_window_by_org = false;
   // Under kPriorityFairShare: a job that cannot start may preempt running
   // jobs of its own org with a lower priority. They write a checkpoint and
   // leave (their GPUs free checkpoint_time later) and queue again.

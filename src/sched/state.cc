@@ -14,6 +14,10 @@ std::uint64_t next_revision() {
   return ++last;
 }
 
+bool has_node(const PoolState& pool, std::int32_t node) {
+  return node >= 0 && static_cast<std::size_t>(node) < pool.free.size();
+}
+
 }  // namespace
 
 ClusterState ClusterState::empty_fleet(const catalog::Catalog& catalog) {
@@ -67,6 +71,7 @@ void ClusterState::allocate(std::uint32_t slot, const Allocation& allocation) {
   PoolState& p = pools[allocation.pool];
   std::int32_t total = 0;
   for (const auto& [node, gpus] : allocation.nodes) {
+    if (!has_node(p, node)) continue;  // never written past the pool (see the header)
     p.free[static_cast<std::size_t>(node)] -= gpus;
     total += gpus;
   }
@@ -79,6 +84,7 @@ void ClusterState::release(std::uint32_t slot, const Allocation& allocation) {
   PoolState& p = pools[allocation.pool];
   std::int32_t total = 0;
   for (const auto& [node, gpus] : allocation.nodes) {
+    if (!has_node(p, node)) continue;  // never written past the pool (see the header)
     p.free[static_cast<std::size_t>(node)] += gpus;
     total += gpus;
   }

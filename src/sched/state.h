@@ -94,6 +94,9 @@ struct ClusterState {
   // A state with every pool of the catalog empty.
   static ClusterState empty_fleet(const catalog::Catalog& catalog);
   // Takes or gives back an allocation's GPUs (and the org's usage).
+  // REQUIRES: the allocation fits the pool (its nodes exist; a caller that
+  // reads placements from outside, such as a store, checks them first).
+  // Nodes the pool does not have are skipped, never written past it.
   void allocate(const OrgId& org, const Allocation& allocation);
   void release(const OrgId& org, const Allocation& allocation);
   // The same for the org at `slot` (org_slot(org)), found once by its caller.

@@ -267,6 +267,57 @@ TEST(QueuePolicyTest, ThroughputPicksTheFastChipAndCostTheCheapestRunThatMeetsTh
 }
 
 // Starts a running job on the given nodes of a pool, as the simulator does.
+// A pass's window of 10 jobs, 50 of one org's queued ahead of another org's
+// one: in queue order the other org's job is never reached; shared round
+// robin by org, it is (9 of the flood's and it), and it starts on its lease.
+TEST(SchedulerTest, AWindowSharedByOrgReachesEveryOrgPastAFlood) {
+  std::deque<Job> jobs;
+  ClusterState state = leased(16, 0);
+  state.leases.push_back(lease_of("lh", "hanshan-hk", "sg-b-h100", 8, "3.00 USD"));
+  state.touch_leases();
+  for (int i = 0; i < 50; ++i) {
+    jobs.push_back(job(("f" + std::to_string(100 + i)).c_str(), 16, 16));
+    state.pending.push_back({&jobs.back(), 16});
+  }
+  Job other = job("other", 8, 8);
+  other.org = OrgId("hanshan-hk");
+  state.pending.push_back({&other, 8});
+  auto reason = [](const Plan& plan, std::size_t index) {
+    for (const Waiting& w : plan.waiting) {
+      if (w.pending_index == index) return w.reason;
+    }
+    return std::string("started");
+  };
+  for (bool shared : {false, true}) {
+    SchedulerOptions options;
+    options.max_jobs_per_pass = 10;
+    options.share_window_by_org = shared;
+    Scheduler s(world().catalog, world().engine, world().throughput, options);
+    Plan plan = s.plan(state, t0);
+    ASSERT_GE(plan.starts.size(), 1u) << shared;
+    EXPECT_EQ(plan.starts[0].pending_index, 0u) << shared;  // the flood's first job
+    if (!shared) {
+      EXPECT_EQ(plan.starts.size(), 1u);
+      EXPECT_EQ(reason(plan, 50),
+                "not reached in this pass (the scheduler considers the first 10 queued jobs)");
+      EXPECT_EQ(reason(plan, 9).find("not reached"), std::string::npos) << reason(plan, 9);
+      continue;
+    }
+    ASSERT_EQ(plan.starts.size(), 2u);
+    EXPECT_EQ(plan.starts[1].pending_index, 50u);
+    EXPECT_EQ(plan.starts[1].allocation.pool, 1u);
+    // The flood's jobs 0..8 were in the window, 9.. were not.
+    EXPECT_EQ(reason(plan, 8).find("not reached"), std::string::npos) << reason(plan, 8);
+    EXPECT_EQ(reason(plan, 9),
+              "not reached in this pass (the scheduler considers 10 queued jobs a pass, "
+              "shared round robin by org)");
+    // The same again: the window depends on the queue alone.
+    Plan again = s.plan(state, t0);
+    ASSERT_EQ(again.starts.size(), 2u);
+    EXPECT_EQ(again.starts[1].pending_index, 50u);
+  }
+}
+
 void run_on(ClusterState& state, const Job& j, std::uint32_t pool,
             std::vector<std::pair<int, int>> nodes, Duration left) {
   Allocation a{pool, std::move(nodes)};

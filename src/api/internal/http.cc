@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace straits::api::internal {
 
@@ -56,6 +57,28 @@ Reply reply(int status, const json& body) {
   return {status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
+Instant earliest_instant() {
+  return Instant::from_date(1970, 1, 1);
+}
+
+Instant latest_instant() {
+  return Instant::from_date(2200, 1, 1);
+}
+
+void check_characters(const std::string& field, std::string_view text, TextKind kind) {
+  if (kind == TextKind::kOutput) return;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != 0x7f) continue;
+    if (kind == TextKind::kProse && (c == '\n' || c == '\t')) continue;
+    char code[8];
+    std::snprintf(code, sizeof code, "U+%04X", c);
+    bad_field(field, "'" + field + "' must not hold control characters" +
+                         (kind == TextKind::kProse ? " other than newlines and tabs" : "") + " (" +
+                         code + " at byte " + std::to_string(i) + ")");
+  }
+}
+
 json Fields::parse_object(const std::string& text) {
   json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
@@ -97,7 +120,7 @@ const json& Fields::get(const std::string& key) const {
 }
 
 std::optional<std::string> Fields::text(const std::string& key, bool required,
-                                        std::size_t max_length) const {
+                                        std::size_t max_length, TextKind kind) const {
   if (!has(key)) {
     if (required) bad_field(path(key), "'" + path(key) + "' is required");
     return std::nullopt;
@@ -112,6 +135,7 @@ std::optional<std::string> Fields::text(const std::string& key, bool required,
               "'" + path(key) + "' is longer than " + std::to_string(max_length) + " bytes");
   }
   if (required && s.empty()) bad_field(path(key), "'" + path(key) + "' must not be empty");
+  check_characters(path(key), s, kind);
   return s;
 }
 
@@ -165,24 +189,30 @@ std::optional<bool> Fields::boolean(const std::string& key) const {
   return v.get<bool>();
 }
 
-std::optional<std::vector<std::string>> Fields::texts(const std::string& key) const {
+std::optional<std::vector<std::string>> Fields::texts(const std::string& key,
+                                                      std::size_t max_length, TextKind kind,
+                                                      std::size_t max_items) const {
   if (!has(key)) return std::nullopt;
   const json& v = get(key);
   if (!v.is_array()) {
     bad_field(path(key), "'" + path(key) + "' must be a list of strings, got " + v.type_name());
   }
-  if (v.size() > max_items_) {
+  if (max_items == 0) max_items = max_items_;
+  if (v.size() > max_items) {
     bad_field(path(key), "'" + path(key) + "' has " + std::to_string(v.size()) +
-                             " items, more than the " + std::to_string(max_items_) + " allowed");
+                             " items, more than the " + std::to_string(max_items) + " allowed");
   }
   std::vector<std::string> out;
   for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string item = path(key) + "[" + std::to_string(i) + "]";
     if (!v[i].is_string()) {
-      bad_field(path(key) + "[" + std::to_string(i) + "]",
-                "'" + path(key) + "[" + std::to_string(i) + "]' must be a string, got " +
-                    v[i].type_name());
+      bad_field(item, "'" + item + "' must be a string, got " + v[i].type_name());
     }
     out.push_back(v[i].get<std::string>());
+    if (out.back().size() > max_length) {
+      bad_field(item, "'" + item + "' is longer than " + std::to_string(max_length) + " bytes");
+    }
+    check_characters(item, out.back(), kind);
   }
   return out;
 }
@@ -192,6 +222,10 @@ std::optional<Instant> Fields::instant(const std::string& key, bool required) co
   if (!s) return std::nullopt;
   auto t = parse_instant(*s);
   if (!t) bad_field(path(key), "'" + path(key) + "': " + t.error().message());
+  if (*t < earliest_instant() || *t > latest_instant()) {
+    bad_field(path(key),
+              "'" + path(key) + "' must lie between 1970-01-01 and 2200-01-01, got " + *s);
+  }
   return *t;
 }
 
@@ -200,6 +234,10 @@ std::optional<Duration> Fields::duration(const std::string& key) const {
   if (!s) return std::nullopt;
   auto d = parse_duration(*s);
   if (!d) bad_field(path(key), "'" + path(key) + "': " + d.error().message());
+  // Every duration the API takes is a length of time (an interval, a limit).
+  if (*d < Duration::seconds(0)) {
+    bad_field(path(key), "'" + path(key) + "' must not be negative, got " + *s);
+  }
   return *d;
 }
 
@@ -208,6 +246,8 @@ std::optional<Money> Fields::money(const std::string& key) const {
   if (!s) return std::nullopt;
   auto m = parse_money(*s);
   if (!m) bad_field(path(key), "'" + path(key) + "': " + m.error().message());
+  // Every amount the API takes is a price or a ceiling: never below zero.
+  if (m->micros() < 0) bad_field(path(key), "'" + path(key) + "' must not be negative, got " + *s);
   return *m;
 }
 
@@ -224,6 +264,7 @@ std::optional<std::string> query_text(const Call& call, const std::string& key) 
   auto it = call.query.find(key);
   if (it == call.query.end()) return std::nullopt;
   if (call.query.count(key) > 1) bad_field(key, "query parameter '" + key + "' given twice");
+  check_characters(key, it->second, TextKind::kName);  // query values are ids and words
   return it->second;
 }
 

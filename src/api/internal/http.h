@@ -69,8 +69,28 @@ struct Reply {
 };
 Reply reply(int status, const json& body);
 
+// What a text field may hold. Control characters (U+0000 to U+001F, U+007F)
+// in a name or an id end up in logs, paths, tables and other systems'
+// commands, where they cut or forge lines and truncate strings at NUL.
+enum class TextKind {
+  kName,   // names, ids, words: no control character at all (the default)
+  kProse,  // free text (notes, a command): newlines and tabs, no other control character
+  kOutput  // what a program printed (an agent's log report): taken as it is
+};
+
+// Instants the API takes lie from 1970-01-01T00:00Z up to 2200-01-01T00:00Z
+// (both included): nothing straits dates lies outside, and a year 0000 or
+// 9999 is a typo that would otherwise sit in leases, licences and decisions.
+Instant earliest_instant();
+Instant latest_instant();
+
+// Refuses (400 naming `field`) a control character `kind` does not allow.
+void check_characters(const std::string& field, std::string_view text, TextKind kind);
+
 // A JSON object read field by field: every field must be known, of its
 // type, and in range; what is wrong is named by its path ("spec.gpus").
+// Texts are names unless said otherwise (TextKind); durations and money are
+// never negative; instants lie in [earliest_instant(), latest_instant()].
 class Fields {
  public:
   // Parses `text` as one JSON object (400 when it is not).
@@ -80,12 +100,18 @@ class Fields {
 
   bool has(const std::string& key) const;
   std::optional<std::string> text(const std::string& key, bool required = false,
-                                  std::size_t max_length = 4096) const;
+                                  std::size_t max_length = 4096,
+                                  TextKind kind = TextKind::kName) const;
   std::optional<std::int64_t> integer(const std::string& key, bool required, std::int64_t min,
                                       std::int64_t max) const;
   std::optional<double> number(const std::string& key, bool required, double min, double max) const;
   std::optional<bool> boolean(const std::string& key) const;
-  std::optional<std::vector<std::string>> texts(const std::string& key) const;
+  // A list of at most `max_items` texts (0: the Fields' own limit), each at
+  // most `max_length` bytes.
+  std::optional<std::vector<std::string>> texts(const std::string& key,
+                                                std::size_t max_length = 4096,
+                                                TextKind kind = TextKind::kName,
+                                                std::size_t max_items = 0) const;
   std::optional<Instant> instant(const std::string& key, bool required = false) const;
   std::optional<Duration> duration(const std::string& key) const;
   std::optional<Money> money(const std::string& key) const;

@@ -438,11 +438,13 @@ Report read_report(const json& item, const std::string& at, std::size_t max_item
   }
   r.assignment = f.text("assignment", r.event == "ack", 256).value_or("");
   r.handle = f.text("handle", false, 256).value_or("");
-  r.path = f.text("path", r.event == "checkpoint", 4096).value_or("");
-  r.note = f.text("note", false, 1024).value_or("");
-  r.text = f.text("text", r.event == "log", 65536).value_or("");
-  r.detail = f.text("detail", false, 4096).value_or("");
-  r.log_tail = f.text("log_tail", false, 65536).value_or("");
+  // What runs printed or named comes as it is: a job's output holds control
+  // characters (progress bars, colours), and refusing it would lose the report.
+  r.path = f.text("path", r.event == "checkpoint", 4096, TextKind::kOutput).value_or("");
+  r.note = f.text("note", false, 1024, TextKind::kOutput).value_or("");
+  r.text = f.text("text", r.event == "log", 65536, TextKind::kOutput).value_or("");
+  r.detail = f.text("detail", false, 4096, TextKind::kOutput).value_or("");
+  r.log_tail = f.text("log_tail", false, 65536, TextKind::kOutput).value_or("");
   if (r.event == "exited") {
     r.outcome = *f.text("outcome", true, 32);
     static const std::set<std::string> outcomes = {"succeeded", "failed",       "cancelled",

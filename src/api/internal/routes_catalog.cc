@@ -13,6 +13,7 @@
 #include <map>
 
 #include "api/internal/auth.h"
+#include "api/internal/capacity.h"
 #include "api/internal/routes.h"
 
 namespace straits::api::internal {
@@ -82,7 +83,10 @@ void check_body(const std::string& kind, const json& body, std::size_t max_items
   Fields fields(body, "", known, max_items);
   for (const auto& [field, type] : field_types().at(kind)) {
     switch (type) {
-      case 's': (void)fields.text(field); break;
+      case 's':
+        (void)fields.text(field, false, 4096,
+                          field == "notes" ? TextKind::kProse : TextKind::kName);
+        break;
       case 'i': (void)fields.integer(field, false, 1, 1'000'000); break;
       case 'n': (void)fields.number(field, false, 0, 1e12); break;
       case 'b': (void)fields.boolean(field); break;
@@ -90,6 +94,9 @@ void check_body(const std::string& kind, const json& body, std::size_t max_items
       default: break;
     }
   }
+  // Prices and dates are texts the catalog parses; their ranges are the API's (400).
+  if (fields.has("price_per_gpu_hour")) (void)fields.money("price_per_gpu_hour");
+  for (const char* date : {"valid_from", "valid_until"}) (void)fields.instant(date);
 }
 
 // The fields that decide what the rules say, per kind: a dataset's class
@@ -401,6 +408,9 @@ Reply update_entity(Context& ctx, Call& call) {
       fail(403, "permission_denied",
            "a " + call.who.role + " may not move " + kind.kind + " '" + id + "' out of its reach");
     }
+    // Refused at once when it would strand leases or placed jobs (checked
+    // again when a requested change is approved: the pool may have filled).
+    check_capacity(world, kind.kind, id, &after, call.now);
     const std::vector<std::string> facts = changed_facts(kind.kind, before, after);
     if (!facts.empty() && !decides_facts(call.who)) {
       // Checked now as it would be applied (a change that breaks the catalog
@@ -424,6 +434,7 @@ json apply_entity_change(World& world, store::Batch& batch, const std::string& a
                          const std::string& request_id) {
   const EntityKind* k = find_entity_kind(kind);
   const store::EntityRecord& old = world.entities[kind].at(id);
+  check_capacity(world, kind, id, &after, now);
   auto entities = world.entities;
   store::EntityRecord record{kind, id, after.dump(), std::nullopt, now};
   entities[kind][id] = record;
@@ -468,6 +479,7 @@ Reply retire_entity(Context& ctx, Call& call) {
            "a " + call.who.role + " may not retire " + kind.kind + " '" + id + "'");
     }
     if (old.retired_at) return reply(200, entity_json(old));  // retiring twice changes nothing
+    check_capacity(world, kind.kind, id, nullptr, call.now);
     const std::string user = still_used(world, kind.kind, id);
     if (!user.empty()) {
       fail(409, "conflict",

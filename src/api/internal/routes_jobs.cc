@@ -9,6 +9,15 @@
 namespace straits::api::internal {
 namespace {
 
+// What one job spec may hold. Specs are kept, shown and handed to agents
+// for ever: a 20 MB command would be stored, served back on every list and
+// sent to the agent on every attempt. A command (a shell string, or argv)
+// holds at most 64 KiB in all and argv at most 4096 arguments (Linux takes
+// 128 KiB an argument and 2 MiB in all); the whole spec at most 256 KiB.
+constexpr std::size_t kMaxCommandBytes = 64 * 1024;
+constexpr std::size_t kMaxArguments = 4096;
+constexpr std::size_t kMaxSpecBytes = 256 * 1024;
+
 // Reads and checks a submitted spec; returns it normalised (what is shown).
 json read_spec(const Call& call, const World& world, std::size_t max_items, std::string& org,
                std::string& team) {
@@ -88,14 +97,39 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
   if (f.has("command")) {
     const json& command = f.raw()["command"];
     if (command.is_string()) {
-      spec["command"] = json::array({command});
-    } else if (auto args = f.texts("command")) {
+      spec["command"] =
+          json::array({*f.text("command", false, kMaxCommandBytes, TextKind::kProse)});
+    } else if (auto args = f.texts("command", kMaxCommandBytes, TextKind::kProse, kMaxArguments)) {
       if (args->empty()) bad_field("command", "'command' must not be empty");
+      std::size_t bytes = 0;
+      for (const std::string& arg : *args) bytes += arg.size();
+      if (bytes > kMaxCommandBytes) {
+        bad_field("command", "'command' holds " + std::to_string(bytes) + " bytes, more than the " +
+                                 std::to_string(kMaxCommandBytes) + " allowed");
+      }
       spec["command"] = *args;
     }
   }
   if (auto limit = f.duration("time_limit")) spec["time_limit"] = to_iso8601(*limit);
+  if (const std::size_t bytes = spec.dump().size(); bytes > kMaxSpecBytes) {
+    fail(400, "invalid_argument",
+         "the job spec takes " + std::to_string(bytes) + " bytes, more than the " +
+             std::to_string(kMaxSpecBytes) + " allowed");
+  }
   return spec;
+}
+
+// 429 when the org has as many jobs queued as one org may
+// (ServerOptions::max_queued_per_org): one tenant's flood would otherwise
+// grow the queue, every pass and every list without bound.
+void check_queue_cap(const World& world, const std::string& org, std::size_t cap) {
+  auto queued = world.queued_by_org.find(org);
+  if (queued == world.queued_by_org.end() || queued->second < cap) return;
+  fail(429, "resource_exhausted",
+       "org '" + org + "' has " + std::to_string(queued->second) +
+           " jobs queued, the most one org may queue (max_queued_per_org " + std::to_string(cap) +
+           "): wait for some to start, or cancel some",
+       "org");
 }
 
 store::JobEvent event(const store::JobRecord& job, std::int64_t seq, Instant at, std::string kind,
@@ -111,11 +145,14 @@ Reply submit(Context& ctx, Call& call) {
   {
     std::shared_lock lock(ctx.world.mutex);
     spec = read_spec(call, ctx.world, ctx.options.max_items, org, team);
+    // Checked here too, so that a flood past the cap costs the writer nothing.
+    check_queue_cap(ctx.world, org, ctx.options.max_queued_per_org);
   }
   Reply r = ctx.writer.run([&](World& world, store::Batch& batch) {
     if (!world.policy->catalog.find_org(OrgId(org))) {
       fail(422, "unknown_reference", "no such org '" + org + "'", "org");
     }
+    check_queue_cap(world, org, ctx.options.max_queued_per_org);
     JobEntry entry;
     store::JobRecord& rec = entry.record;
     rec.id = make_id("j", world.next_job++);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "api/internal/runs.h"
 #include "policy/decision_json.h"
@@ -76,6 +77,41 @@ Snapshot take_snapshot(const World& world, Instant now) {
   return s;
 }
 
+// The part of a placement that the pool holds as it is now: the nodes that
+// exist, at most their free GPUs. A store edited behind the server's back (or
+// written before edits were checked against placements) may place a job on
+// nodes a pool no longer has: such a job keeps what exists and is cut, and
+// nothing indexes past the pool. `problem` says what did not fit ("" when all
+// did).
+sched::Allocation fitted(const sched::PoolState& pool, std::uint32_t index,
+                         const std::vector<std::pair<std::int32_t, std::int32_t>>& nodes,
+                         std::string& problem) {
+  sched::Allocation allocation{index, {}};
+  std::map<std::int32_t, std::int32_t> taken;  // by node, a node listed twice included
+  auto note = [&problem](const std::string& text) {
+    problem += (problem.empty() ? "" : "; ") + text;
+  };
+  for (const auto& [node, gpus] : nodes) {
+    if (node < 0 || static_cast<std::size_t>(node) >= pool.free.size()) {
+      note("node " + std::to_string(node) + " does not exist (the pool has " +
+           std::to_string(pool.free.size()) + ")");
+      continue;
+    }
+    if (gpus <= 0) continue;
+    const std::int32_t room = pool.free[static_cast<std::size_t>(node)] - taken[node];
+    const std::int32_t take = std::min(gpus, std::max(room, 0));
+    if (take < gpus) {
+      note("node " + std::to_string(node) + " has " + std::to_string(std::max(room, 0)) +
+           " GPUs left for the job's " + std::to_string(gpus));
+    }
+    if (take <= 0) continue;
+    taken[node] += take;
+    allocation.nodes.emplace_back(node, take);
+  }
+  std::sort(allocation.nodes.begin(), allocation.nodes.end());
+  return allocation;
+}
+
 struct Cut {
   std::string job;
   Instant must_leave_by;
@@ -112,6 +148,8 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   const Policy& p = *snap.policy;
   if (scheduler_policy_ != snap.policy) {
     sched::SchedulerOptions options;
+    options.max_jobs_per_pass = options_.max_jobs_per_pass;
+    options.share_window_by_org = true;  // one org's flood cannot starve the others
     scheduler_ = std::make_unique<sched::Scheduler>(p.catalog, *p.engine, *p.throughput, options);
     scheduler_policy_ = snap.policy;
   }
@@ -129,7 +167,23 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   std::vector<Cut> cuts;
   std::map<std::pair<std::string, std::uint32_t>, std::vector<const Snapshot::Placed*>> by_org_pool;
   for (const Snapshot::Placed& placed : snap.placed) {
-    sched::Allocation allocation{placed.pool, placed.nodes};
+    std::string misfit;
+    sched::Allocation allocation =
+        fitted(state.pools[placed.pool], placed.pool, placed.nodes, misfit);
+    if (!misfit.empty() && placed.state != "checkpointing") {
+      const std::string pool = state.pools[placed.pool].pool->id.str();
+      cuts.push_back({placed.job.id.str(), now + scheduler_->checkpoint_time(placed.job),
+                      "its placement no longer fits pool " + pool + ": " + misfit, false});
+      if (options_.log) {
+        options_.log(json{{"level", "warning"},
+                          {"msg", "placement off the pool's nodes"},
+                          {"job", placed.job.id.str()},
+                          {"pool", pool},
+                          {"problem", misfit},
+                          {"ts", to_iso8601(now)}}
+                         .dump());
+      }
+    }
     state.allocate(placed.job.org, allocation);
     sched::RunningJob running{&placed.job,         allocation,           placed.started,
                               placed.expected_end, placed.must_leave_by, placed.job.work};
@@ -162,7 +216,9 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
               [](const auto* a, const auto* b) { return a->started > b->started; });
     for (const auto* j : jobs) {
       if (used <= leased) break;
-      if (j->state == "checkpointing") {
+      const std::string id = j->job.id.str();
+      if (j->state == "checkpointing" ||
+          std::any_of(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.job == id; })) {
         used -= j->job.gpus;
         continue;
       }
@@ -339,8 +395,11 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
       e.waiting_reason = why.first;
       e.waiting_rule = why.second;
     }
-    // The earliest checkpoint or move still ahead.
+    // The earliest checkpoint or move still ahead; and the queued jobs of
+    // each org counted again (jobs placed and queued again above).
+    world.queued_by_org.clear();
     for (const auto& [id, e] : world.jobs) {
+      if (e.record.state == "queued") ++world.queued_by_org[e.record.org];
       if (!placed_state(e.record.state) || e.must_leave_by == Instant::max()) continue;
       next_due = std::min(next_due, e.record.state == "checkpointing"
                                         ? e.must_leave_by

@@ -219,6 +219,12 @@ Result<std::shared_ptr<const Policy>> World::build_policy(
 void World::put_job(JobEntry entry) {
   render(entry);
   jobs_by_org[entry.record.org].insert(entry.record.id);
+  if (auto old = jobs.find(entry.record.id);
+      old != jobs.end() && old->second.record.state == "queued") {
+    std::size_t& n = queued_by_org[old->second.record.org];
+    n -= std::min<std::size_t>(n, 1);
+  }
+  if (entry.record.state == "queued") ++queued_by_org[entry.record.org];
   std::string id = entry.record.id;
   jobs[id] = std::move(entry);
 }

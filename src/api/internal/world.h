@@ -134,6 +134,10 @@ struct World {
   std::map<std::string, store::LeaseRecord> leases;
   std::map<std::string, JobEntry> jobs;
   std::map<std::string, std::set<std::string>> jobs_by_org;
+  // Queued jobs by org, for the cap on them (max_queued_per_org): kept by
+  // put_job (load, submit, cancel) and counted again by every scheduling
+  // pass (which places jobs and queues them again without put_job).
+  std::map<std::string, std::size_t> queued_by_org;
   std::map<std::string, AgentEntry> agents;
   // agent_key(operator, name) -> agent id: names are unique per operator,
   // not across operators (another operator's name is not answered 409).
