@@ -410,6 +410,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   auto opened = store::Store::open(s.options.store, clock);
   if (!opened) return std::move(opened).error();
   s.store = std::move(opened).value();
+  // Whether this start binds the tables to the chain for the first time.
+  bool baseline = false;
+  if (auto before = s.store->status(); before) {
+    for (const auto& name : before->pending) baseline = baseline || name.starts_with("0005 ");
+  }
   auto migrated = s.store->migrate();
   if (!migrated) return std::move(migrated).error();
   STRAITS_TRY(s.store->claim_writer());
@@ -437,6 +442,22 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   s.world.rule_dirs = s.options.rule_dirs;
   auto snapshot = s.store->load();
   if (!snapshot) return std::move(snapshot).error();
+  if (baseline && (!snapshot->leases.empty() || !snapshot->jobs.empty())) {
+    // A store written before migration 0005 holds leases and jobs no digest
+    // covers: the chain vouches for them as they are now, once, in an event
+    // that says so (what was changed before this point cannot be told).
+    store::Batch bind;
+    bind.leases = snapshot->leases;
+    bind.jobs = snapshot->jobs;
+    bind.audit.push_back({clock.now(), "system", "store.baseline", "state", "",
+                          json{{"leases", bind.leases.size()}, {"jobs", bind.jobs.size()}}.dump(),
+                          ""});
+    auto bound = s.store->commit(bind);
+    if (!bound) return std::move(bound).error();
+    if (auto head = s.store->last_signed_head(); witness && head) {
+      STRAITS_TRY(witness->append(*head));
+    }
+  }
   const bool empty = snapshot->entities.empty() && snapshot->users.empty();
   if (empty && s.options.seed && s.options.seed_tokens) {
     // Checked before anything is written: a seed that failed half-way would

@@ -213,6 +213,7 @@ Reply metrics(Context& ctx, Call& call) {
   if (!call.who.role.empty()) {
     require_role(call.who, {"admin", "auditor", "compliance"}, "read the fleet's metrics");
   }
+  check_query(call, {});
   std::shared_lock lock(ctx.world.mutex);
   return {200, ctx.metrics.render(ctx.world, ctx.writer.commits(), ctx.writer.mutations())};
 }
