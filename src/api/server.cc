@@ -16,9 +16,11 @@
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
 #include "api/internal/scheduling.h"
+#include "api/internal/signing.h"
 #include "api/internal/world.h"
 #include "api/internal/writer.h"
 #include "catalog/load.h"
+#include "core/private_file.h"
 
 namespace straits::api {
 
@@ -130,6 +132,7 @@ struct Server::Impl {
   std::vector<std::regex> route_paths;  // routes[i]'s pattern, {param} as a group
   httplib::Server http;
   std::optional<std::string> bootstrap;
+  LoadedKey signing;  // signs the audit chain's heads (issue 15)
   int bound_port = 0;
   int listen_socket = -1;
   std::atomic<bool> stopped{false};
@@ -343,6 +346,9 @@ struct Server::Impl {
         if (u.role == "admin") admin = {u.id, u.name, "admin", "", "", ""};
       }
     }
+    // Seeded users' tokens go to a file only their owner may read; a log is
+    // read by many (and kept, shipped, indexed): no secret goes there.
+    json tokens = json::array();
     for (const json& user : seed.value("users", json::array())) {
       Reply r = call_as(admin, "POST", "/v1/users", {}, user);
       if (r.status != 201) {
@@ -350,14 +356,30 @@ struct Server::Impl {
                      file.string() + ": user " + user.dump() + ": " + r.body);
       }
       json made = json::parse(r.body);
-      Reply token = call_as(admin, "POST", "/v1/users/{id}/tokens",
-                            {{"id", made["id"].get<std::string>()}}, json{{"label", "seed"}});
-      json secret = json::parse(token.body);
       log({{"level", "info"},
            {"msg", "seed user"},
            {"user", made["name"]},
-           {"role", made["role"]},
-           {"token", secret.value("secret", "")}});
+           {"role", made["role"]}});
+      if (!options.seed_tokens) continue;  // no file: the tokens are not kept anywhere
+      Reply token = call_as(admin, "POST", "/v1/users/{id}/tokens",
+                            {{"id", made["id"].get<std::string>()}}, json{{"label", "seed"}});
+      json secret = json::parse(token.body, nullptr, false);
+      if (token.status != 201 || !secret.is_object()) {
+        return Error(ErrorCode::kInternal, file.string() + ": a token for user " +
+                                               made["name"].dump() + ": " + token.body);
+      }
+      tokens.push_back({{"user", made["name"]},
+                        {"role", made["role"]},
+                        {"org", made.value("org", json(nullptr))},
+                        {"token", secret.value("secret", "")}});
+    }
+    if (options.seed_tokens && !tokens.empty()) {
+      STRAITS_TRY(
+          create_private_file(*options.seed_tokens, json{{"users", tokens}}.dump(2) + "\n"));
+      log({{"level", "info"},
+           {"msg", "seed tokens written"},
+           {"file", options.seed_tokens->string()},
+           {"users", tokens.size()}});
     }
     for (const json& job : seed.value("jobs", json::array())) {
       Reply r = call_as(admin, "POST", "/v1/jobs", {}, job);
@@ -392,9 +414,26 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   auto opened = store::Store::open(s.options.store, clock);
   if (!opened) return std::move(opened).error();
   s.store = std::move(opened).value();
+  // Whether this start binds the tables to the chain for the first time.
+  bool baseline = false;
+  if (auto before = s.store->status(); before) {
+    for (const auto& name : before->pending) baseline = baseline || name.starts_with("0005 ");
+  }
   auto migrated = s.store->migrate();
   if (!migrated) return std::move(migrated).error();
   STRAITS_TRY(s.store->claim_writer());
+  // The signing key before the first commit: every head is signed.
+  auto key = load_signing_key(s.options);
+  if (!key) return std::move(key).error();
+  s.signing = std::move(key).value();
+  if (!s.signing.warning.empty()) s.log({{"level", "warning"}, {"msg", s.signing.warning}});
+  s.store->set_signing_key(s.signing.key);
+  std::unique_ptr<Witness> witness;
+  if (s.options.witness) {
+    auto opened_witness = Witness::open(*s.options.witness);
+    if (!opened_witness) return std::move(opened_witness).error();
+    witness = std::move(opened_witness).value();
+  }
   // chips and countries: the facts, read from the catalog folder every start.
   for (const char* file : {"chips.yaml", "countries.yaml"}) {
     const auto path = s.options.catalog_dir / file;
@@ -407,7 +446,33 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   s.world.rule_dirs = s.options.rule_dirs;
   auto snapshot = s.store->load();
   if (!snapshot) return std::move(snapshot).error();
+  if (baseline && (!snapshot->leases.empty() || !snapshot->jobs.empty())) {
+    // A store written before migration 0005 holds leases and jobs no digest
+    // covers: the chain vouches for them as they are now, once, in an event
+    // that says so (what was changed before this point cannot be told).
+    store::Batch bind;
+    bind.leases = snapshot->leases;
+    bind.jobs = snapshot->jobs;
+    bind.audit.push_back({clock.now(), "system", "store.baseline", "state", "",
+                          json{{"leases", bind.leases.size()}, {"jobs", bind.jobs.size()}}.dump(),
+                          ""});
+    auto bound = s.store->commit(bind);
+    if (!bound) return std::move(bound).error();
+    if (auto head = s.store->last_signed_head(); witness && head) {
+      STRAITS_TRY(witness->append(*head));
+    }
+  }
   const bool empty = snapshot->entities.empty() && snapshot->users.empty();
+  if (empty && s.options.seed && s.options.seed_tokens) {
+    // Checked before anything is written: a seed that failed half-way would
+    // not be tried again (the store is no longer empty).
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(*s.options.seed_tokens, ec))) {
+      return Error(ErrorCode::kAlreadyExists,
+                   "seed tokens: " + s.options.seed_tokens->string() +
+                       " exists: refusing to overwrite it (remove it, or name another file)");
+    }
+  }
   if (empty) {
     // First start: the catalog folder's entities, an admin and its token.
     auto catalog = catalog::load_catalog(s.options.catalog_dir);
@@ -432,6 +497,9 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
          json{{"id", token.id}, {"user", admin.id}, {"label", "bootstrap"}}.dump(), ""});
     auto committed = s.store->commit(batch);
     if (!committed) return std::move(committed).error();
+    if (auto head = s.store->last_signed_head(); witness && head) {
+      STRAITS_TRY(witness->append(*head));
+    }
     s.bootstrap = secret;
     snapshot = s.store->load();
     if (!snapshot) return std::move(snapshot).error();
@@ -445,11 +513,19 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
     s.log({{"level", "warning"}, {"msg", "store inconsistent"}, {"problem", problem}});
   }
   s.writer = std::make_unique<Writer>(s.world, *s.store, [&s] { return s.reload(); });
+  if (witness) {
+    s.writer->set_witness(std::move(witness), [&s](const std::string& why) {
+      s.log({{"level", "error"}, {"msg", "witness not written"}, {"error", why}});
+    });
+  }
   s.loop = std::make_unique<SchedulingLoop>(s.world, *s.writer, clock, s.metrics, s.options);
   s.context.reset(new Context{s.world, *s.writer, *s.store, clock, s.options, s.metrics,
                               [&s] { s.loop->wake(); }, [&s] { return s.loop->pass(); },
                               [&s] { return s.stopped.load(); }});
   s.routes = all_routes();
+  for (Route& r : s.routes) {
+    if (r.pattern == "/metrics") r.authenticated = !s.options.metrics_public;  // issue 15
+  }
   s.install_routes();
   if (empty && s.options.seed) STRAITS_TRY(s.seed(*s.options.seed));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
@@ -457,6 +533,14 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
 
 const std::optional<std::string>& Server::bootstrap_token() const {
   return impl_->bootstrap;
+}
+
+const std::string& Server::public_key() const {
+  return impl_->signing.key->public_key();
+}
+
+bool Server::signing_key_created() const {
+  return impl_->signing.created;
 }
 
 Status Server::listen() {

@@ -73,6 +73,24 @@ struct ServerOptions {
   // considers, shared round robin across orgs (sched::SchedulerOptions).
   std::size_t max_queued_per_org = 10'000;
   std::size_t max_jobs_per_pass = 1000;
+  // History that cannot be rewritten quietly (issue 15, docs/operations.md).
+  // The Ed25519 key that signs the audit chain's head at each commit: a file
+  // outside the database, created (0600) at the first start when missing.
+  // Unset: PATH.signing-key beside an SQLite file; a key in memory for
+  // sqlite::memory: and, with a warning logged, for PostgreSQL (`straits
+  // serve` requires the flag there: a key that dies with the process proves
+  // nothing after it).
+  std::optional<std::filesystem::path> signing_key;
+  // Each signed head is appended to this file as well (one JSON line,
+  // fsynced before the commit's callers are answered): a copy the database
+  // administrator does not hold, which shows a cut tail.
+  std::optional<std::filesystem::path> witness;
+  // Where the seed's users' tokens are written (mode 0600, a new file: an
+  // existing one is refused). Unset: they are not kept anywhere (never logged).
+  std::optional<std::filesystem::path> seed_tokens;
+  // /metrics shows fleet figures (leased and used GPUs per pool): only to
+  // admin, auditor and compliance tokens, unless this opts out.
+  bool metrics_public = false;
   // Structured logs (one JSON object a line); nullptr: none.
   std::function<void(const std::string& line)> log;
 };
@@ -90,6 +108,11 @@ class Server {
   // The admin token made at the first start of an empty store: shown once,
   // never stored (only its hash is). nullopt on later starts.
   const std::optional<std::string>& bootstrap_token() const;
+
+  // Hex of the public key that verifies the audit chain's signed heads.
+  const std::string& public_key() const;
+  // True when this start created the signing key file.
+  bool signing_key_created() const;
 
   // Binds the listening socket (options.host:port).
   Status listen();

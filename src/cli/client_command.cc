@@ -1,4 +1,4 @@
-// straits lease|job|user|token|request|whoami|audit|decide: clients of a running
+// straits lease|job|user|token|request|whoami|decide: clients of a running
 // `straits serve`, over its HTTP/JSON API (/v1). The server is found by
 // STRAITS_URL (default http://127.0.0.1:8080) and the caller by STRAITS_TOKEN,
 // or --url and --token on each command. Answers are printed as tables for
@@ -6,9 +6,7 @@
 // of the server ({"error": {code, message, field}}) is printed as
 // "straits: MESSAGE (field F)" and exits 1.
 //
-// `audit verify` checks the hash chain of the audit log: over the API (every
-// event fetched, the chain recomputed here with store::verify_audit_chain) or
-// offline on the store itself (--store), without a server.
+// The audit commands are in audit_command.cc.
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
@@ -34,7 +32,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kDefaultUrl = "http://127.0.0.1:8080";
-constexpr int kAuditPage = 1000;
 
 // What every client command takes: where the server is, who calls, how to print.
 struct Connection {
@@ -647,180 +644,6 @@ void whoami(Context& context, const Connection& o) {
   *context.out << ", token " << cell(*me, "token") << "\n";
 }
 
-// ---- audit ----------------------------------------------------------------
-
-struct AuditList : Connection {
-  std::int64_t after = 0;
-  int limit = 0;
-};
-
-void audit_list(Context& context, const AuditList& o) {
-  Client client(context, o);
-  Query query;
-  query.add("after", o.after > 0 ? std::to_string(o.after) : "").add("limit", o.limit);
-  auto page = client.get("/v1/audit" + query.str());
-  if (!page) return;
-  if (o.json) return print_json(context, *page);
-  Table table({"SEQ", "AT", "ACTOR", "ACTION", "SUBJECT"}, {Table::Align::kRight});
-  for (const json& e : page->value("items", json::array())) {
-    table.add_row(
-        {cell(e, "seq"), cell(e, "at"), cell(e, "actor"), cell(e, "action"), cell(e, "subject")});
-  }
-  table.print(*context.out);
-  if ((*page)["next"].is_string()) {
-    *context.out << "(more events: --after " << (*page)["next"].get<std::string>() << ")\n";
-  }
-}
-
-struct AuditVerify : Connection {
-  std::string store;
-  std::string expect_head;
-};
-
-// An event of GET /v1/audit as the store holds it (the texts the hash covers).
-std::optional<store::AuditEvent> event_of(const json& j, std::string& problem) {
-  store::AuditEvent e;
-  try {
-    e.seq = j.at("seq").get<std::int64_t>();
-    auto at = parse_instant(j.at("at").get<std::string>());
-    if (!at) {
-      problem = "event " + std::to_string(e.seq) + ": 'at' " + at.error().message();
-      return std::nullopt;
-    }
-    e.at = *at;
-    e.actor = j.at("actor").get<std::string>();
-    e.action = j.at("action").get<std::string>();
-    e.subject = j.at("subject").get<std::string>();
-    e.before_json = j.at("before_json").get<std::string>();
-    e.after_json = j.at("after_json").get<std::string>();
-    e.decision_json = j.at("decision_json").get<std::string>();
-    e.prev_hash = j.at("prev_hash").get<std::string>();
-    e.hash = j.at("hash").get<std::string>();
-  } catch (const json::exception& ex) {
-    problem = "an audit event the server sent is malformed: " + std::string(ex.what());
-    return std::nullopt;
-  }
-  return e;
-}
-
-// Every event over the API, pages of kAuditPage; nullopt on failure (printed).
-std::optional<std::vector<store::AuditEvent>> fetch_audit(Context& context, Client& client) {
-  std::vector<store::AuditEvent> events;
-  std::int64_t after = 0;
-  for (;;) {
-    auto page = client.get("/v1/audit?after=" + std::to_string(after) +
-                           "&limit=" + std::to_string(kAuditPage));
-    if (!page) return std::nullopt;
-    for (const json& j : page->value("items", json::array())) {
-      std::string problem;
-      auto e = event_of(j, problem);
-      if (!e) {
-        context.fail(problem);
-        return std::nullopt;
-      }
-      events.push_back(std::move(*e));
-    }
-    const json next = page->value("next", json(nullptr));
-    if (!next.is_string()) return events;
-    std::int64_t n = 0;
-    try {
-      n = std::stoll(next.get<std::string>());
-    } catch (const std::exception&) {
-      n = -1;
-    }
-    if (n <= after) {  // a cursor that does not advance would loop forever
-      context.fail("the server's audit cursor does not advance (next " + next.dump() + ")");
-      return std::nullopt;
-    }
-    after = n;
-  }
-}
-
-// Every event read from the store itself (for --expect-head offline).
-Result<std::vector<store::AuditEvent>> read_audit(store::Store& db) {
-  std::vector<store::AuditEvent> events;
-  for (;;) {
-    auto page = db.audit_events(events.empty() ? 0 : events.back().seq, kAuditPage);
-    if (!page) return std::move(page).error();
-    if (page->empty()) return events;
-    for (auto& e : *page) events.push_back(std::move(e));
-  }
-}
-
-// The expected head must be the hash of one event of the chain: the chain
-// may only have grown since it was recorded.
-void check_expected_head(const std::vector<store::AuditEvent>& events, const std::string& head,
-                         store::AuditVerification& v, std::string& note) {
-  for (const auto& e : events) {
-    if (e.hash != head) continue;
-    const auto since = static_cast<std::int64_t>(events.size()) - e.seq;
-    if (since > 0)
-      note = "expected head is event " + std::to_string(e.seq) + "; " + std::to_string(since) +
-             " events appended since";
-    return;
-  }
-  v.problems.push_back("the expected head " + head +
-                       " is not in the chain: events were removed from its tail (or this is "
-                       "another log)");
-}
-
-void audit_verify(Context& context, const AuditVerify& o) {
-  store::AuditVerification v;
-  std::vector<store::AuditEvent> events;
-  std::string where;
-  if (!o.store.empty()) {
-    auto url = store::parse_store_url(o.store);
-    if (!url) return context.fail(url.error().message());
-    if (url->kind == store::StoreUrl::Kind::kSqlite && url->target != ":memory:") {
-      std::error_code ec;
-      if (!std::filesystem::exists(url->target, ec)) {
-        return context.fail("no store at " + store::describe(*url));
-      }
-    }
-    SystemClock clock;
-    auto db = store::Store::open(*url, clock);
-    if (!db) return context.fail(db.error().message());
-    auto status = (*db)->status();
-    if (!status) return context.fail(status.error().message());
-    if (status->version == 0) {
-      return context.fail(store::describe(*url) +
-                          " has no straits schema (run `straits db migrate`)");
-    }
-    auto verified = (*db)->verify_audit();
-    if (!verified) return context.fail(verified.error().message());
-    v = std::move(verified).value();
-    if (!o.expect_head.empty()) {
-      auto read = read_audit(**db);
-      if (!read) return context.fail(read.error().message());
-      events = std::move(read).value();
-    }
-    where = store::describe(*url);
-  } else {
-    Client client(context, o);
-    auto fetched = fetch_audit(context, client);
-    if (!fetched) return;
-    events = std::move(fetched).value();
-    v = store::verify_audit_chain(events);
-  }
-  std::string note;
-  if (!o.expect_head.empty()) check_expected_head(events, o.expect_head, v, note);
-  if (o.json) {
-    json j = {{"ok", v.ok()}, {"events", v.events}, {"head", v.head}, {"problems", v.problems}};
-    print_json(context, j);
-  } else if (v.ok()) {
-    *context.out << "audit log intact: " << v.events << " events, head " << v.head << "\n";
-    if (!note.empty()) *context.out << "  " << note << "\n";
-  } else {
-    *context.out << "audit log NOT intact (" << v.events << " events read):\n";
-    for (const auto& p : v.problems) *context.out << "  " << p << "\n";
-  }
-  if (!v.ok()) {
-    context.fail("the audit log " + (where.empty() ? std::string() : "of " + where + " ") + "has " +
-                 std::to_string(v.problems.size()) +
-                 (v.problems.size() == 1 ? " problem" : " problems"));
-  }
-}
-
 // ---- decide ---------------------------------------------------------------
 
 struct Decide : Connection {
@@ -1031,30 +854,6 @@ void add_client_commands(CLI::App& app, Context& context) {
     if (!approve) reason->required();
     add_connection(c, *o);
     c->callback([&context, o, approve] { request_decide(context, *o, approve); });
-  }
-
-  // audit
-  CLI::App* audit = app.add_subcommand("audit", "The hash-chained audit log: list, verify");
-  audit->require_subcommand(1);
-  {
-    auto o = std::make_shared<AuditList>();
-    CLI::App* c = audit->add_subcommand("list", std::string("List audit events") + server_note);
-    c->add_option("--after", o->after, "Events after this number (default 0)");
-    c->add_option("--limit", o->limit, "At most this many")->check(CLI::PositiveNumber);
-    add_connection(c, *o);
-    c->callback([&context, o] { audit_list(context, *o); });
-  }
-  {
-    auto o = std::make_shared<AuditVerify>();
-    CLI::App* c = audit->add_subcommand(
-        "verify",
-        "Recompute the hash chain: every event fetched from the server, or --store offline");
-    c->add_option("--store", o->store,
-                  "Verify on the store itself, no server: sqlite:PATH or postgres://...");
-    c->add_option("--expect-head", o->expect_head,
-                  "A head recorded earlier: it must still be in the chain (a cut tail fails)");
-    add_connection(c, *o);
-    c->callback([&context, o] { audit_verify(context, *o); });
   }
 
   // decide

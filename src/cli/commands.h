@@ -19,7 +19,9 @@ void add_db_command(CLI::App& app, Context& context);
 void add_serve_command(CLI::App& app, Context& context);
 // agent: a site agent running the server's assignments (agent_command.cc).
 void add_agent_command(CLI::App& app, Context& context);
-// lease, job, user, token, audit: clients of a running server (client_command.cc).
+// lease, job, user, token: clients of a running server (client_command.cc).
 void add_client_commands(CLI::App& app, Context& context);
+// audit list|verify|export|verify-bundle (audit_command.cc).
+void add_audit_command(CLI::App& app, Context& context);
 
 }  // namespace straits::cli

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, context);
   add_agent_command(app, context);
   add_client_commands(app, context);
+  add_audit_command(app, context);
 
   try {
     app.parse(argc, argv);

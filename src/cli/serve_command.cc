@@ -1,5 +1,6 @@
 // straits serve: the control plane. Parses the options, builds the server,
-// prints the URL (and the admin token at the first start), and serves until
+// prints a few lines (the URL, the audit log's public key, where logs go, and
+// last the admin token at the first start), and serves until
 // SIGTERM or SIGINT, then stops gracefully: requests in flight are answered,
 // pending commits finish, the scheduling pass in progress ends.
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include "api/server.h"
 #include "cli/commands.h"
 #include "core/clock.h"
+#include "core/private_file.h"
 
 namespace straits::cli {
 namespace {
@@ -36,7 +38,40 @@ struct ServeOptions {
   std::size_t max_queued_per_org = 10'000;
   std::size_t max_jobs_per_pass = 1000;
   bool quiet = false;
+  // Signed history and secrets (issue 15).
+  std::string signing_key;
+  std::string witness;
+  std::string seed_tokens;
+  bool metrics_public = false;
+  // The console: request logs go to --log-file, or to stderr with --verbose.
+  std::string log_file;
+  bool verbose = false;
 };
+
+// A log line's level, from the JSON the server writes ("level":"error").
+bool is_warning_or_error(const std::string& line) {
+  return line.find("\"level\":\"error\"") != std::string::npos ||
+         line.find("\"level\":\"warning\"") != std::string::npos;
+}
+
+// Where the seeded users' tokens go (ServerOptions::seed_tokens), "" if nowhere.
+std::string seed_tokens_path(const ServeOptions& o, const store::StoreUrl& url) {
+  if (o.seed.empty()) return "";
+  if (!o.seed_tokens.empty()) return o.seed_tokens;
+  if (!o.token_file.empty()) {
+    return (std::filesystem::path(o.token_file).parent_path() / "seed-tokens.json").string();
+  }
+  if (url.kind == store::StoreUrl::Kind::kSqlite && url.target != ":memory:") {
+    return url.target + ".seed-tokens.json";
+  }
+  return "";
+}
+
+bool seed_tokens_written(const ServeOptions& o, const store::StoreUrl& url) {
+  const std::string path = seed_tokens_path(o, url);
+  std::error_code ec;
+  return !path.empty() && std::filesystem::exists(path, ec);
+}
 
 // A signal handler may only post to a semaphore; a thread waits on it.
 std::binary_semaphore g_signalled(0);
@@ -87,11 +122,46 @@ void run(Context& context, const ServeOptions& o) {
   options.max_body_bytes = o.max_body;
   options.max_queued_per_org = o.max_queued_per_org;
   options.max_jobs_per_pass = o.max_jobs_per_pass;
+  // The signing key: beside an SQLite file by default (the server's
+  // default); PostgreSQL has no "beside", and a key that dies with the
+  // process proves nothing, so the flag is required there.
+  if (!o.signing_key.empty()) {
+    options.signing_key = o.signing_key;
+  } else if (url->kind == store::StoreUrl::Kind::kPostgres) {
+    return context.fail(
+        "--signing-key FILE is required with a PostgreSQL store: the key that signs the audit "
+        "log must live outside the database (it is created, mode 600, if missing)");
+  }
+  if (!o.witness.empty()) options.witness = o.witness;
+  options.metrics_public = o.metrics_public;
+  // Seeded users' tokens: --seed-tokens, else beside the admin token file,
+  // else beside an SQLite store.
+  if (const std::string seed_tokens = seed_tokens_path(o, *url); !seed_tokens.empty()) {
+    options.seed_tokens = seed_tokens;
+  }
+  // A token file left from an earlier store would be refused only after the
+  // new store is made: refuse it first when the store is plainly new.
+  std::error_code ec;
+  if (!o.token_file.empty() && std::filesystem::exists(o.token_file, ec) &&
+      url->kind == store::StoreUrl::Kind::kSqlite && url->target != ":memory:" &&
+      !std::filesystem::exists(url->target, ec)) {
+    return context.fail("--token-file " + o.token_file +
+                        " exists and the store is new: refusing to overwrite it (remove it)");
+  }
   std::mutex log_mutex;
-  if (!o.quiet) {
-    options.log = [&log_mutex](const std::string& line) {
+  std::ofstream log_file;
+  if (!o.log_file.empty()) {
+    log_file.open(o.log_file, std::ios::app);
+    if (!log_file) return context.fail("--log-file: cannot open " + o.log_file);
+  }
+  const bool verbose = o.verbose, quiet = o.quiet;
+  if (log_file.is_open() || !quiet) {
+    // Every line to the file; on the console only warnings and errors,
+    // unless --verbose (all) or --quiet (none).
+    options.log = [&log_mutex, &log_file, verbose, quiet](const std::string& line) {
       std::lock_guard lock(log_mutex);
-      std::cerr << line << '\n';
+      if (log_file.is_open()) log_file << line << '\n' << std::flush;
+      if (!quiet && (verbose || is_warning_or_error(line))) std::cerr << line << '\n';
     };
   }
   SystemClock clock;
@@ -102,26 +172,47 @@ void run(Context& context, const ServeOptions& o) {
   }
   const std::string where =
       "http://" + o.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
-  *context.out << "straits serving on " << where << " (store " << store::describe(*url) << ")\n";
-  if ((*server)->bootstrap_token()) {
-    *context.out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL="
-                 << where << "\n  export STRAITS_TOKEN=" << *(*server)->bootstrap_token() << "\n";
-    if (!o.token_file.empty()) {
-      // Readable by its owner only: it is the admin's key.
-      std::ofstream file(o.token_file, std::ios::trunc);
-      file << *(*server)->bootstrap_token() << "\n";
-      file.close();
-      std::filesystem::permissions(
-          o.token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-      if (!file) return context.fail("cannot write the admin token to " + o.token_file);
-    }
-  } else if (!o.token_file.empty() && std::filesystem::exists(o.token_file)) {
-    *context.out << "  export STRAITS_URL=" << where << "\n  export STRAITS_TOKEN=$(cat "
-                 << o.token_file << ")\n";
-  }
-  context.out->flush();
+  // From here a SIGTERM stops it gracefully: a script may send one as soon
+  // as it has read the lines below.
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
+  // A few lines, the admin token last, where it is easy to see.
+  std::ostream& out = *context.out;
+  out << "straits serving on " << where << " (store " << store::describe(*url) << ")\n";
+  out << "  audit log signed by key " << (*server)->public_key() << "\n";
+  if ((*server)->signing_key_created()) {
+    out << "  (a new signing key: give this public key to your auditors)\n";
+  }
+  if (!o.witness.empty()) out << "  signed heads witnessed in " << o.witness << "\n";
+  out << "  logs: "
+      << (!o.log_file.empty() ? o.log_file
+          : o.quiet           ? std::string("none")
+          : o.verbose         ? std::string("stderr")
+                              : std::string("warnings on stderr (--verbose or --log-file FILE "
+                                                    "for requests)"))
+      << "\n";
+  if ((*server)->bootstrap_token()) {
+    if (seed_tokens_written(o, *url)) {
+      out << "  seeded users' tokens: " << seed_tokens_path(o, *url) << " (mode 600)\n";
+    }
+    Status saved = ok();
+    if (!o.token_file.empty()) {
+      // Created 0600 whole, never over an existing file: it is the admin's key.
+      saved = create_private_file(o.token_file, *(*server)->bootstrap_token() + "\n");
+      if (saved) out << "  admin token also in " << o.token_file << " (mode 600)\n";
+    }
+    out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL=" << where
+        << "\n  export STRAITS_TOKEN=" << *(*server)->bootstrap_token() << "\n";
+    if (!saved) {
+      out.flush();
+      return context.fail("cannot keep the admin token in --token-file: " +
+                          saved.error().message());
+    }
+  } else if (!o.token_file.empty() && std::filesystem::exists(o.token_file)) {
+    out << "  export STRAITS_URL=" << where << "\n  export STRAITS_TOKEN=$(cat " << o.token_file
+        << ")\n";
+  }
+  out.flush();
   api::Server* s = server->get();
   std::thread watcher([s] {
     g_signalled.acquire();
@@ -174,6 +265,21 @@ void add_serve_command(CLI::App& app, Context& context) {
                    "(default 1000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
+  serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr, not even errors");
+  serve->add_flag("--verbose", o->verbose, "Every JSON log line on stderr, requests included");
+  serve->add_option("--log-file", o->log_file,
+                    "Append every JSON log line (requests included) to this file");
+  serve->add_option("--signing-key", o->signing_key,
+                    "The Ed25519 key that signs the audit log, created (mode 600) if missing "
+                    "(default: PATH.signing-key beside an SQLite store; required for PostgreSQL)");
+  serve->add_option("--witness", o->witness,
+                    "Append every signed head of the audit log to this file too (outside the "
+                    "database)");
+  serve->add_option("--seed-tokens", o->seed_tokens,
+                    "Write the seeded users' tokens here, mode 600 (default: seed-tokens.json "
+                    "beside --token-file, else PATH.seed-tokens.json beside an SQLite store)");
+  serve->add_flag("--metrics-public", o->metrics_public,
+                  "Serve /metrics without a token (default: admin, auditor or compliance)");
   serve->callback([&context, o] { run(context, *o); });
 }
 

@@ -177,6 +177,38 @@ std::string audit_hash(const AuditEvent& event);
 inline constexpr const char* kAuditGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+// A signed head of the audit chain (issue 15): at the end of each commit
+// that appended events, the last event's seq and hash, signed with the
+// server's Ed25519 key (signing.h), a key the database does not hold. Kept
+// in the table audit_heads (same transaction as the events) and, with a
+// witness file, outside the database too. Whoever rewrites the chain from an
+// event on, or cuts its tail, cannot sign the heads that would match.
+struct SignedHead {
+  std::int64_t seq = 0;
+  std::string hash;        // event seq's hash
+  Instant at;              // when it was signed
+  std::string public_key;  // hex of the 32-byte Ed25519 public key
+  std::string signature;   // hex of the 64-byte signature of head_message()
+  friend bool operator==(const SignedHead&, const SignedHead&) = default;
+};
+
+// The bytes a head's signature covers: "straits-audit-head-v1", seq, hash and
+// at (unix microseconds), each as "LENGTH:BYTES" as in audit_hash.
+std::string head_message(std::int64_t seq, const std::string& hash, Instant at);
+// Whether head.signature is a valid signature of its message by
+// head.public_key (both hex). False for malformed hex too.
+bool head_signature_valid(const SignedHead& head);
+
+// The state the chain vouches for (issue 15): every lease and job record the
+// store writes is digested into the chain. Each commit that writes leases or
+// jobs appends one event, action kStateDigestAction, whose after_json is
+// {"leases":[["ID","DIGEST"],...],"jobs":[...]} (digests as written, in order).
+// A digest is the hex SHA-256 of the record's columns, each "LENGTH:BYTES"
+// (times as unix microseconds, an unset time as "").
+inline constexpr const char* kStateDigestAction = "state.digest";
+std::string record_digest(const LeaseRecord& lease);
+std::string record_digest(const JobRecord& job);
+
 // Writes committed together, in one transaction, with their audit events:
 // all of them or none. Records are upserts by id (a job event by job and
 // seq); each kind is written in the order given.
@@ -214,8 +246,9 @@ struct Snapshot {
 struct AuditVerification {
   // What an auditor records to compare later: removing the last events
   // leaves a chain that verifies, with a smaller count and another head.
-  std::int64_t events = 0;  // events read
-  std::string head;         // the last event's hash
+  std::int64_t events = 0;        // events read
+  std::string head;               // the last event's hash
+  std::int64_t signed_heads = 0;  // signed heads checked (0: none stored or given)
   // One line each: "event 12: hash does not match its contents (altered)",
   // "event 13 missing: 12 is followed by 14 (removed)", ... Empty: intact.
   std::vector<std::string> problems;

@@ -175,6 +175,16 @@ constexpr Migration kMigrations[] = {
      "  decided_at_us BIGINT,"
      "  reason TEXT NOT NULL);"
      "CREATE INDEX change_requests_org_state ON change_requests (org, state)"},
+    {"0005 signed audit heads",
+     // The chain's head signed at each commit by the server's key, which the
+     // database does not hold (issue 15): a re-hashed chain or a cut tail no
+     // longer matches a signature that only that key could make.
+     "CREATE TABLE audit_heads ("
+     "  seq BIGINT NOT NULL PRIMARY KEY,"
+     "  hash TEXT NOT NULL,"
+     "  at_us BIGINT NOT NULL,"
+     "  public_key TEXT NOT NULL,"
+     "  signature TEXT NOT NULL)"},
 };
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));
 
@@ -299,6 +309,59 @@ const std::string kSelectAudit =
     "SELECT seq, at_us, actor, action, subject, before_json, after_json, decision_json, "
     "prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+const std::string kInsertHead =
+    "INSERT INTO audit_heads (seq, hash, at_us, public_key, signature) "
+    "VALUES ($1, $2, $3, $4, $5)";
+const std::string kSelectHeads =
+    "SELECT seq, hash, at_us, public_key, signature FROM audit_heads WHERE seq > $1 "
+    "ORDER BY seq LIMIT $2";
+
+// A JSON string: ids are checked by the api, but any byte must still give
+// JSON that records.cc reads back (control characters as \u00XX; bytes
+// past ASCII as they are, so UTF-8 stays UTF-8).
+void add_json_string(std::string& out, const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+// The state digest event of a batch that writes leases or jobs (records.h:
+// kStateDigestAction): the store adds it itself, so that no caller can write
+// a lease or a job the chain does not vouch for.
+std::optional<NewAuditEvent> state_digest(const Batch& batch, Instant now) {
+  if (batch.leases.empty() && batch.jobs.empty()) return std::nullopt;
+  std::string body = "{\"leases\":[";
+  for (std::size_t i = 0; i < batch.leases.size(); ++i) {
+    body += i ? ",[" : "[";
+    add_json_string(body, batch.leases[i].id);
+    body += ',';
+    add_json_string(body, record_digest(batch.leases[i]));
+    body += ']';
+  }
+  body += "],\"jobs\":[";
+  for (std::size_t i = 0; i < batch.jobs.size(); ++i) {
+    body += i ? ",[" : "[";
+    add_json_string(body, batch.jobs[i].id);
+    body += ',';
+    add_json_string(body, record_digest(batch.jobs[i]));
+    body += ']';
+  }
+  body += "]}";
+  return NewAuditEvent{now, "system", kStateDigestAction, "state", "", std::move(body), ""};
+}
+
 AuditEvent audit_event(const internal::Row& r) {
   return {to_int(r[0]), instant(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]};
 }
@@ -309,8 +372,12 @@ Error failed(const Error& error, const std::string& what) {
 }
 
 // Writes every record of the batch, then its audit events after the last
-// one, inside the caller's transaction. Returns the events as stored.
-Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) {
+// one (and the state digest of its leases and jobs), inside the caller's
+// transaction; with a key, the new head signed into audit_heads too.
+// Returns the events as stored.
+Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch, Instant now,
+                                            const SigningKey* key,
+                                            std::optional<SignedHead>& signed_head) {
   for (const EntityRecord& e : batch.entities) {
     auto r = db.query(kUpsertEntity,
                       {of(e.kind), of(e.id), of(e.body_json), of(e.retired_at), of(e.updated_at)});
@@ -359,14 +426,19 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) 
     }
   }
   std::vector<AuditEvent> stored;
-  if (batch.audit.empty()) return stored;
+  const std::optional<NewAuditEvent> digest = state_digest(batch, now);
+  if (batch.audit.empty() && !digest) return stored;
   // Read under the transaction's write lock: no other writer moves the head.
   auto last = db.query(kLastAudit);
   if (!last) return failed(last.error(), "reading the audit log's last event");
   std::int64_t seq = last->empty() ? 0 : to_int((*last)[0][0]);
   std::string head = last->empty() ? kAuditGenesis : (*last)[0][1];
-  stored.reserve(batch.audit.size());
-  for (const NewAuditEvent& n : batch.audit) {
+  stored.reserve(batch.audit.size() + 1);
+  std::vector<const NewAuditEvent*> appended;
+  for (const NewAuditEvent& n : batch.audit) appended.push_back(&n);
+  if (digest) appended.push_back(&*digest);
+  for (const NewAuditEvent* next : appended) {
+    const NewAuditEvent& n = *next;
     AuditEvent e{++seq,         n.at,         n.actor,         n.action, n.subject,
                  n.before_json, n.after_json, n.decision_json, head,     ""};
     e.hash = audit_hash(e);
@@ -380,6 +452,13 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch) 
     }
     head = e.hash;
     stored.push_back(std::move(e));
+  }
+  if (key) {
+    SignedHead h = key->sign_head(seq, head, now);
+    auto r =
+        db.query(kInsertHead, {of(h.seq), of(h.hash), of(h.at), of(h.public_key), of(h.signature)});
+    if (!r) return failed(r.error(), "signed head at event " + std::to_string(seq));
+    signed_head = std::move(h);
   }
   return stored;
 }
@@ -593,7 +672,8 @@ class StoreImpl final : public Store {
     if (Status begun = db_->begin_exclusive(kMigrationLock); !begun) {
       return failed(begun.error(), where_ + ": commit failed, nothing written: cannot begin");
     }
-    auto stored = write_batch(*db_, batch);
+    std::optional<SignedHead> head;
+    auto stored = write_batch(*db_, batch, clock_.now(), key_.get(), head);
     if (stored) {
       if (Status done = db_->commit(); !done) stored = failed(done.error(), "COMMIT");
     }
@@ -601,7 +681,36 @@ class StoreImpl final : public Store {
       db_->rollback();
       return failed(stored.error(), where_ + ": commit failed, nothing written");
     }
+    if (head) last_head_ = std::move(head);
     return stored;
+  }
+
+  void set_signing_key(std::shared_ptr<const SigningKey> key) override {
+    std::lock_guard lock(write_mu_);
+    key_ = std::move(key);
+  }
+
+  std::string signing_public_key() override {
+    std::lock_guard lock(write_mu_);
+    return key_ ? key_->public_key() : std::string();
+  }
+
+  std::optional<SignedHead> last_signed_head() override {
+    std::lock_guard lock(write_mu_);
+    return last_head_;
+  }
+
+  Result<std::vector<SignedHead>> signed_heads(std::int64_t after_seq, std::size_t limit) override {
+    const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
+    const std::int64_t bounded = static_cast<std::int64_t>(std::min(limit, max));
+    return read([&](Connection& db) -> Result<std::vector<SignedHead>> {
+      auto rows = db.query(kSelectHeads, {of(after_seq), of(bounded)});
+      if (!rows) return failed(rows.error(), where_ + ": reading signed heads");
+      std::vector<SignedHead> heads;
+      heads.reserve(rows->size());
+      for (const auto& r : *rows) heads.push_back({to_int(r[0]), r[1], instant(r[2]), r[3], r[4]});
+      return heads;
+    });
   }
 
   Result<std::vector<AuditEvent>> audit_events(std::int64_t after_seq, std::size_t limit) override {
@@ -620,7 +729,16 @@ class StoreImpl final : public Store {
   Result<AuditVerification> verify_audit() override {
     auto events = audit_events(0, std::numeric_limits<std::size_t>::max());
     if (!events) return std::move(events).error();
-    return verify_audit_chain(*events);
+    AuditVerification v = verify_audit_chain(*events);
+    auto heads = signed_heads(0, std::numeric_limits<std::size_t>::max());
+    if (!heads) return std::move(heads).error();
+    std::string key;
+    {
+      std::lock_guard lock(write_mu_);
+      if (key_) key = key_->public_key();
+    }
+    verify_signed_heads(*events, *heads, key, nullptr, v);
+    return v;
   }
 
  private:
@@ -716,6 +834,8 @@ class StoreImpl final : public Store {
   bool claimed_ = false;
   int lock_fd_ = -1;                          // SQLite: PATH.lock, flocked
   std::unique_ptr<Connection> lock_session_;  // PostgreSQL: holds the advisory lock
+  std::shared_ptr<const SigningKey> key_;     // signs each commit's head; may be null
+  std::optional<SignedHead> last_head_;       // signed by the last commit
   // Reads.
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;

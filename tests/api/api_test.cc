@@ -353,9 +353,12 @@ TEST_P(ApiTest, AuditVerifyFindsAnAlteredEvent) {
       << verified.text;
 }
 
-TEST_P(ApiTest, MetricsAndHealthAreServedWithoutAToken) {
+// Health without a token; the fleet's figures to admin, auditor and
+// compliance only (issue 15).
+TEST_P(ApiTest, HealthIsServedWithoutATokenAndMetricsWithOne) {
   ASSERT_EQ(server_.get("/v1/whoami", server_.admin_token()).status, 200);
-  Answer metrics = server_.get("/metrics", "");
+  EXPECT_EQ(server_.get("/metrics", "").status, 401);
+  Answer metrics = server_.get("/metrics", server_.admin_token());
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.text.find("straits_http_requests_total{method=\"GET\",route=\"/v1/whoami\","
                               "status=\"200\"} 1"),

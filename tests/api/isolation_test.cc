@@ -73,7 +73,8 @@
 //   POST  /v1/agents/id/heartbeat        200/200  403/403  200/404  403/403  403/403
 //   GET   /v1/agents/id/assignments      200/200  403/403  200/404  403/403  403/403
 //   POST  /v1/agents/id/reports          200/200  403/403  200/404  403/403  403/403
-//   GET   /healthz, /metrics, openapi    200 without a token
+//   GET   /metrics                       200      200      403      403      403
+//   GET   /healthz, openapi              200 without a token
 //
 // The user routes aim at a peer of the caller's kind: an operator-admin's
 // "own" user is another operator-admin of its operator; everyone else's is
@@ -297,6 +298,8 @@ const std::vector<Row>& matrix() {
        {"200/200", "200/200", "200/403", "200/403", "200/403", "200/200", "403/403"}},
       {"GET /v1/audit", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/audit/verify", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/audit/public-key", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/audit/heads", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"POST /v1/schedule", S::kOne, {"200", "403", "403", "403", "403", "403", "403"}},
       // ---- Site agents: admins and the sites' operator-admin act as agents. ----
       {"POST /v1/agents",
@@ -331,13 +334,13 @@ const std::vector<Row>& matrix() {
        S::kSides,
        {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
       {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
-      {"GET /metrics", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
+      {"GET /metrics", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
   };
   return rows;
 }
 
-const std::set<std::string> kPublic = {"GET /healthz", "GET /metrics", "GET /v1/openapi.json"};
+const std::set<std::string> kPublic = {"GET /healthz", "GET /v1/openapi.json"};
 // POSTs that change nothing when they succeed (no audit event).
 const std::set<std::string> kReadOnlyPosts = {"POST /v1/leases/quote", "POST /v1/decisions",
                                               "POST /v1/schedule"};
@@ -895,8 +898,8 @@ TEST_F(IsolationTest, AnotherTenantsThingsAreNotReachedIndirectly) {
   // An operator-admin sees the leases on its pools only, whatever it filters.
   Answer other_pool = server_.get("/v1/leases?pool=" + b.pool, a.op_admin.token);
   EXPECT_TRUE(other_pool.body["items"].empty()) << other_pool.text;
-  // The public metrics name pools, never orgs.
-  const std::string metrics = server_.get("/metrics", "").text;
+  // The metrics name pools, never orgs.
+  const std::string metrics = server_.get("/metrics", admin_).text;
   EXPECT_EQ(metrics.find(a.org), std::string::npos);
   EXPECT_EQ(metrics.find(b.org), std::string::npos);
 }

@@ -45,6 +45,9 @@ class TestServer {
         rules.value_or(std::filesystem::path(STRAITS_SOURCE_DIR) / "rules/default")};
     options_.schedule_interval = Duration::seconds(0);
     options_.threads = 4;
+    // The audit log's key outside the store, kept across restarts (issue 15;
+    // with PostgreSQL there is no default beside the store).
+    options_.signing_key = dir_.path() / "signing-key";
   }
   ~TestServer() { stop(); }
 

@@ -125,7 +125,9 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   batch.audit[1].decision_json = "{\"rule\":\"r-1\"}";
   auto stored = store->commit(batch);
   ASSERT_TRUE(stored) << stored.error().to_string();
-  ASSERT_EQ(stored->size(), 2u);
+  // The two events given, then the digest of the leases and jobs written.
+  ASSERT_EQ(stored->size(), 3u);
+  EXPECT_EQ((*stored)[2].action, kStateDigestAction);
 
   Snapshot expected;
   expected.entities = {batch.entities[2], batch.entities[1], batch.entities[0]};
@@ -146,8 +148,8 @@ TEST_P(RecordsTest, EveryRecordKindRoundTripsThroughCommitAndLoad) {
   EXPECT_EQ(loaded->job_events, expected.job_events);
   EXPECT_EQ(loaded->agents, expected.agents);
   EXPECT_EQ(loaded->change_requests, expected.change_requests);
-  EXPECT_EQ(loaded->audit_seq, 2);
-  EXPECT_EQ(loaded->audit_head, (*stored)[1].hash);
+  EXPECT_EQ(loaded->audit_seq, 3);
+  EXPECT_EQ(loaded->audit_head, (*stored)[2].hash);
 
   // The audit events as stored, and as read back.
   const AuditEvent& e = (*stored)[1];
@@ -416,14 +418,14 @@ TEST_P(RecordsTest, AFailingBatchWritesNothingAndTheNextOneChainsOn) {
   bad.tokens[0].user_id = "u-2";
   auto fixed = store->commit(bad);
   ASSERT_TRUE(fixed) << fixed.error().to_string();
-  ASSERT_EQ(fixed->size(), 2u);
+  ASSERT_EQ(fixed->size(), 3u);  // and the digest of its job
   EXPECT_EQ((*fixed)[0].seq, 2);
   EXPECT_EQ((*fixed)[0].prev_hash, (*first)[0].hash);
   EXPECT_EQ((*fixed)[1].seq, 3);
   auto v = store->verify_audit();
   ASSERT_TRUE(v);
   EXPECT_TRUE(v->ok()) << problems(*v);
-  EXPECT_EQ(v->events, 3);
+  EXPECT_EQ(v->events, 4);
 }
 
 TEST_P(RecordsTest, OnlyOneStoreClaimsTheWriterAtATime) {
@@ -460,7 +462,8 @@ TEST_P(RecordsTest, ConcurrentCommitsFromFourThreadsMakeOneGaplessChain) {
         b.job_events = {{id, 1, at(i), "submitted", "", ""}};
         b.audit = {audit(i, "job.submit", "job/" + id), audit(i, "job.place", "job/" + id)};
         auto r = store->commit(b);
-        if (!r || r->size() != 2 || (*r)[1].seq != (*r)[0].seq + 1) ++failures;
+        // Two events and the digest of the job: one run of the chain.
+        if (!r || r->size() != 3 || (*r)[2].seq != (*r)[0].seq + 2) ++failures;
       }
     });
   }
@@ -477,11 +480,11 @@ TEST_P(RecordsTest, ConcurrentCommitsFromFourThreadsMakeOneGaplessChain) {
   auto v = store->verify_audit();
   ASSERT_TRUE(v) << v.error().to_string();
   EXPECT_TRUE(v->ok()) << problems(*v);
-  EXPECT_EQ(v->events, 2 * kThreads * kCommits);
+  EXPECT_EQ(v->events, 3 * kThreads * kCommits);
   auto loaded = store->load();
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->jobs.size(), static_cast<std::size_t>(kThreads * kCommits));
-  EXPECT_EQ(loaded->audit_seq, 2 * kThreads * kCommits);
+  EXPECT_EQ(loaded->audit_seq, 3 * kThreads * kCommits);
 }
 
 // The scheduling loop commits batches of this size: they must not hold it up.
@@ -502,7 +505,7 @@ TEST_P(RecordsTest, ABatchOfAHundredJobsEventsAndAuditEventsCommitsFast) {
     auto r = store->commit(b);
     total += std::chrono::steady_clock::now() - start;
     ASSERT_TRUE(r) << r.error().to_string();
-    ASSERT_EQ(r->size(), 100u);
+    ASSERT_EQ(r->size(), 101u);  // and the digest of the 100 jobs
   }
   const auto mean_ms =
       std::chrono::duration_cast<std::chrono::microseconds>(total).count() / 1000.0 / kRounds;

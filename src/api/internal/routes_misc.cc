@@ -153,6 +153,38 @@ Reply audit_verify(Context& ctx, Call& call) {
       json{{"ok", v->ok()}, {"events", v->events}, {"head", v->head}, {"problems", v->problems}});
 }
 
+// The roles that read the audit log read its signed heads and key too.
+// GET /v1/audit/public-key: what verifies the signed heads (issue 15). An
+// auditor should take it from the operator out of band, once, and compare.
+Reply audit_public_key(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "auditor", "compliance"}, "read the audit log's public key");
+  check_query(call, {});
+  return reply(200, json{{"algorithm", "ed25519"}, {"public_key", ctx.store.signing_public_key()}});
+}
+
+// GET /v1/audit/heads?after=SEQ&limit=N: the signed heads, by seq.
+Reply audit_heads(Context& ctx, Call& call) {
+  require_role(call.who, {"admin", "auditor", "compliance"}, "read the audit log's signed heads");
+  check_query(call, {"after", "limit"});
+  const std::size_t limit = query_limit(call, ctx.options.max_items);
+  const std::int64_t after = query_integer(call, "after", 0, INT64_MAX).value_or(0);
+  auto heads = ctx.store.signed_heads(after, limit + 1);
+  if (!heads) fail_with(heads.error());
+  const bool more = heads->size() > limit;
+  if (more) heads->pop_back();
+  json items = json::array();
+  for (const auto& h : *heads) {
+    items.push_back({{"seq", h.seq},
+                     {"hash", h.hash},
+                     {"at", to_iso8601(h.at)},
+                     {"at_us", h.at.unix_microseconds()},
+                     {"public_key", h.public_key},
+                     {"signature", h.signature}});
+  }
+  json next = more ? json(std::to_string(heads->back().seq)) : json(nullptr);
+  return reply(200, json{{"items", items}, {"next", next}});
+}
+
 Reply schedule(Context& ctx, Call& call) {
   require_role(call.who, {"admin"}, "run a scheduling pass");
   check_query(call, {});
@@ -174,8 +206,14 @@ Reply healthz(Context& ctx, Call& call) {
       json{{"status", "ok"}, {"jobs", ctx.world.jobs.size()}, {"audit_seq", ctx.world.audit_seq}});
 }
 
+// Fleet figures (leased and used GPUs of every pool, every operator): not
+// for tenants nor for one operator's admin (issue 15). With
+// --metrics-public the route is not authenticated and `who` is nobody.
 Reply metrics(Context& ctx, Call& call) {
-  (void)call;
+  if (!call.who.role.empty()) {
+    require_role(call.who, {"admin", "auditor", "compliance"}, "read the fleet's metrics");
+  }
+  check_query(call, {});
   std::shared_lock lock(ctx.world.mutex);
   return {200, ctx.metrics.render(ctx.world, ctx.writer.commits(), ctx.writer.mutations())};
 }
@@ -192,9 +230,12 @@ void add_misc_routes(std::vector<Route>& routes) {
   routes.push_back({"POST", "/v1/decisions", decide});
   routes.push_back({"GET", "/v1/audit", audit});
   routes.push_back({"GET", "/v1/audit/verify", audit_verify});
+  routes.push_back({"GET", "/v1/audit/public-key", audit_public_key});
+  routes.push_back({"GET", "/v1/audit/heads", audit_heads});
   routes.push_back({"POST", "/v1/schedule", schedule});
   routes.push_back({"GET", "/healthz", healthz, false});
-  routes.push_back({"GET", "/metrics", metrics, false});
+  // A token unless --metrics-public (server.cc turns this off then).
+  routes.push_back({"GET", "/metrics", metrics, true});
   routes.push_back({"GET", "/v1/openapi.json", openapi, false});
 }
 

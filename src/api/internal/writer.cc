@@ -45,6 +45,13 @@ Reply Writer::run(Mutation mutation) {
   return outcome.get();
 }
 
+void Writer::set_witness(std::unique_ptr<Witness> witness,
+                         std::function<void(const std::string&)> on_error) {
+  std::lock_guard lock(mutex_);
+  witness_ = std::move(witness);
+  witness_error_ = std::move(on_error);
+}
+
 void Writer::stop() {
   {
     std::lock_guard lock(mutex_);
@@ -97,8 +104,22 @@ void Writer::loop() {
         }
       } else {
         ++commits_;
-        std::unique_lock world_lock(world_.mutex);
-        if (!committed->empty()) world_.audit_seq = committed->back().seq;
+        {
+          std::unique_lock world_lock(world_.mutex);
+          if (!committed->empty()) world_.audit_seq = committed->back().seq;
+        }
+        // Outside the database before anyone hears of the commit: a head
+        // the witness holds cannot be cut from the store unnoticed.
+        if (witness_) {
+          auto head = store_.last_signed_head();
+          if (head && head->seq > witnessed_seq_) {
+            if (Status kept = witness_->append(*head); !kept) {
+              if (witness_error_) witness_error_(kept.error().message());
+            } else {
+              witnessed_seq_ = head->seq;
+            }
+          }
+        }
       }
     }
     // Long-polling agents look again: an assignment may have appeared.

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/internal/http.h"
+#include "api/internal/signing.h"
 #include "api/internal/world.h"
 #include "store/store.h"
 
@@ -38,6 +39,12 @@ class Writer {
   // Queues the mutation and waits for its durable outcome. An HttpError it
   // throws becomes its reply (nothing of it written).
   Reply run(Mutation mutation);
+  // After each commit that signed a head, appends it to `witness` before
+  // answering the batch's callers (issue 15); a failure to append is
+  // reported to `on_error` (the commit stands: it is durable already).
+  // Call before the first run().
+  void set_witness(std::unique_ptr<Witness> witness,
+                   std::function<void(const std::string&)> on_error);
   // Finishes what is queued, then stops the thread. Later run()s get 503.
   void stop();
 
@@ -54,6 +61,9 @@ class Writer {
   World& world_;
   store::Store& store_;
   std::function<Status()> reload_;
+  std::unique_ptr<Witness> witness_;
+  std::function<void(const std::string&)> witness_error_;
+  std::int64_t witnessed_seq_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Pending> queue_;
