@@ -36,7 +36,7 @@ for _ in $(seq 300); do
 done
 
 ./build/straits agent --server "$URL" --token-file build/run/admin.token --backend local \
-  --name local-agent --state-dir build/run/agent \
+  --name local-agent --state-dir build/run/agent --allow-admin-token \
   --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 &
 agent=$!
 echo "run: server at $URL and a local agent for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"

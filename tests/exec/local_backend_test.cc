@@ -136,11 +136,15 @@ class LocalBackendTest : public ::testing::Test {
       make_local_backend(LocalOptions{.kill_grace = Duration::milliseconds(300)});
 };
 
-TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndTheAgents) {
+// The environment is an allow-list: never the agent's own (its token may be there).
+TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndNotTheAgents) {
+  ::setenv("STRAITS_TEST_AGENT_SECRET", "agent-only", 1);
   LaunchSpec run = spec(
       "echo \"job=$STRAITS_JOB_ID attempt=$STRAITS_ATTEMPT gpus=$STRAITS_GPUS"
       " resume=[$STRAITS_RESUME_FROM] extra=[$EXTRA]\";"
-      " echo \"ckpt=$STRAITS_CHECKPOINT_DIR\"; echo \"cwd=$(pwd -P)\"; echo \"home=${HOME:+set}\"");
+      " echo \"ckpt=$STRAITS_CHECKPOINT_DIR\"; echo \"cwd=$(pwd -P)\"; echo \"home=$HOME\";"
+      " echo \"secret=[$STRAITS_TEST_AGENT_SECRET]\";"
+      " env | cut -d= -f1 | grep -vxE 'PWD|OLDPWD|SHLVL|_' | sort | tr '\\n' ' '");
   run.attempt = 3;
   run.gpus = 8;
   run.resume_from = "/shared/ckpt/j-00000001/attempt-2/step-20";
@@ -156,7 +160,16 @@ TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndTheAgents) {
       << out;
   EXPECT_NE(out.find("cwd=" + fs::canonical(run.work_dir).string() + "\n"), std::string::npos)
       << out;
-  EXPECT_EQ(::getenv("HOME") != nullptr, out.find("home=set\n") != std::string::npos) << out;
+  ::unsetenv("STRAITS_TEST_AGENT_SECRET");
+  EXPECT_NE(out.find("home=" + fs::absolute(run.work_dir).lexically_normal().string() + "\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("secret=[]\n"), std::string::npos) << out;
+  // Besides what the shell sets itself (PWD), nothing else is there.
+  EXPECT_NE(out.find("EXTRA HOME LANG PATH STRAITS_ATTEMPT STRAITS_CHECKPOINT_DIR STRAITS_GPUS "
+                     "STRAITS_JOB_ID STRAITS_RESUME_FROM TZ "),
+            std::string::npos)
+      << out;
   EXPECT_TRUE(fs::is_directory(run.checkpoint_dir));
 
   LaunchSpec fresh = spec("echo \"resume=[$STRAITS_RESUME_FROM]\"", "fresh");
@@ -502,6 +515,21 @@ TEST_F(LatestCheckpointTest, EmptyOrUnreadableLatestIsAnError) {
   ASSERT_FALSE(directory);
   EXPECT_EQ(directory.error().message(),
             "cannot read " + (dir_.path() / "latest").string() + ": not a regular file");
+}
+
+// A run owns its folders and may leave links there to files only the agent
+// can read (its token): the agent reads neither `latest` nor output.log
+// through a link.
+TEST_F(LatestCheckpointTest, ALinkLeftByTheRunIsNotFollowed) {
+  const fs::path secret = dir_.write("agent-only/token", "st_secret\n");
+  fs::create_symlink(secret, dir_.path() / "latest");
+  auto latest = read_latest_checkpoint(dir_.path());
+  ASSERT_FALSE(latest);
+  EXPECT_EQ(latest.error().message(),
+            "cannot read " + (dir_.path() / "latest").string() + ": not a regular file");
+  fs::create_symlink(secret, dir_.path() / "output.log");
+  EXPECT_EQ(read_output(dir_.path(), 0, 1024), "");
+  EXPECT_EQ(output_tail(dir_.path(), 1024), "");
 }
 
 TEST(RunStateTest, NamesAreTheOutcomesOfTheProtocol) {

@@ -88,7 +88,7 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
   if (f.has("command")) {
     const json& command = f.raw()["command"];
     if (command.is_string()) {
-      spec["command"] = json::array({command});
+      spec["command"] = command;  // a string stays one: it is shell, a list never is
     } else if (auto args = f.texts("command")) {
       if (args->empty()) bad_field("command", "'command' must not be empty");
       spec["command"] = *args;
