@@ -20,8 +20,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "exec/backend.h"
+#include "exec/run_user.h"
 #include "policy/temp_dir.h"
 
 namespace straits::exec {
@@ -530,6 +532,53 @@ TEST_F(LatestCheckpointTest, ALinkLeftByTheRunIsNotFollowed) {
   fs::create_symlink(secret, dir_.path() / "output.log");
   EXPECT_EQ(read_output(dir_.path(), 0, 1024), "");
   EXPECT_EQ(output_tail(dir_.path(), 1024), "");
+}
+
+// Ids from the server become folder names: only safe ones pass.
+TEST(SafeNameTest, RefusesWhatWouldBeAPathAnOptionOrControlText) {
+  for (const std::string& good :
+       std::vector<std::string>{"j-00000003", "a", "J_1.x", std::string(128, 'j')}) {
+    EXPECT_TRUE(check_safe_name("job id", good)) << good;
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "", "..", ".", "../x", "a/b", "-rf", ".hidden", "j 1", "j\n", std::string("j\0x", 3),
+           std::string(129, 'j'), "j\x7f", "\xc3\xa9"}) {
+    const Status checked = check_safe_name("job id", bad);
+    ASSERT_FALSE(checked) << bad;
+    EXPECT_EQ(checked.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(checked.error().message().rfind("job id '", 0), 0u) << checked.error().message();
+  }
+  EXPECT_EQ(check_safe_name("job id", std::string("j\0x", 3)).error().message(),
+            "job id 'j\\x00x' holds a character other than letters, digits, '.', '_' and '-'");
+}
+
+// One Unix user per org: a valid user name (at most 32 characters), never shared by two orgs.
+TEST(RunUserTest, OrgUserNamesAreValidAndDistinct) {
+  EXPECT_EQ(org_run_user("hanshan-sg"), "st-hanshan-sg");
+  const std::string upper = org_run_user("Hanshan-SG");
+  const std::string underscore = org_run_user("hanshan_sg");
+  const std::string long_id = org_run_user(std::string(40, 'a'));
+  const std::string long_other = org_run_user(std::string(39, 'a') + "b");
+  for (const std::string& name : {upper, underscore, long_id, long_other}) {
+    EXPECT_LE(name.size(), 32u) << name;
+    EXPECT_EQ(name.rfind("st-", 0), 0u) << name;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-"), std::string::npos)
+        << name;
+  }
+  EXPECT_NE(upper, "st-hanshan-sg");
+  EXPECT_NE(underscore, "st-hanshan-sg");
+  EXPECT_NE(upper, underscore);
+  EXPECT_NE(long_id, long_other);
+  EXPECT_EQ(org_run_user("hanshan_sg"), underscore);  // the same org, the same user
+}
+
+TEST(RunUserTest, RootIsNeverARunUser) {
+  auto root = find_run_user("root");
+  ASSERT_FALSE(root);
+  EXPECT_EQ(root.error().code(), ErrorCode::kInvalidArgument);
+  auto missing = find_run_user("straits-no-such-user");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
 TEST(RunStateTest, NamesAreTheOutcomesOfTheProtocol) {
