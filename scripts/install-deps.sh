@@ -6,6 +6,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 list="$here/packages.txt"
 [ $# -gt 0 ] && list="$here/packages-$1.txt"
+# The Unix user that a site agent running as root runs jobs as (docs/agents.md): a system user
+# with no home and no login shell. Only with the base packages, and only as root.
+if [ $# -eq 0 ] && [ "$(id -u)" -eq 0 ] && ! getent passwd straits-run >/dev/null; then
+  useradd --system --no-create-home --user-group --shell /usr/sbin/nologin straits-run
+fi
 mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$list")
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -18,6 +18,7 @@
 #include "agent/internal/server_client.h"
 #include "agent/internal/state.h"
 #include "core/clock.h"
+#include "exec/run_user.h"
 
 #ifndef STRAITS_VERSION
 #define STRAITS_VERSION "0.0.0"
@@ -73,6 +74,7 @@ struct Agent::Impl {
   std::string last_problem;  // logged once until something else happens
   bool save_failing = false;
   std::size_t batch_limit = kMaxReportsPerPost;
+  bool identity_checked = false;
 
   Impl(AgentOptions options, std::unique_ptr<exec::Backend> b)
       : o(std::move(options)),
@@ -127,6 +129,11 @@ struct Agent::Impl {
   // POST /v1/agents. True: registered; false: not now (no answer, 5xx), try
   // again later; an Error: refused (4xx).
   Result<bool> register_once() {
+    if (!identity_checked) {
+      auto checked = check_identity();
+      if (!checked || !*checked) return checked;
+      identity_checked = true;
+    }
     const std::string body =
         internal::register_body(o.name, o.sites, std::string(backend->name()),
                                 o.version.empty() ? std::string(STRAITS_VERSION) : o.version);
@@ -167,6 +174,40 @@ struct Agent::Impl {
         ", backend " + std::string(backend->name()) + "; heartbeat every " +
         std::to_string(heartbeat_seconds) + " s, lost after " + std::to_string(lost_after_seconds) +
         " s)");
+    return true;
+  }
+
+  // GET /v1/whoami: an admin's token is refused unless allowed. True: fine;
+  // false: no answer yet, ask again later; an Error: refused.
+  Result<bool> check_identity() {
+    auto answer = main_client.get("/v1/whoami", kRequestTimeout);
+    if (!answer) {
+      problem(answer.error().message() + "; asking again later");
+      return false;
+    }
+    if (answer->status >= 400 && answer->status < 500) {
+      return Error(code_of_status(answer->status),
+                   "server " + o.server_url + ": " +
+                       internal::describe_error_answer(answer->status, answer->body));
+    }
+    if (!answer->ok()) {
+      problem("server " + o.server_url + ": " +
+              internal::describe_error_answer(answer->status, answer->body) +
+              "; asking again later");
+      return false;
+    }
+    auto role = internal::parse_whoami_role(answer->body);
+    if (!role) {
+      problem("server " + o.server_url + ": " + role.error().message() + "; asking again later");
+      return false;
+    }
+    if (*role == "admin" && !o.allow_admin_token) {
+      return Error(ErrorCode::kPermissionDenied,
+                   "the agent's token is an admin's: a job that stole it could do anything. Give "
+                   "the agent a token of role agent for its sites (straits token create --role "
+                   "agent --site SITE), or pass --allow-admin-token");
+    }
+    if (*role == "admin") say("running with an admin's token (--allow-admin-token)");
     return true;
   }
 
@@ -426,6 +467,19 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options,
   if (backend == nullptr) return Error(ErrorCode::kInvalidArgument, "the agent needs a backend");
   if (options.work_dir.empty()) options.work_dir = options.state_dir / "runs";
   if (options.checkpoint_root.empty()) options.checkpoint_root = options.state_dir / "checkpoints";
+  if (options.run_as_per_org && !options.run_as.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "run_as and run_as_per_org exclude each other");
+  }
+  // Runs pass through these to their own folders but cannot list them;
+  // state.json is the agent's alone (0600).
+  for (const auto& dir : {options.state_dir, options.work_dir, options.checkpoint_root}) {
+    if (!dir.empty()) STRAITS_TRY(exec::prepare_agent_folder(dir));
+  }
+  if (options.run_as_per_org || !options.run_as.empty()) {
+    for (const auto& dir : {options.work_dir, options.checkpoint_root}) {
+      STRAITS_TRY(exec::check_reachable_by_runs(dir));
+    }
+  }
   auto impl = std::make_unique<Impl>(std::move(options), std::move(backend));
   auto loaded = internal::load_state(impl->state_path, Steady::now(), impl->wall.now());
   if (!loaded) return std::move(loaded).error();
@@ -443,6 +497,8 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options,
   core.poll_interval = impl->o.backend_poll_interval;
   core.gres = impl->o.gres;
   core.partition = impl->o.partition;
+  core.run_as = impl->o.run_as;
+  core.run_as_per_org = impl->o.run_as_per_org;
   Impl* self = impl.get();
   impl->core = std::make_unique<internal::Core>(
       std::move(core), *impl->backend, std::move(state), [] { return Steady::now(); },

@@ -46,12 +46,22 @@ namespace straits::agent {
 
 struct AgentOptions {
   std::string server_url;  // "http://HOST:PORT", optionally with a path prefix
-  std::string token;       // of an admin, or an operator-admin of every site
-  std::string name;        // the same name again is the same agent (restarts)
+  std::string token;       // of role agent for the sites (an admin's only with allow_admin_token)
+  // The agent asks the server who its token is (GET /v1/whoami) before it
+  // registers, and refuses an admin's token unless this is true: a token
+  // that a job could steal must be able to do as little as possible.
+  bool allow_admin_token = false;
+  std::string name;  // the same name again is the same agent (restarts)
   std::vector<std::string> sites;
-  std::filesystem::path state_dir;              // state.json
-  std::filesystem::path work_dir;               // attempt N of JOB runs in work_dir/JOB/attempt-N
-  std::filesystem::path checkpoint_root;        // its STRAITS_CHECKPOINT_DIR: root/JOB/attempt-N
+  std::filesystem::path state_dir;        // state.json
+  std::filesystem::path work_dir;         // attempt N of JOB runs in work_dir/JOB/attempt-N
+  std::filesystem::path checkpoint_root;  // its STRAITS_CHECKPOINT_DIR: root/JOB/attempt-N
+  // Who runs the jobs (exec/run_user.h): with run_as_per_org, one Unix user
+  // per org (created when missing); else run_as ("" for the agent's own
+  // user). The state folder, the work and checkpoint roots get mode 0711
+  // (runs pass through them to their own folders), state.json 0600.
+  std::string run_as;
+  bool run_as_per_org = false;
   Duration kill_grace = Duration::seconds(10);  // SIGTERM, then SIGKILL this much later
   int poll_wait_seconds = 20;                   // long-poll of assignments (0 to 60)
   // backend.poll at most this often (Slurm sites rate-limit their RPCs).

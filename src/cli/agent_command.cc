@@ -3,6 +3,7 @@
 // SIGTERM or SIGINT: then the local backend's runs are stopped and reported
 // lost ("agent stopped"), Slurm's are left running to be watched again by the
 // next start; reports are flushed and the state saved.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 #include <cctype>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "cli/commands.h"
 #include "core/clock.h"
 #include "exec/local.h"
+#include "exec/run_user.h"
 #include "exec/slurm.h"
 
 namespace straits::cli {
@@ -34,6 +37,8 @@ struct AgentCommandOptions {
   std::string slurm_partition, slurm_account;
   std::string slurm_poll_interval = "5s";
   std::string local_poll_interval = "500ms";
+  std::string run_as;
+  bool run_as_per_org = false, allow_admin_token = false;
   bool quiet = false, verbose = false;
 };
 
@@ -46,6 +51,18 @@ extern "C" void on_agent_signal(int) {
 std::string env_or_empty(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? std::string(value) : std::string();
+}
+
+// The token from $STRAITS_TOKEN, then blanked where /proc/PID/environ shows
+// it (the process's first environment block) and removed: the agent's
+// children never inherit it.
+std::string take_token_from_environment() {
+  char* value = std::getenv("STRAITS_TOKEN");
+  if (value == nullptr) return "";
+  std::string token(value);
+  std::memset(value, '*', std::strlen(value));
+  ::unsetenv("STRAITS_TOKEN");
+  return token;
 }
 
 std::string trimmed(std::string text) {
@@ -106,6 +123,13 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
                       "--server must start with http:// (got '" + options.server_url + "')");
   }
   if (!o.token_file.empty()) {
+    // Runs execute as other users: a token file they could read would hand
+    // them the agent's credentials.
+    struct stat info {};
+    if (::stat(o.token_file.c_str(), &info) == 0 && (info.st_mode & S_IROTH) != 0) {
+      return usage_fail(context, "--token-file: " + o.token_file +
+                                     " is readable by every user (jobs included): chmod 600 it");
+    }
     std::ifstream in(o.token_file);
     std::string line;
     if (!in || !std::getline(in, line)) {
@@ -115,7 +139,8 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
     if (options.token.empty())
       return usage_fail(context, "--token-file: " + o.token_file + " is empty");
   } else {
-    options.token = o.token.empty() ? env_or_empty("STRAITS_TOKEN") : o.token;
+    const std::string from_environment = take_token_from_environment();
+    options.token = o.token.empty() ? from_environment : o.token;
   }
   if (options.token.empty()) {
     return usage_fail(context, "no token: give --token T or --token-file F, or set STRAITS_TOKEN");
@@ -161,6 +186,24 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
                                 : std::filesystem::absolute(o.checkpoint_root, ec);
   options.partition = o.slurm_partition;
   options.stop_runs_at_exit = !slurm;
+  options.allow_admin_token = o.allow_admin_token;
+  // Who runs the jobs: never root. A root agent runs them as straits-run
+  // (created when missing) unless told otherwise; an agent that is not root
+  // runs them as itself (the deployer isolates the agent then).
+  const bool root = exec::running_as_root();
+  if (!root && (!o.run_as.empty() || o.run_as_per_org)) {
+    return usage_fail(context,
+                      std::string(o.run_as_per_org ? "--run-as-per-org" : "--run-as") +
+                          " needs the agent to run as root (it runs jobs as another user)");
+  }
+  if (o.run_as_per_org) {
+    options.run_as_per_org = true;
+  } else if (root) {
+    options.run_as = o.run_as.empty() ? std::string(exec::kDefaultRunUser) : o.run_as;
+    auto user = o.run_as.empty() ? exec::ensure_run_user(options.run_as)
+                                 : exec::find_run_user(options.run_as);
+    if (!user) return context.fail("--run-as: " + user.error().message());
+  }
 
   std::mutex log_mutex;
   auto line_out = [&log_mutex, &context](const std::string& line) {
@@ -222,7 +265,10 @@ void add_agent_command(CLI::App& app, Context& context) {
       "Run a site agent: take the server's assignments for sites, run them locally or on "
       "Slurm, report back (docs/agents.md)");
   c->add_option("--server", o->server, "Server URL (default $STRAITS_URL)");
-  auto* token = c->add_option("--token", o->token, "API token (default $STRAITS_TOKEN)");
+  auto* token = c->add_option(
+      "--token", o->token,
+      "API token (default $STRAITS_TOKEN; prefer --token-file: an argument is visible to local "
+      "users until the agent blanks it)");
   c->add_option("--token-file", o->token_file, "Read the API token from this file")
       ->excludes(token);
   c->add_option("--site", o->sites, "A site to serve (repeat for more)")->required();
@@ -248,6 +294,14 @@ void add_agent_command(CLI::App& app, Context& context) {
                 "squeue at most this often (default 5s)");
   c->add_option("--local-poll-interval", o->local_poll_interval,
                 "Look at local runs this often (default 500ms)");
+  c->add_option("--run-as", o->run_as,
+                "As root: run every job as this Unix user (default straits-run, created when "
+                "missing)");
+  c->add_flag("--run-as-per-org", o->run_as_per_org,
+              "As root: run each org's jobs as its own Unix user st-ORG (created when missing)")
+      ->excludes("--run-as");
+  c->add_flag("--allow-admin-token", o->allow_admin_token,
+              "Accept an admin's token (by default the agent wants a token of role agent)");
   c->add_flag("--quiet", o->quiet, "No line per action on stderr");
   c->add_flag("--verbose", o->verbose, "Also details (reports the server did not apply)");
   c->callback([&context, o, c] { run(context, *o, *c); });

@@ -1,7 +1,11 @@
 // straits: the command-line front door. Builds the object graph from the
 // command line and maps Errors to messages and exit codes; no logic lives here.
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/context.h"
@@ -17,6 +21,20 @@ std::filesystem::path resolve_executable(const char* argv0) {
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) return self;
   return std::filesystem::absolute(argv0, ec);
+}
+
+// Blanks the value of every --token in the process's own argument memory,
+// which /proc/PID/cmdline shows to every local user (an agent's jobs
+// included, through their supervisor, a fork of the agent).
+void hide_secret_arguments(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--token" && i + 1 < argc) {
+      std::memset(argv[i + 1], '*', std::strlen(argv[i + 1]));
+    } else if (arg.starts_with("--token=")) {
+      std::memset(argv[i] + 8, '*', arg.size() - 8);
+    }
+  }
 }
 
 }  // namespace
@@ -44,8 +62,14 @@ int main(int argc, char** argv) {
   add_client_commands(app, context);
   add_audit_command(app, context);
 
+  // Parsed from copies: the originals are blanked first.
+  std::vector<std::string> arguments(argv, argv + argc);
+  std::vector<const char*> copies;
+  for (const std::string& arg : arguments) copies.push_back(arg.c_str());
+  hide_secret_arguments(argc, argv);
+
   try {
-    app.parse(argc, argv);
+    app.parse(argc, copies.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,16 @@
 #include "core/time.h"
 
 namespace straits::exec {
+
+// The Unix identity a run executes as (see run_user.h): a run never runs as
+// a root agent, and never sees the agent's credentials.
+struct RunUser {
+  std::string name;  // "straits-run"
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::vector<std::uint32_t> groups;  // supplementary groups, the primary one included
+  friend bool operator==(const RunUser&, const RunUser&) = default;
+};
 
 // One attempt of a job, as the backend needs it.
 struct LaunchSpec {
@@ -41,12 +52,31 @@ struct LaunchSpec {
   // Stopped (SIGTERM, then SIGKILL after the backend's grace) when it has run
   // this long: the job's own limit or the time its placement must end by.
   std::optional<Duration> time_limit;
-  std::vector<std::pair<std::string, std::string>> env;  // more environment
+  std::vector<std::pair<std::string, std::string>> env;  // what the job sets
+  // Runs as this user (folders owned by it, privileges dropped before exec);
+  // nullopt: as the agent's own user.
+  std::optional<RunUser> run_as;
 };
 
-// Besides the variables of `env`, a run sees STRAITS_JOB_ID, STRAITS_ATTEMPT,
+// A run's environment is an allow-list, never the agent's (which may hold its
+// token) nor its arguments: PATH=/usr/local/bin:/usr/bin:/bin, LANG=C.UTF-8,
+// TZ=UTC, HOME=work_dir, then STRAITS_JOB_ID, STRAITS_ATTEMPT,
 // STRAITS_CHECKPOINT_DIR, STRAITS_RESUME_FROM (empty when fresh) and
-// STRAITS_GPUS (the gang size; on Slurm, CUDA_VISIBLE_DEVICES too).
+// STRAITS_GPUS (the gang size), then the variables of `env` (which may
+// replace PATH, LANG and TZ, not the STRAITS_* ones or HOME). On Slurm,
+// Slurm adds its SLURM_* variables (and CUDA_VISIBLE_DEVICES).
+// Errors: kInvalidArgument for a name that is not [A-Za-z_][A-Za-z0-9_]* or
+// a NUL in a value. `work_dir` and `checkpoint_dir` absolute.
+Result<std::vector<std::pair<std::string, std::string>>> run_environment(
+    const LaunchSpec& spec, const std::filesystem::path& work_dir,
+    const std::filesystem::path& checkpoint_dir);
+
+// Checks text that arrives from outside (the server: job ids, assignment ids,
+// handles) before it becomes a path component or an argument: 1 to 128
+// characters of [A-Za-z0-9._-], not "." or "..", not starting with '-' or
+// '.'. So no '/', no "..", no NUL, no control characters, no option. Errors:
+// kInvalidArgument naming `what` and showing the text escaped.
+Status check_safe_name(std::string_view what, std::string_view text);
 
 enum class RunState : std::uint8_t {
   kPending,      // accepted, not running yet (Slurm PENDING, CONFIGURING)
@@ -105,6 +135,9 @@ class Backend {
 // A run's output: its stdout and stderr, interleaved as a terminal shows them,
 // in WORK_DIR/output.log (both backends write it there). From byte `offset`,
 // at most `max_bytes` ("" when nothing new): what the agent sends as logs.
+// The run owns its folder and may replace the file by a symbolic link to a
+// file of the agent's: the file is opened without following a link and read
+// only when it is a regular file.
 std::string read_output(const std::filesystem::path& work_dir, std::uint64_t offset,
                         std::size_t max_bytes);
 // The last `max_bytes` of it, "" when none.

@@ -23,7 +23,10 @@
 // children need is prepared before forking.
 #include "exec/local.h"
 
+#include "exec/run_user.h"
+
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -42,8 +45,6 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;  // NOLINT: POSIX
-
 namespace straits::exec {
 namespace {
 
@@ -53,6 +54,9 @@ using SteadyClock = std::chrono::steady_clock;
 // Where the supervisor reports how its setup went: written once to the pipe
 // the parent reads in launch().
 enum class SetupStage : int { kStarted = 0, kRedirect, kChdir, kForkJob };
+
+// The exit code of a job whose privileges could not be dropped: it never ran.
+constexpr int kDropFailure = 126;
 
 struct SetupReport {
   SetupStage stage = SetupStage::kStarted;
@@ -79,6 +83,11 @@ struct Prepared {
   pid_t agent_pid = 0;
   int death_signal = 0;
   int max_fd = 1024;  // fallback when close_range is not available
+  // The user the job runs as; the supervisor keeps the agent's.
+  bool drop = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
 };
 
 // The exit code of a supervisor that could not start the job: the run fails
@@ -149,6 +158,32 @@ void write_text(int fd, const char* text) {
   // that installs a handler sees it (which replaces the ignoring).
   set_disposition(SIGUSR1, SIG_IGN);
   ::close(3);  // the setup pipe
+  // Privileges go before the job's code runs, in this order (the group list
+  // and the group while still root; the user last), each checked: a job that
+  // cannot be made unprivileged does not run.
+  if (p.drop) {
+    if (::setgroups(p.groups.size(), p.groups.data()) != 0) {
+      write_text(2, "straits: cannot set the run user's groups (setgroups)\n");
+      ::_exit(kDropFailure);
+    }
+    if (::setgid(p.gid) != 0) {
+      write_text(2, "straits: cannot set the run user's group (setgid)\n");
+      ::_exit(kDropFailure);
+    }
+    if (::setuid(p.uid) != 0) {
+      write_text(2, "straits: cannot become the run user (setuid)\n");
+      ::_exit(kDropFailure);
+    }
+    if (::setuid(0) == 0 || ::getuid() != p.uid || ::geteuid() != p.uid) {
+      write_text(2, "straits: the run user's privileges are not dropped\n");
+      ::_exit(kDropFailure);
+    }
+  }
+  // No set-user-ID program (sudo, su) gives a job privileges back.
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    write_text(2, "straits: cannot set no_new_privs\n");
+    ::_exit(kDropFailure);
+  }
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -229,31 +264,11 @@ SteadyClock::duration to_steady(Duration d) {
   return std::chrono::microseconds(d.count_microseconds());
 }
 
-// The job's environment: the agent's, then the STRAITS_ variables, then the
-// spec's own; a later value of a name replaces an earlier one.
-Result<std::vector<std::string>> job_environment(const LaunchSpec& spec,
+// The job's environment as execve takes it (the allow-list of backend.h).
+Result<std::vector<std::string>> job_environment(const LaunchSpec& spec, const fs::path& work_dir,
                                                  const fs::path& checkpoint_dir) {
-  std::vector<std::pair<std::string, std::string>> extra = {
-      {"STRAITS_JOB_ID", spec.job_id},
-      {"STRAITS_ATTEMPT", std::to_string(spec.attempt)},
-      {"STRAITS_CHECKPOINT_DIR", checkpoint_dir.string()},
-      {"STRAITS_RESUME_FROM", spec.resume_from},
-      {"STRAITS_GPUS", std::to_string(spec.gpus)},
-  };
-  for (const auto& [name, value] : spec.env) {
-    if (name.empty() || name.find('=') != std::string::npos) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "environment variable name '" + name + "' is empty or holds '='");
-    }
-    extra.emplace_back(name, value);
-  }
-  std::map<std::string, std::string> named;
-  for (const auto& [name, value] : extra) named[name] = value;
+  STRAITS_ASSIGN_OR_RETURN(auto named, run_environment(spec, work_dir, checkpoint_dir));
   std::vector<std::string> out;
-  for (char** entry = environ; *entry != nullptr; ++entry) {
-    const std::string_view text(*entry);
-    if (!named.contains(std::string(text.substr(0, text.find('='))))) out.emplace_back(text);
-  }
   for (const auto& [name, value] : named) out.push_back(name + "=" + value);
   return out;
 }
@@ -342,16 +357,24 @@ Result<pid_t> LocalBackend::start_supervisor(Prepared& p) {
 
 Result<std::string> LocalBackend::launch(const LaunchSpec& spec) {
   std::error_code ec;
-  for (const fs::path& dir : {spec.work_dir, spec.checkpoint_dir}) {
-    fs::create_directories(dir, ec);
-    if (ec)
-      return Error(ErrorCode::kInternal, "cannot create " + dir.string() + ": " + ec.message());
+  const fs::path work_dir = fs::absolute(spec.work_dir, ec).lexically_normal();
+  if (ec) return Error(ErrorCode::kInternal, "cannot resolve the run's folders: " + ec.message());
+  const fs::path checkpoint_dir = fs::absolute(spec.checkpoint_dir, ec).lexically_normal();
+  if (ec) return Error(ErrorCode::kInternal, "cannot resolve the run's folders: " + ec.message());
+  if (spec.run_as && !running_as_root()) {
+    return Error(ErrorCode::kFailedPrecondition, "cannot run " + spec.job_id + " as " +
+                                                     spec.run_as->name +
+                                                     ": the agent does not run as root");
   }
-  const fs::path work_dir = fs::absolute(spec.work_dir, ec);
-  if (ec) return Error(ErrorCode::kInternal, "cannot resolve the run's folders: " + ec.message());
-  const fs::path checkpoint_dir = fs::absolute(spec.checkpoint_dir, ec);
-  if (ec) return Error(ErrorCode::kInternal, "cannot resolve the run's folders: " + ec.message());
-  STRAITS_ASSIGN_OR_RETURN(std::vector<std::string> env, job_environment(spec, checkpoint_dir));
+  for (const fs::path& dir : {work_dir, checkpoint_dir}) {
+    const Status prepared = prepare_run_folder(dir, spec.run_as);
+    if (!prepared) {
+      return Error(ErrorCode::kInternal, "cannot prepare the run's folder " + dir.string() + ": " +
+                                             prepared.error().message());
+    }
+  }
+  STRAITS_ASSIGN_OR_RETURN(std::vector<std::string> env,
+                           job_environment(spec, work_dir, checkpoint_dir));
 
   Prepared p;
   p.env_storage = std::move(env);
@@ -362,13 +385,26 @@ Result<std::string> LocalBackend::launch(const LaunchSpec& spec) {
   p.work_dir = work_dir.string();
   p.agent_pid = ::getpid();
   p.death_signal = SIGRTMAX;  // sent by no one else
+  if (spec.run_as) {
+    p.drop = true;
+    p.uid = spec.run_as->uid;
+    p.gid = spec.run_as->gid;
+    p.groups.assign(spec.run_as->groups.begin(), spec.run_as->groups.end());
+  }
   const long max_fd = ::sysconf(_SC_OPEN_MAX);
   if (max_fd > 0) p.max_fd = static_cast<int>(std::min<long>(max_fd, 65536));
 
   const fs::path log = work_dir / "output.log";
-  p.log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // Never through a link the run left there; readable by the run's user only.
+  p.log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (p.log_fd < 0) {
     return Error(ErrorCode::kInternal, "cannot open " + log.string() + ": " + errno_text(errno));
+  }
+  if (spec.run_as && ::fchown(p.log_fd, spec.run_as->uid, spec.run_as->gid) != 0) {
+    const int error = errno;
+    ::close(p.log_fd);
+    return Error(ErrorCode::kInternal, "cannot give " + log.string() + " to " + spec.run_as->name +
+                                           ": " + errno_text(error));
   }
   p.null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (p.null_fd < 0) {

@@ -17,6 +17,13 @@
 // its group (`sleep 100 &`) is SIGKILLed. A process that leaves the group
 // (setsid) is out of the backend's reach. The handle is the supervisor's pid;
 // the status a run ended with is kept and answered again by poll().
+//
+// With LaunchSpec::run_as (the agent is root), the job's process drops to
+// that user before exec (setgroups, setgid, setuid, each checked, then
+// PR_SET_NO_NEW_PRIVS; a failure ends the run with exit code 126 and a
+// message in output.log); the supervisor stays root to signal the group. The
+// run's folders and output.log are given to the user (run_user.h). The
+// environment is the allow-list of backend.h.
 #pragma once
 
 #include <memory>

@@ -30,6 +30,7 @@
 #include <system_error>
 
 #include "exec/internal/slurm_text.h"
+#include "exec/run_user.h"
 
 extern char** environ;  // NOLINT: POSIX
 
@@ -106,6 +107,7 @@ Status check_spec(const LaunchSpec& spec) {
   if (spec.job_id.empty() || !all_name_chars(spec.job_id)) {
     return bad("job id '" + spec.job_id + "' is not letters, digits, '-', '_' and '.'");
   }
+  STRAITS_TRY(check_safe_name("job id", spec.job_id));
   if (spec.attempt < 1) return bad("attempt " + std::to_string(spec.attempt) + " is not >= 1");
   if (spec.nodes < 1) return bad("nodes " + std::to_string(spec.nodes) + " is not >= 1");
   if (spec.gpus_per_node < 0) {
@@ -148,14 +150,14 @@ std::string batch_script(const LaunchSpec& spec) {
   std::string script = "#!/bin/sh\n";
   script += "# straits: job " + spec.job_id + ", attempt " + std::to_string(spec.attempt) +
             " (written by the Slurm backend)\n";
-  for (const auto& [name, value] : spec.env) {
-    script += "export " + name + "=" + shell_quote(value) + "\n";
+  // The allow-list again, whatever Slurm put in the environment: sbatch
+  // exports only these names (--export), and a login environment that the
+  // compute node may add for the run's user cannot move them.
+  if (const auto env = run_environment(spec, spec.work_dir, spec.checkpoint_dir)) {
+    for (const auto& [name, value] : *env) {
+      script += "export " + name + "=" + shell_quote(value) + "\n";
+    }
   }
-  script += "export STRAITS_JOB_ID=" + shell_quote(spec.job_id) + "\n";
-  script += "export STRAITS_ATTEMPT=" + std::to_string(spec.attempt) + "\n";
-  script += "export STRAITS_CHECKPOINT_DIR=" + shell_quote(spec.checkpoint_dir.native()) + "\n";
-  script += "export STRAITS_RESUME_FROM=" + shell_quote(spec.resume_from) + "\n";
-  script += "export STRAITS_GPUS=" + std::to_string(spec.gpus) + "\n";
   script += "cd " + shell_quote(spec.work_dir.native()) + " || exit 1\n";
   script +=
       "# A checkpoint request (scancel --full --signal=USR1) reaches every process of the job:\n"
@@ -203,6 +205,19 @@ std::vector<std::string> sbatch_argv(const LaunchSpec& spec, const SlurmOptions&
   argv.push_back("--error=" + output);
   argv.push_back("--open-mode=append");
   argv.push_back("--no-requeue");
+  // Only the allow-list's names, whose values sbatch takes from the
+  // environment the backend gives it (never the agent's own): see launch().
+  std::string names;
+  if (auto env = run_environment(spec, spec.work_dir, spec.checkpoint_dir)) {
+    for (const auto& [name, value] : *env) names += (names.empty() ? "" : ",") + name;
+  }
+  argv.push_back("--export=" + names);
+  // As root, sbatch submits the job as the run's user: Slurm runs it as that
+  // user (22.05: --uid and --gid are root's).
+  if (spec.run_as) {
+    argv.push_back("--uid=" + std::to_string(spec.run_as->uid));
+    argv.push_back("--gid=" + std::to_string(spec.run_as->gid));
+  }
   if (spec.time_limit) {
     argv.push_back("--time=" + std::to_string(time_limit_minutes(*spec.time_limit)));
   }
@@ -428,10 +443,11 @@ std::string describe(const std::vector<std::string>& argv) {
   return text;
 }
 
-// Runs argv (found on PATH) with this process's environment and stdin from
-// /dev/null; its stdout and stderr are returned. An Error when it cannot be
-// started or outlives `timeout` (then it is killed).
-Result<CommandOutput> run_command(const std::vector<std::string>& argv, Duration timeout) {
+// Runs argv (found on PATH) with `env` (nullptr: this process's environment)
+// and stdin from /dev/null; its stdout and stderr are returned. An Error when
+// it cannot be started or outlives `timeout` (then it is killed).
+Result<CommandOutput> run_command(const std::vector<std::string>& argv, Duration timeout,
+                                  char* const* env = nullptr) {
   int out_pipe[2];
   int err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
@@ -467,7 +483,8 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, Duration
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  const int spawned = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  const int spawned = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(),
+                                     env != nullptr ? env : environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0) {
@@ -591,19 +608,46 @@ class SlurmBackend final : public Backend {
     spec.work_dir = std::filesystem::absolute(spec.work_dir, error);
     if (!error) spec.checkpoint_dir = std::filesystem::absolute(spec.checkpoint_dir, error);
     if (error) return Error(ErrorCode::kInternal, "absolute path: " + error.message());
-    for (const auto& dir : {spec.work_dir, spec.checkpoint_dir, options_.script_dir}) {
-      std::filesystem::create_directories(dir, error);
-      if (error) {
-        return Error(ErrorCode::kFailedPrecondition,
-                     "cannot create " + dir.string() + ": " + error.message());
+    if (spec.run_as && !running_as_root()) {
+      return Error(ErrorCode::kFailedPrecondition, "cannot run " + spec.job_id + " as " +
+                                                       spec.run_as->name +
+                                                       ": the agent does not run as root");
+    }
+    for (const auto& dir : {spec.work_dir, spec.checkpoint_dir}) {
+      const Status prepared = prepare_run_folder(dir, spec.run_as);
+      if (!prepared) {
+        return Error(
+            ErrorCode::kFailedPrecondition,
+            "cannot prepare the run's folder " + dir.string() + ": " + prepared.error().message());
       }
     }
+    // The scripts are the agent's: sbatch reads them as root, runs cannot.
+    std::filesystem::create_directories(options_.script_dir, error);
+    if (error) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   "cannot create " + options_.script_dir.string() + ": " + error.message());
+    }
+    std::filesystem::permissions(options_.script_dir, std::filesystem::perms::owner_all, error);
     const std::string name = job_name(spec.job_id, spec.attempt);
     const std::filesystem::path script = options_.script_dir / (name + ".sh");
     STRAITS_TRY(write_file_atomically(script, batch_script(spec)));
 
+    // sbatch's own environment: the run's allow-list, for --export to take
+    // values from, and Slurm's SLURM_* (SLURM_CONF) for sbatch itself.
+    STRAITS_ASSIGN_OR_RETURN(auto allowed,
+                             run_environment(spec, spec.work_dir, spec.checkpoint_dir));
+    std::vector<std::string> env_storage;
+    for (const auto& [key, value] : allowed) env_storage.push_back(key + "=" + value);
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      if (std::string_view(*entry).starts_with("SLURM_")) env_storage.emplace_back(*entry);
+    }
+    std::vector<char*> envp;
+    for (std::string& entry : env_storage) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+
     const auto argv = sbatch_argv(spec, options_, script);
-    STRAITS_ASSIGN_OR_RETURN(CommandOutput output, run_command(argv, options_.command_timeout));
+    STRAITS_ASSIGN_OR_RETURN(CommandOutput output,
+                             run_command(argv, options_.command_timeout, envp.data()));
     std::string what = "sbatch " + name + " (" + std::to_string(spec.nodes) + " node(s)";
     if (spec.gpus_per_node > 0) {
       what += ", --gres=gpu:" + (spec.gpu_type.empty() ? "" : spec.gpu_type + ":") +
@@ -627,9 +671,7 @@ class SlurmBackend final : public Backend {
 
   Result<std::optional<std::string>> find(const std::string& job_id, std::int32_t attempt,
                                           const std::filesystem::path& work_dir) override {
-    if (job_id.empty() || !all_name_chars(job_id)) {
-      return Error(ErrorCode::kInvalidArgument, "job id '" + job_id + "' is not valid");
-    }
+    STRAITS_TRY(check_safe_name("job id", job_id));
     const std::string name = job_name(job_id, attempt);
     STRAITS_ASSIGN_OR_RETURN(CommandOutput output, run_command({"squeue", "-h", "-a", "-t", "all",
                                                                 "--name=" + name, "-o", "%i|%Z"},

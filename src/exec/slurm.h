@@ -6,7 +6,11 @@
 // slurmctld no longer keeps, when the cluster has accounting), checkpointed
 // with `scancel --full --signal=USR1`, stopped with scancel.
 //
-// The batch script exports STRAITS_* and LaunchSpec::env, cds to work_dir,
+// sbatch runs with an environment the backend builds (the allow-list of
+// backend.h and the agent's SLURM_*), with --export naming the allow-list
+// only, so that nothing of the agent's environment reaches the job; with
+// LaunchSpec::run_as (the agent is root), with --uid and --gid: Slurm runs the
+// job as that user. The batch script exports the allow-list, cds to work_dir,
 // ignores SIGUSR1 and execs /bin/sh -c COMMAND: as with the local backend, a
 // checkpoint request reaches every process of the job's batch step, and only
 // a program that installs a handler sees it (a shell's `trap ... USR1` cannot:

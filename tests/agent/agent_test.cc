@@ -822,6 +822,11 @@ class FakeServer {
 
   void start(int port = 0) {
     server_ = std::make_unique<httplib::Server>();
+    server_->Get("/v1/whoami", [this](const httplib::Request&, httplib::Response& res) {
+      res.status = 200;
+      res.set_content(json{{"id", "u-1"}, {"role", role_.load() ? "admin" : "agent"}}.dump(),
+                      "application/json");
+    });
     server_->Post("/v1/agents", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       registrations_.push_back(json::parse(req.body));
@@ -889,6 +894,7 @@ class FakeServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int port() const { return port_; }
   void refuse() { refuse_ = true; }
+  void be_admin() { role_ = true; }  // GET /v1/whoami says the token is an admin's
   void assign(json a) {
     std::lock_guard lock(mutex_);
     assignments_.push_back(std::move(a));
@@ -930,6 +936,7 @@ class FakeServer {
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> refuse_{false};
+  std::atomic<bool> role_{false};
   std::vector<json> assignments_, reports_, registrations_, heartbeats_;
   std::set<std::string> delivered_, acked_;
 };
@@ -1038,6 +1045,26 @@ TEST_F(AgentHttpTest, ARefusedRegistrationEndsTheAgentWithTheServersMessage) {
             "server " + server_.url() + ": 401 unauthenticated: bad token");
 }
 
+// A job that stole the agent's token gets as little as possible: an admin's
+// token is refused before registering, unless allowed.
+TEST_F(AgentHttpTest, AnAdminsTokenIsRefusedUnlessAllowed) {
+  server_.be_admin();
+  server_.start();
+  run_agent(agent_options(server_.url(), dir_.path(), &lines_, &lines_mutex_));
+  thread_.join();
+  ASSERT_FALSE(result_);
+  EXPECT_EQ(result_.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_NE(result_.error().message().find("the agent's token is an admin's"), std::string::npos)
+      << result_.error().message();
+  EXPECT_NE(result_.error().message().find("--allow-admin-token"), std::string::npos);
+
+  AgentOptions allowed = agent_options(server_.url(), dir_.path(), &lines_, &lines_mutex_);
+  allowed.allow_admin_token = true;
+  run_agent(std::move(allowed));
+  ASSERT_TRUE(wait_until([&] { return !server_.registrations().empty(); }, 10s)) << said();
+  EXPECT_TRUE(stop_agent());
+}
+
 TEST_F(AgentHttpTest, KeepsItsReportsInTheStateFileWhileTheServerIsAway) {
   // The state of an agent that was stopped hard: a run not ended (local:
   // gone with its agent) and a report not sent.
@@ -1134,6 +1161,8 @@ TEST(AgentCliTest, RefusesBadFlags) {
       {" --site s --backend slurm --server http://x:1 --token t --local-poll-interval 1x",
        "--local-poll-interval: "},
       {" --site s --backend local --server http://x:1 --token t --poll-wait 61", "--poll-wait"},
+      {" --site s --backend local --server http://x:1 --token t --run-as a --run-as-per-org",
+       "--run-as excludes --run-as-per-org"},
   };
   for (const Case& c : cases) {
     auto result = run_command_capturing_stderr(env + base + c.args);
@@ -1153,7 +1182,8 @@ TEST(AgentCliTest, StopsOnSigtermWithExitZero) {
       << result.out << result.err;
   EXPECT_NE(result.out.find("straits agent stopped\nexit=0\n"), std::string::npos)
       << result.out << result.err;
-  EXPECT_NE(result.err.find("server " + url + ": no answer to POST /v1/agents"), std::string::npos)
+  // The first question: who its token is.
+  EXPECT_NE(result.err.find("server " + url + ": no answer to GET /v1/whoami"), std::string::npos)
       << result.err;
   EXPECT_TRUE(fs::exists(dir.path() / "state.json"));
 }

@@ -279,7 +279,7 @@ TEST(ClientCliTest, JobSubmitListGetExplainCancel) {
   json job = json::parse(get.out);
   EXPECT_EQ(job.at("state"), "queued");
   EXPECT_EQ(job.at("spec").at("name"), "resnet");
-  EXPECT_EQ(job.at("spec").at("command"), json::array({"python train.py"}));
+  EXPECT_EQ(job.at("spec").at("command"), "python train.py");
   Outcome explain = server.run("job get j-00000001 --explain");
   ASSERT_EQ(explain.exit_code, 0) << explain.err;
   EXPECT_TRUE(has(explain.out, "j-00000001")) << explain.out;

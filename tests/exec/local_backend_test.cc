@@ -20,8 +20,10 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "exec/backend.h"
+#include "exec/run_user.h"
 #include "policy/temp_dir.h"
 
 namespace straits::exec {
@@ -136,11 +138,15 @@ class LocalBackendTest : public ::testing::Test {
       make_local_backend(LocalOptions{.kill_grace = Duration::milliseconds(300)});
 };
 
-TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndTheAgents) {
+// The environment is an allow-list: never the agent's own (its token may be there).
+TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndNotTheAgents) {
+  ::setenv("STRAITS_TEST_AGENT_SECRET", "agent-only", 1);
   LaunchSpec run = spec(
       "echo \"job=$STRAITS_JOB_ID attempt=$STRAITS_ATTEMPT gpus=$STRAITS_GPUS"
       " resume=[$STRAITS_RESUME_FROM] extra=[$EXTRA]\";"
-      " echo \"ckpt=$STRAITS_CHECKPOINT_DIR\"; echo \"cwd=$(pwd -P)\"; echo \"home=${HOME:+set}\"");
+      " echo \"ckpt=$STRAITS_CHECKPOINT_DIR\"; echo \"cwd=$(pwd -P)\"; echo \"home=$HOME\";"
+      " echo \"secret=[$STRAITS_TEST_AGENT_SECRET]\";"
+      " env | cut -d= -f1 | grep -vxE 'PWD|OLDPWD|SHLVL|_' | sort | tr '\\n' ' '");
   run.attempt = 3;
   run.gpus = 8;
   run.resume_from = "/shared/ckpt/j-00000001/attempt-2/step-20";
@@ -156,7 +162,16 @@ TEST_F(LocalBackendTest, CommandSeesTheStraitsVariablesItsOwnAndTheAgents) {
       << out;
   EXPECT_NE(out.find("cwd=" + fs::canonical(run.work_dir).string() + "\n"), std::string::npos)
       << out;
-  EXPECT_EQ(::getenv("HOME") != nullptr, out.find("home=set\n") != std::string::npos) << out;
+  ::unsetenv("STRAITS_TEST_AGENT_SECRET");
+  EXPECT_NE(out.find("home=" + fs::absolute(run.work_dir).lexically_normal().string() + "\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("secret=[]\n"), std::string::npos) << out;
+  // Besides what the shell sets itself (PWD), nothing else is there.
+  EXPECT_NE(out.find("EXTRA HOME LANG PATH STRAITS_ATTEMPT STRAITS_CHECKPOINT_DIR STRAITS_GPUS "
+                     "STRAITS_JOB_ID STRAITS_RESUME_FROM TZ "),
+            std::string::npos)
+      << out;
   EXPECT_TRUE(fs::is_directory(run.checkpoint_dir));
 
   LaunchSpec fresh = spec("echo \"resume=[$STRAITS_RESUME_FROM]\"", "fresh");
@@ -502,6 +517,68 @@ TEST_F(LatestCheckpointTest, EmptyOrUnreadableLatestIsAnError) {
   ASSERT_FALSE(directory);
   EXPECT_EQ(directory.error().message(),
             "cannot read " + (dir_.path() / "latest").string() + ": not a regular file");
+}
+
+// A run owns its folders and may leave links there to files only the agent
+// can read (its token): the agent reads neither `latest` nor output.log
+// through a link.
+TEST_F(LatestCheckpointTest, ALinkLeftByTheRunIsNotFollowed) {
+  const fs::path secret = dir_.write("agent-only/token", "st_secret\n");
+  fs::create_symlink(secret, dir_.path() / "latest");
+  auto latest = read_latest_checkpoint(dir_.path());
+  ASSERT_FALSE(latest);
+  EXPECT_EQ(latest.error().message(),
+            "cannot read " + (dir_.path() / "latest").string() + ": not a regular file");
+  fs::create_symlink(secret, dir_.path() / "output.log");
+  EXPECT_EQ(read_output(dir_.path(), 0, 1024), "");
+  EXPECT_EQ(output_tail(dir_.path(), 1024), "");
+}
+
+// Ids from the server become folder names: only safe ones pass.
+TEST(SafeNameTest, RefusesWhatWouldBeAPathAnOptionOrControlText) {
+  for (const std::string& good :
+       std::vector<std::string>{"j-00000003", "a", "J_1.x", std::string(128, 'j')}) {
+    EXPECT_TRUE(check_safe_name("job id", good)) << good;
+  }
+  for (const std::string& bad : std::vector<std::string>{
+           "", "..", ".", "../x", "a/b", "-rf", ".hidden", "j 1", "j\n", std::string("j\0x", 3),
+           std::string(129, 'j'), "j\x7f", "\xc3\xa9"}) {
+    const Status checked = check_safe_name("job id", bad);
+    ASSERT_FALSE(checked) << bad;
+    EXPECT_EQ(checked.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(checked.error().message().rfind("job id '", 0), 0u) << checked.error().message();
+  }
+  EXPECT_EQ(check_safe_name("job id", std::string("j\0x", 3)).error().message(),
+            "job id 'j\\x00x' holds a character other than letters, digits, '.', '_' and '-'");
+}
+
+// One Unix user per org: a valid user name (at most 32 characters), never shared by two orgs.
+TEST(RunUserTest, OrgUserNamesAreValidAndDistinct) {
+  EXPECT_EQ(org_run_user("hanshan-sg"), "st-hanshan-sg");
+  const std::string upper = org_run_user("Hanshan-SG");
+  const std::string underscore = org_run_user("hanshan_sg");
+  const std::string long_id = org_run_user(std::string(40, 'a'));
+  const std::string long_other = org_run_user(std::string(39, 'a') + "b");
+  for (const std::string& name : {upper, underscore, long_id, long_other}) {
+    EXPECT_LE(name.size(), 32u) << name;
+    EXPECT_EQ(name.rfind("st-", 0), 0u) << name;
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-"), std::string::npos)
+        << name;
+  }
+  EXPECT_NE(upper, "st-hanshan-sg");
+  EXPECT_NE(underscore, "st-hanshan-sg");
+  EXPECT_NE(upper, underscore);
+  EXPECT_NE(long_id, long_other);
+  EXPECT_EQ(org_run_user("hanshan_sg"), underscore);  // the same org, the same user
+}
+
+TEST(RunUserTest, RootIsNeverARunUser) {
+  auto root = find_run_user("root");
+  ASSERT_FALSE(root);
+  EXPECT_EQ(root.error().code(), ErrorCode::kInvalidArgument);
+  auto missing = find_run_user("straits-no-such-user");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
 TEST(RunStateTest, NamesAreTheOutcomesOfTheProtocol) {

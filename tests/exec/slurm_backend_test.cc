@@ -6,6 +6,7 @@
 // slurm_cluster), cancel what they started and bring back what they broke.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,6 +22,7 @@
 
 #include "exec/backend.h"
 #include "exec/internal/slurm_text.h"
+#include "exec/run_user.h"
 #include "exec/slurm.h"
 
 namespace straits::exec {
@@ -210,6 +212,9 @@ TEST(SlurmText, SbatchArguments) {
       "--error=/runs/100%%/j-3/output.log",
       "--open-mode=append",
       "--no-requeue",
+      // The allow-list's names only: sbatch forwards nothing else of its environment.
+      "--export=HOME,LANG,PATH,STRAITS_ATTEMPT,STRAITS_CHECKPOINT_DIR,STRAITS_GPUS,STRAITS_JOB_ID,"
+      "STRAITS_RESUME_FROM,TZ",
       "--time=61",
       "--partition=gpu",
       "--account=lab",
@@ -241,6 +246,8 @@ TEST(SlurmText, RefusesSpecsSbatchCannotTakeSafely) {
   };
   EXPECT_FALSE(with([](LaunchSpec& s) { s.job_id = "j 1"; }));
   EXPECT_FALSE(with([](LaunchSpec& s) { s.job_id = "j,1"; }));
+  EXPECT_FALSE(with([](LaunchSpec& s) { s.job_id = ".."; }));  // a path, were it one
+  EXPECT_FALSE(with([](LaunchSpec& s) { s.job_id = "-j"; }));  // an option, were it one
   EXPECT_FALSE(with([](LaunchSpec& s) { s.gpu_type = "h100:2"; }));
   EXPECT_FALSE(with([](LaunchSpec& s) { s.nodes = 0; }));
   EXPECT_FALSE(with([](LaunchSpec& s) { s.attempt = 0; }));
@@ -399,6 +406,44 @@ TEST_F(SlurmBackendTest, OneNodeOfEightGpusSeesItsEnvironmentAndSucceeds) {
   EXPECT_NE(output.find("tricky=it's a \"$HOME\"|\n"), std::string::npos) << output;
   EXPECT_NE(output.find("pwd=" + s.work_dir.string() + "\n"), std::string::npos) << output;
   EXPECT_NE(output.find("to-stderr\n"), std::string::npos) << output;
+}
+
+// As root, the run executes as the run user (sbatch --uid/--gid) and sees the allow-list of
+// backend.h, never the agent's environment (sbatch --export with the allowed names only).
+TEST_F(SlurmBackendTest, RunsAsTheRunUserWithoutTheAgentsEnvironment) {
+  if (::geteuid() != 0) GTEST_SKIP() << "runs as another user: needs root (CI is)";
+  auto user = ensure_run_user(std::string(kDefaultRunUser));
+  ASSERT_TRUE(user) << user.error().to_string();
+  fs::permissions(dir_, fs::perms(0711));  // mkdtemp's 0700: runs pass through to their folder
+  ::setenv("STRAITS_TEST_AGENT_SECRET", "agent-only", 1);
+  LaunchSpec s = spec(
+      "echo \"uid=$(id -u) gid=$(id -g)\"; echo \"home=$HOME\"; echo \"path=$PATH\"; "
+      "echo \"secret=[$STRAITS_TEST_AGENT_SECRET]\"; echo \"job=$STRAITS_JOB_ID\"; "
+      "echo \"names: $(env | cut -d= -f1 | grep -v '^SLURM' | sort | tr '\\n' ' ')\"");
+  s.checkpoint_dir = dir_ / "checkpoints" / s.job_id;
+  s.run_as = *user;
+  const std::string handle = launch(s);
+  ::unsetenv("STRAITS_TEST_AGENT_SECRET");
+  ASSERT_FALSE(handle.empty());
+  const RunStatus status = wait_final(handle, 60s);
+  const std::string output = read_output(s.work_dir, 0, 1 << 20);
+  EXPECT_EQ(status.state, RunState::kSucceeded) << describe(status) << "\n" << output;
+  EXPECT_NE(
+      output.find("uid=" + std::to_string(user->uid) + " gid=" + std::to_string(user->gid) + "\n"),
+      std::string::npos)
+      << output;
+  EXPECT_NE(output.find("home=" + s.work_dir.string() + "\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("path=/usr/local/bin:/usr/bin:/bin\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("secret=[]\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("job=" + s.job_id + "\n"), std::string::npos) << output;
+  EXPECT_EQ(output.find("STRAITS_TEST_AGENT_SECRET"), std::string::npos) << output;
+  // The run's folders are the run user's alone.
+  for (const fs::path& folder : {s.work_dir, s.checkpoint_dir}) {
+    struct stat info {};
+    ASSERT_EQ(::stat(folder.c_str(), &info), 0) << folder;
+    EXPECT_EQ(info.st_uid, user->uid) << folder;
+    EXPECT_EQ(info.st_mode & 07777, 0700u) << folder;
+  }
 }
 
 TEST_F(SlurmBackendTest, SixteenGpusOverTwoNodes) {

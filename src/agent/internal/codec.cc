@@ -204,6 +204,7 @@ Result<std::vector<Assignment>> parse_assignments(std::string_view body) {
                    "an assignment without id, kind, job or attempt: " + dump(item));
     }
     a.attempt = *attempt;
+    a.org = text_of(item, "org");
     a.site = text_of(item, "site");
     a.pool = text_of(item, "pool");
     a.chip = text_of(item, "chip");
@@ -220,6 +221,15 @@ Result<std::vector<Assignment>> parse_assignments(std::string_view body) {
     out.push_back(std::move(a));
   }
   return out;
+}
+
+Result<std::string> parse_whoami_role(std::string_view body) {
+  STRAITS_ASSIGN_OR_RETURN(json j, parse_object(body, "GET /v1/whoami's answer"));
+  std::string role = text_of(j, "role");
+  if (role.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "GET /v1/whoami's answer names no role: " + dump(j));
+  }
+  return role;
 }
 
 Result<std::vector<ReportResult>> parse_report_results(std::string_view body) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "exec/run_user.h"
+
 namespace straits::agent::internal {
 namespace {
 
@@ -54,6 +56,26 @@ constexpr std::size_t kMaxDetail = 4000;
 constexpr std::size_t kMaxNote = 1000;
 
 }  // namespace
+
+std::string assignment_problem(const Assignment& a) {
+  if (const Status job = exec::check_safe_name("job id", a.job); !job) {
+    return job.error().message();
+  }
+  // The assignment id ("JOB/ATTEMPT/KIND") is only kept in state.json, never a
+  // path: bounded, and no control characters (NUL included).
+  if (a.id.size() > 300 || std::any_of(a.id.begin(), a.id.end(), [](char c) {
+        return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f;
+      })) {
+    return "assignment id of " + std::to_string(a.id.size()) +
+           " bytes is longer than 300 or holds control characters";
+  }
+  if (a.attempt < 1) return "attempt " + std::to_string(a.attempt) + " is not >= 1";
+  if (!a.org.empty()) {
+    const Status checked = exec::check_safe_name("org id", a.org);
+    if (!checked) return checked.error().message();
+  }
+  return "";
+}
 
 std::string gres_type(const std::string& chip,
                       const std::map<std::string, std::string>& overrides) {
@@ -137,6 +159,10 @@ void Core::handle(const std::vector<Assignment>& assignments, SteadyTime receive
     const bool waiting = std::any_of(deferred_.begin(), deferred_.end(),
                                      [&a](const auto& d) { return d.first.id == a.id; });
     if (waiting) continue;
+    if (const std::string why = assignment_problem(a); !why.empty()) {
+      refuse(a, why);
+      continue;
+    }
     if (a.kind == "start") {
       start(a, received);
     } else if (a.kind == "checkpoint") {
@@ -149,6 +175,44 @@ void Core::handle(const std::vector<Assignment>& assignments, SteadyTime receive
       ack(a);
     }
   }
+}
+
+void Core::refuse(const Assignment& a, const std::string& why) {
+  say("assignment refused, not acted on: " + why);
+  state_.done.insert(a.id);
+  changed_ = true;
+  if (a.kind != "start") {
+    ack(a);
+    return;
+  }
+  // The server waits for the start to be answered: started (no handle), then exited.
+  Report started;
+  started.job = a.job;
+  started.attempt = a.attempt;
+  started.event = "started";
+  started.assignment = a.id;
+  queue(std::move(started));
+  Report r;
+  r.job = a.job;
+  r.attempt = a.attempt;
+  r.event = "exited";
+  r.outcome = "failed";
+  r.detail = "refused by the agent: " + why;
+  queue(std::move(r));
+}
+
+Result<std::optional<exec::RunUser>> Core::run_user_for(const std::string& org) {
+  if (options_.run_as_per_org) {
+    if (org.empty()) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   "the server names no org for the job, and runs execute as their org's user");
+    }
+    STRAITS_ASSIGN_OR_RETURN(exec::RunUser user, exec::ensure_run_user(exec::org_run_user(org)));
+    return std::optional<exec::RunUser>(std::move(user));
+  }
+  if (options_.run_as.empty()) return std::optional<exec::RunUser>();
+  STRAITS_ASSIGN_OR_RETURN(exec::RunUser user, exec::find_run_user(options_.run_as));
+  return std::optional<exec::RunUser>(std::move(user));
 }
 
 void Core::start(const Assignment& a, SteadyTime received) {
@@ -208,8 +272,12 @@ void Core::start(const Assignment& a, SteadyTime received) {
   } else if (run.must_leave && *run.must_leave - chrono_of(options_.kill_grace) <= now) {
     end_now("cancelled", "not started: its placement ends before it could run");
     say("start " + describe(run) + ": not started, its placement ends now");
+  } else if (auto user = run_user_for(a.org); !user) {
+    end_now("failed", "cannot start: " + user.error().message());
+    say("start " + describe(run) + " failed: " + user.error().message());
   } else {
     exec::LaunchSpec spec;
+    spec.run_as = *user;
     spec.job_id = a.job;
     spec.attempt = a.attempt;
     spec.command = a.command;

@@ -44,7 +44,17 @@ struct CoreOptions {
   // An ended run whose reports the server took is forgotten this long after
   // its end (the state file stays small); its assignment ids are kept.
   Duration forget_ended_after = Duration::hours(1);
+  // Who runs the jobs: run_as_per_org: the user exec::org_run_user(org),
+  // created when missing; else run_as: this user ("" for the agent's own).
+  std::string run_as;
+  bool run_as_per_org = false;
 };
+
+// Why an assignment from the server cannot be acted on ("" when it can):
+// its ids become folder names and backend arguments, so they are checked
+// first (exec::check_safe_name: no '/', no "..", no NUL, no control
+// characters, at most 128 characters), and the attempt is positive.
+std::string assignment_problem(const Assignment& a);
 
 // The Slurm gres type of a chip: an override, else the id up to its first
 // '-' ("h100-sxm" -> "h100", "h800" -> "h800").
@@ -92,6 +102,11 @@ class Core {
 
  private:
   void start(const Assignment& a, SteadyTime received);
+  // An assignment whose ids are unsafe: acknowledged, never acted on; a
+  // start is reported failed with `why`.
+  void refuse(const Assignment& a, const std::string& why);
+  // The user a job of `org` runs as (nullopt: the agent's own).
+  Result<std::optional<exec::RunUser>> run_user_for(const std::string& org);
   void checkpoint(const Assignment& a, SteadyTime received);
   void stop(const Assignment& a);
   // For an assignment about a run the agent does not have running: ack it

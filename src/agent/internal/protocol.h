@@ -31,6 +31,7 @@ struct Assignment {
   std::string job;
   std::int32_t attempt = 0;
   // start
+  std::string org;  // the job's org: its run user under --run-as-per-org ("" from older servers)
   std::string site, pool, chip, command, resume_from;
   std::int32_t gpus = 1, nodes = 1, gpus_per_node = 1;
   std::optional<std::int64_t> time_limit_seconds;     // null: no limit of its own
@@ -86,6 +87,10 @@ std::string report_json(const Report& report);
 Result<AgentInfo> parse_agent(std::string_view body);
 Result<std::vector<Assignment>> parse_assignments(std::string_view body);
 Result<std::vector<ReportResult>> parse_report_results(std::string_view body);
+
+// The role of GET /v1/whoami's answer ("admin", "agent", ...).
+// Errors: kInvalidArgument when the answer has none.
+Result<std::string> parse_whoami_role(std::string_view body);
 
 // An error answer of the server as "401 unauthenticated: MESSAGE (field F)",
 // from {"error": {code, message, field}}; the start of the body otherwise.

@@ -3,6 +3,7 @@
 #include "agent/internal/state.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
   const std::filesystem::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("create", tmp, errno);
+  ::fchmod(fd, 0600);  // an older temporary file keeps its mode through O_TRUNC
   if (!write_all(fd, text) || ::fsync(fd) != 0) {
     const int err = errno;
     ::close(fd);

@@ -99,6 +99,7 @@ std::vector<json> outstanding(const World& world, const AgentEntry& agent, Insta
                 {"kind", "start"},
                 {"job", id},
                 {"attempt", attempt},
+                {"org", e.record.org},  // the agent may run each org's jobs as its own user
                 {"site", pool->site.str()},
                 {"pool", pool->id.str()},
                 {"chip", pool->chip.str()},

@@ -97,8 +97,8 @@ json read_spec(const Call& call, const World& world, std::size_t max_items, std:
   if (f.has("command")) {
     const json& command = f.raw()["command"];
     if (command.is_string()) {
-      spec["command"] =
-          json::array({*f.text("command", false, kMaxCommandBytes, TextKind::kProse)});
+      // A string stays one: it is shell; a list never is, even of one element.
+      spec["command"] = *f.text("command", false, kMaxCommandBytes, TextKind::kProse);
     } else if (auto args = f.texts("command", kMaxCommandBytes, TextKind::kProse, kMaxArguments)) {
       if (args->empty()) bad_field("command", "'command' must not be empty");
       std::size_t bytes = 0;

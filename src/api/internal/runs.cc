@@ -95,9 +95,10 @@ std::string requeue_or_fail(World& world, JobEntry& e, store::Batch& batch, Inst
 
 std::string shell_command(const json& spec) {
   auto it = spec.find("command");
+  // A string is a shell command as written; a list is argv, every element
+  // quoted, however many there are (["a; b"] runs the program "a; b").
+  if (it != spec.end() && it->is_string()) return it->get<std::string>();
   if (it == spec.end() || !it->is_array() || it->empty()) return "";
-  // One string is a shell command as written; several are argv, quoted.
-  if (it->size() == 1) return (*it)[0].get<std::string>();
   std::string out;
   for (const json& arg : *it) {
     std::string quoted = "'";

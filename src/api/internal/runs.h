@@ -37,7 +37,8 @@ void back_to_queue(JobEntry& e);
 std::string requeue_or_fail(World& world, JobEntry& e, store::Batch& batch, Instant now,
                             const ServerOptions& options, const std::string& why);
 
-// The job's command as one /bin/sh string ("" when it has none).
+// The job's command as one /bin/sh string ("" when it has none): a string as
+// it is, a list as its elements each single-quoted.
 std::string shell_command(const json& spec);
 
 // Marks agents not heard from for options.agent_lost_after as lost and
