@@ -5,6 +5,9 @@
 #
 #   bench/api/run.sh [STRAITS_BINARY]      (default build/straits)
 #   DURATION=10s CONNECTIONS=32 THREADS=32 bench/api/run.sh
+#   SERVE_FLAGS="--io-threads 2" bench/api/run.sh    (more flags for `straits serve`)
+#
+# The server's default --rate-limit is far above what one wrk token sends here.
 #
 # Prints, per case: requests/s, p50 and p99 latency, and error answers; and
 # checks after a restart that the store holds every acknowledged submission.
@@ -23,7 +26,7 @@ trap cleanup EXIT
 
 start_server() {
   "$straits" serve --listen 127.0.0.1:0 --store "sqlite:$dir/bench.db" --schedule-interval 0 \
-    --threads "$server_threads" --quiet >"$dir/out" 2>"$dir/err" &
+    --threads "$server_threads" --quiet ${SERVE_FLAGS:-} >"$dir/out" 2>"$dir/err" &
   server=$!
   for _ in $(seq 100); do
     grep -q "serving on" "$dir/out" 2>/dev/null && break

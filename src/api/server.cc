@@ -1,10 +1,5 @@
 #include "api/server.h"
 
-#include <httplib.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -13,6 +8,7 @@
 
 #include "api/internal/auth.h"
 #include "api/internal/capacity.h"
+#include "api/internal/http_server.h"
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
 #include "api/internal/scheduling.h"
@@ -27,6 +23,12 @@ namespace straits::api {
 using namespace internal;
 
 namespace {
+
+// GET handlers run on the worker pool, as changes do, not on the I/O threads: measured with
+// bench/api/run.sh (docs/benchmarks.md), running reads on the two I/O threads gave no more
+// GETs a second on 2 cores, and a read that waits for the world's lock (the writer applying
+// a large change, a catalog rebuild) would stall every connection of its I/O thread.
+constexpr bool kReadsOnIoThreads = false;
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -130,11 +132,9 @@ struct Server::Impl {
   std::unique_ptr<Context> context;
   std::vector<Route> routes;
   std::vector<std::regex> route_paths;  // routes[i]'s pattern, {param} as a group
-  httplib::Server http;
+  std::unique_ptr<HttpServer> http;
   std::optional<std::string> bootstrap;
   LoadedKey signing;  // signs the audit chain's heads (issue 15)
-  int bound_port = 0;
-  int listen_socket = -1;
   std::atomic<bool> stopped{false};
 
   Impl(ServerOptions o, const Clock& c) : options(std::move(o)), clock(c) {}
@@ -193,7 +193,13 @@ struct Server::Impl {
                 std::map<std::string, std::string> params, const json& body) {
     for (Route& r : routes) {
       if (r.method != method || r.pattern != pattern) continue;
-      Call call{method, pattern, std::move(params), {}, body.dump(), who, clock.now()};
+      Call call;
+      call.method = method;
+      call.path = pattern;
+      call.params = std::move(params);
+      call.body = body.dump();
+      call.who = who;
+      call.now = clock.now();
       try {
         return r.handler(*context, call);
       } catch (const HttpError& e) {
@@ -204,12 +210,17 @@ struct Server::Impl {
   }
 
   // Answers one request for `route`; path parameters in pattern order.
+  // A handler that asks to be run again later (a long-poll with nothing to say yet) sets
+  // `park`: nothing is counted or logged until it answers.
   Reply answer(const Route& route, const std::string& path,
                const std::vector<std::string>& path_params,
                std::multimap<std::string, std::string> query, std::string body,
-               const std::string& authorization) {
+               const std::string& authorization, std::chrono::steady_clock::time_point arrived,
+               std::optional<Call::Park>& park) {
     const auto started = std::chrono::steady_clock::now();
+    park.reset();
     Call call;
+    call.arrived = arrived;
     call.method = route.method;
     call.path = path;
     std::size_t param = 0;
@@ -230,6 +241,10 @@ struct Server::Impl {
       // No change takes query parameters: one given is a mistake, not ignored.
       if (route.method != "GET") check_query(call, {});
       out = route.handler(*context, call);
+      if (call.park) {
+        park = call.park;
+        return out;
+      }
     } catch (const HttpError& e) {
       out = {e.status, error_body(e)};
     } catch (const std::exception& e) {
@@ -255,77 +270,110 @@ struct Server::Impl {
     return out;
   }
 
-  void dispatch(const Route& route, const httplib::Request& req, httplib::Response& res) {
-    std::vector<std::string> params;
-    for (std::size_t i = 1; i < req.matches.size(); ++i) params.push_back(req.matches[i].str());
-    std::multimap<std::string, std::string> query(req.params.begin(), req.params.end());
-    Reply out = answer(route, req.path, params, std::move(query), req.body,
-                       req.get_header_value("Authorization"));
-    res.status = out.status;
-    const bool text = route.pattern == "/metrics";
-    res.set_content(std::move(out.body),
-                    text ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
-  }
-
   void install_routes() {
     for (const Route& route : routes) {
-      std::string pattern =
-          std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "([^/]+)");
-      route_paths.emplace_back(pattern);
-      auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
-        dispatch(route, req, res);
-      };
-      if (route.method == "GET") http.Get(pattern, handler);
-      if (route.method == "POST") http.Post(pattern, handler);
-      if (route.method == "PATCH") http.Patch(pattern, handler);
+      route_paths.emplace_back(
+          std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "([^/]+)"));
     }
-    // What no route answers: 404, or 405 when the path exists for another method.
-    auto unmatched = [this](const httplib::Request& req, httplib::Response& res) {
+  }
+
+  // The route `method` `path` names (its index), with its path parameters; -1 when none.
+  int find_route(const std::string& method, const std::string& path,
+                 std::vector<std::string>& params) const {
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      std::smatch match;
+      if (routes[i].method != method || !std::regex_match(path, match, route_paths[i])) continue;
+      params.clear();
+      for (std::size_t m = 1; m < match.size(); ++m) params.push_back(match[m].str());
+      return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  // What the HTTP server answers: the route, or 404, or 405 when the path exists for
+  // another method; /metrics as Prometheus text.
+  HttpAnswer serve(const HttpRequest& request) {
+    const std::size_t mark = request.target.find('?');
+    const std::string path = percent_decode(request.target.substr(0, mark), false);
+    std::multimap<std::string, std::string> query;
+    if (mark != std::string::npos) query = parse_query(request.target.substr(mark + 1), true);
+    HttpAnswer out;
+    std::vector<std::string> params;
+    const int index = find_route(request.method, path, params);
+    if (index < 0) {
       std::string allowed;
-      for (const Route& route : routes) {
-        std::regex re(std::regex_replace(route.pattern, std::regex("\\{[a-z_]+\\}"), "[^/]+"));
-        if (std::regex_match(req.path, re)) allowed += (allowed.empty() ? "" : ", ") + route.method;
+      for (std::size_t i = 0; i < routes.size(); ++i) {
+        std::vector<std::string> ignored;
+        if (find_route(routes[i].method, path, ignored) == static_cast<int>(i)) {
+          allowed += (allowed.empty() ? "" : ", ") + routes[i].method;
+        }
       }
       if (allowed.empty()) {
-        res.status = 404;
-        res.set_content(error_body({404, "not_found", "no route " + req.path, "", nullptr}),
-                        "application/json");
+        out.status = 404;
+        out.body = error_body({404, "not_found", "no route " + path, "", nullptr});
       } else {
-        res.status = 405;
-        res.set_header("Allow", allowed);
-        res.set_content(error_body({405, "method_not_allowed",
-                                    req.method + " is not allowed on " + req.path +
-                                        " (allowed: " + allowed + ")",
-                                    "", nullptr}),
-                        "application/json");
+        out.status = 405;
+        out.headers.emplace_back("Allow", allowed);
+        out.body = error_body(
+            {405, "method_not_allowed",
+             request.method + " is not allowed on " + path + " (allowed: " + allowed + ")", "",
+             nullptr});
       }
+      return out;
+    }
+    const Route& route = routes[static_cast<std::size_t>(index)];
+    std::optional<Call::Park> park;
+    Reply reply = answer(route, path, params, std::move(query), request.body, request.authorization,
+                         request.arrived, park);
+    if (park) {
+      out.park = HttpAnswer::Park{park->until, park->generation};
+      return out;
+    }
+    out.status = reply.status;
+    out.body = std::move(reply.body);
+    if (route.pattern == "/metrics") out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return out;
+  }
+
+  // %XX escapes (and '+' as a space in query strings), as clients encode them.
+  static std::string percent_decode(const std::string& text, bool plus_is_space) {
+    std::string out;
+    out.reserve(text.size());
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
     };
-    http.Get(".*", unmatched);
-    http.Post(".*", unmatched);
-    http.Patch(".*", unmatched);
-    http.Put(".*", unmatched);
-    http.Delete(".*", unmatched);
-    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      if (res.status == 413) {
-        res.set_content(error_body({413, "payload_too_large",
-                                    "the body is larger than " +
-                                        std::to_string(options.max_body_bytes) + " bytes",
-                                    "", nullptr}),
-                        "application/json");
-      } else if (res.status >= 400) {
-        res.set_content(
-            error_body({res.status, "bad_request",
-                        "the request " + req.method + " " + req.path + " could not be read", "",
-                        nullptr}),
-            "application/json");
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+        out += static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+        i += 2;
+      } else if (plus_is_space && text[i] == '+') {
+        out += ' ';
+      } else {
+        out += text[i];
       }
-    });
-    http.set_payload_max_length(options.max_body_bytes);
-    http.set_keep_alive_max_count(100'000);
-    http.set_keep_alive_timeout(5);
-    const int threads = std::max(1, options.threads);
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    }
+    return out;
+  }
+
+  static std::multimap<std::string, std::string> parse_query(const std::string& text, bool decode) {
+    std::multimap<std::string, std::string> query;
+    std::istringstream pairs(text);
+    std::string pair;
+    while (std::getline(pairs, pair, '&')) {
+      if (pair.empty() && decode) continue;
+      const std::size_t eq = pair.find('=');
+      std::string key = pair.substr(0, eq);
+      std::string value = eq == std::string::npos ? "" : pair.substr(eq + 1);
+      if (decode) {
+        key = percent_decode(key, true);
+        value = percent_decode(value, true);
+      }
+      query.emplace(std::move(key), std::move(value));
+    }
+    return query;
   }
 
   Status seed(const std::filesystem::path& file) {
@@ -405,6 +453,7 @@ Server::~Server() {
   stop();
   if (impl_->loop) impl_->loop->stop();
   if (impl_->writer) impl_->writer->stop();
+  impl_->world.changed.on_notify(nullptr);  // the HTTP server goes before the world
 }
 
 Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Clock& clock) {
@@ -527,6 +576,25 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
     if (r.pattern == "/metrics") r.authenticated = !s.options.metrics_public;  // issue 15
   }
   s.install_routes();
+  HttpServerOptions http;
+  http.host = s.options.host;
+  http.port = s.options.port;
+  http.io_threads = s.options.io_threads;
+  http.worker_threads = s.options.threads;
+  http.max_body_bytes = s.options.max_body_bytes;
+  http.request_timeout =
+      std::chrono::milliseconds(s.options.request_timeout.count_microseconds() / 1000);
+  http.idle_timeout = std::chrono::milliseconds(s.options.idle_timeout.count_microseconds() / 1000);
+  http.max_connections = s.options.max_connections;
+  http.rate_limit = s.options.rate_limit;
+  http.rate_burst = s.options.rate_burst;
+  http.tls_cert = s.options.tls_cert;
+  http.tls_key = s.options.tls_key;
+  http.reads_on_io_threads = kReadsOnIoThreads;
+  s.http = std::make_unique<HttpServer>(
+      std::move(http), [&s](const HttpRequest& request) { return s.serve(request); },
+      [&s] { return s.world.changed.generation(); });
+  s.world.changed.on_notify([&s] { s.http->changed(); });
   if (empty && s.options.seed) STRAITS_TRY(s.seed(*s.options.seed));
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -544,37 +612,11 @@ bool Server::signing_key_created() const {
 }
 
 Status Server::listen() {
-  // httplib listens with a backlog of 5: a burst of new connections (many
-  // clients at once, a load test) would overflow it and be dropped. Keep
-  // the socket to listen again with a deeper queue once it is bound.
-  impl_->http.set_socket_options([this](socket_t sock) {
-    httplib::default_socket_options(sock);
-    // Answers are small and written in pieces (headers, body): without
-    // TCP_NODELAY, Nagle and delayed ACKs hold each one about 40 ms. The
-    // connections accepted inherit it from the listening socket.
-    int one = 1;
-    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    impl_->listen_socket = sock;
-  });
-  if (impl_->options.port == 0) {
-    impl_->bound_port = impl_->http.bind_to_any_port(impl_->options.host);
-    if (impl_->bound_port < 0) {
-      return Error(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.host);
-    }
-  } else {
-    if (!impl_->http.bind_to_port(impl_->options.host, impl_->options.port)) {
-      return Error(ErrorCode::kUnavailable, "cannot listen on " + impl_->options.host + ":" +
-                                                std::to_string(impl_->options.port) +
-                                                " (in use, or not an address here)");
-    }
-    impl_->bound_port = impl_->options.port;
-  }
-  if (impl_->listen_socket >= 0) ::listen(impl_->listen_socket, 4096);
-  return ok();
+  return impl_->http->listen();
 }
 
 int Server::port() const {
-  return impl_->bound_port;
+  return impl_->http->port();
 }
 
 void Server::run() {
@@ -587,10 +629,11 @@ void Server::run() {
   }
   s.log({{"level", "info"},
          {"msg", "listening"},
-         {"url", "http://" + s.options.host + ":" + std::to_string(s.bound_port)},
+         {"url", std::string(s.options.tls_cert.empty() ? "http" : "https") + "://" +
+                     s.options.host + ":" + std::to_string(s.http->port())},
          {"store", store::describe(s.options.store)}});
-  if (!s.stopped) s.http.listen_after_bind();
-  // Stopped: requests in flight have been answered (httplib joins its pool).
+  if (!s.stopped) s.http->run();
+  // Stopped: parked long-polls and requests in flight have been answered.
   s.loop->stop();
   s.writer->stop();
   s.log({{"level", "info"}, {"msg", "stopped"}});
@@ -599,7 +642,7 @@ void Server::run() {
 void Server::stop() {
   impl_->stopped = true;
   impl_->world.changed.notify();  // long-polling agents answer now
-  impl_->http.stop();
+  impl_->http->stop();
 }
 
 Result<Server::PassSummary> Server::schedule_now() {
@@ -611,24 +654,22 @@ Server::Response Server::handle(const std::string& method, const std::string& ta
   Impl& s = *impl_;
   const std::size_t mark = target.find('?');
   const std::string path = target.substr(0, mark);
-  std::multimap<std::string, std::string> query;
-  if (mark != std::string::npos) {
-    std::istringstream pairs(target.substr(mark + 1));
-    std::string pair;
-    while (std::getline(pairs, pair, '&')) {
-      const std::size_t eq = pair.find('=');
-      query.emplace(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
-    }
+  std::vector<std::string> params;
+  const int index = s.find_route(method, path, params);
+  if (index < 0) {
+    return {404, error_body({404, "not_found", "no route " + method + " " + path, "", nullptr})};
   }
-  for (std::size_t i = 0; i < s.routes.size(); ++i) {
-    std::smatch match;
-    if (s.routes[i].method != method || !std::regex_match(path, match, s.route_paths[i])) continue;
-    std::vector<std::string> params;
-    for (std::size_t m = 1; m < match.size(); ++m) params.push_back(match[m].str());
-    Reply out = s.answer(s.routes[i], path, params, std::move(query), body, authorization);
-    return {out.status, std::move(out.body)};
+  const Route& route = s.routes[static_cast<std::size_t>(index)];
+  const auto arrived = std::chrono::steady_clock::now();
+  // Synchronous: a parked request (a long-poll) waits here on the change signal.
+  for (;;) {
+    std::multimap<std::string, std::string> query;
+    if (mark != std::string::npos) query = Impl::parse_query(target.substr(mark + 1), false);
+    std::optional<Call::Park> park;
+    Reply out = s.answer(route, path, params, std::move(query), body, authorization, arrived, park);
+    if (!park) return {out.status, std::move(out.body)};
+    s.world.changed.wait(park->generation, park->until);
   }
-  return {404, error_body({404, "not_found", "no route " + method + " " + path, "", nullptr})};
 }
 
 std::vector<std::string> Server::routes() {

@@ -54,10 +54,25 @@ struct ServerOptions {
   Duration min_pass_gap = Duration::milliseconds(50);
   std::size_t max_body_bytes = 1 << 20;  // larger bodies: 413
   std::size_t max_items = 1000;          // list sizes in a body, page sizes
-  // HTTP worker threads: each serves one connection at a time (keep-alive
-  // holds it), and concurrent submissions share a commit, so more threads
-  // than cores pay off.
+  // The HTTP front door (docs/operations.md). Connections are served by
+  // `io_threads` running the event loop: an idle or slow connection holds no
+  // thread. Handlers run on `threads` workers: a change waits there for its
+  // durable commit, and concurrent submissions share a commit, so more
+  // workers than cores pay off. Long-polls are parked, holding no worker.
   int threads = 32;
+  int io_threads = 2;
+  // Headers and body of one request as a whole, from its first byte; a
+  // kept-alive connection waiting for its next request; writing an answer
+  // has `request_timeout` too.
+  Duration request_timeout = Duration::seconds(10);
+  Duration idle_timeout = Duration::seconds(5);
+  std::size_t max_connections = 10'000;  // past it, new ones are closed at once
+  // Requests a second per bearer token (per client address without one),
+  // with bursts of `rate_burst`; past it 429 with Retry-After. 0: no limit.
+  double rate_limit = 100'000;
+  double rate_burst = 100'000;
+  // Both set: HTTPS only (PEM files: the certificate chain, the private key).
+  std::filesystem::path tls_cert, tls_key;
   // Site agents (docs/agents.md): how often they heartbeat; when one not
   // heard from is lost (its jobs are queued again from their checkpoints);
   // how long after a run's window closed the server waits for its agent to

@@ -37,6 +37,14 @@ struct ServeOptions {
   std::size_t max_body = 1 << 20;
   std::size_t max_queued_per_org = 10'000;
   std::size_t max_jobs_per_pass = 1000;
+  // The front door's transport (docs/operations.md).
+  int io_threads = 2;
+  std::string request_timeout = "10s";
+  std::string idle_timeout = "5s";
+  std::size_t max_connections = 10'000;
+  double rate_limit = 100'000;
+  double rate_burst = 100'000;
+  std::string tls_cert, tls_key;
   bool quiet = false;
   // Signed history and secrets (issue 15).
   std::string signing_key;
@@ -148,6 +156,28 @@ void run(Context& context, const ServeOptions& o) {
     return context.fail("--token-file " + o.token_file +
                         " exists and the store is new: refusing to overwrite it (remove it)");
   }
+  options.io_threads = o.io_threads;
+  for (auto [flag, text, into] :
+       {std::tuple{"--request-timeout", &o.request_timeout, &options.request_timeout},
+        std::tuple{"--idle-timeout", &o.idle_timeout, &options.idle_timeout}}) {
+    auto d = parse_duration(*text);
+    if (!d || *d <= Duration::seconds(0)) {
+      return context.fail(std::string(flag) + ": " +
+                          (d ? "must be more than zero" : d.error().message()));
+    }
+    *into = *d;
+  }
+  options.max_connections = o.max_connections;
+  if (o.rate_limit < 0 || o.rate_burst < 0) {
+    return context.fail("--rate-limit and --rate-burst must not be negative");
+  }
+  options.rate_limit = o.rate_limit;
+  options.rate_burst = o.rate_burst;
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return context.fail("--tls-cert and --tls-key go together");
+  }
+  options.tls_cert = o.tls_cert;
+  options.tls_key = o.tls_key;
   std::mutex log_mutex;
   std::ofstream log_file;
   if (!o.log_file.empty()) {
@@ -170,8 +200,8 @@ void run(Context& context, const ServeOptions& o) {
   if (Status listening = (*server)->listen(); !listening) {
     return context.fail(listening.error().message());
   }
-  const std::string where =
-      "http://" + o.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
+  const std::string where = (o.tls_cert.empty() ? "http://" : "https://") +
+                            o.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
   // From here a SIGTERM stops it gracefully: a script may send one as soon
   // as it has read the lines below.
   std::signal(SIGTERM, on_signal);
@@ -251,8 +281,9 @@ void add_serve_command(CLI::App& app, Context& context) {
   serve->add_option("--agent-stop-grace", o->agent_stop_grace,
                     "How long after a run's window closed to wait for its agent to report it "
                     "ended before requeueing the job anyway (default 15s)");
-  serve->add_option("--threads", o->threads,
-                    "HTTP worker threads, one per connection served at once (default 32)");
+  serve->add_option(
+      "--threads", o->threads,
+      "Worker threads running handlers; changes wait there for their commit (default 32)");
   serve->add_option("--max-body", o->max_body, "Largest request body in bytes (default 1 MiB)");
   serve
       ->add_option("--max-queued-per-org", o->max_queued_per_org,
@@ -264,6 +295,24 @@ void add_serve_command(CLI::App& app, Context& context) {
                    "Most queued jobs one scheduling pass considers, shared round robin by org "
                    "(default 1000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}));
+  serve->add_option("--io-threads", o->io_threads,
+                    "Threads running the event loop: connections cost none (default 2)");
+  serve->add_option("--request-timeout", o->request_timeout,
+                    "Deadline for a request's headers and body as a whole, and for writing its "
+                    "answer (default 10s)");
+  serve->add_option("--idle-timeout", o->idle_timeout,
+                    "A kept-alive connection with no request is closed after this (default 5s)");
+  serve->add_option("--max-connections", o->max_connections,
+                    "Open connections at most; past it new ones are closed at once (default "
+                    "10000)");
+  serve->add_option(
+      "--rate-limit", o->rate_limit,
+      "Requests a second per token (per address without one); past it 429 with "
+      "Retry-After; 0: no limit (default 100000: a production deployment sets its own)");
+  serve->add_option("--rate-burst", o->rate_burst,
+                    "Requests a token may send at once above --rate-limit (default 100000)");
+  serve->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS only");
+  serve->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert");
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr, not even errors");
   serve->add_flag("--verbose", o->verbose, "Every JSON log line on stderr, requests included");

@@ -4,6 +4,7 @@
 // with its status. Nothing crosses the module: exceptions stop there.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -61,6 +62,16 @@ struct Call {
   std::string body;
   Principal who;
   Instant now;
+  // Long-polls: when the request arrived (its wait counts from there), and, set by a
+  // handler that has nothing to say yet, when to run it again instead of blocking a thread:
+  // the dispatcher parks the request until the world's change generation is not
+  // `generation` or until `until`, then calls the handler again.
+  std::chrono::steady_clock::time_point arrived{};
+  struct Park {
+    std::chrono::steady_clock::time_point until;
+    std::uint64_t generation = 0;
+  };
+  std::optional<Park> park;
 };
 
 struct Reply {

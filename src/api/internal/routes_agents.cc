@@ -381,36 +381,41 @@ Reply assignments(Context& ctx, Call& call) {
   check_query(call, {"wait"});
   const std::int64_t wait = query_integer(call, "wait", 0, 60).value_or(0);
   const std::string id = call.params.at("id");
-  const auto deadline = SteadyClock::now() + std::chrono::seconds(wait);
-  for (;;) {
-    const std::uint64_t generation = ctx.world.changed.generation();
-    {
-      std::shared_lock lock(ctx.world.mutex);
-      const AgentEntry& a = find_agent(ctx.world, call.who, id, false);
-      const Instant now = ctx.clock.now();
-      heard_from(ctx.world, a, now);
-      std::lock_guard agents_lock(ctx.world.agent_mutex);
-      std::vector<json> list = outstanding(ctx.world, a, now);
-      bool fresh = false;
-      for (const json& item : list) fresh |= !a.delivered.count(item["id"].get<std::string>());
-      if (fresh || SteadyClock::now() >= deadline || ctx.stopping()) {
-        json items = json::array();
-        for (json& item : list) {
-          a.delivered.insert(item["id"].get<std::string>());
-          if (item["kind"] == "start") {
-            ctx.world.start_claims[{item["job"].get<std::string>(),
-                                    item["attempt"].get<std::int64_t>()}] = id;
-          }
-          items.push_back(std::move(item));
+  // The wait counts from the request's arrival: the handler runs again (parked, below)
+  // until there is something new or the wait is over.
+  const auto arrived =
+      call.arrived == SteadyClock::time_point{} ? SteadyClock::now() : call.arrived;
+  const auto deadline = arrived + std::chrono::seconds(wait);
+  const std::uint64_t generation = ctx.world.changed.generation();
+  {
+    std::shared_lock lock(ctx.world.mutex);
+    const AgentEntry& a = find_agent(ctx.world, call.who, id, false);
+    const Instant now = ctx.clock.now();
+    heard_from(ctx.world, a, now);
+    std::lock_guard agents_lock(ctx.world.agent_mutex);
+    std::vector<json> list = outstanding(ctx.world, a, now);
+    bool fresh = false;
+    for (const json& item : list) fresh |= !a.delivered.count(item["id"].get<std::string>());
+    if (fresh || SteadyClock::now() >= deadline || ctx.stopping()) {
+      json items = json::array();
+      for (json& item : list) {
+        a.delivered.insert(item["id"].get<std::string>());
+        if (item["kind"] == "start") {
+          ctx.world
+              .start_claims[{item["job"].get<std::string>(), item["attempt"].get<std::int64_t>()}] =
+              id;
         }
-        return reply(200, json{{"assignments", items}});
+        items.push_back(std::move(item));
       }
+      return reply(200, json{{"assignments", items}});
     }
-    // Look again when anything is committed, and every second (the clock
-    // moves must_leave_in_seconds; the server may be stopping).
-    ctx.world.changed.wait(generation,
-                           std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)));
   }
+  // Nothing new yet: the dispatcher parks the request, holding no thread, and runs this
+  // again when anything is committed, and every second (the clock moves
+  // must_leave_in_seconds; the server may be stopping).
+  call.park =
+      Call::Park{std::min(deadline, SteadyClock::now() + std::chrono::seconds(1)), generation};
+  return {};
 }
 
 // One report, read strictly (400 names the field) before anything applies.

@@ -276,6 +276,7 @@ void ChangeSignal::notify() {
     ++generation_;
   }
   cv_.notify_all();
+  if (listener_) listener_();
 }
 
 void ChangeSignal::wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const {

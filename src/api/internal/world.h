@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -111,8 +112,12 @@ class ChangeSignal {
   void notify();
   // Waits until the generation is not `seen` or until `deadline`.
   void wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) const;
+  // Called after every notify, outside the lock: the HTTP server looks at its parked
+  // long-polls again (they hold no thread to wait with). Set once, before serving.
+  void on_notify(std::function<void()> listener) { listener_ = std::move(listener); }
 
  private:
+  std::function<void()> listener_;
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
   std::uint64_t generation_ = 0;
