@@ -151,7 +151,6 @@ class EndToEndTest : public ::testing::Test {
                                      "--state-dir",  (server_.dir() / ("agent-" + name)).string(),
                                      "--kill-grace", "3s",
                                      "--poll-wait",  "5"};
-    args.push_back("--allow-admin-token");  // until the server has agent tokens
     if (backend == "slurm") {
       args.insert(args.end(), {"--slurm-poll-interval", "1s"});
     } else {
