@@ -91,10 +91,10 @@ sched::Allocation fitted(const sched::PoolState& pool, std::uint32_t index,
   auto note = [&problem](const std::string& text) {
     problem += (problem.empty() ? "" : "; ") + text;
   };
+  std::string missing;  // "1, 2, 3": one note for them all
   for (const auto& [node, gpus] : nodes) {
     if (node < 0 || static_cast<std::size_t>(node) >= pool.free.size()) {
-      note("node " + std::to_string(node) + " does not exist (the pool has " +
-           std::to_string(pool.free.size()) + ")");
+      missing += (missing.empty() ? "" : ", ") + std::to_string(node);
       continue;
     }
     if (gpus <= 0) continue;
@@ -107,6 +107,10 @@ sched::Allocation fitted(const sched::PoolState& pool, std::uint32_t index,
     if (take <= 0) continue;
     taken[node] += take;
     allocation.nodes.emplace_back(node, take);
+  }
+  if (!missing.empty()) {
+    note("nodes " + missing + " do not exist (the pool has " + std::to_string(pool.free.size()) +
+         ")");
   }
   std::sort(allocation.nodes.begin(), allocation.nodes.end());
   return allocation;
