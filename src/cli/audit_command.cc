@@ -435,11 +435,15 @@ void audit_verify(Context& context, const VerifyOptions& o) {
   } else if (v.ok()) {
     *context.out << "audit log intact: " << v.events << " events, head " << v.head << "\n";
     if (v.signed_heads > 0) {
-      *context.out << "  " << v.signed_heads << " signed heads verified"
+      *context.out << "  " << log->heads.size() << " signed heads"
+                   << (witness ? " and " + std::to_string(witness->size()) + " witness heads (" +
+                                     o.witness + ")"
+                               : std::string())
+                   << " verified"
                    << (key.empty() ? " against the key they name (" + signer +
                                          "): give --public-key to check it is the server's"
                                    : " with " + key)
-                   << (witness ? ", witness " + o.witness + " included" : "") << "\n";
+                   << "\n";
     } else {
       *context.out << "  no signed heads: the chain alone proves nothing to whoever can "
                       "rewrite all of it\n";

@@ -320,6 +320,26 @@ TEST_F(AuditAttack, ALeaseEditedInTheTableIsNamedByVerifyState) {
   EXPECT_TRUE(has(v.out, "job j-99999999: the audit chain never recorded it")) << v.out;
 }
 
+// Not an attack: a store written before migration 0005 (no signed heads, rows
+// no digest covers) is bound to the chain once, at its first start after.
+TEST_F(AuditAttack, AStoreFromBeforeSignedHeadsIsBoundToTheChainAtItsFirstStart) {
+  sql(db(),
+      "DROP TABLE audit_heads; DELETE FROM schema_migrations WHERE name LIKE '0005 %';"
+      "INSERT INTO jobs (id, org, team, state, spec_json, placement_json, decision_json, "
+      "submitted_at_us, submitted_by, updated_at_us, run_json) VALUES ('j-00000900', "
+      "'hanshan-sg', 't', 'queued', '{}', '', '', 0, 'u-00000001', 0, '')");
+  Outcome unbound = verify({"--state"});
+  EXPECT_EQ(unbound.exit_code, 1) << unbound.out << unbound.err;
+  Outcome served = serve_once(
+      {"--store", "sqlite:" + db().string(), "--token-file", (dir() / "admin.token").string()},
+      dir());
+  ASSERT_EQ(served.exit_code, 0) << served.out << served.err;
+  Outcome bound = verify({"--state"});
+  EXPECT_EQ(bound.exit_code, 0) << bound.out << bound.err;
+  EXPECT_EQ(read_events(db()).back().action, "state.digest");
+  EXPECT_EQ(read_events(db())[read_events(db()).size() - 2].action, "store.baseline");
+}
+
 TEST_F(AuditAttack, AnExportedBundleVerifiesOfflineAndATamperedOneIsRefused) {
   const fs::path bundle = dir() / "bundle.json";
   Outcome exported = straits({"audit", "export", "--store", "sqlite:" + db().string(), "--from",
