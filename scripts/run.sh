@@ -12,8 +12,12 @@ mkdir -p build/run
 export PATH="$PWD/build/examples/jobs:$PATH"
 
 ./build/straits catalog validate
+# A quiet console: the server's request logs go to build/run/server.log, its start lines to
+# build/run/serve.out (read below), the agent's lines to build/run/agent.log; warnings and
+# errors still reach the terminal.
 ./build/straits serve --listen "127.0.0.1:$PORT" --store sqlite:build/run/straits.db \
-  --seed examples/serve/seed.json --token-file build/run/admin.token &
+  --seed examples/serve/seed.json --token-file build/run/admin.token \
+  --log-file build/run/server.log --witness build/run/witness.jsonl >build/run/serve.out &
 server=$!
 agent=""
 stop() {
@@ -31,7 +35,7 @@ for _ in $(seq 300); do
      STRAITS_URL=$URL STRAITS_TOKEN=$(cat build/run/admin.token) ./build/straits whoami >/dev/null 2>&1; then
     break
   fi
-  kill -0 "$server" 2>/dev/null || { echo "run: the server stopped" >&2; exit 1; }
+  kill -0 "$server" 2>/dev/null || { cat build/run/serve.out >&2; echo "run: the server stopped" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -44,8 +48,19 @@ if [ ! -s build/run/agent.token ]; then
 fi
 ./build/straits agent --server "$URL" --token-file build/run/agent.token --backend local \
   --name local-agent --state-dir build/run/agent \
-  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 &
+  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 >build/run/agent.log &
 agent=$!
-echo "run: server at $URL and a local agent for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"
-echo "run: export STRAITS_URL=$URL STRAITS_TOKEN=\$(cat build/run/admin.token); ./build/straits job list"
+
+key=$(sed -n 's/^ *audit log signed by key \([0-9a-f]*\).*/\1/p' build/run/serve.out | head -1)
+echo "run: straits serving on $URL (store sqlite:build/run/straits.db)"
+echo "run: a site agent with its own token for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"
+echo "     (jobs run as an unprivileged user; its lines in build/run/agent.log)"
+echo "run: request logs in build/run/server.log; the audit log is signed by key ${key:-?}"
+echo "     (heads witnessed in build/run/witness.jsonl); seeded users' tokens in build/run/seed-tokens.json"
+echo "run: Ctrl-C stops both. The admin token (also in build/run/admin.token, mode 600):"
+echo
+echo "  export STRAITS_URL=$URL"
+echo "  export STRAITS_TOKEN=$(cat build/run/admin.token)"
+echo "  ./build/straits job list"
+echo
 wait "$server"
