@@ -24,11 +24,18 @@ using namespace internal;
 
 namespace {
 
-// GET handlers run on the worker pool, as changes do, not on the I/O threads: measured with
-// bench/api/run.sh (docs/benchmarks.md), running reads on the two I/O threads gave no more
-// GETs a second on 2 cores, and a read that waits for the world's lock (the writer applying
-// a large change, a catalog rebuild) would stall every connection of its I/O thread.
-constexpr bool kReadsOnIoThreads = false;
+// Reads (GET) run on the I/O threads, changes on the worker pool. Measured with
+// bench/api/run.sh on 2 cores (docs/benchmarks.md, 2026-12-07): with every handler on the
+// pool, the hand-off to a worker and back cost a third of the GETs a second and half of the
+// 100-job lists; on the I/O threads single GETs match httplib and lists win back half the gap.
+// A read holds the world's shared lock briefly (answers are rendered in memory); the writer's
+// exclusive hold is usually as short (a catalog entity change, which recompiles the rules,
+// holds it longer, and reads on the I/O threads wait that long). The reads that go to the
+// store (the audit log and its verification, which reads the whole chain) stay on the pool:
+// a disk read must not stall the connections of an I/O thread.
+bool runs_on_io_thread(const HttpRequest& request) {
+  return request.method == "GET" && request.target.rfind("/v1/audit", 0) != 0;
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -590,7 +597,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   http.rate_burst = s.options.rate_burst;
   http.tls_cert = s.options.tls_cert;
   http.tls_key = s.options.tls_key;
-  http.reads_on_io_threads = kReadsOnIoThreads;
+  http.on_io_thread = runs_on_io_thread;
   s.http = std::make_unique<HttpServer>(
       std::move(http), [&s](const HttpRequest& request) { return s.serve(request); },
       [&s] { return s.world.changed.generation(); });

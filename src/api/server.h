@@ -56,8 +56,8 @@ struct ServerOptions {
   std::size_t max_items = 1000;          // list sizes in a body, page sizes
   // The HTTP front door (docs/operations.md). Connections are served by
   // `io_threads` running the event loop: an idle or slow connection holds no
-  // thread. Handlers run on `threads` workers: a change waits there for its
-  // durable commit, and concurrent submissions share a commit, so more
+  // thread. Reads run on those threads; changes on `threads` workers, where
+  // each waits for its durable commit, and concurrent submissions share a commit, so more
   // workers than cores pay off. Long-polls are parked, holding no worker.
   int threads = 32;
   int io_threads = 2;

@@ -293,7 +293,7 @@ class Session : public SessionBase {
     // Kept alive while the request is answered: it may wait on the pool or be parked,
     // with nothing pending on the loop.
     work_.emplace(s_.ioc.get_executor());
-    if (request->method == "GET" && s_.options.reads_on_io_threads) {
+    if (s_.options.on_io_thread && s_.options.on_io_thread(*request)) {
       execute(std::move(request));
     } else {
       asio::post(*s_.pool, [self = shared(), request]() mutable { self->execute(request); });

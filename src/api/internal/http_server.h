@@ -13,10 +13,10 @@
 // - At most max_connections are open; past it a new connection is closed at once.
 // - A token bucket per bearer token (keyed by a keyed hash of the Authorization header: no
 //   secret is kept) or, without a token, per client address: 429 with Retry-After.
-// - Handlers run on a worker pool (`worker_threads`): changes wait there for their durable
-//   commit. A handler may park its request (a long-poll): it is run again, on the pool,
-//   when the change generation moves, or at the time it asked for, and holds no thread
-//   meanwhile.
+// - Handlers run on a worker pool (`worker_threads`), where changes wait for their durable
+//   commit, or on the I/O thread when `on_io_thread` says so (quick reads). A handler may park its
+//   request (a long-poll): it is run again, on the pool, when the change generation moves, or at
+//   the time it asked for, and holds no thread meanwhile.
 #pragma once
 
 #include <chrono>
@@ -69,9 +69,9 @@ struct HttpServerOptions {
   double rate_limit = 0;                    // requests per second per token or address; 0: none
   double rate_burst = 0;                    // bucket size; 0: max(rate_limit, 1)
   std::filesystem::path tls_cert, tls_key;  // both set: HTTPS only
-  // Handler for requests whose method is GET: on the I/O thread that read them (true) or on
-  // the worker pool (false). See server.cc for the measurement that decided.
-  bool reads_on_io_threads = false;
+  // Whether a request's handler runs on the I/O thread that read it (true: no hand-off to the
+  // pool and back) or on the worker pool. Unset: the pool. See server.cc for what decided.
+  std::function<bool(const HttpRequest&)> on_io_thread;
 };
 
 class HttpServer {
