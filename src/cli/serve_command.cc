@@ -313,7 +313,6 @@ void add_serve_command(CLI::App& app, Context& context) {
                     "Requests a token may send at once above --rate-limit (default 100000)");
   serve->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS only");
   serve->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert");
-  serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr");
   serve->add_flag("--quiet", o->quiet, "No JSON logs on stderr, not even errors");
   serve->add_flag("--verbose", o->verbose, "Every JSON log line on stderr, requests included");
   serve->add_option("--log-file", o->log_file,
