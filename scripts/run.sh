@@ -9,7 +9,28 @@ cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
 URL=http://127.0.0.1:$PORT
 mkdir -p build/run
-export PATH="$PWD/build/examples/jobs:$PATH"
+
+# The agent runs its jobs as an unprivileged user when it is root (docs/security.md): their
+# folders and the example program must be reachable by that user. When the checkout sits in a
+# folder others cannot enter (a home of mode 0700), the agent's folders go to /var/tmp instead.
+others_can_reach() {
+  local d
+  d=$(realpath -m "$1")
+  while [ "$d" != "/" ]; do
+    d=$(dirname "$d")
+    [ -n "$(find "$d" -maxdepth 0 -perm -o+x 2>/dev/null)" ] || return 1
+  done
+}
+agent_dir=$PWD/build/run/agent
+if [ "$(id -u)" -eq 0 ] && ! others_can_reach "$agent_dir"; then
+  agent_dir=/var/tmp/straits-make-run-$(echo "$PWD" | sha256sum | cut -c1-12)
+fi
+# A new store numbers its jobs from 1 again: the agent's memory of what it ran goes with it.
+[ -e build/run/straits.db ] || rm -rf "$agent_dir"
+mkdir -p "$agent_dir/bin"
+chmod 0711 "$agent_dir"
+chmod 0755 "$agent_dir/bin"
+install -m 0755 build/examples/jobs/straits-train "$agent_dir/bin/straits-train"
 
 ./build/straits catalog validate
 # A quiet console: the server's request logs go to build/run/server.log, its start lines to
@@ -47,14 +68,14 @@ if [ ! -s build/run/agent.token ]; then
     >build/run/agent.token)
 fi
 ./build/straits agent --server "$URL" --token-file build/run/agent.token --backend local \
-  --name local-agent --state-dir build/run/agent \
-  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 >build/run/agent.log &
+  --name local-agent --state-dir "$agent_dir" --run-path "$agent_dir/bin:/usr/local/bin:/usr/bin:/bin" \
+  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 >build/run/agent.log 2>&1 &
 agent=$!
 
 key=$(sed -n 's/^ *audit log signed by key \([0-9a-f]*\).*/\1/p' build/run/serve.out | head -1)
 echo "run: straits serving on $URL (store sqlite:build/run/straits.db)"
 echo "run: a site agent with its own token for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"
-echo "     (jobs run as an unprivileged user; its lines in build/run/agent.log)"
+echo "     (jobs run as an unprivileged user, in $agent_dir; its lines in build/run/agent.log)"
 echo "run: request logs in build/run/server.log; the audit log is signed by key ${key:-?}"
 echo "     (heads witnessed in build/run/witness.jsonl); seeded users' tokens in build/run/seed-tokens.json"
 echo "run: Ctrl-C stops both. The admin token (also in build/run/admin.token, mode 600):"

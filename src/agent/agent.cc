@@ -499,6 +499,7 @@ Result<std::unique_ptr<Agent>> Agent::create(AgentOptions options,
   core.partition = impl->o.partition;
   core.run_as = impl->o.run_as;
   core.run_as_per_org = impl->o.run_as_per_org;
+  core.run_path = impl->o.run_path;
   Impl* self = impl.get();
   impl->core = std::make_unique<internal::Core>(
       std::move(core), *impl->backend, std::move(state), [] { return Steady::now(); },

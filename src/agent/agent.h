@@ -62,6 +62,10 @@ struct AgentOptions {
   // (runs pass through them to their own folders), state.json 0600.
   std::string run_as;
   bool run_as_per_org = false;
+  // The runs' PATH: the folders where the site keeps the programs its jobs
+  // may call, e.g. "/opt/site/bin:/usr/local/bin:/usr/bin:/bin" ("": the
+  // allow-list's own, /usr/local/bin:/usr/bin:/bin). Never the agent's PATH.
+  std::string run_path;
   Duration kill_grace = Duration::seconds(10);  // SIGTERM, then SIGKILL this much later
   int poll_wait_seconds = 20;                   // long-poll of assignments (0 to 60)
   // backend.poll at most this often (Slurm sites rate-limit their RPCs).

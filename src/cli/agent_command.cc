@@ -37,7 +37,7 @@ struct AgentCommandOptions {
   std::string slurm_partition, slurm_account;
   std::string slurm_poll_interval = "5s";
   std::string local_poll_interval = "500ms";
-  std::string run_as;
+  std::string run_as, run_path;
   bool run_as_per_org = false, allow_admin_token = false;
   bool quiet = false, verbose = false;
 };
@@ -196,6 +196,23 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
                       std::string(o.run_as_per_org ? "--run-as-per-org" : "--run-as") +
                           " needs the agent to run as root (it runs jobs as another user)");
   }
+  // Absolute folders only: a relative one would be looked up in each run's
+  // own folder, where the job's code could plant a program of that name.
+  if (!o.run_path.empty()) {
+    std::size_t from = 0;
+    for (;;) {
+      const std::size_t colon = o.run_path.find(':', from);
+      const std::string dir = o.run_path.substr(from, colon - from);
+      if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos) {
+        return context.fail("--run-path: '" + dir +
+                            "' is not an absolute folder (a list of absolute folders, ':' "
+                            "between them)");
+      }
+      if (colon == std::string::npos) break;
+      from = colon + 1;
+    }
+    options.run_path = o.run_path;
+  }
   if (o.run_as_per_org) {
     options.run_as_per_org = true;
   } else if (root) {
@@ -300,6 +317,9 @@ void add_agent_command(CLI::App& app, Context& context) {
   c->add_flag("--run-as-per-org", o->run_as_per_org,
               "As root: run each org's jobs as its own Unix user st-ORG (created when missing)")
       ->excludes("--run-as");
+  c->add_option("--run-path", o->run_path,
+                "The runs' PATH: absolute folders holding the programs jobs may call, ':' "
+                "between them (default /usr/local/bin:/usr/bin:/bin)");
   c->add_flag("--allow-admin-token", o->allow_admin_token,
               "Accept an admin's token (by default the agent wants a token of role agent)");
   c->add_flag("--quiet", o->quiet, "No line per action on stderr");

@@ -163,14 +163,13 @@ TEST_F(MoveTest, ACommandThatFailsEndsTheJobWithItsExitCodeAndLogTail) {
                                  {"eligible_chips", {"h100-sxm"}},
                                  {"command", "no-such-straits-command --flag"}});
   ASSERT_EQ(missing.status, 201);
-  Answer failing =
-      server_.post("/v1/jobs", admin_,
-                   {{"org", "hanshan"},
-                    {"gpus", 8},
-                    {"work", 200},
-                    {"eligible_chips", {"h800"}},
-                    {"command", std::string(STRAITS_TRAIN_BINARY) +
-                                    " --steps 10 --step-ms 10 --fail-at-step 4 --exit-code 9"}});
+  Answer failing = server_.post(
+      "/v1/jobs", admin_,
+      {{"org", "hanshan"},
+       {"gpus", 8},
+       {"work", 200},
+       {"eligible_chips", {"h800"}},
+       {"command", train_binary() + " --steps 10 --step-ms 10 --fail-at-step 4 --exit-code 9"}});
   ASSERT_EQ(failing.status, 201);
   const std::string a = missing.body["id"], b = failing.body["id"];
   ASSERT_TRUE(wait_for_state(a, "failed", 60)) << job(a).dump(2);

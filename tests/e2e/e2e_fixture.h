@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -84,6 +85,25 @@ class AgentProcess {
 };
 
 // Runs `command` and returns its stdout.
+// The example job where the runs' user can reach it: the agents run as root
+// here, so jobs run as the unprivileged straits-run, and the build tree may
+// sit under a folder only its owner may enter (a home of mode 0700). Copied
+// once per test process into a folder of its own under the temporary folder.
+inline const std::string& train_binary() {
+  static const std::string path = [] {
+    namespace fs = std::filesystem;
+    const fs::path dir =
+        fs::temp_directory_path() / ("straits-e2e-bin-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms(0755));
+    const fs::path to = dir / "straits-train";
+    fs::copy_file(STRAITS_TRAIN_BINARY, to, fs::copy_options::overwrite_existing);
+    fs::permissions(to, fs::perms(0755));
+    return to.string();
+  }();
+  return path;
+}
+
 inline std::string output_of(const std::string& command) {
   std::string out;
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -217,13 +237,13 @@ class EndToEndTest : public ::testing::Test {
 
   // The train command of a job, and what an uninterrupted run of it prints.
   static std::string train(int steps, const std::string& lock) {
-    return std::string(STRAITS_TRAIN_BINARY) + " --steps " + std::to_string(steps) +
+    return train_binary() + " --steps " + std::to_string(steps) +
            " --step-ms 200 --checkpoint-every 5 --lock " + lock;
   }
   static std::string uninterrupted_result(int steps) {
-    std::string out = output_of("env -u STRAITS_CHECKPOINT_DIR -u STRAITS_RESUME_FROM " +
-                                std::string(STRAITS_TRAIN_BINARY) + " --steps " +
-                                std::to_string(steps) + " --step-ms 0");
+    std::string out =
+        output_of("env -u STRAITS_CHECKPOINT_DIR -u STRAITS_RESUME_FROM " + train_binary() +
+                  " --steps " + std::to_string(steps) + " --step-ms 0");
     const auto at = out.find("final ");
     return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
   }

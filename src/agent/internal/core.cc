@@ -289,6 +289,7 @@ void Core::start(const Assignment& a, SteadyTime received) {
     spec.gpus_per_node = a.gpus_per_node;
     spec.gpu_type = a.chip.empty() ? std::string() : gres_type(a.chip, options_.gres);
     spec.partition = options_.partition;
+    if (!options_.run_path.empty()) spec.env.emplace_back("PATH", options_.run_path);
     if (a.time_limit_seconds) spec.time_limit = Duration::seconds(*a.time_limit_seconds);
     if (run.must_leave) {
       const Duration left = duration_of(*run.must_leave - now);

@@ -48,6 +48,9 @@ struct CoreOptions {
   // created when missing; else run_as: this user ("" for the agent's own).
   std::string run_as;
   bool run_as_per_org = false;
+  // The runs' PATH, where the site keeps the programs jobs may call ("": the
+  // allow-list's /usr/local/bin:/usr/bin:/bin).
+  std::string run_path;
 };
 
 // Why an assignment from the server cannot be acted on ("" when it can):
