@@ -10,7 +10,6 @@
 // chain recorded for them. `export` writes a range of events with the heads
 // that cover them and the public key, one JSON file that `verify-bundle`
 // checks offline: no server, no database.
-#include <httplib.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -23,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "core/clock.h"
@@ -35,82 +35,17 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kDefaultUrl = "http://127.0.0.1:8080";
 constexpr int kPage = 1000;
 constexpr const char* kBundleFormat = "straits-audit-bundle/1";
 
-struct Remote {
-  std::string url;    // "" -> $STRAITS_URL -> kDefaultUrl
-  std::string token;  // "" -> $STRAITS_TOKEN
-  bool json = false;
-};
-
-void add_remote(CLI::App* command, Remote& r) {
-  command->add_option("--url", r.url,
-                      "Server URL (default $STRAITS_URL, else " + std::string(kDefaultUrl) + ")");
-  command->add_option("--token", r.token, "API token (default $STRAITS_TOKEN)");
-  command->add_flag("--json", r.json, "Print JSON for scripts");
-}
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
+using Remote = Connection;
 
 // GETs of one server's API; failures become messages (Context::fail).
 class Api {
  public:
-  Api(Context& context, const Remote& r)
-      : context_(context),
-        url_(r.url.empty() ? env_or("STRAITS_URL", kDefaultUrl) : r.url),
-        token_(r.token.empty() ? env_or("STRAITS_TOKEN", "") : r.token) {
-    while (!url_.empty() && url_.back() == '/') url_.pop_back();
-    const auto scheme_end = url_.find("://");
-    const auto path_start =
-        scheme_end == std::string::npos ? std::string::npos : url_.find('/', scheme_end + 3);
-    origin_ = url_.substr(0, path_start);
-    if (path_start != std::string::npos) prefix_ = url_.substr(path_start);
-  }
+  Api(Context& context, const Remote& r) : context_(context), client_(context, r) {}
 
-  std::optional<json> get(const std::string& path) {
-    if (url_.rfind("http://", 0) != 0 && url_.rfind("https://", 0) != 0) {
-      context_.fail("the server URL must start with http:// (got '" + url_ +
-                    "'): set STRAITS_URL or --url");
-      return std::nullopt;
-    }
-    httplib::Client http(origin_);
-    if (!http.is_valid()) {
-      context_.fail("cannot use the server URL " + url_);
-      return std::nullopt;
-    }
-    http.set_connection_timeout(5, 0);
-    http.set_read_timeout(120, 0);
-    httplib::Headers headers;
-    if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
-    auto result = http.Get(prefix_ + path, headers);
-    if (!result) {
-      context_.fail("cannot reach the straits server at " + url_ + " (" +
-                    httplib::to_string(result.error()) +
-                    "): is `straits serve` running there? Set STRAITS_URL or --url to its URL");
-      return std::nullopt;
-    }
-    json answer = json::parse(result->body, nullptr, false);
-    if (result->status >= 200 && result->status < 300 && !answer.is_discarded()) return answer;
-    std::string message;
-    if (!answer.is_discarded() && answer.is_object() && answer.contains("error") &&
-        answer["error"].is_object()) {
-      message = answer["error"].value("message", "");
-    }
-    if (message.empty()) {
-      message = "HTTP " + std::to_string(result->status) + " from GET " + path;
-    }
-    if (result->status == 401) {
-      message += token_.empty() ? "; no token given: set STRAITS_TOKEN (or --token)"
-                                : "; set STRAITS_TOKEN (or --token) to a valid API token";
-    }
-    context_.fail(message);
-    return std::nullopt;
-  }
+  std::optional<json> get(const std::string& path) { return client_.get(path); }
 
   // Every item of a paged list (?after=&limit=), in order.
   std::optional<std::vector<json>> all(const std::string& path) {
@@ -132,7 +67,7 @@ class Api {
 
  private:
   Context& context_;
-  std::string url_, token_, origin_, prefix_;
+  ApiClient client_;
 };
 
 void print_json(Context& context, const json& j) {
@@ -643,7 +578,7 @@ void add_audit_command(CLI::App& app, Context& context) {
     CLI::App* c = audit->add_subcommand("list", "List audit events" + server_note);
     c->add_option("--after", o->after, "Events after this number (default 0)");
     c->add_option("--limit", o->limit, "At most this many")->check(CLI::PositiveNumber);
-    add_remote(c, *o);
+    add_connection(c, *o);
     c->callback([&context, o] { audit_list(context, *o); });
   }
   {
@@ -663,7 +598,7 @@ void add_audit_command(CLI::App& app, Context& context) {
                 "Also compare the leases and jobs tables with what the chain recorded (--store)");
     c->add_option("--expect-head", o->expect_head,
                   "A head recorded earlier: it must still be in the chain (a cut tail fails)");
-    add_remote(c, *o);
+    add_connection(c, *o);
     c->callback([&context, o] { audit_verify(context, *o); });
   }
   {
@@ -678,7 +613,7 @@ void add_audit_command(CLI::App& app, Context& context) {
     c->add_option("--store", o->store, "Read the store itself, no server");
     c->add_option("--public-key", o->public_key,
                   "The key to name in the bundle (default: the one the heads name)");
-    add_remote(c, *o);
+    add_connection(c, *o);
     c->callback([&context, o] { audit_export(context, *o); });
   }
   {

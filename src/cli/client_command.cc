@@ -7,7 +7,6 @@
 // "straits: MESSAGE (field F)" and exits 1.
 //
 // The audit commands are in audit_command.cc.
-#include <httplib.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
@@ -20,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "core/clock.h"
@@ -30,27 +30,6 @@ namespace straits::cli {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kDefaultUrl = "http://127.0.0.1:8080";
-
-// What every client command takes: where the server is, who calls, how to print.
-struct Connection {
-  std::string url;    // "" -> $STRAITS_URL -> kDefaultUrl
-  std::string token;  // "" -> $STRAITS_TOKEN
-  bool json = false;
-};
-
-void add_connection(CLI::App* command, Connection& c) {
-  command->add_option("--url", c.url,
-                      "Server URL (default $STRAITS_URL, else " + std::string(kDefaultUrl) + ")");
-  command->add_option("--token", c.token, "API token (default $STRAITS_TOKEN)");
-  command->add_flag("--json", c.json, "Print the server's JSON for scripts");
-}
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
 
 // Percent-encodes one query value or path segment (RFC 3986 unreserved kept).
 std::string encode(const std::string& text) {
@@ -85,87 +64,7 @@ class Query {
 };
 
 // One server, one caller: sends requests and turns failures into messages.
-class Client {
- public:
-  Client(Context& context, const Connection& c)
-      : context_(context),
-        url_(c.url.empty() ? env_or("STRAITS_URL", kDefaultUrl) : c.url),
-        token_(c.token.empty() ? env_or("STRAITS_TOKEN", "") : c.token) {
-    while (!url_.empty() && url_.back() == '/') url_.pop_back();
-    // httplib's client takes scheme://host:port; a path after it is a prefix.
-    const auto scheme_end = url_.find("://");
-    const auto path_start =
-        scheme_end == std::string::npos ? std::string::npos : url_.find('/', scheme_end + 3);
-    origin_ = url_.substr(0, path_start);
-    if (path_start != std::string::npos) prefix_ = url_.substr(path_start);
-  }
-
-  // The answer's JSON when the server said 2xx; otherwise prints why not,
-  // sets the exit code and returns nullopt.
-  std::optional<json> get(const std::string& path) { return send("GET", path, nullptr); }
-  std::optional<json> post(const std::string& path, const std::string& body) {
-    return send("POST", path, &body);
-  }
-
- private:
-  std::optional<json> send(const char* method, const std::string& path, const std::string* body) {
-    if (url_.rfind("http://", 0) != 0 && url_.rfind("https://", 0) != 0) {
-      context_.fail("the server URL must start with http:// (got '" + url_ +
-                    "'): set STRAITS_URL or --url");
-      return std::nullopt;
-    }
-    httplib::Client http(origin_);
-    if (!http.is_valid()) {
-      context_.fail("cannot use the server URL " + url_ +
-                    " (https needs a straits built with TLS support)");
-      return std::nullopt;
-    }
-    http.set_connection_timeout(5, 0);
-    http.set_read_timeout(120, 0);
-    http.set_write_timeout(30, 0);
-    httplib::Headers headers;
-    if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
-    httplib::Result result = body == nullptr
-                                 ? http.Get(prefix_ + path, headers)
-                                 : http.Post(prefix_ + path, headers, *body, "application/json");
-    if (!result) {
-      context_.fail("cannot reach the straits server at " + url_ + " (" +
-                    httplib::to_string(result.error()) +
-                    "): is `straits serve` running there? Set STRAITS_URL or --url to its URL");
-      return std::nullopt;
-    }
-    json answer = json::parse(result->body, nullptr, false);
-    if (result->status >= 200 && result->status < 300) {
-      if (answer.is_discarded()) {
-        context_.fail(std::string(method) + " " + path + ": the server's answer is not JSON");
-        return std::nullopt;
-      }
-      return answer;
-    }
-    std::string message, field;
-    if (!answer.is_discarded() && answer.is_object() && answer.contains("error") &&
-        answer["error"].is_object()) {
-      const json& e = answer["error"];
-      message = e.value("message", "");
-      if (e.contains("field") && e["field"].is_string()) field = e["field"].get<std::string>();
-    }
-    if (message.empty()) {
-      message = "HTTP " + std::to_string(result->status) + " from " + std::string(method) + " " +
-                path + (result->body.empty() ? "" : ": " + result->body.substr(0, 200));
-    }
-    if (!field.empty()) message += " (field " + field + ")";
-    if (result->status == 401) {
-      message += token_.empty()
-                     ? "; no token given: set STRAITS_TOKEN (or --token) to your API token"
-                     : "; set STRAITS_TOKEN (or --token) to a valid API token";
-    }
-    context_.fail(message);
-    return std::nullopt;
-  }
-
-  Context& context_;
-  std::string url_, token_, origin_, prefix_;
-};
+using Client = ApiClient;
 
 // ---- printing -------------------------------------------------------------
 
