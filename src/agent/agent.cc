@@ -137,23 +137,11 @@ struct Agent::Impl {
     const std::string body =
         internal::register_body(o.name, o.sites, std::string(backend->name()),
                                 o.version.empty() ? std::string(STRAITS_VERSION) : o.version);
-    auto answer = main_client.post("/v1/agents", body, kRequestTimeout);
-    if (!answer) {
-      problem(answer.error().message() + "; registering again later");
-      return false;
-    }
-    if (answer->status >= 400 && answer->status < 500) {
-      return Error(code_of_status(answer->status),
-                   "server " + o.server_url + ": " +
-                       internal::describe_error_answer(answer->status, answer->body));
-    }
-    if (!answer->ok()) {
-      problem("server " + o.server_url + ": " +
-              internal::describe_error_answer(answer->status, answer->body) +
-              "; registering again later");
-      return false;
-    }
-    auto info = internal::parse_agent(answer->body);
+    STRAITS_ASSIGN_OR_RETURN(
+        std::optional<std::string> answered_body,
+        body_of(main_client.post("/v1/agents", body, kRequestTimeout), "registering again later"));
+    if (!answered_body) return false;
+    auto info = internal::parse_agent(*answered_body);
     if (!info) {
       problem("server " + o.server_url + ": " + info.error().message() +
               "; registering again later");
@@ -177,13 +165,14 @@ struct Agent::Impl {
     return true;
   }
 
-  // GET /v1/whoami: an admin's token is refused unless allowed. True: fine;
-  // false: no answer yet, ask again later; an Error: refused.
-  Result<bool> check_identity() {
-    auto answer = main_client.get("/v1/whoami", kRequestTimeout);
+  // An answer's body when the server said yes; nullopt when it could not
+  // answer now (said, with `again`: the caller tries later); an Error when it
+  // refused (4xx: asking again would not help).
+  Result<std::optional<std::string>> body_of(const Result<internal::HttpAnswer>& answer,
+                                             const std::string& again) {
     if (!answer) {
-      problem(answer.error().message() + "; asking again later");
-      return false;
+      problem(answer.error().message() + "; " + again);
+      return std::optional<std::string>();
     }
     if (answer->status >= 400 && answer->status < 500) {
       return Error(code_of_status(answer->status),
@@ -192,11 +181,20 @@ struct Agent::Impl {
     }
     if (!answer->ok()) {
       problem("server " + o.server_url + ": " +
-              internal::describe_error_answer(answer->status, answer->body) +
-              "; asking again later");
-      return false;
+              internal::describe_error_answer(answer->status, answer->body) + "; " + again);
+      return std::optional<std::string>();
     }
-    auto role = internal::parse_whoami_role(answer->body);
+    return std::optional<std::string>(answer->body);
+  }
+
+  // GET /v1/whoami: an admin's token is refused unless allowed. True: fine;
+  // false: no answer yet, ask again later; an Error: refused.
+  Result<bool> check_identity() {
+    STRAITS_ASSIGN_OR_RETURN(
+        std::optional<std::string> answered_body,
+        body_of(main_client.get("/v1/whoami", kRequestTimeout), "asking again later"));
+    if (!answered_body) return false;
+    auto role = internal::parse_whoami_role(*answered_body);
     if (!role) {
       problem("server " + o.server_url + ": " + role.error().message() + "; asking again later");
       return false;
