@@ -701,28 +701,29 @@ class StoreImpl final : public Store {
   }
 
   Result<std::vector<SignedHead>> signed_heads(std::int64_t after_seq, std::size_t limit) override {
-    const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
-    const std::int64_t bounded = static_cast<std::int64_t>(std::min(limit, max));
-    return read([&](Connection& db) -> Result<std::vector<SignedHead>> {
-      auto rows = db.query(kSelectHeads, {of(after_seq), of(bounded)});
-      if (!rows) return failed(rows.error(), where_ + ": reading signed heads");
-      std::vector<SignedHead> heads;
-      heads.reserve(rows->size());
-      for (const auto& r : *rows) heads.push_back({to_int(r[0]), r[1], instant(r[2]), r[3], r[4]});
-      return heads;
-    });
+    return rows_after<SignedHead>(
+        kSelectHeads, after_seq, limit, "signed heads", [](const internal::Row& r) {
+          return SignedHead{to_int(r[0]), r[1], instant(r[2]), r[3], r[4]};
+        });
   }
 
   Result<std::vector<AuditEvent>> audit_events(std::int64_t after_seq, std::size_t limit) override {
+    return rows_after<AuditEvent>(kSelectAudit, after_seq, limit, "audit events", audit_event);
+  }
+
+  // The rows of a query over (seq > after_seq, at most limit), each made a T.
+  template <class T, class Convert>
+  Result<std::vector<T>> rows_after(const std::string& sql, std::int64_t after_seq,
+                                    std::size_t limit, const char* what, Convert convert) {
     const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
     const std::int64_t bounded = static_cast<std::int64_t>(std::min(limit, max));
-    return read([&](Connection& db) -> Result<std::vector<AuditEvent>> {
-      auto rows = db.query(kSelectAudit, {of(after_seq), of(bounded)});
-      if (!rows) return failed(rows.error(), where_ + ": reading audit events");
-      std::vector<AuditEvent> events;
-      events.reserve(rows->size());
-      for (const auto& r : *rows) events.push_back(audit_event(r));
-      return events;
+    return read([&](Connection& db) -> Result<std::vector<T>> {
+      auto rows = db.query(sql, {of(after_seq), of(bounded)});
+      if (!rows) return failed(rows.error(), where_ + ": reading " + what);
+      std::vector<T> out;
+      out.reserve(rows->size());
+      for (const auto& r : *rows) out.push_back(convert(r));
+      return out;
     });
   }
 
