@@ -342,23 +342,22 @@ void add_json_string(std::string& out, const std::string& text) {
 // a lease or a job the chain does not vouch for.
 std::optional<NewAuditEvent> state_digest(const Batch& batch, Instant now) {
   if (batch.leases.empty() && batch.jobs.empty()) return std::nullopt;
-  std::string body = "{\"leases\":[";
-  for (std::size_t i = 0; i < batch.leases.size(); ++i) {
-    body += i ? ",[" : "[";
-    add_json_string(body, batch.leases[i].id);
-    body += ',';
-    add_json_string(body, record_digest(batch.leases[i]));
+  std::string body = "{";
+  // "kind":[[id,digest],...]
+  auto add_digests = [&body](const char* kind, const auto& records) {
+    body += std::string(body.size() > 1 ? "," : "") + "\"" + kind + "\":[";
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      body += i ? ",[" : "[";
+      add_json_string(body, records[i].id);
+      body += ',';
+      add_json_string(body, record_digest(records[i]));
+      body += ']';
+    }
     body += ']';
-  }
-  body += "],\"jobs\":[";
-  for (std::size_t i = 0; i < batch.jobs.size(); ++i) {
-    body += i ? ",[" : "[";
-    add_json_string(body, batch.jobs[i].id);
-    body += ',';
-    add_json_string(body, record_digest(batch.jobs[i]));
-    body += ']';
-  }
-  body += "]}";
+  };
+  add_digests("leases", batch.leases);
+  add_digests("jobs", batch.jobs);
+  body += "}";
   return NewAuditEvent{now, "system", kStateDigestAction, "state", "", std::move(body), ""};
 }
 
