@@ -111,13 +111,22 @@ void Core::queue(Report report) {
   changed_ = true;
 }
 
-void Core::ack(const Assignment& a) {
+namespace {
+
+// A report about an assignment: its job, attempt and id, and the event.
+Report report_on(const Assignment& a, const char* event) {
   Report r;
   r.job = a.job;
   r.attempt = a.attempt;
-  r.event = "ack";
+  r.event = event;
   r.assignment = a.id;
-  queue(std::move(r));
+  return r;
+}
+
+}  // namespace
+
+void Core::ack(const Assignment& a) {
+  queue(report_on(a, "ack"));
 }
 
 void Core::reports_accepted(std::size_t n) {
@@ -186,12 +195,7 @@ void Core::refuse(const Assignment& a, const std::string& why) {
     return;
   }
   // The server waits for the start to be answered: started (no handle), then exited.
-  Report started;
-  started.job = a.job;
-  started.attempt = a.attempt;
-  started.event = "started";
-  started.assignment = a.id;
-  queue(std::move(started));
+  queue(report_on(a, "started"));
   Report r;
   r.job = a.job;
   r.attempt = a.attempt;
@@ -248,11 +252,7 @@ void Core::start(const Assignment& a, SteadyTime received) {
 
   // The server binds the attempt to this agent with `started`; a run that
   // could not start is reported started (no handle) and exited at once.
-  Report started;
-  started.job = a.job;
-  started.attempt = a.attempt;
-  started.event = "started";
-  started.assignment = a.id;
+  Report started = report_on(a, "started");
   std::optional<Report> exited;
   auto end_now = [&](const std::string& outcome, const std::string& detail) {
     Report r;
