@@ -309,9 +309,10 @@ struct Server::Impl {
     const int index = find_route(request.method, path, params);
     if (index < 0) {
       std::string allowed;
+      // One match a route (not a search from each): a stream of misses stays cheap.
       for (std::size_t i = 0; i < routes.size(); ++i) {
-        std::vector<std::string> ignored;
-        if (find_route(routes[i].method, path, ignored) == static_cast<int>(i)) {
+        if (std::regex_match(path, route_paths[i]) &&
+            allowed.find(routes[i].method) == std::string::npos) {
           allowed += (allowed.empty() ? "" : ", ") + routes[i].method;
         }
       }
