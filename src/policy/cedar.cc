@@ -28,10 +28,7 @@ std::string context_key(const internal::Attribute& a) {
 }
 
 const internal::Attribute& attribute_of_slot(std::uint8_t slot) {
-  for (const auto& a : internal::attributes()) {
-    if (a.slot == slot) return a;
-  }
-  return internal::attributes()[0];
+  return internal::attributes()[slot];  // a slot is its row's position
 }
 
 // Concatenation through append: GCC 12 warns (-Wrestrict, falsely) on chains
@@ -291,11 +288,11 @@ std::string Engine::cedar_context(const Subject& s, Instant at) const {
     out += value;
     first = false;
   };
-  const Subject::DatasetFacts* dataset = s.datasets_.empty() ? nullptr : &s.datasets_.front();
+  const std::int64_t* dataset = s.datasets_.empty() ? nullptr : s.datasets_.data();
   for (const auto& a : internal::attributes()) {
     if ((a.actions & internal::action_bit(s.action())) == 0) continue;
     std::int64_t raw = CompiledPolicy::fetch(s, a.slot, dataset, at.unix_microseconds());
-    if (a.is_dataset && s.action() == Action::kRun && dataset == nullptr) {
+    if (a.is_dataset() && s.action() == Action::kRun && dataset == nullptr) {
       raw = a.type == Type::kNumber ? std::bit_cast<std::int64_t>(0.0) : c.symbols.find("");
     }
     std::string value;

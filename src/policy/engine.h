@@ -29,19 +29,21 @@ namespace straits::policy {
 
 namespace internal {
 struct CompiledPolicy;
-}
+struct TestPeer;  // defined by tests only: reads a Subject's slots
+}  // namespace internal
 
 // A request resolved against the catalog: the attribute values rules read,
 // the parties whose licences count, and the job's datasets. Cheap to copy;
 // build it once per (job, pool) and evaluate it at many instants.
 class Subject {
  public:
-  static constexpr std::size_t kSlots = 38;  // checked against the attribute table
+  static constexpr std::size_t kSlots = 38;  // the rows of internal/facts.h, checked there
 
   Action action() const { return action_; }
 
  private:
   friend struct internal::CompiledPolicy;
+  friend struct internal::TestPeer;
   friend class Engine;
 
   struct HeldLicence {
@@ -50,15 +52,12 @@ class Subject {
     Instant until;
     std::uint32_t index = 0;  // into the catalog's licences
   };
-  struct DatasetFacts {
-    std::int64_t id = 0, origin = 0, data_class = 0;
-    double size_tb = 0;
-  };
 
   Action action_ = Action::kLease;
   std::array<std::int64_t, kSlots> facts_{};
-  std::vector<DatasetFacts> datasets_;  // run: the job's datasets
-  std::vector<HeldLicence> licences_;   // parties' licences covering chip and destination
+  // run: the dataset.* values of the job's datasets, one dataset after another.
+  std::vector<std::int64_t> datasets_;
+  std::vector<HeldLicence> licences_;  // parties' licences covering chip and destination
 };
 
 // Param values that move scenario dates: name -> "YYYY-MM-DD".
@@ -132,6 +131,7 @@ class Engine {
   const std::map<std::string, Instant>& params() const;
 
  private:
+  friend struct internal::TestPeer;
   explicit Engine(std::shared_ptr<const internal::CompiledPolicy> compiled)
       : compiled_(std::move(compiled)) {}
   std::shared_ptr<const internal::CompiledPolicy> compiled_;

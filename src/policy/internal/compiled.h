@@ -3,6 +3,7 @@
 // so that evaluating a decision touches only the rules that can apply.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <string>
@@ -16,23 +17,8 @@
 
 namespace straits::policy::internal {
 
-static_assert(Subject::kSlots == kSlotCount, "Subject::kSlots must match the attribute table");
-
-// Interned strings: countries first (so that group bitsets stay small), then
-// catalog ids and the literals of rules.
-class Symbols {
- public:
-  std::int64_t intern(const std::string& text);
-  // -1 when never interned (it then equals nothing).
-  std::int64_t find(const std::string& text) const;
-  const std::string& text(std::int64_t symbol) const {
-    return texts_[static_cast<std::size_t>(symbol)];
-  }
-
- private:
-  std::unordered_map<std::string, std::int64_t> ids_;
-  std::vector<std::string> texts_;
-};
+static_assert(Subject::kSlots == kSlotCount,
+              "Subject::kSlots (engine.h) must be the number of rows of kAttributes");
 
 struct Node {
   enum class Op : std::uint8_t {
@@ -93,38 +79,36 @@ struct CompiledPolicy {
   // Per action: every boundary of its rules, sorted, for next_change_after.
   std::array<std::vector<std::int64_t>, kActionCount> action_boundaries;
 
-  // Per-entity facts computed once from the catalog, indexed by id.
+  // Catalog entities by id, to their index in the catalog's lists.
   std::unordered_map<std::string, std::uint32_t> chip_index, site_index, pool_index, org_index,
       dataset_index, operator_index;
-  std::int64_t class_symbols[3] = {0, 0, 0};  // public, personal, important
 
-  // What resolve() copies into a Subject from each catalog entity, computed
-  // once at load (by the entity's index in the catalog's list), so that a
-  // resolve costs a lookup per id and no string work.
-  struct ChipFacts {
-    std::int64_t id = -1, vendor = -1, origin = -1, tpp = 0, pd = 0, memory_bandwidth = 0,
-                 io_bandwidth = 0, memory_gb = 0, datacenter = 0, hbm = 0;
-  };
-  struct SiteFacts {
+  // Per entity scope (kChip .. kDataset), the values of its rows of
+  // kAttributes for each entity of the catalog, computed once at load by the
+  // extractors: entity i's at [i * count, (i + 1) * count), count being the
+  // scope's number of rows. resolve() copies them into a Subject, so that it
+  // costs a lookup per id and no string work.
+  std::array<std::vector<std::int64_t>, kEntityScopes> entity_values;
+  const std::int64_t* values_of(Scope scope, std::uint32_t entity) const {
+    auto s = static_cast<std::size_t>(scope);
+    return entity_values[s].data() + std::size_t{entity} * kEntitySlots[s].count;
+  }
+  // What else resolve() needs of an entity: the entities it refers to and
+  // the parties whose licences count.
+  struct SiteLinks {
     bool valid = false;  // its operator is in the catalog
-    std::int64_t id = -1, city = -1, country = -1, state_funded = 0, operator_id = -1,
-                 operator_hq = -1, operator_parent_hq = -1;
     std::int32_t operator_party = -1, top_operator_party = -1;
   };
-  struct OrgFacts {
-    std::int64_t id = -1, hq = -1, parent_hq = -1;
+  struct OrgLinks {
     std::int32_t party = -1, top_party = -1;  // the org and its ultimate parent
   };
-  struct PoolFacts {
-    std::int64_t id = -1, gpus = 0, owned = 0;
+  struct PoolLinks {
     std::int32_t chip = -1, site = -1;  // -1: not in the catalog
     std::int32_t owner_party = -1;
   };
-  std::vector<ChipFacts> chip_facts;
-  std::vector<SiteFacts> site_facts;
-  std::vector<OrgFacts> org_facts;
-  std::vector<PoolFacts> pool_facts;
-  std::vector<Subject::DatasetFacts> dataset_facts;
+  std::vector<SiteLinks> site_links;
+  std::vector<OrgLinks> org_links;
+  std::vector<PoolLinks> pool_links;
   std::vector<std::int32_t> dataset_owner;  // org index, -1 if not in the catalog
   // Parties (orgs, operators, licence holders) numbered by id: a licence
   // counts when its holder's number is among a subject's parties.
@@ -134,10 +118,14 @@ struct CompiledPolicy {
   // By licence: the first licence with the same id (decisions name licences
   // by id), for comparing decisions without building them.
   std::vector<std::uint32_t> licence_same_id;
-  std::int64_t empty_symbol = -1;
   bool distinct_rule_ids = true;  // the compiler rejects duplicates; checked at load
   // Fills the members above from `catalog`.
   void index_catalog();
+  // Checks the ids of a request and writes into `s` its action and the
+  // values of every attribute of that action (but `now`, and dataset.* in
+  // run, which go to s.datasets_), its datasets and its licences. Slots of
+  // other actions are left as they are.
+  Status resolve_into(const Request& request, Subject& s) const;
 
   // What decide_at() at `at` would answer, as numbers: for each rule in force
   // that applies and has effects, its index, then for each licence it
@@ -146,11 +134,12 @@ struct CompiledPolicy {
   // exactly when these are equal; no text is built.
   void decision_key(const Subject& s, Instant at, std::vector<std::int64_t>& out) const;
 
-  static std::int64_t fetch(const Subject& s, std::uint8_t slot,
-                            const Subject::DatasetFacts* dataset, std::int64_t now);
+  // `dataset`: the dataset.* values of the dataset being tried, in run rules.
+  static std::int64_t fetch(const Subject& s, std::uint8_t slot, const std::int64_t* dataset,
+                            std::int64_t now);
   Decision decide_at(const Subject& s, Instant at) const;
   Instant next_change_after(const Subject& subject, Instant after) const;
-  bool holds(std::int32_t node, const Subject& s, const Subject::DatasetFacts* dataset,
+  bool holds(std::int32_t node, const Subject& s, const std::int64_t* dataset,
              std::int64_t now) const;
   bool rule_applies(const CompiledRule& rule, const Subject& s, Instant at) const;
   const std::vector<std::uint32_t>& rules_in_force(Action action, Instant at) const;
@@ -161,16 +150,10 @@ struct CompiledPolicy {
 
 // Reads a slot; dataset slots come from the dataset being tried, in run rules.
 inline std::int64_t CompiledPolicy::fetch(const Subject& s, std::uint8_t slot,
-                                          const Subject::DatasetFacts* dataset, std::int64_t now) {
+                                          const std::int64_t* dataset, std::int64_t now) {
   if (slot == kNow) return now;
-  if (dataset != nullptr && slot >= kDatasetId && slot <= kDatasetSizeTb) {
-    switch (slot) {
-      case kDatasetId: return dataset->id;
-      case kDatasetOrigin: return dataset->origin;
-      case kDatasetClass: return dataset->data_class;
-      default: return std::bit_cast<std::int64_t>(dataset->size_tb);
-    }
-  }
+  if (dataset != nullptr && kDatasetSlots.contains(slot))
+    return dataset[slot - kDatasetSlots.first];
   return s.facts_[slot];
 }
 

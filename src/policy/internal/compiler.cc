@@ -129,9 +129,10 @@ class Compiler {
       dataset_ids_.push_back(x.id.str());
     }
     for (const auto& x : catalog_.licences()) out_.symbols.intern(x.name);
-    out_.class_symbols[0] = out_.symbols.intern("public");
-    out_.class_symbols[1] = out_.symbols.intern("personal");
-    out_.class_symbols[2] = out_.symbols.intern("important");
+    for (auto c : {catalog::DataClass::kPublic, catalog::DataClass::kPersonal,
+                   catalog::DataClass::kImportant}) {
+      out_.symbols.intern(std::string(catalog::to_string(c)));
+    }
     out_.symbols.intern("");
   }
 
@@ -460,7 +461,7 @@ class Compiler {
                              action_names(a->actions) + ")");
           return std::nullopt;
         }
-        if (a->is_dataset) uses_dataset_ = true;
+        if (a->is_dataset()) uses_dataset_ = true;
         Node n;
         n.op = a->type == Type::kBool ? Node::Op::kAttrBool : Node::Op::kAttr;
         n.slot = a->slot;
