@@ -96,6 +96,11 @@ class Compiler {
   }
 
  private:
+  struct ConditionEntry {
+    const ConditionAst* ast = nullptr;
+    bool valid = true;
+  };
+
   void error(const SourceLocation& where, std::string message) {
     diagnostics_.add(where, std::move(message));
   }
@@ -429,161 +434,172 @@ class Compiler {
     return Typed{emit(n), Type::kString, &e};
   }
 
+  // Types and compiles an expression; nullopt (with its errors reported)
+  // when it does not check.
   std::optional<Typed> check(const Expr& e) {
     switch (e.kind) {
-      case Expr::Kind::kAttribute: {
-        const Attribute* a = find_attribute(e.text);
-        auto condition = conditions_.find(e.text);
-        if (a == nullptr && condition != conditions_.end()) {
-          if (std::find(expanding_.begin(), expanding_.end(), e.text) != expanding_.end()) {
-            error(e.where, subject_ + ": condition '" + e.text + "' refers to itself");
-            return std::nullopt;
-          }
-          if (!condition->second.valid) return std::nullopt;  // reported where it is defined
-          expanding_.push_back(e.text);
-          auto typed = check(*condition->second.ast->expr);
-          expanding_.pop_back();
-          if (typed) typed->attribute = nullptr;
-          return typed;
-        }
-        if (a == nullptr) {
-          std::vector<std::string> names;
-          for (const Attribute& x : attributes()) names.emplace_back(x.name);
-          for (const auto& [name, entry] : conditions_) names.push_back(name);
-          error(e.where,
-                subject_ + ": unknown attribute '" + e.text + "'" + did_you_mean(e.text, names));
-          return std::nullopt;
-        }
-        unsigned missing = rule_actions_ & ~a->actions;
-        if (missing != 0) {
-          error(e.where, subject_ + ": attribute '" + e.text + "' is not available for action " +
-                             action_names(missing) + " (it is available for " +
-                             action_names(a->actions) + ")");
-          return std::nullopt;
-        }
-        if (a->is_dataset()) uses_dataset_ = true;
-        Node n;
-        n.op = a->type == Type::kBool ? Node::Op::kAttrBool : Node::Op::kAttr;
-        n.slot = a->slot;
-        n.type = a->type;
-        return Typed{emit(n), a->type, &e, a};
-      }
-      case Expr::Kind::kNumber: {
-        Node n;
-        n.op = Node::Op::kConst;
-        n.constant = std::bit_cast<std::int64_t>(e.number);
-        return Typed{emit(n), Type::kNumber, &e};
-      }
-      case Expr::Kind::kDate: {
-        Node n;
-        n.op = Node::Op::kConst;
-        n.constant = e.date.unix_microseconds();
-        return Typed{emit(n), Type::kDate, &e};
-      }
-      case Expr::Kind::kBool: {
-        Node n;
-        n.op = e.boolean ? Node::Op::kTrue : Node::Op::kConst;
-        n.constant = e.boolean ? 1 : 0;
-        return Typed{emit(n), Type::kBool, &e};
-      }
+      case Expr::Kind::kAttribute: return check_name(e);
+      case Expr::Kind::kNumber:
+        return constant(e, Type::kNumber, std::bit_cast<std::int64_t>(e.number));
+      case Expr::Kind::kDate: return constant(e, Type::kDate, e.date.unix_microseconds());
+      case Expr::Kind::kBool: return constant(e, Type::kBool, e.boolean ? 1 : 0);
       case Expr::Kind::kString: {
         Typed string_context;
         string_context.type = Type::kString;
         return literal_for(e, string_context);
       }
       case Expr::Kind::kAnd:
-      case Expr::Kind::kOr: {
-        std::vector<std::int32_t> kids;
-        bool ok = true;
-        for (const auto& child : e.children) {
-          auto t = check(*child);
-          if (!t) {
-            ok = false;
-            continue;
-          }
-          if (t->type != Type::kBool) {
-            error(child->where, subject_ + ": '" + (e.kind == Expr::Kind::kAnd ? "and" : "or") +
-                                    "' needs true/false on each side; " + describe_expr(*child) +
-                                    " is " + a_type(t->type));
-            ok = false;
-            continue;
-          }
-          kids.push_back(t->node);
-        }
-        if (!ok) return std::nullopt;
-        Node n;
-        n.op = e.kind == Expr::Kind::kAnd ? Node::Op::kAnd : Node::Op::kOr;
-        return Typed{emit(n, kids), Type::kBool, &e};
-      }
-      case Expr::Kind::kNot: {
-        auto t = check(*e.children[0]);
-        if (!t) return std::nullopt;
-        if (t->type != Type::kBool) {
-          error(e.children[0]->where, subject_ + ": 'not' needs true/false; " +
-                                          describe_expr(*e.children[0]) + " is " + a_type(t->type));
-          return std::nullopt;
-        }
-        Node n;
-        n.op = Node::Op::kNot;
-        return Typed{emit(n, {t->node}), Type::kBool, &e};
-      }
+      case Expr::Kind::kOr: return check_and_or(e);
+      case Expr::Kind::kNot: return check_not(e);
       case Expr::Kind::kCompare: return check_compare(e);
-      case Expr::Kind::kInGroup: {
-        auto t = check(*e.children[0]);
-        if (!t) return std::nullopt;
-        auto g = group_index_.find(e.text);
-        bool ok = true;
-        if (g == group_index_.end()) {
-          error(e.where,
-                subject_ + ": unknown group '" + e.text + "'" + did_you_mean(e.text, group_names_));
-          ok = false;
-        }
-        if (t->type != Type::kCountry) {
-          error(e.children[0]->where, subject_ + ": 'in group' needs a country; " +
-                                          describe_expr(*e.children[0]) + " is " + a_type(t->type));
-          ok = false;
-        }
-        if (!ok) return std::nullopt;
-        Node n;
-        n.op = Node::Op::kInGroup;
-        n.group = g->second;
-        n.negated = e.negated;
-        return Typed{emit(n, {t->node}), Type::kBool, &e};
-      }
-      case Expr::Kind::kInList: {
-        auto left = check_operand(*e.children[0], nullptr);
-        if (!left) return std::nullopt;
-        std::vector<std::int32_t> kids = {left->node};
-        bool ok = true;
-        for (std::size_t i = 1; i < e.children.size(); ++i) {
-          auto item = check_operand(*e.children[i], &*left);
-          if (!item) {
-            ok = false;
-            continue;
-          }
-          if (item->type != left->type) {
-            error(e.children[i]->where, subject_ + ": list item " + describe_expr(*e.children[i]) +
-                                            " is " + a_type(item->type) + ", but " +
-                                            describe_expr(*e.children[0]) + " is " +
-                                            a_type(left->type));
-            ok = false;
-            continue;
-          }
-          kids.push_back(item->node);
-        }
-        if (left->type == Type::kBool) {
-          error(e.where, subject_ + ": 'in' does not apply to true/false values");
-          ok = false;
-        }
-        if (!ok) return std::nullopt;
-        Node n;
-        n.op = Node::Op::kInList;
-        n.type = left->type;
-        n.negated = e.negated;
-        return Typed{emit(n, kids), Type::kBool, &e};
-      }
+      case Expr::Kind::kInGroup: return check_in_group(e);
+      case Expr::Kind::kInList: return check_in_list(e);
     }
     return std::nullopt;
+  }
+
+  static Node node(Node::Op op, bool negated = false) {
+    Node n;
+    n.op = op;
+    n.negated = negated;
+    return n;
+  }
+  // A true/false node over `kids`, typing `e`.
+  Typed boolean(const Expr& e, const Node& n, const std::vector<std::int32_t>& kids = {}) {
+    return Typed{emit(n, kids), Type::kBool, &e};
+  }
+
+  std::optional<Typed> constant(const Expr& e, Type type, std::int64_t value) {
+    Node n;
+    n.op = type == Type::kBool && value != 0 ? Node::Op::kTrue : Node::Op::kConst;
+    n.constant = value;
+    return Typed{emit(n), type, &e};
+  }
+
+  // A name: an attribute of the table, or a named condition expanded in place.
+  std::optional<Typed> check_name(const Expr& e) {
+    const Attribute* a = find_attribute(e.text);
+    auto condition = conditions_.find(e.text);
+    if (a == nullptr && condition != conditions_.end()) return expand(e, condition->second);
+    if (a == nullptr) {
+      std::vector<std::string> names;
+      for (const Attribute& x : attributes()) names.emplace_back(x.name);
+      for (const auto& [name, entry] : conditions_) names.push_back(name);
+      error(e.where,
+            subject_ + ": unknown attribute '" + e.text + "'" + did_you_mean(e.text, names));
+      return std::nullopt;
+    }
+    unsigned missing = rule_actions_ & ~a->actions;
+    if (missing != 0) {
+      error(e.where, subject_ + ": attribute '" + e.text + "' is not available for action " +
+                         action_names(missing) + " (it is available for " +
+                         action_names(a->actions) + ")");
+      return std::nullopt;
+    }
+    if (a->is_dataset()) uses_dataset_ = true;
+    Node n;
+    n.op = a->type == Type::kBool ? Node::Op::kAttrBool : Node::Op::kAttr;
+    n.slot = a->slot;
+    n.type = a->type;
+    return Typed{emit(n), a->type, &e, a};
+  }
+
+  std::optional<Typed> expand(const Expr& e, const ConditionEntry& condition) {
+    if (std::find(expanding_.begin(), expanding_.end(), e.text) != expanding_.end()) {
+      error(e.where, subject_ + ": condition '" + e.text + "' refers to itself");
+      return std::nullopt;
+    }
+    if (!condition.valid) return std::nullopt;  // reported where it is defined
+    expanding_.push_back(e.text);
+    auto typed = check(*condition.ast->expr);
+    expanding_.pop_back();
+    if (typed) typed->attribute = nullptr;
+    return typed;
+  }
+
+  std::optional<Typed> check_and_or(const Expr& e) {
+    std::vector<std::int32_t> kids;
+    bool ok = true;
+    for (const auto& child : e.children) {
+      auto t = check(*child);
+      if (!t) {
+        ok = false;
+        continue;
+      }
+      if (t->type != Type::kBool) {
+        error(child->where, subject_ + ": '" + (e.kind == Expr::Kind::kAnd ? "and" : "or") +
+                                "' needs true/false on each side; " + describe_expr(*child) +
+                                " is " + a_type(t->type));
+        ok = false;
+        continue;
+      }
+      kids.push_back(t->node);
+    }
+    if (!ok) return std::nullopt;
+    return boolean(e, node(e.kind == Expr::Kind::kAnd ? Node::Op::kAnd : Node::Op::kOr), kids);
+  }
+
+  std::optional<Typed> check_not(const Expr& e) {
+    auto t = check(*e.children[0]);
+    if (!t) return std::nullopt;
+    if (t->type != Type::kBool) {
+      error(e.children[0]->where, subject_ + ": 'not' needs true/false; " +
+                                      describe_expr(*e.children[0]) + " is " + a_type(t->type));
+      return std::nullopt;
+    }
+    return boolean(e, node(Node::Op::kNot), {t->node});
+  }
+
+  std::optional<Typed> check_in_group(const Expr& e) {
+    auto t = check(*e.children[0]);
+    if (!t) return std::nullopt;
+    auto g = group_index_.find(e.text);
+    bool ok = true;
+    if (g == group_index_.end()) {
+      error(e.where,
+            subject_ + ": unknown group '" + e.text + "'" + did_you_mean(e.text, group_names_));
+      ok = false;
+    }
+    if (t->type != Type::kCountry) {
+      error(e.children[0]->where, subject_ + ": 'in group' needs a country; " +
+                                      describe_expr(*e.children[0]) + " is " + a_type(t->type));
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    Node n = node(Node::Op::kInGroup, e.negated);
+    n.group = g->second;
+    return boolean(e, n, {t->node});
+  }
+
+  std::optional<Typed> check_in_list(const Expr& e) {
+    auto left = check_operand(*e.children[0], nullptr);
+    if (!left) return std::nullopt;
+    std::vector<std::int32_t> kids = {left->node};
+    bool ok = true;
+    for (std::size_t i = 1; i < e.children.size(); ++i) {
+      auto item = check_operand(*e.children[i], &*left);
+      if (!item) {
+        ok = false;
+        continue;
+      }
+      if (item->type != left->type) {
+        error(e.children[i]->where, subject_ + ": list item " + describe_expr(*e.children[i]) +
+                                        " is " + a_type(item->type) + ", but " +
+                                        describe_expr(*e.children[0]) + " is " +
+                                        a_type(left->type));
+        ok = false;
+        continue;
+      }
+      kids.push_back(item->node);
+    }
+    if (left->type == Type::kBool) {
+      error(e.where, subject_ + ": 'in' does not apply to true/false values");
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    Node n = node(Node::Op::kInList, e.negated);
+    n.type = left->type;
+    return boolean(e, n, kids);
   }
 
   // An operand of a comparison: string literals take the other side's type.
@@ -691,10 +707,6 @@ class Compiler {
   std::vector<std::string> chip_ids_, site_ids_, pool_ids_, org_ids_, operator_ids_, dataset_ids_;
   unsigned rule_actions_ = 0;
   std::string subject_;  // "rule 'x'" or "condition 'y'", to start messages
-  struct ConditionEntry {
-    const ConditionAst* ast = nullptr;
-    bool valid = true;
-  };
   std::map<std::string, ConditionEntry> conditions_;
   std::vector<std::string> expanding_;  // conditions being expanded, to catch cycles
   bool uses_dataset_ = false;
