@@ -58,11 +58,11 @@ class Resolver {
 
   // The entity rows of what the request names, then its request rows.
   void write_facts() const {
-    copy(Scope::kChip, chip_);
-    copy(Scope::kSite, site_);
-    copy(Scope::kOrg, org_);
-    copy(Scope::kPool, pool_);
-    copy(Scope::kDataset, dataset_);
+    copy<Scope::kChip>(chip_);
+    copy<Scope::kSite>(site_);
+    copy<Scope::kOrg>(org_);
+    copy<Scope::kPool>(pool_);
+    copy<Scope::kDataset>(dataset_);
     const SlotList& rows = kRequestSlots[static_cast<std::size_t>(action_)];
     for (std::size_t k = 0; k < rows.count; ++k) {
       facts_[rows.slots[k]] = kAttributes[rows.slots[k]].extract(in_);
@@ -130,9 +130,11 @@ class Resolver {
     parties_.add(party_of(by));
     return ok();
   }
-  void copy(Scope scope, std::int32_t entity) const {
+  // A template, so that the copy is of a known number of values (inlined).
+  template <Scope scope>
+  void copy(std::int32_t entity) const {
     if (entity < 0) return;
-    const SlotRange& range = kEntitySlots[static_cast<std::size_t>(scope)];
+    constexpr SlotRange range = kEntitySlots[static_cast<std::size_t>(scope)];
     std::copy_n(c_.values_of(scope, static_cast<std::uint32_t>(entity)), range.count,
                 facts_.begin() + range.first);
   }
