@@ -116,7 +116,7 @@ struct Agent::Impl {
 
   void save() {
     const std::string text = internal::state_to_text(core->state(), Steady::now(), wall.now());
-    const Status saved = internal::write_file_atomically(state_path, text);
+    const Status saved = internal::write_state_file(state_path, text);
     if (!saved) {
       if (!save_failing) say("cannot save the state: " + saved.error().message());
       save_failing = true;

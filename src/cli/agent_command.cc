@@ -112,64 +112,81 @@ Result<Duration> duration_option(const std::string& flag, const std::string& tex
   return d;
 }
 
-void run(Context& context, const AgentCommandOptions& o, const CLI::App& command) {
-  agent::AgentOptions options;
+// A problem with the options: kInvalidArgument for a usage error (exit 2),
+// kFailedPrecondition for one found on the machine (exit 1).
+Error usage_error(const std::string& message) {
+  return Error(ErrorCode::kInvalidArgument, message);
+}
+Error machine_error(const std::string& message) {
+  return Error(ErrorCode::kFailedPrecondition, message);
+}
+
+void fail_with(Context& context, const Error& e) {
+  if (e.code() == ErrorCode::kInvalidArgument) return usage_fail(context, e.message());
+  context.fail(e.message());
+}
+
+// The server and the agent's token (--token-file, --token, $STRAITS_TOKEN).
+Status read_server_and_token(const AgentCommandOptions& o, agent::AgentOptions& options) {
   options.server_url = o.server.empty() ? env_or_empty("STRAITS_URL") : o.server;
   if (options.server_url.empty()) {
-    return usage_fail(context, "no server: give --server URL or set STRAITS_URL");
+    return usage_error("no server: give --server URL or set STRAITS_URL");
   }
   if (options.server_url.rfind("http://", 0) != 0 && options.server_url.rfind("https://", 0) != 0) {
-    return usage_fail(context,
-                      "--server must start with http:// (got '" + options.server_url + "')");
+    return usage_error("--server must start with http:// (got '" + options.server_url + "')");
   }
   if (!o.token_file.empty()) {
     // Runs execute as other users: a token file they could read would hand
     // them the agent's credentials.
     struct stat info {};
     if (::stat(o.token_file.c_str(), &info) == 0 && (info.st_mode & S_IROTH) != 0) {
-      return usage_fail(context, "--token-file: " + o.token_file +
-                                     " is readable by every user (jobs included): chmod 600 it");
+      return usage_error("--token-file: " + o.token_file +
+                         " is readable by every user (jobs included): chmod 600 it");
     }
     std::ifstream in(o.token_file);
     std::string line;
     if (!in || !std::getline(in, line)) {
-      return usage_fail(context, "--token-file: cannot read " + o.token_file);
+      return usage_error("--token-file: cannot read " + o.token_file);
     }
     options.token = trimmed(line);
-    if (options.token.empty())
-      return usage_fail(context, "--token-file: " + o.token_file + " is empty");
+    if (options.token.empty()) return usage_error("--token-file: " + o.token_file + " is empty");
   } else {
     const std::string from_environment = take_token_from_environment();
     options.token = o.token.empty() ? from_environment : o.token;
   }
   if (options.token.empty()) {
-    return usage_fail(context, "no token: give --token T or --token-file F, or set STRAITS_TOKEN");
+    return usage_error("no token: give --token T or --token-file F, or set STRAITS_TOKEN");
   }
+  return ok();
+}
+
+// The backend's options (Slurm's only with --backend slurm), intervals, the
+// agent's name and folders.
+Status read_backend_options(const AgentCommandOptions& o, const CLI::App& command,
+                            agent::AgentOptions& options) {
   const bool slurm = o.backend == "slurm";
   // Where runs go is for Slurm only; both poll intervals may be given (a
   // launcher may set both), the backend's own is used.
   if (!slurm) {
     for (const char* flag : {"--slurm-partition", "--slurm-account", "--slurm-gres"}) {
-      if (command.count(flag) > 0) {
-        return usage_fail(context, std::string(flag) + " is for --backend slurm");
-      }
+      if (command.count(flag) > 0)
+        return usage_error(std::string(flag) + " is for --backend slurm");
     }
   }
   for (const std::string& pair : o.gres) {
     const auto eq = pair.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
-      return usage_fail(context,
-                        "--slurm-gres wants CHIP=TYPE (e.g. h100-sxm=h100), got '" + pair + "'");
+      return usage_error("--slurm-gres wants CHIP=TYPE (e.g. h100-sxm=h100), got '" + pair + "'");
     }
     options.gres[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
   auto grace = duration_option("--kill-grace", o.kill_grace);
-  if (!grace) return usage_fail(context, grace.error().message());
+  if (!grace) return usage_error(grace.error().message());
   options.kill_grace = *grace;
   auto slurm_interval = duration_option("--slurm-poll-interval", o.slurm_poll_interval);
-  if (!slurm_interval) return usage_fail(context, slurm_interval.error().message());
+  if (!slurm_interval) return usage_error(slurm_interval.error().message());
   auto local_interval = duration_option("--local-poll-interval", o.local_poll_interval);
-  if (!local_interval) return usage_fail(context, local_interval.error().message());
+  if (!local_interval) return usage_error(local_interval.error().message());
   options.backend_poll_interval = slurm ? *slurm_interval : *local_interval;
   options.poll_wait_seconds = o.poll_wait;
   options.sites = o.sites;
@@ -187,14 +204,17 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
   options.partition = o.slurm_partition;
   options.stop_runs_at_exit = !slurm;
   options.allow_admin_token = o.allow_admin_token;
-  // Who runs the jobs: never root. A root agent runs them as straits-run
-  // (created when missing) unless told otherwise; an agent that is not root
-  // runs them as itself (the deployer isolates the agent then).
+  return ok();
+}
+
+// Who runs the jobs: never root. A root agent runs them as straits-run
+// (created when missing) unless told otherwise; an agent that is not root
+// runs them as itself (the deployer isolates the agent then).
+Status read_run_user(const AgentCommandOptions& o, agent::AgentOptions& options) {
   const bool root = exec::running_as_root();
   if (!root && (!o.run_as.empty() || o.run_as_per_org)) {
-    return usage_fail(context,
-                      std::string(o.run_as_per_org ? "--run-as-per-org" : "--run-as") +
-                          " needs the agent to run as root (it runs jobs as another user)");
+    return usage_error(std::string(o.run_as_per_org ? "--run-as-per-org" : "--run-as") +
+                       " needs the agent to run as root (it runs jobs as another user)");
   }
   // Absolute folders only: a relative one would be looked up in each run's
   // own folder, where the job's code could plant a program of that name.
@@ -204,9 +224,9 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
       const std::size_t colon = o.run_path.find(':', from);
       const std::string dir = o.run_path.substr(from, colon - from);
       if (dir.empty() || dir[0] != '/' || dir.find('\0') != std::string::npos) {
-        return context.fail("--run-path: '" + dir +
-                            "' is not an absolute folder (a list of absolute folders, ':' "
-                            "between them)");
+        return machine_error("--run-path: '" + dir +
+                             "' is not an absolute folder (a list of absolute folders, ':' "
+                             "between them)");
       }
       if (colon == std::string::npos) break;
       from = colon + 1;
@@ -219,8 +239,31 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
     options.run_as = o.run_as.empty() ? std::string(exec::kDefaultRunUser) : o.run_as;
     auto user = o.run_as.empty() ? exec::ensure_run_user(options.run_as)
                                  : exec::find_run_user(options.run_as);
-    if (!user) return context.fail("--run-as: " + user.error().message());
+    if (!user) return machine_error("--run-as: " + user.error().message());
   }
+  return ok();
+}
+
+std::unique_ptr<exec::Backend> make_backend(const AgentCommandOptions& o,
+                                            const agent::AgentOptions& options) {
+  if (o.backend == "slurm") {
+    exec::SlurmOptions s;
+    s.partition = o.slurm_partition;
+    s.account = o.slurm_account;
+    s.kill_grace = options.kill_grace;
+    return exec::make_slurm_backend(s);
+  }
+  exec::LocalOptions l;
+  l.kill_grace = options.kill_grace;
+  return exec::make_local_backend(l);
+}
+
+void run(Context& context, const AgentCommandOptions& o, const CLI::App& command) {
+  agent::AgentOptions options;
+  Status read = read_server_and_token(o, options);
+  if (read) read = read_backend_options(o, command, options);
+  if (read) read = read_run_user(o, options);
+  if (!read) return fail_with(context, read.error());
 
   std::mutex log_mutex;
   auto line_out = [&log_mutex, &context](const std::string& line) {
@@ -232,18 +275,7 @@ void run(Context& context, const AgentCommandOptions& o, const CLI::App& command
   if (!o.quiet) options.log = line_out;
   if (o.verbose) options.debug = line_out;
 
-  std::unique_ptr<exec::Backend> backend;
-  if (slurm) {
-    exec::SlurmOptions s;
-    s.partition = o.slurm_partition;
-    s.account = o.slurm_account;
-    s.kill_grace = options.kill_grace;
-    backend = exec::make_slurm_backend(s);
-  } else {
-    exec::LocalOptions l;
-    l.kill_grace = options.kill_grace;
-    backend = exec::make_local_backend(l);
-  }
+  std::unique_ptr<exec::Backend> backend = make_backend(o, options);
   const std::string name = options.name;
   const std::string server = options.server_url;
   const std::filesystem::path state = options.state_dir / "state.json";

@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/context.h"
+#include "core/strings.h"
+#include "core/url.h"
 
 namespace straits::cli {
 
@@ -30,11 +33,45 @@ ApiClient::ApiClient(Context& context, const Connection& c)
       token_(c.token.empty() ? env_or("STRAITS_TOKEN", "") : c.token) {
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   // httplib's client takes scheme://host:port; a path after it is a prefix.
-  const auto scheme_end = url_.find("://");
-  const auto path_start =
-      scheme_end == std::string::npos ? std::string::npos : url_.find('/', scheme_end + 3);
-  origin_ = url_.substr(0, path_start);
-  if (path_start != std::string::npos) prefix_ = url_.substr(path_start);
+  if (auto parts = split_url(url_)) {
+    origin_ = std::move(parts->origin);
+    prefix_ = std::move(parts->path);
+  } else {
+    url_error_ = parts.error().message();
+  }
+}
+
+namespace {
+
+// The ids of the items at `list_path`, every page (at most 50 of them), as
+// the server answers them; empty when it does not answer.
+std::vector<std::string> listed_ids(httplib::Client& http, const std::string& list_path,
+                                    const httplib::Headers& headers) {
+  std::vector<std::string> ids;
+  std::string after;
+  for (int page = 0; page < 50; ++page) {
+    const std::string query = after.empty() ? "" : "?after=" + after;
+    httplib::Result result = http.Get(list_path + query, headers);
+    if (!result || result->status != 200) break;
+    const json answer = json::parse(result->body, nullptr, false);
+    if (!answer.is_object()) break;
+    for (const json& item : answer.value("items", json::array())) {
+      if (item.is_object() && item.contains("id") && item["id"].is_string()) {
+        ids.push_back(item["id"].get<std::string>());
+      }
+    }
+    const json next = answer.value("next", json(nullptr));
+    if (!next.is_string() || next.get<std::string>().empty()) break;
+    after = httplib::detail::encode_query_param(next.get<std::string>());
+  }
+  return ids;
+}
+
+}  // namespace
+
+void ApiClient::suggest_on_not_found(std::string list_path, std::string id) {
+  suggest_list_ = std::move(list_path);
+  suggest_id_ = std::move(id);
 }
 
 std::optional<json> ApiClient::get(const std::string& path) {
@@ -50,6 +87,10 @@ std::optional<json> ApiClient::send(const char* method, const std::string& path,
   if (url_.rfind("http://", 0) != 0 && url_.rfind("https://", 0) != 0) {
     context_.fail("the server URL must start with http:// (got '" + url_ +
                   "'): set STRAITS_URL or --url");
+    return std::nullopt;
+  }
+  if (!url_error_.empty()) {
+    context_.fail(url_error_ + ": set STRAITS_URL or --url");
     return std::nullopt;
   }
   httplib::Client http(origin_);
@@ -92,6 +133,9 @@ std::optional<json> ApiClient::send(const char* method, const std::string& path,
               path + (result->body.empty() ? "" : ": " + result->body.substr(0, 200));
   }
   if (!field.empty()) message += " (field " + field + ")";
+  if (result->status == 404 && !suggest_list_.empty()) {
+    message += did_you_mean(suggest_id_, listed_ids(http, prefix_ + suggest_list_, headers));
+  }
   if (result->status == 401) {
     message += token_.empty() ? "; no token given: set STRAITS_TOKEN (or --token) to your API token"
                               : "; set STRAITS_TOKEN (or --token) to a valid API token";

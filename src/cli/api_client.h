@@ -41,12 +41,22 @@ class ApiClient {
   std::optional<nlohmann::json> get(const std::string& path);
   std::optional<nlohmann::json> post(const std::string& path, const std::string& body);
 
+  // Did-you-mean for ids: when a later request answers 404 (an id the server
+  // does not know, or one this caller may not see), its message ends with
+  // " (did you mean 'ID'?)" if the list at `list_path` ("/v1/jobs"), as the
+  // server answers it to this caller, holds an id close to `id`. Only what
+  // the server lists for the token is ever suggested: isolation stays the
+  // server's.
+  void suggest_on_not_found(std::string list_path, std::string id);
+
  private:
   std::optional<nlohmann::json> send(const char* method, const std::string& path,
                                      const std::string* body);
 
   Context& context_;
   std::string url_, token_, origin_, prefix_;
+  std::string url_error_;  // why url_ is not a server URL, "" when it is
+  std::string suggest_list_, suggest_id_;
 };
 
 }  // namespace straits::cli

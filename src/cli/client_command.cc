@@ -240,6 +240,7 @@ struct ById : Connection {
 
 void lease_get(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/leases", o.id);
   auto lease = client.get("/v1/leases/" + encode(o.id));
   if (!lease) return;
   if (o.json) return print_json(context, *lease);
@@ -251,6 +252,7 @@ void lease_get(Context& context, const ById& o) {
 
 void lease_terminate(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/leases", o.id);
   auto lease = client.post("/v1/leases/" + encode(o.id) + "/terminate", "");
   if (!lease) return;
   if (o.json) return print_json(context, *lease);
@@ -326,6 +328,7 @@ struct JobGet : ById {
 
 void job_get(Context& context, const JobGet& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/jobs", o.id);
   auto job = client.get("/v1/jobs/" + encode(o.id) + (o.explain ? "?explain=true" : ""));
   if (!job) return;
   if (o.json) return print_json(context, *job);
@@ -358,6 +361,7 @@ void job_get(Context& context, const JobGet& o) {
 
 void job_cancel(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/jobs", o.id);
   auto job = client.post("/v1/jobs/" + encode(o.id) + "/cancel", "");
   if (!job) return;
   if (o.json) return print_json(context, *job);
@@ -366,6 +370,7 @@ void job_cancel(Context& context, const ById& o) {
 
 void job_logs(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/jobs", o.id);
   auto logs = client.get("/v1/jobs/" + encode(o.id) + "/logs");
   if (!logs) return;
   if (o.json) return print_json(context, *logs);
@@ -380,6 +385,7 @@ void job_logs(Context& context, const ById& o) {
 
 void job_events(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/jobs", o.id);
   auto events = client.get("/v1/jobs/" + encode(o.id) + "/events");
   if (!events) return;
   if (o.json) return print_json(context, *events);
@@ -452,6 +458,7 @@ void token_create(Context& context, const TokenCreate& o) {
                    << (u.sites.empty() ? "" : " of " + cell(*user, "sites")) << ")\n";
     }
   }
+  if (o.user.role.empty()) client.suggest_on_not_found("/v1/users", user_id);
   auto token = client.post("/v1/users/" + encode(user_id) + "/tokens", body.dump());
   if (!token) return;
   if (o.json) return print_json(context, *token);
@@ -508,6 +515,7 @@ void request_list(Context& context, const RequestList& o) {
 
 void request_get(Context& context, const ById& o) {
   Client client(context, o);
+  client.suggest_on_not_found("/v1/change-requests", o.id);
   auto request = client.get("/v1/change-requests/" + encode(o.id));
   if (!request) return;
   if (o.json) return print_json(context, *request);
@@ -524,6 +532,7 @@ void request_decide(Context& context, const RequestDecide& o, bool approve) {
   json body = json::object();
   if (!o.reason.empty()) body["reason"] = o.reason;
   Client client(context, o);
+  client.suggest_on_not_found("/v1/change-requests", o.id);
   auto request = client.post(
       "/v1/change-requests/" + encode(o.id) + (approve ? "/approve" : "/reject"), body.dump());
   if (!request) return;
@@ -578,18 +587,28 @@ void decide(Context& context, const Decide& o) {
   print_decision(*context.out, *decision);
 }
 
-}  // namespace
+constexpr const char* kServerNote = " (a running `straits serve`: STRAITS_URL, STRAITS_TOKEN)";
 
-void add_client_commands(CLI::App& app, Context& context) {
-  const char* server_note = " (a running `straits serve`: STRAITS_URL, STRAITS_TOKEN)";
-  auto group = [&](const char* name, const std::string& help) {
-    CLI::App* g = app.add_subcommand(name, help + server_note);
-    g->require_subcommand(1);
-    return g;
-  };
+// A group of client commands ("lease"), one of which must be given.
+CLI::App* add_group(CLI::App& app, const char* name, const std::string& help) {
+  CLI::App* g = app.add_subcommand(name, help + kServerNote);
+  g->require_subcommand(1);
+  return g;
+}
 
-  // lease
-  CLI::App* lease = group("lease", "Leases of pool capacity: quote, create, list, get, terminate");
+// A command that takes one id and the connection options.
+void add_by_id(Context& context, CLI::App* parent, const char* name, const char* help,
+               const char* what, void (*run)(Context&, const ById&)) {
+  auto o = std::make_shared<ById>();
+  CLI::App* c = parent->add_subcommand(name, help);
+  c->add_option("id", o->id, what)->required();
+  add_connection(c, *o);
+  c->callback([&context, o, run] { run(context, *o); });
+}
+
+void add_lease_commands(CLI::App& app, Context& context) {
+  CLI::App* lease =
+      add_group(app, "lease", "Leases of pool capacity: quote, create, list, get, terminate");
   for (bool create : {false, true}) {
     auto o = std::make_shared<LeaseAsk>();
     CLI::App* c = lease->add_subcommand(
@@ -615,19 +634,13 @@ void add_client_commands(CLI::App& app, Context& context) {
     add_connection(c, *o);
     c->callback([&context, o] { lease_list(context, *o); });
   }
-  auto by_id = [&context](CLI::App* parent, const char* name, const char* help, const char* what,
-                          void (*run)(Context&, const ById&)) {
-    auto o = std::make_shared<ById>();
-    CLI::App* c = parent->add_subcommand(name, help);
-    c->add_option("id", o->id, what)->required();
-    add_connection(c, *o);
-    c->callback([&context, o, run] { run(context, *o); });
-  };
-  by_id(lease, "get", "Show one lease and its decision", "Lease id (l-00000001)", lease_get);
-  by_id(lease, "terminate", "End a lease now", "Lease id", lease_terminate);
+  add_by_id(context, lease, "get", "Show one lease and its decision", "Lease id (l-00000001)",
+            lease_get);
+  add_by_id(context, lease, "terminate", "End a lease now", "Lease id", lease_terminate);
+}
 
-  // job
-  CLI::App* job = group("job", "Training jobs: submit, list, get, cancel, logs, events");
+void add_job_commands(CLI::App& app, Context& context) {
+  CLI::App* job = add_group(app, "job", "Training jobs: submit, list, get, cancel, logs, events");
   {
     auto o = std::make_shared<JobSubmit>();
     CLI::App* c = job->add_subcommand("submit", "Queue a job for the scheduling loop");
@@ -670,12 +683,14 @@ void add_client_commands(CLI::App& app, Context& context) {
     add_connection(c, *o);
     c->callback([&context, o] { job_get(context, *o); });
   }
-  by_id(job, "cancel", "Cancel a job", "Job id", job_cancel);
-  by_id(job, "logs", "What the job printed (as agents report it)", "Job id", job_logs);
-  by_id(job, "events", "The job's events, oldest first", "Job id", job_events);
+  add_by_id(context, job, "cancel", "Cancel a job", "Job id", job_cancel);
+  add_by_id(context, job, "logs", "What the job printed (as agents report it)", "Job id", job_logs);
+  add_by_id(context, job, "events", "The job's events, oldest first", "Job id", job_events);
+}
 
-  // user, token, whoami
-  CLI::App* user = group("user", "Users: create, list");
+// user, token, whoami
+void add_access_commands(CLI::App& app, Context& context) {
+  CLI::App* user = add_group(app, "user", "Users: create, list");
   {
     auto o = std::make_shared<UserCreate>();
     CLI::App* c = user->add_subcommand("create", "Create a user (then `token create` for it)");
@@ -698,7 +713,7 @@ void add_client_commands(CLI::App& app, Context& context) {
     add_connection(c, *o);
     c->callback([&context, o] { user_list(context, *o); });
   }
-  CLI::App* token = group("token", "API tokens: create, revoke");
+  CLI::App* token = add_group(app, "token", "API tokens: create, revoke");
   {
     auto o = std::make_shared<TokenCreate>();
     CLI::App* c = token->add_subcommand(
@@ -721,17 +736,19 @@ void add_client_commands(CLI::App& app, Context& context) {
       token_create(context, *o);
     });
   }
-  by_id(token, "revoke", "Revoke a token", "Token id (t-00000001)", token_revoke);
+  add_by_id(context, token, "revoke", "Revoke a token", "Token id (t-00000001)", token_revoke);
   {
     auto o = std::make_shared<Connection>();
-    CLI::App* c = app.add_subcommand("whoami", std::string("Who the token is") + server_note);
+    CLI::App* c = app.add_subcommand("whoami", std::string("Who the token is") + kServerNote);
     add_connection(c, *o);
     c->callback([&context, o] { whoami(context, *o); });
   }
+}
 
-  // change requests
+// change requests
+void add_request_commands(CLI::App& app, Context& context) {
   CLI::App* request =
-      group("request", "Change requests of compliance facts: list, get, approve, reject");
+      add_group(app, "request", "Change requests of compliance facts: list, get, approve, reject");
   {
     auto o = std::make_shared<RequestList>();
     CLI::App* c = request->add_subcommand("list", "List the change requests you may see");
@@ -741,7 +758,8 @@ void add_client_commands(CLI::App& app, Context& context) {
     add_connection(c, *o);
     c->callback([&context, o] { request_list(context, *o); });
   }
-  by_id(request, "get", "Show one change request", "Request id (cr-00000001)", request_get);
+  add_by_id(context, request, "get", "Show one change request", "Request id (cr-00000001)",
+            request_get);
   for (bool approve : {true, false}) {
     auto o = std::make_shared<RequestDecide>();
     CLI::App* c = request->add_subcommand(
@@ -754,29 +772,38 @@ void add_client_commands(CLI::App& app, Context& context) {
     add_connection(c, *o);
     c->callback([&context, o, approve] { request_decide(context, *o, approve); });
   }
+}
 
-  // decide
-  {
-    auto o = std::make_shared<Decide>();
-    CLI::App* c = app.add_subcommand(
-        "decide",
-        std::string("Ask the server's policy: may this be done, under which rules") + server_note);
-    c->add_option("--action", o->action, "lease, run, ship or transfer")
-        ->required()
-        ->check(CLI::IsMember({"lease", "run", "ship", "transfer"}));
-    c->add_option("--org", o->org, "Org (lease, run)");
-    c->add_option("--pool", o->pool, "Pool (lease, run; ship: optional)");
-    c->add_option("--gpus", o->gpus, "GPUs (lease, run; ship: quantity of chips)")
-        ->check(CLI::PositiveNumber);
-    c->add_option("--chip", o->chip, "Chip (ship)");
-    c->add_option("--site", o->site, "Site (ship, transfer)");
-    c->add_option("--dataset", o->dataset, "Dataset (transfer; run: one it reads)");
-    c->add_option("--purpose", o->purpose, "Purpose of the job (run)");
-    c->add_option("--by", o->by, "Who ships or transfers (ship, transfer)");
-    c->add_option("--at", o->at, "When, ISO 8601 (default: now)");
-    add_connection(c, *o);
-    c->callback([&context, o] { decide(context, *o); });
-  }
+void add_decide_command(CLI::App& app, Context& context) {
+  auto o = std::make_shared<Decide>();
+  CLI::App* c = app.add_subcommand(
+      "decide",
+      std::string("Ask the server's policy: may this be done, under which rules") + kServerNote);
+  c->add_option("--action", o->action, "lease, run, ship or transfer")
+      ->required()
+      ->check(CLI::IsMember({"lease", "run", "ship", "transfer"}));
+  c->add_option("--org", o->org, "Org (lease, run)");
+  c->add_option("--pool", o->pool, "Pool (lease, run; ship: optional)");
+  c->add_option("--gpus", o->gpus, "GPUs (lease, run; ship: quantity of chips)")
+      ->check(CLI::PositiveNumber);
+  c->add_option("--chip", o->chip, "Chip (ship)");
+  c->add_option("--site", o->site, "Site (ship, transfer)");
+  c->add_option("--dataset", o->dataset, "Dataset (transfer; run: one it reads)");
+  c->add_option("--purpose", o->purpose, "Purpose of the job (run)");
+  c->add_option("--by", o->by, "Who ships or transfers (ship, transfer)");
+  c->add_option("--at", o->at, "When, ISO 8601 (default: now)");
+  add_connection(c, *o);
+  c->callback([&context, o] { decide(context, *o); });
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app, Context& context) {
+  add_lease_commands(app, context);
+  add_job_commands(app, context);
+  add_access_commands(app, context);
+  add_request_commands(app, context);
+  add_decide_command(app, context);
 }
 
 }  // namespace straits::cli

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/context.h"
+#include "cli/suggest.h"
 
 #ifndef STRAITS_VERSION
 #define STRAITS_VERSION "0.0.0"
@@ -77,6 +78,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A mistyped option or command is named with the nearest known one first.
+    const std::string hint = suggest_for_command_line(
+        app,
+        std::vector<std::string>(arguments.begin() + (arguments.empty() ? 0 : 1), arguments.end()));
+    if (!hint.empty()) *context.err << "straits: " << hint << "\n";
     app.exit(e);
     return kExitUsage;
   } catch (const std::exception& e) {

@@ -87,19 +87,27 @@ extern "C" void on_signal(int) {
   g_signalled.release();
 }
 
-void run(Context& context, const ServeOptions& o) {
-  api::ServerOptions options;
+Error bad_option(const std::string& message) {
+  return Error(ErrorCode::kInvalidArgument, message);
+}
+
+// Where it listens: HOST:PORT.
+Status read_listen(const ServeOptions& o, api::ServerOptions& options) {
   const auto colon = o.listen.rfind(':');
-  if (colon == std::string::npos) return context.fail("--listen wants HOST:PORT, got " + o.listen);
+  if (colon == std::string::npos) return bad_option("--listen wants HOST:PORT, got " + o.listen);
   options.host = o.listen.substr(0, colon);
   try {
     options.port = std::stoi(o.listen.substr(colon + 1));
   } catch (const std::exception&) {
-    return context.fail("--listen wants HOST:PORT, got " + o.listen);
+    return bad_option("--listen wants HOST:PORT, got " + o.listen);
   }
-  auto url = store::parse_store_url(o.store);
-  if (!url) return context.fail(url.error().message());
-  options.store = *url;
+  return ok();
+}
+
+// What it serves from, how often it plans, when agents are lost, its limits.
+Status read_serving_options(const Context& context, const ServeOptions& o,
+                            const store::StoreUrl& url, api::ServerOptions& options) {
+  options.store = url;
   options.catalog_dir =
       o.catalog.empty() ? shipped_path(context, "catalog") : std::filesystem::path(o.catalog);
   if (o.rules.empty()) {
@@ -110,7 +118,7 @@ void run(Context& context, const ServeOptions& o) {
   if (!o.seed.empty()) options.seed = o.seed;
   auto interval = o.schedule_interval == "0" ? Result<Duration>(Duration::seconds(0))
                                              : parse_duration(o.schedule_interval);
-  if (!interval) return context.fail("--schedule-interval: " + interval.error().message());
+  if (!interval) return bad_option("--schedule-interval: " + interval.error().message());
   options.schedule_interval = *interval;
   for (auto [flag, text, into] :
        {std::tuple{"--agent-heartbeat", &o.agent_heartbeat, &options.agent_heartbeat_interval},
@@ -118,25 +126,31 @@ void run(Context& context, const ServeOptions& o) {
         std::tuple{"--agent-stop-grace", &o.agent_stop_grace, &options.agent_stop_grace}}) {
     auto d = parse_duration(*text);
     if (!d || *d <= Duration::seconds(0)) {
-      return context.fail(std::string(flag) + ": " +
-                          (d ? "must be more than zero" : d.error().message()));
+      return bad_option(std::string(flag) + ": " +
+                        (d ? "must be more than zero" : d.error().message()));
     }
     *into = *d;
   }
   if (options.agent_lost_after <= options.agent_heartbeat_interval * 2) {
-    return context.fail("--agent-lost-after must be more than two heartbeats (--agent-heartbeat)");
+    return bad_option("--agent-lost-after must be more than two heartbeats (--agent-heartbeat)");
   }
   options.threads = o.threads;
   options.max_body_bytes = o.max_body;
   options.max_queued_per_org = o.max_queued_per_org;
   options.max_jobs_per_pass = o.max_jobs_per_pass;
+  return ok();
+}
+
+// The signing key, the witness, the seeded tokens, the admin token file.
+Status read_secret_options(const ServeOptions& o, const store::StoreUrl& url,
+                           api::ServerOptions& options) {
   // The signing key: beside an SQLite file by default (the server's
   // default); PostgreSQL has no "beside", and a key that dies with the
   // process proves nothing, so the flag is required there.
   if (!o.signing_key.empty()) {
     options.signing_key = o.signing_key;
-  } else if (url->kind == store::StoreUrl::Kind::kPostgres) {
-    return context.fail(
+  } else if (url.kind == store::StoreUrl::Kind::kPostgres) {
+    return bad_option(
         "--signing-key FILE is required with a PostgreSQL store: the key that signs the audit "
         "log must live outside the database (it is created, mode 600, if missing)");
   }
@@ -144,40 +158,101 @@ void run(Context& context, const ServeOptions& o) {
   options.metrics_public = o.metrics_public;
   // Seeded users' tokens: --seed-tokens, else beside the admin token file,
   // else beside an SQLite store.
-  if (const std::string seed_tokens = seed_tokens_path(o, *url); !seed_tokens.empty()) {
+  if (const std::string seed_tokens = seed_tokens_path(o, url); !seed_tokens.empty()) {
     options.seed_tokens = seed_tokens;
   }
   // A token file left from an earlier store would be refused only after the
   // new store is made: refuse it first when the store is plainly new.
   std::error_code ec;
   if (!o.token_file.empty() && std::filesystem::exists(o.token_file, ec) &&
-      url->kind == store::StoreUrl::Kind::kSqlite && url->target != ":memory:" &&
-      !std::filesystem::exists(url->target, ec)) {
-    return context.fail("--token-file " + o.token_file +
-                        " exists and the store is new: refusing to overwrite it (remove it)");
+      url.kind == store::StoreUrl::Kind::kSqlite && url.target != ":memory:" &&
+      !std::filesystem::exists(url.target, ec)) {
+    return bad_option("--token-file " + o.token_file +
+                      " exists and the store is new: refusing to overwrite it (remove it)");
   }
+  return ok();
+}
+
+// The front door: threads, deadlines, bounds, TLS.
+Status read_transport_options(const ServeOptions& o, api::ServerOptions& options) {
   options.io_threads = o.io_threads;
   for (auto [flag, text, into] :
        {std::tuple{"--request-timeout", &o.request_timeout, &options.request_timeout},
         std::tuple{"--idle-timeout", &o.idle_timeout, &options.idle_timeout}}) {
     auto d = parse_duration(*text);
     if (!d || *d <= Duration::seconds(0)) {
-      return context.fail(std::string(flag) + ": " +
-                          (d ? "must be more than zero" : d.error().message()));
+      return bad_option(std::string(flag) + ": " +
+                        (d ? "must be more than zero" : d.error().message()));
     }
     *into = *d;
   }
   options.max_connections = o.max_connections;
   if (o.rate_limit < 0 || o.rate_burst < 0) {
-    return context.fail("--rate-limit and --rate-burst must not be negative");
+    return bad_option("--rate-limit and --rate-burst must not be negative");
   }
   options.rate_limit = o.rate_limit;
   options.rate_burst = o.rate_burst;
   if (o.tls_cert.empty() != o.tls_key.empty()) {
-    return context.fail("--tls-cert and --tls-key go together");
+    return bad_option("--tls-cert and --tls-key go together");
   }
   options.tls_cert = o.tls_cert;
   options.tls_key = o.tls_key;
+  return ok();
+}
+
+// A few lines, the admin token last, where it is easy to see. Fails when
+// the admin token cannot be kept in --token-file.
+Status print_banner(std::ostream& out, const ServeOptions& o, const store::StoreUrl& url,
+                    api::Server& server, const std::string& where) {
+  out << "straits serving on " << where << " (store " << store::describe(url) << ")\n";
+  out << "  audit log signed by key " << server.public_key() << "\n";
+  if (server.signing_key_created()) {
+    out << "  (a new signing key: give this public key to your auditors)\n";
+  }
+  if (!o.witness.empty()) out << "  signed heads witnessed in " << o.witness << "\n";
+  out << "  logs: "
+      << (!o.log_file.empty() ? o.log_file
+          : o.quiet           ? std::string("none")
+          : o.verbose         ? std::string("stderr")
+                              : std::string("warnings on stderr (--verbose or --log-file FILE "
+                                                    "for requests)"))
+      << "\n";
+  if (server.bootstrap_token()) {
+    if (seed_tokens_written(o, url)) {
+      out << "  seeded users' tokens: " << seed_tokens_path(o, url) << " (mode 600)\n";
+    }
+    Status saved = ok();
+    if (!o.token_file.empty()) {
+      // Created 0600 whole, never over an existing file: it is the admin's key.
+      saved = create_private_file(o.token_file, *server.bootstrap_token() + "\n");
+      if (saved) out << "  admin token also in " << o.token_file << " (mode 600)\n";
+    }
+    out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL=" << where
+        << "\n  export STRAITS_TOKEN=" << *server.bootstrap_token() << "\n";
+    if (!saved) {
+      out.flush();
+      return Error(saved.error().code(),
+                   "cannot keep the admin token in --token-file: " + saved.error().message());
+    }
+  } else if (!o.token_file.empty() && std::filesystem::exists(o.token_file)) {
+    out << "  export STRAITS_URL=" << where << "\n  export STRAITS_TOKEN=$(cat " << o.token_file
+        << ")\n";
+  }
+  return ok();
+}
+
+void run(Context& context, const ServeOptions& o) {
+  api::ServerOptions options;
+  if (Status listen = read_listen(o, options); !listen) {
+    return context.fail(listen.error().message());
+  }
+  auto url = store::parse_store_url(o.store);
+  if (!url) return context.fail(url.error().message());
+  Status read = read_serving_options(context, o, *url, options);
+  if (read) read = read_secret_options(o, *url, options);
+  if (read) read = read_transport_options(o, options);
+  if (!read) return context.fail(read.error().message());
+  const std::string host = options.host;
   std::mutex log_mutex;
   std::ofstream log_file;
   if (!o.log_file.empty()) {
@@ -200,49 +275,16 @@ void run(Context& context, const ServeOptions& o) {
   if (Status listening = (*server)->listen(); !listening) {
     return context.fail(listening.error().message());
   }
-  const std::string where = (o.tls_cert.empty() ? "http://" : "https://") +
-                            o.listen.substr(0, colon) + ":" + std::to_string((*server)->port());
+  const std::string where = (o.tls_cert.empty() ? "http://" : "https://") + host + ":" +
+                            std::to_string((*server)->port());
   // From here a SIGTERM stops it gracefully: a script may send one as soon
   // as it has read the lines below.
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
-  // A few lines, the admin token last, where it is easy to see.
-  std::ostream& out = *context.out;
-  out << "straits serving on " << where << " (store " << store::describe(*url) << ")\n";
-  out << "  audit log signed by key " << (*server)->public_key() << "\n";
-  if ((*server)->signing_key_created()) {
-    out << "  (a new signing key: give this public key to your auditors)\n";
+  if (Status shown = print_banner(*context.out, o, *url, **server, where); !shown) {
+    return context.fail(shown.error().message());
   }
-  if (!o.witness.empty()) out << "  signed heads witnessed in " << o.witness << "\n";
-  out << "  logs: "
-      << (!o.log_file.empty() ? o.log_file
-          : o.quiet           ? std::string("none")
-          : o.verbose         ? std::string("stderr")
-                              : std::string("warnings on stderr (--verbose or --log-file FILE "
-                                                    "for requests)"))
-      << "\n";
-  if ((*server)->bootstrap_token()) {
-    if (seed_tokens_written(o, *url)) {
-      out << "  seeded users' tokens: " << seed_tokens_path(o, *url) << " (mode 600)\n";
-    }
-    Status saved = ok();
-    if (!o.token_file.empty()) {
-      // Created 0600 whole, never over an existing file: it is the admin's key.
-      saved = create_private_file(o.token_file, *(*server)->bootstrap_token() + "\n");
-      if (saved) out << "  admin token also in " << o.token_file << " (mode 600)\n";
-    }
-    out << "first start: admin token (shown once, keep it):\n  export STRAITS_URL=" << where
-        << "\n  export STRAITS_TOKEN=" << *(*server)->bootstrap_token() << "\n";
-    if (!saved) {
-      out.flush();
-      return context.fail("cannot keep the admin token in --token-file: " +
-                          saved.error().message());
-    }
-  } else if (!o.token_file.empty() && std::filesystem::exists(o.token_file)) {
-    out << "  export STRAITS_URL=" << where << "\n  export STRAITS_TOKEN=$(cat " << o.token_file
-        << ")\n";
-  }
-  out.flush();
+  context.out->flush();
   api::Server* s = server->get();
   std::thread watcher([s] {
     g_signalled.acquire();

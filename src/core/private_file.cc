@@ -6,16 +6,12 @@
 
 #include <cerrno>
 #include <random>
-#include <system_error>
+
+#include "core/internal/posix_file.h"
 
 namespace straits {
-namespace {
 
-std::string reason(int err) {
-  return std::generic_category().message(err);
-}
-
-}  // namespace
+using internal::reason;
 
 Status create_private_file(const std::filesystem::path& path, const std::string& contents) {
   std::error_code ec;
@@ -38,13 +34,7 @@ Status create_private_file(const std::filesystem::path& path, const std::string&
   }
   // The umask may only narrow 0600; fchmod makes it exactly 0600 on the
   // descriptor, before any byte is written.
-  bool written = ::fchmod(fd, 0600) == 0;
-  for (std::size_t at = 0; written && at < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + at, contents.size() - at);
-    if (n < 0 && errno == EINTR) continue;
-    written = n > 0;
-    if (written) at += static_cast<std::size_t>(n);
-  }
+  bool written = ::fchmod(fd, 0600) == 0 && internal::write_all(fd, contents);
   const int write_errno = errno;
   written = written && ::fsync(fd) == 0;
   ::close(fd);
@@ -67,11 +57,7 @@ Status create_private_file(const std::filesystem::path& path, const std::string&
                  "cannot create " + path.string() + ": " + reason(link_errno));
   }
   // The new name is durable once its folder is synced.
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  internal::sync_parent_folder(path);
   return ok();
 }
 

@@ -41,4 +41,17 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
   return match ? " (did you mean '" + *match + "'?)" : "";
 }
 
+std::string shell_quote(std::string_view text) {
+  std::string quoted = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  quoted += '\'';
+  return quoted;
+}
+
 }  // namespace straits

@@ -1,4 +1,5 @@
-// Small text helpers shared by every parser: "did you mean" suggestions.
+// Small text helpers shared by every parser: "did you mean" suggestions, and
+// quoting for the POSIX shell.
 #pragma once
 
 #include <optional>
@@ -19,5 +20,10 @@ std::optional<std::string> closest_match(std::string_view word,
 
 // " (did you mean 'x'?)" or "" when nothing is close.
 std::string did_you_mean(std::string_view word, std::span<const std::string> candidates);
+
+// `text` as one word of the POSIX shell: in single quotes, each ' written
+// '\'' ("it's" -> 'it'\''s'). Nothing inside single quotes is expanded, so the
+// word reaches the program as it is, whatever it holds (NUL aside).
+std::string shell_quote(std::string_view text);
 
 }  // namespace straits

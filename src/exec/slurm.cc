@@ -24,11 +24,12 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <system_error>
 
+#include "core/file.h"
+#include "core/strings.h"
 #include "exec/internal/slurm_text.h"
 #include "exec/run_user.h"
 
@@ -131,19 +132,6 @@ Status check_spec(const LaunchSpec& spec) {
     if (has_nul(value)) return bad("a NUL character in environment variable " + name);
   }
   return ok();
-}
-
-std::string shell_quote(std::string_view text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted += c;
-    }
-  }
-  quoted += '\'';
-  return quoted;
 }
 
 std::string batch_script(const LaunchSpec& spec) {
@@ -568,33 +556,6 @@ Error command_error(const std::string& what, const CommandOutput& output, ErrorC
   return Error(code, what + ": " + slurm_message(text));
 }
 
-Status write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    if (!file) {
-      return Error(ErrorCode::kInternal,
-                   "cannot write " + temporary.string() + ": " + errno_text(errno));
-    }
-    file << text;
-    file.close();
-    if (!file) return Error(ErrorCode::kInternal, "cannot write " + temporary.string());
-  }
-  std::error_code error;
-  std::filesystem::permissions(temporary,
-                               std::filesystem::perms::owner_read |
-                                   std::filesystem::perms::owner_write |
-                                   std::filesystem::perms::owner_exec,
-                               error);
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    return Error(ErrorCode::kInternal, "cannot rename " + temporary.string() + " to " +
-                                           path.string() + ": " + error.message());
-  }
-  return ok();
-}
-
 class SlurmBackend final : public Backend {
  public:
   explicit SlurmBackend(SlurmOptions options) : options_(std::move(options)) {}
@@ -630,7 +591,8 @@ class SlurmBackend final : public Backend {
     std::filesystem::permissions(options_.script_dir, std::filesystem::perms::owner_all, error);
     const std::string name = job_name(spec.job_id, spec.attempt);
     const std::filesystem::path script = options_.script_dir / (name + ".sh");
-    STRAITS_TRY(write_file_atomically(script, batch_script(spec)));
+    STRAITS_TRY(
+        write_file_atomically(script, batch_script(spec), std::filesystem::perms::owner_all));
 
     // sbatch's own environment: the run's allow-list, for --export to take
     // values from, and Slurm's SLURM_* (SLURM_CONF) for sbatch itself.

@@ -399,142 +399,150 @@ internal::LineChart cdf_chart(std::string id, std::string title, std::string x_t
   return c;
 }
 
-}  // namespace
+// ---- What the run's files add up to ----------------------------------------
 
-Status write_report(const fs::path& run_dir, const fs::path& html_file) {
-  STRAITS_ASSIGN_OR_RETURN(RunInfo run, read_run(run_dir));
-  STRAITS_ASSIGN_OR_RETURN(Fleet fleet, read_fleet(run.catalog));
-  const std::int64_t width = bucket_width(run.end - run.start);
-  const Buckets blank(run.start, run.end, width);
+struct Tallies {
+  Tallies(std::int64_t start, std::int64_t end, std::int64_t width)
+      : blank(start, end, width), queue(blank), spending(blank) {}
+  Buckets blank;
   std::map<std::string, Buckets> by_site, by_country;  // busy GPUs
-  Buckets queue = blank, spending = blank;             // queued jobs; USD per second
+  Buckets queue, spending;                             // queued jobs; USD per second
   std::map<std::string, double> chip_gpu_hours;
   Numbers n;
+  std::map<std::string, std::string> titles;  // of the rules changing in the window
+};
 
-  auto pool_of = [&](CsvFileReader& csv, const internal::CsvRecord& r) -> const PoolInfo* {
-    auto it = fleet.pools.find(csv.cell(r, "pool"));
-    if (it != fleet.pools.end()) return &it->second;
-    csv.bad(r, "unknown pool '" + csv.cell(r, "pool") + "' (not in the run's catalog)");
-    return nullptr;
-  };
+const PoolInfo* pool_of(const Fleet& fleet, CsvFileReader& csv, const internal::CsvRecord& r) {
+  auto it = fleet.pools.find(csv.cell(r, "pool"));
+  if (it != fleet.pools.end()) return &it->second;
+  csv.bad(r, "unknown pool '" + csv.cell(r, "pool") + "' (not in the run's catalog)");
+  return nullptr;
+}
 
-  // timeseries.csv: busy GPUs per pool at each change.
-  {
-    CsvFileReader csv;
-    STRAITS_TRY(csv.open(run_dir / "timeseries.csv", {"time", "pool", "busy_gpus"}));
-    std::unordered_map<std::string, double> busy;  // by pool, as last seen
-    while (const internal::CsvRecord* r = csv.next()) {
-      const PoolInfo* pool = pool_of(csv, *r);
-      auto t = micros(csv, *r, "time");
-      double now = csv.number(*r, "busy_gpus");
-      if (pool == nullptr || !t) continue;
-      double& last = busy[csv.cell(*r, "pool")];
-      const double delta = now - last;
-      last = now;
-      if (delta == 0) continue;
-      by_site.try_emplace(pool->site, blank).first->second.add(*t, delta);
-      by_country.try_emplace(pool->country, blank).first->second.add(*t, delta);
-    }
-    STRAITS_TRY(csv.finish());
+// timeseries.csv: busy GPUs per pool at each change.
+Status read_timeseries(const fs::path& run_dir, const Fleet& fleet, Tallies& t) {
+  CsvFileReader csv;
+  STRAITS_TRY(csv.open(run_dir / "timeseries.csv", {"time", "pool", "busy_gpus"}));
+  std::unordered_map<std::string, double> busy;  // by pool, as last seen
+  while (const internal::CsvRecord* r = csv.next()) {
+    const PoolInfo* pool = pool_of(fleet, csv, *r);
+    auto at = micros(csv, *r, "time");
+    double now = csv.number(*r, "busy_gpus");
+    if (pool == nullptr || !at) continue;
+    double& last = busy[csv.cell(*r, "pool")];
+    const double delta = now - last;
+    last = now;
+    if (delta == 0) continue;
+    t.by_site.try_emplace(pool->site, t.blank).first->second.add(*at, delta);
+    t.by_country.try_emplace(pool->country, t.blank).first->second.add(*at, delta);
   }
+  return csv.finish();
+}
 
-  // jobs.csv: the numbers, the CDFs, arrivals to the queue and departures
-  // of jobs given up on.
-  {
-    CsvFileReader csv;
-    STRAITS_TRY(csv.open(run_dir / "jobs.csv", {"submit", "end", "state", "queue_delay_s", "jct_s",
-                                                "gpu_hours", "cost", "lost_gpu_hours", "rule"}));
-    while (const internal::CsvRecord* r = csv.next()) {
-      ++n.jobs;
-      const std::string& state = csv.cell(*r, "state");
-      ++n.states[state];
-      n.cost += csv.number(*r, "cost");
-      n.lost_gpu_hours += csv.number(*r, "lost_gpu_hours");
-      if (!csv.cell(*r, "queue_delay_s").empty()) {
-        n.delay_hours.push_back(csv.number(*r, "queue_delay_s") / 3600);
-      }
-      if (state == "completed") n.jct_hours.push_back(csv.number(*r, "jct_s") / 3600);
-      auto submit = micros(csv, *r, "submit");
-      auto end = micros(csv, *r, "end", /*may_be_empty=*/true);
-      if (submit && *submit <= run.end) queue.add(std::max(*submit, run.start), +1);
-      if (state == "stopped" || state == "never") {
-        if (end) queue.add(*end, -1);
-        const std::string& rule = csv.cell(*r, "rule");
-        RuleEffect& e = rule.empty() ? n.no_rule_stops : n.by_rule[rule];
-        if (state == "never") ++e.never;
-        if (state == "stopped") e.stopped_gpu_hours += csv.number(*r, "gpu_hours");
-      }
+// jobs.csv: the numbers, the CDFs, arrivals to the queue and departures of
+// jobs given up on.
+Status read_jobs(const fs::path& run_dir, const RunInfo& run, Tallies& t) {
+  CsvFileReader csv;
+  STRAITS_TRY(csv.open(run_dir / "jobs.csv", {"submit", "end", "state", "queue_delay_s", "jct_s",
+                                              "gpu_hours", "cost", "lost_gpu_hours", "rule"}));
+  Numbers& n = t.n;
+  while (const internal::CsvRecord* r = csv.next()) {
+    ++n.jobs;
+    const std::string& state = csv.cell(*r, "state");
+    ++n.states[state];
+    n.cost += csv.number(*r, "cost");
+    n.lost_gpu_hours += csv.number(*r, "lost_gpu_hours");
+    if (!csv.cell(*r, "queue_delay_s").empty()) {
+      n.delay_hours.push_back(csv.number(*r, "queue_delay_s") / 3600);
     }
-    STRAITS_TRY(csv.finish());
-  }
-
-  // intervals.csv: starts leave the queue, moves and failures rejoin it;
-  // spending and GPU-hours by chip.
-  {
-    CsvFileReader csv;
-    STRAITS_TRY(csv.open(run_dir / "intervals.csv",
-                         {"pool", "gpus", "start", "end", "end_reason", "cost"}));
-    while (const internal::CsvRecord* r = csv.next()) {
-      const PoolInfo* pool = pool_of(csv, *r);
-      auto start = micros(csv, *r, "start");
-      auto end = micros(csv, *r, "end");
-      const double gpus = csv.number(*r, "gpus");
-      const double cost = csv.number(*r, "cost");
-      if (pool == nullptr || !start || !end) continue;
-      queue.add(*start, -1);
-      const std::string& reason = csv.cell(*r, "end_reason");
-      if (reason == "checkpointed" || reason == "preempted" || reason == "failed") {
-        queue.add(*end, +1);
-      }
-      if (*end > *start) {
-        const double rate = cost / (static_cast<double>(*end - *start) / 1e6);
-        spending.add(*start, rate);
-        spending.add(*end, -rate);
-      }
-      chip_gpu_hours[pool->chip] += gpus * static_cast<double>(*end - *start) / 3.6e9;
-    }
-    STRAITS_TRY(csv.finish());
-  }
-
-  // moves.csv: what each rule (or cause) moved and stopped.
-  {
-    CsvFileReader csv;
-    STRAITS_TRY(csv.open(run_dir / "moves.csv", {"kind", "rule", "lost_gpu_hours"}));
-    while (const internal::CsvRecord* r = csv.next()) {
-      const std::string& kind = csv.cell(*r, "kind");
+    if (state == "completed") n.jct_hours.push_back(csv.number(*r, "jct_s") / 3600);
+    auto submit = micros(csv, *r, "submit");
+    auto end = micros(csv, *r, "end", /*may_be_empty=*/true);
+    if (submit && *submit <= run.end) t.queue.add(std::max(*submit, run.start), +1);
+    if (state == "stopped" || state == "never") {
+      if (end) t.queue.add(*end, -1);
       const std::string& rule = csv.cell(*r, "rule");
-      const double lost = csv.number(*r, "lost_gpu_hours");
-      if (kind == "moved") {
-        ++n.moved;
-        RuleEffect& e = rule.empty() ? n.lease_ends : n.by_rule[rule];
-        ++e.moved;
-        e.lost_gpu_hours += lost;
-      } else if (kind == "stopped") {
-        ++n.stopped;
-        ++(rule.empty() ? n.no_rule_stops : n.by_rule[rule]).stopped;
-      } else if (kind == "preempted") {
-        ++n.preempted;
-      } else if (kind == "failed") {
-        ++n.failed;
-      } else {
-        csv.bad(*r, "unknown kind '" + kind + "'");
-      }
+      RuleEffect& e = rule.empty() ? n.no_rule_stops : n.by_rule[rule];
+      if (state == "never") ++e.never;
+      if (state == "stopped") e.stopped_gpu_hours += csv.number(*r, "gpu_hours");
     }
-    STRAITS_TRY(csv.finish());
   }
+  return csv.finish();
+}
 
-  std::sort(n.jct_hours.begin(), n.jct_hours.end());
-  std::sort(n.delay_hours.begin(), n.delay_hours.end());
+// intervals.csv: starts leave the queue, moves and failures rejoin it;
+// spending and GPU-hours by chip.
+Status read_intervals(const fs::path& run_dir, const Fleet& fleet, Tallies& t) {
+  CsvFileReader csv;
+  STRAITS_TRY(
+      csv.open(run_dir / "intervals.csv", {"pool", "gpus", "start", "end", "end_reason", "cost"}));
+  while (const internal::CsvRecord* r = csv.next()) {
+    const PoolInfo* pool = pool_of(fleet, csv, *r);
+    auto start = micros(csv, *r, "start");
+    auto end = micros(csv, *r, "end");
+    const double gpus = csv.number(*r, "gpus");
+    const double cost = csv.number(*r, "cost");
+    if (pool == nullptr || !start || !end) continue;
+    t.queue.add(*start, -1);
+    const std::string& reason = csv.cell(*r, "end_reason");
+    if (reason == "checkpointed" || reason == "preempted" || reason == "failed") {
+      t.queue.add(*end, +1);
+    }
+    if (*end > *start) {
+      const double rate = cost / (static_cast<double>(*end - *start) / 1e6);
+      t.spending.add(*start, rate);
+      t.spending.add(*end, -rate);
+    }
+    t.chip_gpu_hours[pool->chip] += gpus * static_cast<double>(*end - *start) / 3.6e9;
+  }
+  return csv.finish();
+}
+
+// moves.csv: what each rule (or cause) moved and stopped.
+Status read_moves(const fs::path& run_dir, Numbers& n) {
+  CsvFileReader csv;
+  STRAITS_TRY(csv.open(run_dir / "moves.csv", {"kind", "rule", "lost_gpu_hours"}));
+  while (const internal::CsvRecord* r = csv.next()) {
+    const std::string& kind = csv.cell(*r, "kind");
+    const std::string& rule = csv.cell(*r, "rule");
+    const double lost = csv.number(*r, "lost_gpu_hours");
+    if (kind == "moved") {
+      ++n.moved;
+      RuleEffect& e = rule.empty() ? n.lease_ends : n.by_rule[rule];
+      ++e.moved;
+      e.lost_gpu_hours += lost;
+    } else if (kind == "stopped") {
+      ++n.stopped;
+      ++(rule.empty() ? n.no_rule_stops : n.by_rule[rule]).stopped;
+    } else if (kind == "preempted") {
+      ++n.preempted;
+    } else if (kind == "failed") {
+      ++n.failed;
+    } else {
+      csv.bad(*r, "unknown kind '" + kind + "'");
+    }
+  }
+  return csv.finish();
+}
+
+Status tally(const fs::path& run_dir, const RunInfo& run, const Fleet& fleet, Tallies& t) {
+  STRAITS_TRY(read_timeseries(run_dir, fleet, t));
+  STRAITS_TRY(read_jobs(run_dir, run, t));
+  STRAITS_TRY(read_intervals(run_dir, fleet, t));
+  STRAITS_TRY(read_moves(run_dir, t.n));
+  std::sort(t.n.jct_hours.begin(), t.n.jct_hours.end());
+  std::sort(t.n.delay_hours.begin(), t.n.delay_hours.end());
   // Rules changing in the window appear in the table even when they moved nothing.
-  std::map<std::string, std::string> titles;
   for (const auto& c : run.rule_changes) {
-    titles[c.rule] = c.title;
-    n.by_rule.try_emplace(c.rule);
+    t.titles[c.rule] = c.title;
+    t.n.by_rule.try_emplace(c.rule);
   }
+  return ok();
+}
 
-  // ---- The page.
-  std::string page;
-  page.reserve(1 << 20);
+// ---- The page's parts, in order ---------------------------------------------
+
+void add_head(std::string& page, const RunInfo& run) {
   page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   page += "<title>straits report: " + escape_xml(run.scenario) + "</title>\n";
@@ -553,7 +561,9 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
           (params.empty() ? "" : "; params: " + escape_xml(params)) +
           ". Catalog: " + escape_xml(run.catalog.filename().string()) + ". Work in GPU-hours of " +
           escape_xml(run.reference_chip) + ".</p>\n";
+}
 
+void add_cards(std::string& page, const Numbers& n) {
   auto state = [&](const char* s) {
     auto it = n.states.find(s);
     return it == n.states.end() ? std::size_t{0} : it->second;
@@ -583,115 +593,136 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
   card(page, "GPU-hours lost", fixed(n.lost_gpu_hours, 1),
        "checkpoints and restarts of moves, work lost to failures");
   page += "</div>\n";
+}
 
-  // Rule changes, numbered as on the charts.
+// Rule changes, numbered as on the charts.
+void add_rule_changes(std::string& page, const RunInfo& run) {
   page += "<h2>Rule changes in the window</h2>\n";
   if (run.rule_changes.empty()) {
     page += "<p class=\"note\">No rule starts or ends inside the window.</p>\n";
-  } else {
-    page += "<p class=\"note\">Marked R1, R2, ... on every chart over time (dashed lines).</p>\n";
-    page +=
-        "<table class=\"rule-changes\">\n<tr><th>Mark</th><th>Date (UTC)</th><th>Change</th>"
-        "<th>Rule</th><th>Title</th><th>Pack</th></tr>\n";
-    for (std::size_t i = 0; i < run.rule_changes.size(); ++i) {
-      const auto& c = run.rule_changes[i];
-      page += "<tr>" + cell("R" + std::to_string(i + 1)) + "<td class=\"date\">" +
-              escape_xml(c.at) + "</td>" + cell(c.change) + cell(c.rule) + cell(c.title) +
-              cell(c.pack) + "</tr>\n";
-    }
-    page += "</table>\n";
+    return;
   }
+  page += "<p class=\"note\">Marked R1, R2, ... on every chart over time (dashed lines).</p>\n";
+  page +=
+      "<table class=\"rule-changes\">\n<tr><th>Mark</th><th>Date (UTC)</th><th>Change</th>"
+      "<th>Rule</th><th>Title</th><th>Pack</th></tr>\n";
+  for (std::size_t i = 0; i < run.rule_changes.size(); ++i) {
+    const auto& c = run.rule_changes[i];
+    page += "<tr>" + cell("R" + std::to_string(i + 1)) + "<td class=\"date\">" + escape_xml(c.at) +
+            "</td>" + cell(c.change) + cell(c.rule) + cell(c.title) + cell(c.pack) + "</tr>\n";
+  }
+  page += "</table>\n";
+}
 
-  const std::string bucket_note =
-      "Each step is the mean over " + to_human(Duration::microseconds(width)) + ".";
+// Busy GPUs of each site (or country) as a share of its GPUs; places where
+// no job ran are left out.
+internal::LineChart utilisation_chart(const RunInfo& run, const char* id, const char* title,
+                                      const char* y_title,
+                                      const std::map<std::string, Buckets>& busy,
+                                      std::map<std::string, std::int64_t>& gpus,
+                                      const std::string& note) {
+  auto chart = time_chart(run, id, title, y_title);
+  for (const auto& [place, b] : busy) {
+    chart.series.push_back(
+        step_series(place, b, b.means(), 100.0 / static_cast<double>(gpus[place])));
+  }
+  chart.y.min = 0;
+  chart.note = note;
+  return chart;
+}
+
+void add_utilisation(std::string& page, const RunInfo& run, Fleet& fleet, const Tallies& t,
+                     const std::string& bucket_note) {
   page += "<h2>Utilisation</h2>\n";
-  {
-    auto site = time_chart(run, "utilisation-site", "Utilisation by site",
-                           "Busy GPUs (% of the site's GPUs)");
-    for (const auto& [id, b] : by_site) {
-      site.series.push_back(
-          step_series(id, b, b.means(), 100.0 / static_cast<double>(fleet.site_gpus[id])));
-    }
-    site.y.min = 0;
-    site.note = bucket_note + " Sites where no job ran are left out.";
-    page += internal::render(site);
-    auto country = time_chart(run, "utilisation-country", "Utilisation by country",
-                              "Busy GPUs (% of the country's GPUs)");
-    for (const auto& [id, b] : by_country) {
-      country.series.push_back(
-          step_series(id, b, b.means(), 100.0 / static_cast<double>(fleet.country_gpus[id])));
-    }
-    country.y.min = 0;
-    country.note = bucket_note + " Countries where no job ran are left out.";
-    page += internal::render(country);
-  }
+  page += internal::render(utilisation_chart(
+      run, "utilisation-site", "Utilisation by site", "Busy GPUs (% of the site's GPUs)", t.by_site,
+      fleet.site_gpus, bucket_note + " Sites where no job ran are left out."));
+  page += internal::render(utilisation_chart(
+      run, "utilisation-country", "Utilisation by country", "Busy GPUs (% of the country's GPUs)",
+      t.by_country, fleet.country_gpus, bucket_note + " Countries where no job ran are left out."));
+}
 
+void add_queue_and_cost(std::string& page, const RunInfo& run, const Tallies& t,
+                        const std::string& bucket_note) {
   page += "<h2>Queue and cost</h2>\n";
-  {
-    auto q = time_chart(run, "queue", "Queue length", "Jobs waiting (count)");
-    q.series.push_back(step_series("jobs waiting", queue, queue.means(), 1));
-    q.note = bucket_note + " Waiting: arrived, not running, not given up on.";
-    page += internal::render(q);
+  auto q = time_chart(run, "queue", "Queue length", "Jobs waiting (count)");
+  q.series.push_back(step_series("jobs waiting", t.queue, t.queue.means(), 1));
+  q.note = bucket_note + " Waiting: arrived, not running, not given up on.";
+  page += internal::render(q);
 
-    auto c = time_chart(run, "cost", "Cumulative cost", "Cost so far (USD)");
-    internal::Series s;
-    s.name = "all orgs";
-    const std::vector<double> rate = spending.means();  // USD per second
-    double total = 0;
-    s.points.push_back({seconds_of(run.start), 0});
-    for (std::size_t k = 0; k < rate.size(); ++k) {
-      total +=
-          rate[k] * static_cast<double>(spending.bucket_end(k) - spending.bucket_start(k)) / 1e6;
-      s.points.push_back({seconds_of(spending.bucket_end(k)), total});
-    }
-    c.series.push_back(std::move(s));
-    c.note = "Each run's cost accrues evenly over the run.";
-    page += internal::render(c);
+  auto c = time_chart(run, "cost", "Cumulative cost", "Cost so far (USD)");
+  internal::Series s;
+  s.name = "all orgs";
+  const Buckets& spending = t.spending;
+  const std::vector<double> rate = spending.means();  // USD per second
+  double total = 0;
+  s.points.push_back({seconds_of(run.start), 0});
+  for (std::size_t k = 0; k < rate.size(); ++k) {
+    total += rate[k] * static_cast<double>(spending.bucket_end(k) - spending.bucket_start(k)) / 1e6;
+    s.points.push_back({seconds_of(spending.bucket_end(k)), total});
   }
+  c.series.push_back(std::move(s));
+  c.note = "Each run's cost accrues evenly over the run.";
+  page += internal::render(c);
+}
 
+void add_time_cdfs(std::string& page, const Numbers& n) {
   page += "<h2>Job completion time and queueing delay</h2>\n";
-  {
-    auto jct = cdf_chart("jct-cdf", "Job completion time (completed jobs)",
-                         "Job completion time: submit to end (hours, log scale)", "completed jobs",
-                         n.jct_hours);
-    jct.note = "Read across: the share of jobs that completed within a time.";
-    page += internal::render(jct);
-    auto delay = cdf_chart("delay-cdf", "Queueing delay (started jobs)",
-                           "Queueing delay: submit to first start (hours, log scale)",
-                           "started jobs", n.delay_hours);
-    const double quick = n.delay_hours.empty()
-                             ? 0
-                             : 100.0 *
-                                   static_cast<double>(std::upper_bound(n.delay_hours.begin(),
-                                                                        n.delay_hours.end(), 0.01) -
-                                                       n.delay_hours.begin()) /
-                                   static_cast<double>(n.delay_hours.size());
-    delay.note =
-        fixed(quick, 1) + "% of started jobs waited 36 s or less (drawn at the left edge).";
-    page += internal::render(delay);
-  }
+  auto jct = cdf_chart("jct-cdf", "Job completion time (completed jobs)",
+                       "Job completion time: submit to end (hours, log scale)", "completed jobs",
+                       n.jct_hours);
+  jct.note = "Read across: the share of jobs that completed within a time.";
+  page += internal::render(jct);
+  auto delay = cdf_chart("delay-cdf", "Queueing delay (started jobs)",
+                         "Queueing delay: submit to first start (hours, log scale)", "started jobs",
+                         n.delay_hours);
+  const double quick = n.delay_hours.empty()
+                           ? 0
+                           : 100.0 *
+                                 static_cast<double>(std::upper_bound(n.delay_hours.begin(),
+                                                                      n.delay_hours.end(), 0.01) -
+                                                     n.delay_hours.begin()) /
+                                 static_cast<double>(n.delay_hours.size());
+  delay.note = fixed(quick, 1) + "% of started jobs waited 36 s or less (drawn at the left edge).";
+  page += internal::render(delay);
+}
 
+void add_chip_hours(std::string& page, const RunInfo& run, const Tallies& t) {
   page += "<h2>GPU-hours by chip</h2>\n";
-  {
-    internal::BarChart b;
-    b.id = "gpu-hours-chip";
-    b.title = "GPU-hours by chip";
-    b.category_title = "Chip";
-    b.value.title = "GPU-hours";
-    internal::BarSeries s;
-    s.name = "GPU-hours";
-    for (const auto& [chip, hours] : chip_gpu_hours) {
-      b.categories.push_back(chip);
-      s.values.push_back(hours);
-    }
-    b.series.push_back(std::move(s));
-    b.note =
-        "GPUs x hours held by all runs, checkpoint writes and restarts included; not "
-        "normalised to " +
-        run.reference_chip + ".";
-    page += internal::render(b);
+  internal::BarChart b;
+  b.id = "gpu-hours-chip";
+  b.title = "GPU-hours by chip";
+  b.category_title = "Chip";
+  b.value.title = "GPU-hours";
+  internal::BarSeries s;
+  s.name = "GPU-hours";
+  for (const auto& [chip, hours] : t.chip_gpu_hours) {
+    b.categories.push_back(chip);
+    s.values.push_back(hours);
   }
+  b.series.push_back(std::move(s));
+  b.note =
+      "GPUs x hours held by all runs, checkpoint writes and restarts included; not "
+      "normalised to " +
+      run.reference_chip + ".";
+  page += internal::render(b);
+}
 
+void add_effect_row(std::string& page, const std::string& rule, const std::string& title,
+                    const RuleEffect& e, bool cause) {
+  page += std::string(cause ? "<tr class=\"cause\"" : "<tr") + " data-rule=\"" + escape_xml(rule) +
+          "\" data-moved=\"" + std::to_string(e.moved) + "\" data-stopped=\"" +
+          std::to_string(e.stopped) + "\" data-never=\"" + std::to_string(e.never) + "\">" +
+          cell(cause ? "(no rule)" : rule) + cell(title) +
+          cell(grouped(static_cast<double>(e.moved)), true) +
+          cell(grouped(static_cast<double>(e.stopped)), true) +
+          cell(grouped(static_cast<double>(e.never)), true) +
+          cell(fixed(e.lost_gpu_hours, 1), true) + cell(fixed(e.stopped_gpu_hours, 1), true) +
+          "</tr>\n";
+}
+
+void add_moves_by_rule(std::string& page, const Tallies& t) {
+  const Numbers& n = t.n;
   page += "<h2>Jobs moved or stopped, by rule</h2>\n";
   page +=
       "<p class=\"note\">Moved: checkpointed and sent back to the queue when the rule took "
@@ -702,35 +733,51 @@ Status write_report(const fs::path& run_dir, const fs::path& html_file) {
       "<table class=\"moves-by-rule\">\n<tr><th>Rule</th><th>Title</th><th>Moved</th>"
       "<th>Stopped</th><th>Never started</th><th>GPU-hours lost</th>"
       "<th>GPU-hours run by stopped jobs</th></tr>\n";
-  auto effect_row = [&](const std::string& rule, const std::string& title, const RuleEffect& e,
-                        bool cause) {
-    page += std::string(cause ? "<tr class=\"cause\"" : "<tr") + " data-rule=\"" +
-            escape_xml(rule) + "\" data-moved=\"" + std::to_string(e.moved) + "\" data-stopped=\"" +
-            std::to_string(e.stopped) + "\" data-never=\"" + std::to_string(e.never) + "\">" +
-            cell(cause ? "(no rule)" : rule) + cell(title) +
-            cell(grouped(static_cast<double>(e.moved)), true) +
-            cell(grouped(static_cast<double>(e.stopped)), true) +
-            cell(grouped(static_cast<double>(e.never)), true) +
-            cell(fixed(e.lost_gpu_hours, 1), true) + cell(fixed(e.stopped_gpu_hours, 1), true) +
-            "</tr>\n";
-  };
   for (const auto& [rule, e] : n.by_rule) {
-    auto title = titles.find(rule);
-    effect_row(rule, title == titles.end() ? "(in force before the window)" : title->second, e,
-               false);
+    auto title = t.titles.find(rule);
+    add_effect_row(page, rule,
+                   title == t.titles.end() ? "(in force before the window)" : title->second, e,
+                   false);
   }
-  if (n.lease_ends.moved > 0) effect_row("", "a lease ended", n.lease_ends, true);
+  if (n.lease_ends.moved > 0) add_effect_row(page, "", "a lease ended", n.lease_ends, true);
   if (n.no_rule_stops.stopped + n.no_rule_stops.never > 0) {
-    effect_row("", "no rule refused it (leases ended, no pool fits)", n.no_rule_stops, true);
+    add_effect_row(page, "", "no rule refused it (leases ended, no pool fits)", n.no_rule_stops,
+                   true);
   }
   page += "</table>\n";
+}
 
+void add_footer(std::string& page, const RunInfo& run) {
   page +=
       "<footer>Made by straits from the run's files (run.json, jobs.csv, intervals.csv, "
       "timeseries.csv, moves.csv); simulated by straits " +
       escape_xml(run.straits_version) +
       ". One file: no script is needed, nothing is fetched.</footer>\n";
   page += "</main>\n<script>" + std::string(kScript) + "</script>\n</body>\n</html>\n";
+}
+
+}  // namespace
+
+Status write_report(const fs::path& run_dir, const fs::path& html_file) {
+  STRAITS_ASSIGN_OR_RETURN(RunInfo run, read_run(run_dir));
+  STRAITS_ASSIGN_OR_RETURN(Fleet fleet, read_fleet(run.catalog));
+  const std::int64_t width = bucket_width(run.end - run.start);
+  Tallies t(run.start, run.end, width);
+  STRAITS_TRY(tally(run_dir, run, fleet, t));
+
+  std::string page;
+  page.reserve(1 << 20);
+  add_head(page, run);
+  add_cards(page, t.n);
+  add_rule_changes(page, run);
+  const std::string bucket_note =
+      "Each step is the mean over " + to_human(Duration::microseconds(width)) + ".";
+  add_utilisation(page, run, fleet, t, bucket_note);
+  add_queue_and_cost(page, run, t, bucket_note);
+  add_time_cdfs(page, t.n);
+  add_chip_hours(page, run, t);
+  add_moves_by_rule(page, t);
+  add_footer(page, run);
 
   std::ofstream out(html_file, std::ios::binary | std::ios::trunc);
   if (!out) {

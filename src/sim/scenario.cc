@@ -209,10 +209,8 @@ std::optional<TraceMapping> read_trace_mapping(Reader& r, const YAML::Node& n,
 
 namespace {
 
-// A scenario that extends another is read over a copy of it; `depth` stops
-// a chain that loops.
-Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& shipped_root,
-                                        int depth) {
+// The scenario file's root mapping. Errors: unreadable, not YAML, not a mapping.
+Result<YAML::Node> read_root(const fs::path& file) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(file.string());
@@ -227,31 +225,13 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
     return Error(ErrorCode::kInvalidArgument, "a scenario is a mapping of fields",
                  SourceLocation{file.string(), 1, 1});
   }
-  Diagnostics diagnostics;
-  Reader r(file.string(), diagnostics);
-  r.check_keys(root,
-               {"extends", "name", "catalog", "rules", "params", "start", "horizon", "seed",
-                "leases", "workload", "scheduler", "failures", "prices"},
-               "scenario");
-  Scenario s;
-  const bool extending = static_cast<bool>(root["extends"]);
-  if (extending) {
-    const fs::path parent =
-        fs::absolute(file).parent_path() / r.text(root["extends"], "extends").value_or("");
-    if (depth >= 8) {
-      return Error(ErrorCode::kInvalidArgument,
-                   "scenarios extend each other more than 8 deep (a loop?)", r.at(root["extends"]));
-    }
-    auto extended = load_scenario_at_depth(parent, shipped_root, depth + 1);
-    if (!extended) {
-      Error e = std::move(extended).error();
-      return Error(e.code(), "extends " + parent.string() + ": " + e.to_string(),
-                   r.at(root["extends"]));
-    }
-    s = std::move(extended).value();
-  }
-  s.file = fs::absolute(file);
-  fs::path base = s.file.parent_path();
+  return root;
+}
+
+// name, catalog, rules, params, start, horizon and seed; what a scenario
+// that extends none must give, or what it gets by default.
+void read_basics(Reader& r, Diagnostics& diagnostics, const YAML::Node& root, const fs::path& file,
+                 const fs::path& base, const fs::path& shipped_root, bool extending, Scenario& s) {
   s.name = root["name"] ? r.text(root["name"], "name").value_or("") : file.stem().string();
   if (root["catalog"]) {
     s.catalog_dir = fs::weakly_canonical(base / r.text(root["catalog"], "catalog").value_or(""));
@@ -291,6 +271,9 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
     }
   }
   if (root["seed"]) s.seed = r.number<std::uint64_t>(root["seed"], "seed", false).value_or(1);
+}
+
+void read_leases(Reader& r, const YAML::Node& root, Scenario& s) {
   if (root["leases"]) {
     s.leases.clear();
     s.lease_has_price.clear();
@@ -333,6 +316,43 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
       s.lease_has_price.push_back(priced);
     }
   }
+}
+
+// workload.synthetic: the generator's options.
+GeneratorOptions read_synthetic(Reader& r, const YAML::Node& g) {
+  r.check_keys(g,
+               {"jobs", "load", "fleet_gpus", "max_gpus", "median_hours", "orgs", "teams_per_org",
+                "chips", "datasets"},
+               "synthetic workload");
+  GeneratorOptions o;
+  if (g["jobs"]) o.jobs = r.number<std::size_t>(g["jobs"], "jobs", true).value_or(1);
+  if (g["load"]) o.load = r.number<double>(g["load"], "load", true).value_or(0.8);
+  if (g["fleet_gpus"])
+    o.fleet_gpus = r.number<int>(g["fleet_gpus"], "fleet_gpus", true).value_or(1);
+  if (g["max_gpus"]) o.max_gpus = r.number<int>(g["max_gpus"], "max_gpus", true).value_or(1);
+  if (g["median_hours"]) {
+    o.median_hours = r.number<double>(g["median_hours"], "median_hours", true).value_or(1);
+  }
+  if (g["teams_per_org"]) {
+    o.teams_per_org = r.number<int>(g["teams_per_org"], "teams_per_org", true).value_or(1);
+  }
+  if (g["orgs"]) {
+    for (const auto& kv : g["orgs"]) {
+      o.orgs.emplace_back(OrgId(kv.first.Scalar()),
+                          r.number<double>(kv.second, "org weight", true).value_or(1));
+    }
+  }
+  if (g["chips"]) {
+    for (const auto& c : g["chips"]) o.chips.emplace_back(c.Scalar());
+  }
+  if (g["datasets"]) {
+    for (const auto& c : g["datasets"]) o.datasets.emplace_back(c.Scalar());
+  }
+  return o;
+}
+
+void read_workload(Reader& r, Diagnostics& diagnostics, const YAML::Node& root,
+                   const fs::path& file, const fs::path& base, bool extending, Scenario& s) {
   if (!root["workload"]) {
     if (!extending) {
       diagnostics.add(SourceLocation{file.string(), 1, 1}, "missing required field 'workload'");
@@ -352,40 +372,14 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
       s.workload_file =
           fs::weakly_canonical(base / r.text(w["file"], "workload file").value_or(""));
     } else if (w["synthetic"]) {
-      const YAML::Node& g = w["synthetic"];
-      r.check_keys(g,
-                   {"jobs", "load", "fleet_gpus", "max_gpus", "median_hours", "orgs",
-                    "teams_per_org", "chips", "datasets"},
-                   "synthetic workload");
-      GeneratorOptions o;
-      if (g["jobs"]) o.jobs = r.number<std::size_t>(g["jobs"], "jobs", true).value_or(1);
-      if (g["load"]) o.load = r.number<double>(g["load"], "load", true).value_or(0.8);
-      if (g["fleet_gpus"])
-        o.fleet_gpus = r.number<int>(g["fleet_gpus"], "fleet_gpus", true).value_or(1);
-      if (g["max_gpus"]) o.max_gpus = r.number<int>(g["max_gpus"], "max_gpus", true).value_or(1);
-      if (g["median_hours"]) {
-        o.median_hours = r.number<double>(g["median_hours"], "median_hours", true).value_or(1);
-      }
-      if (g["teams_per_org"]) {
-        o.teams_per_org = r.number<int>(g["teams_per_org"], "teams_per_org", true).value_or(1);
-      }
-      if (g["orgs"]) {
-        for (const auto& kv : g["orgs"]) {
-          o.orgs.emplace_back(OrgId(kv.first.Scalar()),
-                              r.number<double>(kv.second, "org weight", true).value_or(1));
-        }
-      }
-      if (g["chips"]) {
-        for (const auto& c : g["chips"]) o.chips.emplace_back(c.Scalar());
-      }
-      if (g["datasets"]) {
-        for (const auto& c : g["datasets"]) o.datasets.emplace_back(c.Scalar());
-      }
-      s.synthetic = o;
+      s.synthetic = read_synthetic(r, w["synthetic"]);
     } else {
       r.error(w, "workload needs 'file', 'synthetic' or 'trace'");
     }
   }
+}
+
+void read_scheduler(Reader& r, const YAML::Node& root, Scenario& s) {
   if (root["scheduler"]) {
     const YAML::Node& n = root["scheduler"];
     r.check_keys(
@@ -460,6 +454,9 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
               .value_or(1);
     }
   }
+}
+
+void read_prices(Reader& r, const YAML::Node& root, Scenario& s) {
   if (root["prices"]) {
     s.price_changes.clear();
     for (const auto& n : root["prices"]) {
@@ -477,6 +474,9 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
                                             r.date(n["at"], "at").value_or(Instant()), *money});
     }
   }
+}
+
+void read_failures(Reader& r, const YAML::Node& root, Scenario& s) {
   if (root["failures"]) {
     s.failures = FailureModel{};
     const YAML::Node& f = root["failures"];
@@ -507,6 +507,44 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
       }
     }
   }
+}
+
+// A scenario that extends another is read over a copy of it; `depth` stops
+// a chain that loops.
+Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& shipped_root,
+                                        int depth) {
+  STRAITS_ASSIGN_OR_RETURN(const YAML::Node root, read_root(file));
+  Diagnostics diagnostics;
+  Reader r(file.string(), diagnostics);
+  r.check_keys(root,
+               {"extends", "name", "catalog", "rules", "params", "start", "horizon", "seed",
+                "leases", "workload", "scheduler", "failures", "prices"},
+               "scenario");
+  Scenario s;
+  const bool extending = static_cast<bool>(root["extends"]);
+  if (extending) {
+    const fs::path parent =
+        fs::absolute(file).parent_path() / r.text(root["extends"], "extends").value_or("");
+    if (depth >= 8) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "scenarios extend each other more than 8 deep (a loop?)", r.at(root["extends"]));
+    }
+    auto extended = load_scenario_at_depth(parent, shipped_root, depth + 1);
+    if (!extended) {
+      Error e = std::move(extended).error();
+      return Error(e.code(), "extends " + parent.string() + ": " + e.to_string(),
+                   r.at(root["extends"]));
+    }
+    s = std::move(extended).value();
+  }
+  s.file = fs::absolute(file);
+  fs::path base = s.file.parent_path();
+  read_basics(r, diagnostics, root, file, base, shipped_root, extending, s);
+  read_leases(r, root, s);
+  read_workload(r, diagnostics, root, file, base, extending, s);
+  read_scheduler(r, root, s);
+  read_prices(r, root, s);
+  read_failures(r, root, s);
   if (!diagnostics.empty()) {
     return diagnostics.to_error("scenario " + file.string() + " has errors");
   }

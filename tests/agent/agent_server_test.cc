@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "api/server_fixture.h"
 #include "exec/local.h"
+#include "support/wait_until.h"
 
 namespace straits::agent {
 namespace {
@@ -18,6 +19,7 @@ namespace {
 using api::testing_util::Answer;
 using api::testing_util::json;
 using api::testing_util::TestServer;
+using straits::testing::wait_until;
 
 class AgentWithServerTest : public ::testing::Test {
  protected:
@@ -76,14 +78,6 @@ class AgentWithServerTest : public ::testing::Test {
     return job.body["id"];
   }
   json job(const std::string& id) { return server_.get("/v1/jobs/" + id, engineer_).body; }
-  bool wait_until(const std::function<bool()>& done, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
   std::string said() {
     std::lock_guard lock(mutex_);
     return said_;

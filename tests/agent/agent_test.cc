@@ -32,6 +32,7 @@
 #include "cli/shell.h"
 #include "exec/local.h"
 #include "policy/temp_dir.h"
+#include "support/wait_until.h"
 
 namespace straits::agent {
 namespace {
@@ -55,14 +56,7 @@ std::string read_file(const fs::path& file) {
   return text.str();
 }
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Steady::now() + timeout;
-  while (!done()) {
-    if (Steady::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
+using straits::testing::wait_until;
 
 Assignment start_of(const std::string& job, std::int32_t attempt, const std::string& command) {
   Assignment a;
@@ -224,7 +218,7 @@ TEST_F(AgentCoreTest, ARestartFromTheStateFileNeverStartsAnAttemptAgain) {
     core->handle({a}, now());
     ASSERT_TRUE(tick_until(*core, [&] { return fs::exists(marker()); }));
     handle = core->state().runs.at("j-00000003/2").handle;
-    ASSERT_TRUE(internal::write_file_atomically(
+    ASSERT_TRUE(internal::write_state_file(
         state_file,
         internal::state_to_text(core->state(), Steady::now(), Instant::from_unix_seconds(0))));
   }
@@ -769,7 +763,7 @@ TEST(AgentStateTest, IsRewrittenAtomically) {
   for (int i = 0; i < 2000; ++i) big.done.insert("j-" + std::to_string(i) + "/1/start");
   const std::string a = internal::state_to_text(small, now, wall);
   const std::string b = internal::state_to_text(big, now, wall);
-  ASSERT_TRUE(internal::write_file_atomically(file, a));
+  ASSERT_TRUE(internal::write_state_file(file, a));
   std::atomic<bool> done{false};
   int reads = 0, torn = 0;
   std::thread reader([&] {
@@ -780,7 +774,7 @@ TEST(AgentStateTest, IsRewrittenAtomically) {
     }
   });
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(internal::write_file_atomically(file, i % 2 == 0 ? b : a));
+    ASSERT_TRUE(internal::write_state_file(file, i % 2 == 0 ? b : a));
   }
   done = true;
   reader.join();
@@ -1079,7 +1073,7 @@ TEST_F(AgentHttpTest, KeepsItsReportsInTheStateFileWhileTheServerIsAway) {
   before.runs["j-5/2"] = r;
   before.pending = {report_of("j-5", 2, "log", [](Report& x) { x.text = "hello\n"; })};
   const fs::path state = dir_.path() / "state/state.json";
-  ASSERT_TRUE(internal::write_file_atomically(
+  ASSERT_TRUE(internal::write_state_file(
       state, internal::state_to_text(before, Steady::now(), SystemClock().now())));
 
   const std::string url = "http://127.0.0.1:" + std::to_string(closed_port());

@@ -41,6 +41,32 @@ TEST(CliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(straits("catalog show chips --no-such-flag").exit_code, 2);
 }
 
+// A mistyped option or command: the nearest known one is named first, the
+// exit code is still 2, and a word with nothing close gets no guess.
+TEST(CliTest, MistypedOptionsAndCommandsSuggestTheNearest) {
+  Outcome option = straits("sim run x.yaml --quite");
+  EXPECT_EQ(option.exit_code, 2);
+  EXPECT_EQ(option.err.rfind("straits: unknown option --quite; did you mean --quiet?\n", 0), 0u)
+      << option.err;
+  Outcome command = straits("lese list");
+  EXPECT_EQ(command.exit_code, 2);
+  EXPECT_TRUE(command.err.find("unknown command lese; did you mean lease?") != std::string::npos)
+      << command.err;
+  // Values of options are skipped, even one that starts with '-'; "=" is cut.
+  Outcome value = straits("job submit --priority -5 --gpus 1 --wrk=3");
+  EXPECT_EQ(value.exit_code, 2);
+  EXPECT_TRUE(value.err.find("unknown option --wrk; did you mean --work?") != std::string::npos)
+      << value.err;
+  // The options of the command itself, not of another one.
+  Outcome json = straits("catalog show chips --jsn");
+  EXPECT_TRUE(json.err.find("did you mean --json?") != std::string::npos) << json.err;
+  Outcome far = straits("catalog show chips --no-such-flag");
+  EXPECT_EQ(far.exit_code, 2);
+  EXPECT_EQ(far.err.find("did you mean"), std::string::npos) << far.err;
+  Outcome known = straits("catalog show planets");
+  EXPECT_EQ(known.err.find("did you mean"), std::string::npos) << known.err;
+}
+
 TEST(CliTest, ValidatesTheShippedCatalog) {
   Outcome run = straits("catalog validate");
   EXPECT_EQ(run.exit_code, 0) << run.err;

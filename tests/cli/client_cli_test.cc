@@ -15,6 +15,7 @@
 
 #include "cli/shell.h"
 #include "core/clock.h"
+#include "core/strings.h"
 #include "core/time.h"
 #include "policy/temp_dir.h"
 
@@ -29,12 +30,7 @@ constexpr const char* kOrg = "halcyon-reach";
 constexpr const char* kPool = "sg-tuas-1-h100";
 
 using Outcome = straits::testing::CommandResult;
-
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using straits::shell_quote;
 
 // `straits ARGS` with `env` ("NAME=value ..." for the shell) before it.
 Outcome straits(const std::string& env, const std::string& args) {
@@ -43,6 +39,14 @@ Outcome straits(const std::string& env, const std::string& args) {
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// The secret a `token create` printed ("export STRAITS_TOKEN=..."), "" if none.
+std::string secret_of(const std::string& out) {
+  const auto at = out.find("export STRAITS_TOKEN=");
+  if (at == std::string::npos) return "";
+  const std::string rest = out.substr(at + std::string("export STRAITS_TOKEN=").size());
+  return rest.substr(0, rest.find('\n'));
 }
 
 // `straits serve` as a child process; its first lines say where and the token.
@@ -104,7 +108,7 @@ class Server {
   // The environment of a client of this server as the admin.
   std::string env() const { return env_with(token_); }
   std::string env_with(const std::string& token) const {
-    return "STRAITS_URL=" + shell_quoted(url_) + " STRAITS_TOKEN=" + shell_quoted(token);
+    return "STRAITS_URL=" + shell_quote(url_) + " STRAITS_TOKEN=" + shell_quote(token);
   }
   Outcome run(const std::string& args) const { return straits(env(), args); }
 
@@ -360,15 +364,13 @@ TEST(ClientCliTest, UsersTokensAndWhoami) {
 
   Outcome token = server.run("token create " + id + " --label laptop");
   ASSERT_EQ(token.exit_code, 0) << token.err;
-  const auto at = token.out.find("export STRAITS_TOKEN=");
-  ASSERT_NE(at, std::string::npos) << token.out;
-  std::string secret = token.out.substr(at + std::string("export STRAITS_TOKEN=").size());
-  secret = secret.substr(0, secret.find('\n'));
+  const std::string secret = secret_of(token.out);
+  ASSERT_FALSE(secret.empty()) << token.out;
   Outcome me = straits(server.env_with(secret), "whoami");
   ASSERT_EQ(me.exit_code, 0) << me.err;
   EXPECT_TRUE(has(me.out, "ada (" + id + "), role engineer, org halcyon-reach")) << me.out;
   // --token wins over STRAITS_TOKEN.
-  Outcome flag = straits(server.env(), "whoami --token " + shell_quoted(secret));
+  Outcome flag = straits(server.env(), "whoami --token " + shell_quote(secret));
   EXPECT_TRUE(has(flag.out, "ada")) << flag.out;
 
   Outcome revoke = server.run("token revoke t-00000002");
@@ -377,6 +379,52 @@ TEST(ClientCliTest, UsersTokensAndWhoami) {
   Outcome revoked = straits(server.env_with(secret), "whoami");
   EXPECT_EQ(revoked.exit_code, 1);
   EXPECT_TRUE(has(revoked.err, "set STRAITS_TOKEN")) << revoked.err;
+}
+
+// A mistyped id: the nearest one the caller may list is suggested, and never
+// one it may not see.
+TEST(ClientCliTest, UnknownIdsSuggestTheNearestTheCallerMaySee) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  Outcome submit =
+      server.run(std::string("job submit --org ") + kOrg + " --gpus 8 --work 12 --json");
+  ASSERT_EQ(submit.exit_code, 0) << submit.err;
+  ASSERT_EQ(json::parse(submit.out).at("id"), "j-00000001") << submit.out;
+
+  Outcome get = server.run("job get j-0000001");
+  EXPECT_EQ(get.exit_code, 1);
+  EXPECT_TRUE(has(get.err, "(did you mean 'j-00000001'?)")) << get.err;
+  Outcome cancel = server.run("job cancel j-00000011");
+  EXPECT_EQ(cancel.exit_code, 1);
+  EXPECT_TRUE(has(cancel.err, "(did you mean 'j-00000001'?)")) << cancel.err;
+  // Nothing close: the server's message alone.
+  Outcome far = server.run("job events x-1");
+  EXPECT_EQ(far.exit_code, 1);
+  EXPECT_FALSE(has(far.err, "did you mean")) << far.err;
+  EXPECT_EQ(server.run("job get j-00000001").exit_code, 0);
+
+  Outcome user = server.run("user create --name ada --role engineer --org hanshan --json");
+  ASSERT_EQ(user.exit_code, 0) << user.err;
+  const std::string id = json::parse(user.out).at("id");
+  ASSERT_EQ(id, "u-00000002");
+  Outcome token = server.run("token create u-0000002");
+  EXPECT_EQ(token.exit_code, 1);
+  EXPECT_TRUE(has(token.err, "(did you mean 'u-00000002'?)")) << token.err;
+  Outcome request = server.run("request get cr-0000001");
+  EXPECT_EQ(request.exit_code, 1);
+  EXPECT_FALSE(has(request.err, "did you mean")) << request.err;  // there is none
+
+  // Another org's engineer may not see j-00000001: no suggestion of it.
+  Outcome made = server.run("token create " + id);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string secret = secret_of(made.out);
+  ASSERT_FALSE(secret.empty()) << made.out;
+  Outcome hidden = straits(server.env_with(secret), "job get j-0000001");
+  EXPECT_EQ(hidden.exit_code, 1);
+  EXPECT_FALSE(has(hidden.err, "did you mean")) << hidden.err;
+  Outcome exact = straits(server.env_with(secret), "job get j-00000001");
+  EXPECT_EQ(exact.exit_code, 1);
+  EXPECT_FALSE(has(exact.err, "did you mean")) << exact.err;
 }
 
 TEST(ClientCliTest, DecideShowsOutcomeAndCitations) {
@@ -404,7 +452,7 @@ TEST(ClientCliTest, BadTokenAndNoServerSayWhatToDo) {
   EXPECT_TRUE(has(bad.err, "straits: unknown token")) << bad.err;
   EXPECT_TRUE(has(bad.err, "set STRAITS_TOKEN")) << bad.err;
   Outcome none =
-      straits("STRAITS_URL=" + shell_quoted(server.url()) + " STRAITS_TOKEN=", "job list");
+      straits("STRAITS_URL=" + shell_quote(server.url()) + " STRAITS_TOKEN=", "job list");
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_TRUE(has(none.err, "no token given")) << none.err;
 
@@ -413,7 +461,7 @@ TEST(ClientCliTest, BadTokenAndNoServerSayWhatToDo) {
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(has(rest, "straits stopped")) << rest;
   Outcome down =
-      straits("STRAITS_URL=" + shell_quoted(server.url()) + " STRAITS_TOKEN=x", "job list");
+      straits("STRAITS_URL=" + shell_quote(server.url()) + " STRAITS_TOKEN=x", "job list");
   EXPECT_EQ(down.exit_code, 1);
   EXPECT_TRUE(has(down.err, "cannot reach the straits server at " + server.url())) << down.err;
   EXPECT_TRUE(has(down.err, "straits serve")) << down.err;
@@ -427,10 +475,8 @@ TEST(ClientCliTest, AnAgentTokenInOneCallAndChangeRequests) {
   ASSERT_EQ(made.exit_code, 0) << made.err;
   EXPECT_TRUE(has(made.out, "(agent-sg-tuas-1, agent of [\"sg-tuas-1\",\"jp-tokyo-1\"])"))
       << made.out;
-  const auto at = made.out.find("export STRAITS_TOKEN=");
-  ASSERT_NE(at, std::string::npos) << made.out;
-  std::string secret = made.out.substr(at + std::string("export STRAITS_TOKEN=").size());
-  secret = secret.substr(0, secret.find('\n'));
+  const std::string secret = secret_of(made.out);
+  ASSERT_FALSE(secret.empty()) << made.out;
   Outcome me = straits(server.env_with(secret), "whoami --json");
   ASSERT_EQ(me.exit_code, 0) << me.err;
   EXPECT_EQ(json::parse(me.out).at("role"), "agent");

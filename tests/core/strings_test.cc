@@ -24,5 +24,12 @@ TEST(DidYouMeanTest, SuggestsOnlyCloseWords) {
   EXPECT_EQ(closest_match("aa", tied), "ab");
 }
 
+TEST(ShellQuoteTest, MakesOneWordThatTheShellDoesNotExpand) {
+  EXPECT_EQ(shell_quote(""), "''");
+  EXPECT_EQ(shell_quote("plain"), "'plain'");
+  EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(shell_quote("$HOME; rm -rf / `x` \"\\"), "'$HOME; rm -rf / `x` \"\\'");
+}
+
 }  // namespace
 }  // namespace straits

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "api/server_fixture.h"
+#include "support/wait_until.h"
 
 namespace straits::e2e {
 
@@ -215,12 +216,8 @@ class EndToEndTest : public ::testing::Test {
   }
   // Waits until `done` holds (checked every 100 ms), at most `seconds`.
   bool wait_until(const std::function<bool()>& done, int seconds) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return done();
+    return straits::testing::wait_until(done, std::chrono::seconds(seconds),
+                                        std::chrono::milliseconds(100));
   }
   bool wait_for_state(const std::string& id, const std::string& state, int seconds) {
     return wait_until([&] { return job(id)["state"] == state; }, seconds);

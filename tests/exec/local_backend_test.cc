@@ -25,6 +25,7 @@
 #include "exec/backend.h"
 #include "exec/run_user.h"
 #include "policy/temp_dir.h"
+#include "support/wait_until.h"
 
 namespace straits::exec {
 namespace {
@@ -36,14 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 const std::string kTrain = STRAITS_TRAIN_BINARY;
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
+using straits::testing::wait_until;
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file);

@@ -24,6 +24,7 @@
 #include "exec/internal/slurm_text.h"
 #include "exec/run_user.h"
 #include "exec/slurm.h"
+#include "support/wait_until.h"
 
 namespace straits::exec {
 namespace {
@@ -337,41 +338,38 @@ class SlurmBackendTest : public ::testing::Test {
   }
 
   // Polls every 200 ms until `done` holds or `limit` passes; the last status.
-  RunStatus wait_until(const std::string& handle, const std::function<bool(const RunStatus&)>& done,
-                       std::chrono::seconds limit) {
-    const auto deadline = SteadyClock::now() + limit;
+  RunStatus wait_for_status(const std::string& handle,
+                            const std::function<bool(const RunStatus&)>& done,
+                            std::chrono::seconds limit) {
     RunStatus last;
-    while (true) {
-      auto statuses = backend_->poll({handle});
-      if (statuses) {
-        last = (*statuses)[handle];
-        if (done(last)) return last;
-      }
-      if (SteadyClock::now() > deadline) {
-        ADD_FAILURE() << "job " << handle << " still " << describe(last) << " after "
-                      << limit.count() << " s";
-        return last;
-      }
-      std::this_thread::sleep_for(200ms);
+    const bool held = straits::testing::wait_until(
+        [&] {
+          auto statuses = backend_->poll({handle});
+          if (!statuses) return false;
+          last = (*statuses)[handle];
+          return done(last);
+        },
+        limit, 200ms);
+    if (!held) {
+      ADD_FAILURE() << "job " << handle << " still " << describe(last) << " after " << limit.count()
+                    << " s";
     }
+    return last;
   }
   RunStatus wait_final(const std::string& handle, std::chrono::seconds limit = 30s) {
-    return wait_until(
+    return wait_for_status(
         handle, [](const RunStatus& s) { return is_final(s.state); }, limit);
   }
   RunStatus wait_running(const std::string& handle) {
-    return wait_until(
+    return wait_for_status(
         handle, [](const RunStatus& s) { return s.state != RunState::kPending; }, 30s);
   }
   // Until the output holds `text` (a job's own sign of progress).
   bool wait_output(const fs::path& work_dir, const std::string& text,
                    std::chrono::seconds limit = 20s) {
-    const auto deadline = SteadyClock::now() + limit;
-    while (read_output(work_dir, 0, 1 << 20).find(text) == std::string::npos) {
-      if (SteadyClock::now() > deadline) return false;
-      std::this_thread::sleep_for(100ms);
-    }
-    return true;
+    return straits::testing::wait_until(
+        [&] { return read_output(work_dir, 0, 1 << 20).find(text) != std::string::npos; }, limit,
+        100ms);
   }
 
   fs::path dir_;
@@ -689,7 +687,7 @@ TEST_F(SlurmBackendTest, WaitsPendingWhileTheGpusAreTaken) {
   one.gpus = 8;
   const std::string waiting = launch(one);
   ASSERT_FALSE(waiting.empty());
-  const RunStatus pending = wait_until(
+  const RunStatus pending = wait_for_status(
       waiting, [](const RunStatus& s) { return s.detail.find("Resources") != std::string::npos; },
       10s);
   EXPECT_EQ(pending.state, RunState::kPending) << describe(pending);
@@ -737,7 +735,7 @@ TEST_F(SlurmBackendTest, ControllerRestartEndsNoRun) {
     ASSERT_FALSE(launched);
     EXPECT_EQ(launched.error().code(), ErrorCode::kUnavailable) << launched.error().to_string();
   }
-  const RunStatus again = wait_until(
+  const RunStatus again = wait_for_status(
       handle, [](const RunStatus&) { return true; }, 20s);
   EXPECT_EQ(again.state, RunState::kRunning) << describe(again);
   write_file(s.work_dir / "stop", "");

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include "core/url.h"
+
 namespace straits::agent::internal {
 namespace {
 
@@ -28,11 +30,13 @@ ServerClient::ServerClient(std::string url, std::string token, bool keep_alive)
     : url_(std::move(url)), token_(std::move(token)) {
   while (!url_.empty() && url_.back() == '/') url_.pop_back();
   // httplib's client takes scheme://host:port; a path after it is a prefix.
-  const auto scheme_end = url_.find("://");
-  const auto path_start =
-      scheme_end == std::string::npos ? std::string::npos : url_.find('/', scheme_end + 3);
-  const std::string origin = url_.substr(0, path_start);
-  if (path_start != std::string::npos) prefix_ = url_.substr(path_start);
+  std::string origin = url_;
+  if (auto parts = split_url(url_)) {
+    origin = std::move(parts->origin);
+    prefix_ = std::move(parts->path);
+  } else {
+    url_error_ = parts.error().message();
+  }
   impl_ = std::make_unique<Impl>(origin);
   impl_->http.set_connection_timeout(3, 0);
   impl_->http.set_write_timeout(10, 0);
@@ -60,6 +64,7 @@ Result<HttpAnswer> ServerClient::send(const char* method, const std::string& pat
     return Error(ErrorCode::kInvalidArgument,
                  "the server URL must start with http:// (got '" + url_ + "')");
   }
+  if (!url_error_.empty()) return Error(ErrorCode::kInvalidArgument, url_error_);
   if (!impl_->http.is_valid()) {
     return Error(
         ErrorCode::kInvalidArgument,

@@ -29,7 +29,7 @@ class ServerClient {
 
   // An answer of any status. Errors: kUnavailable when the server did not
   // answer ("server URL: no answer (Connection refused)"), kInvalidArgument
-  // for a URL that is not http://.
+  // for a URL that is not http:// or not a URL at all (core/url.h).
   Result<HttpAnswer> get(const std::string& path, Duration timeout);
   Result<HttpAnswer> post(const std::string& path, const std::string& body, Duration timeout);
 
@@ -45,6 +45,7 @@ class ServerClient {
 
   struct Impl;
   std::string url_, token_, prefix_;
+  std::string url_error_;  // why url_ is not a server URL, "" when it is
   std::unique_ptr<Impl> impl_;
 };
 

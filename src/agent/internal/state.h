@@ -73,10 +73,10 @@ struct AgentState {
 std::string state_to_text(const AgentState& state, SteadyTime steady_now, Instant wall_now);
 Result<AgentState> state_from_text(std::string_view text, SteadyTime steady_now, Instant wall_now);
 
-// Writes `text` to `path` atomically: a temporary file beside it, fsync,
-// rename over `path`, fsync of the folder (created if missing). A reader
-// sees the old text or the new, never a mix. Errors: kInternal naming the file.
-Status write_file_atomically(const std::filesystem::path& path, std::string_view text);
+// Writes `text` to `path` (mode 0600) with straits::write_file_atomically,
+// the folder created first if missing. A reader sees the old text or the
+// new, never a mix. Errors: kInternal naming the file.
+Status write_state_file(const std::filesystem::path& path, std::string_view text);
 // nullopt when the file does not exist. Errors: kInternal (unreadable),
 // kInvalidArgument (not a state file), naming the file.
 Result<std::optional<AgentState>> load_state(const std::filesystem::path& path,

@@ -1,5 +1,7 @@
 #include "api/internal/runs.h"
 
+#include "core/strings.h"
+
 namespace straits::api::internal {
 
 bool placed_state(const std::string& s) {
@@ -101,16 +103,7 @@ std::string shell_command(const json& spec) {
   if (it == spec.end() || !it->is_array() || it->empty()) return "";
   std::string out;
   for (const json& arg : *it) {
-    std::string quoted = "'";
-    for (char c : arg.get<std::string>()) {
-      if (c == '\'') {
-        quoted += "'\\''";
-      } else {
-        quoted += c;
-      }
-    }
-    quoted += "'";
-    out += (out.empty() ? "" : " ") + quoted;
+    out += (out.empty() ? "" : " ") + shell_quote(arg.get<std::string>());
   }
   return out;
 }

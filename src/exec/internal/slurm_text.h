@@ -24,9 +24,6 @@ std::string job_name(const std::string& job_id, std::int32_t attempt);
 // positive counts, environment names that are shell names, no NUL anywhere.
 Status check_spec(const LaunchSpec& spec);
 
-// `text` as one single-quoted sh word ('it'\''s').
-std::string shell_quote(std::string_view text);
-
 // The batch script: exports (spec.env, then STRAITS_*), cd to the work dir,
 // SIGUSR1 ignored, then `exec /bin/sh -c COMMAND`. REQUIRES: check_spec(spec)
 // passed; work_dir and checkpoint_dir absolute.

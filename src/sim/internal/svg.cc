@@ -526,10 +526,19 @@ std::vector<Point> downsample(const std::vector<Point>& points, std::size_t max_
   return out;
 }
 
-std::string render(const LineChart& chart) {
-  // Series as drawn: finite points, reduced.
-  std::vector<std::vector<Point>> drawn(chart.series.size());
+namespace {
+
+// ---- Line charts ------------------------------------------------------------
+
+// The series as drawn (finite points, reduced) and the range of their points.
+struct DrawnSeries {
+  std::vector<std::vector<Point>> points;
   double x_lo = std::numeric_limits<double>::quiet_NaN(), x_hi = x_lo, y_lo = x_lo, y_hi = x_lo;
+};
+
+DrawnSeries drawn_series(const LineChart& chart) {
+  DrawnSeries d;
+  d.points.resize(chart.series.size());
   auto widen = [](double& lo, double& hi, double v) {
     if (std::isnan(lo) || v < lo) lo = v;
     if (std::isnan(hi) || v > hi) hi = v;
@@ -541,53 +550,139 @@ std::string render(const LineChart& chart) {
       if (!finite(p)) continue;
       if (chart.x.scale == Scale::kLog && p.x <= 0 && !chart.x.min) continue;
       points.push_back(p);
-      widen(x_lo, x_hi, p.x);
+      widen(d.x_lo, d.x_hi, p.x);
       if (chart.y.scale == Scale::kLog && p.y <= 0) continue;
-      widen(y_lo, y_hi, p.y);
+      widen(d.y_lo, d.y_hi, p.y);
     }
-    drawn[s] = downsample(points, chart.max_points);
+    d.points[s] = downsample(points, chart.max_points);
   }
+  return d;
+}
 
+// A marker inside the x range, on its label row.
+struct PlacedMarker {
+  const Marker* marker;
+  double x, label_x;
+  int row;
+};
+
+// The markers inside the x range, each label on the first row where it
+// does not touch the one before (at most kMaxMarkerRows rows).
+std::vector<PlacedMarker> place_markers(const std::vector<Marker>& markers, const AxisLayout& x,
+                                        double left, double right) {
+  std::vector<PlacedMarker> placed;
+  std::vector<const Marker*> inside;
+  for (const Marker& m : markers) {
+    if (std::isfinite(m.x) && m.x >= x.map.lo && m.x <= x.map.hi) inside.push_back(&m);
+  }
+  std::stable_sort(inside.begin(), inside.end(),
+                   [](const Marker* a, const Marker* b) { return a->x < b->x; });
+  std::vector<double> row_end;
+  for (const Marker* m : inside) {
+    double px = x.map(m->x);
+    double w = text_width(m->label, kSmallSize) + 6;
+    double start = std::clamp(px - w / 2, left, right - w);
+    int row = 0;
+    while (row < static_cast<int>(row_end.size()) &&
+           row_end[static_cast<std::size_t>(row)] > start - 3)
+      ++row;
+    if (row >= kMaxMarkerRows) row = kMaxMarkerRows - 1;
+    if (row >= static_cast<int>(row_end.size()))
+      row_end.resize(static_cast<std::size_t>(row) + 1, -1e9);
+    row_end[static_cast<std::size_t>(row)] = start + w;
+    placed.push_back({m, px, start + w / 2, row});
+  }
+  return placed;
+}
+
+// The x axis of a line chart: grid lines, the axis, tick labels, title.
+void line_x_axis(std::string& out, const LineChart& chart, const AxisLayout& x, double left,
+                 double right, double top, double bottom, double title_y) {
+  out += "<g class=\"axis x\">\n";
+  for (const auto& t : x.ticks) {
+    double px = x.map(t.value);
+    out += "<line x1=\"" + coord(px) + "\" y1=\"" + coord(top) + "\" x2=\"" + coord(px) +
+           "\" y2=\"" + coord(bottom + 4) + "\" stroke=\"#f0f0f0\"/>\n";
+  }
+  out += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(bottom) + "\" x2=\"" + coord(right) +
+         "\" y2=\"" + coord(bottom) + "\" stroke=\"#888\"/>\n";
+  x_tick_labels(out, x, bottom + 16, left - 20, chart.width - 4);
+  text(out, (left + right) / 2, title_y, "middle", kTextSize, "#222", chart.x.title);
+  out += "</g>\n";
+}
+
+// Series `s` as one path (steps or straight lines), dots if asked, in a
+// group named for tests.
+void line_series(std::string& out, const LineChart& chart, std::size_t s,
+                 const std::vector<Point>& points, const AxisLayout& x, const AxisLayout& y,
+                 const std::string& clip) {
+  const Series& series = chart.series[s];
+  out += "<g class=\"series\" data-name=\"" + escape_xml(series.name) + "\" data-points=\"" +
+         std::to_string(points.size()) + "\" clip-path=\"url(#" + clip + ")\">";
+  out += "<title>" + escape_xml(series.name) + "</title>";
+  if (!points.empty()) {
+    out += "<path fill=\"none\" stroke=\"" + std::string(colour_of(s)) +
+           "\" stroke-width=\"1.8\" stroke-linejoin=\"round\"";
+    if (!dash_of(s).empty()) out += " stroke-dasharray=\"" + std::string(dash_of(s)) + "\"";
+    out += " d=\"M";
+    append_coord(out, x.map(points[0].x));
+    out += ' ';
+    append_coord(out, y.map(points[0].y));
+    for (std::size_t i = 1; i < points.size(); ++i) {
+      if (series.step) {
+        out += 'H';
+        append_coord(out, x.map(points[i].x));
+        out += 'V';
+        append_coord(out, y.map(points[i].y));
+      } else {
+        out += 'L';
+        append_coord(out, x.map(points[i].x));
+        out += ' ';
+        append_coord(out, y.map(points[i].y));
+      }
+    }
+    out += "\"/>";
+    if (series.dots) {
+      for (const Point& p : points) {
+        out += "<circle cx=\"" + coord(x.map(p.x)) + "\" cy=\"" + coord(y.map(p.y)) +
+               "\" r=\"3\" fill=\"" + std::string(colour_of(s)) + "\"/>";
+      }
+    }
+  }
+  out += "</g>\n";
+}
+
+// A marker over the series: a dashed line down to the axis, its label on its row.
+void line_marker(std::string& out, const LineChart& chart, const PlacedMarker& p, double bottom) {
+  const double label_y = 36 + p.row * kMarkerRow + 10;
+  out += "<g class=\"marker\" data-x=\"" +
+         escape_xml(chart.x.kind == AxisKind::kTime ? to_iso8601(instant_of(p.marker->x))
+                                                    : shortest(p.marker->x)) +
+         "\" data-label=\"" + escape_xml(p.marker->label) + "\" data-detail=\"" +
+         escape_xml(p.marker->detail) + "\"><title>" + escape_xml(p.marker->detail) + "</title>";
+  out += "<line x1=\"" + coord(p.x) + "\" y1=\"" + coord(label_y + 3) + "\" x2=\"" + coord(p.x) +
+         "\" y2=\"" + coord(bottom) +
+         "\" stroke=\"#555\" stroke-width=\"1\" stroke-dasharray=\"4 3\"/>";
+  out += "<text x=\"" + coord(p.label_x) + "\" y=\"" + coord(label_y) +
+         "\" text-anchor=\"middle\" font-size=\"" + std::to_string(kSmallSize) +
+         "\" font-weight=\"bold\" fill=\"#333\">" + escape_xml(p.marker->label) + "</text></g>\n";
+}
+
+}  // namespace
+
+std::string render(const LineChart& chart) {
+  const DrawnSeries drawn = drawn_series(chart);
   const double width = chart.width;
   // Vertical layout: title, marker label rows, plot, x labels, x title,
   // note, legend.
-  AxisLayout y = lay_out(chart.y, y_lo, y_hi, /*include_zero=*/true,
+  AxisLayout y = lay_out(chart.y, drawn.y_lo, drawn.y_hi, /*include_zero=*/true,
                          std::max(2, chart.plot_height / 45), 0, 0);
   const double left = 16 + 10 + max_label_width(y.ticks, kSmallSize) + 10;
   const double right = width - 24;
-  AxisLayout x = lay_out(chart.x, x_lo, x_hi, /*include_zero=*/false,
+  AxisLayout x = lay_out(chart.x, drawn.x_lo, drawn.x_hi, /*include_zero=*/false,
                          std::max(2, static_cast<int>((right - left) / 90)), left, right);
 
-  // Markers inside the x range, their label rows.
-  struct Placed {
-    const Marker* marker;
-    double x, label_x;
-    int row;
-  };
-  std::vector<Placed> placed;
-  {
-    std::vector<const Marker*> inside;
-    for (const Marker& m : chart.markers) {
-      if (std::isfinite(m.x) && m.x >= x.map.lo && m.x <= x.map.hi) inside.push_back(&m);
-    }
-    std::stable_sort(inside.begin(), inside.end(),
-                     [](const Marker* a, const Marker* b) { return a->x < b->x; });
-    std::vector<double> row_end;
-    for (const Marker* m : inside) {
-      double px = x.map(m->x);
-      double w = text_width(m->label, kSmallSize) + 6;
-      double start = std::clamp(px - w / 2, left, right - w);
-      int row = 0;
-      while (row < static_cast<int>(row_end.size()) &&
-             row_end[static_cast<std::size_t>(row)] > start - 3)
-        ++row;
-      if (row >= kMaxMarkerRows) row = kMaxMarkerRows - 1;
-      if (row >= static_cast<int>(row_end.size()))
-        row_end.resize(static_cast<std::size_t>(row) + 1, -1e9);
-      row_end[static_cast<std::size_t>(row)] = start + w;
-      placed.push_back({m, px, start + w / 2, row});
-    }
-  }
+  const std::vector<PlacedMarker> placed = place_markers(chart.markers, x, left, right);
   int rows = 0;
   for (const auto& p : placed) rows = std::max(rows, p.row + 1);
   const double top = 36 + rows * kMarkerRow + (rows > 0 ? 6 : 8);  // room for the top tick label
@@ -613,231 +708,201 @@ std::string render(const LineChart& chart) {
          coord(top - 2) + "\" width=\"" + coord(right - left) + "\" height=\"" +
          coord(bottom - top + 4) + "\"/></clipPath></defs>\n";
 
-  // Grid and axes.
+  // Grid and axes, the series, the markers over them.
   vertical_axis(out, y, left, right, top, bottom, chart.y.title);
-  out += "<g class=\"axis x\">\n";
-  for (const auto& t : x.ticks) {
-    double px = x.map(t.value);
-    out += "<line x1=\"" + coord(px) + "\" y1=\"" + coord(top) + "\" x2=\"" + coord(px) +
-           "\" y2=\"" + coord(bottom + 4) + "\" stroke=\"#f0f0f0\"/>\n";
-  }
-  out += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(bottom) + "\" x2=\"" + coord(right) +
-         "\" y2=\"" + coord(bottom) + "\" stroke=\"#888\"/>\n";
-  x_tick_labels(out, x, bottom + 16, left - 20, width - 4);
-  text(out, (left + right) / 2, x_title_y, "middle", kTextSize, "#222", chart.x.title);
-  out += "</g>\n";
-
-  // Series.
+  line_x_axis(out, chart, x, left, right, top, bottom, x_title_y);
   for (std::size_t s = 0; s < chart.series.size(); ++s) {
-    const Series& series = chart.series[s];
-    const auto& points = drawn[s];
-    out += "<g class=\"series\" data-name=\"" + escape_xml(series.name) + "\" data-points=\"" +
-           std::to_string(points.size()) + "\" clip-path=\"url(#" + clip + ")\">";
-    out += "<title>" + escape_xml(series.name) + "</title>";
-    if (!points.empty()) {
-      out += "<path fill=\"none\" stroke=\"" + std::string(colour_of(s)) +
-             "\" stroke-width=\"1.8\" stroke-linejoin=\"round\"";
-      if (!dash_of(s).empty()) out += " stroke-dasharray=\"" + std::string(dash_of(s)) + "\"";
-      out += " d=\"M";
-      append_coord(out, x.map(points[0].x));
-      out += ' ';
-      append_coord(out, y.map(points[0].y));
-      for (std::size_t i = 1; i < points.size(); ++i) {
-        if (series.step) {
-          out += 'H';
-          append_coord(out, x.map(points[i].x));
-          out += 'V';
-          append_coord(out, y.map(points[i].y));
-        } else {
-          out += 'L';
-          append_coord(out, x.map(points[i].x));
-          out += ' ';
-          append_coord(out, y.map(points[i].y));
-        }
-      }
-      out += "\"/>";
-      if (series.dots) {
-        for (const Point& p : points) {
-          out += "<circle cx=\"" + coord(x.map(p.x)) + "\" cy=\"" + coord(y.map(p.y)) +
-                 "\" r=\"3\" fill=\"" + std::string(colour_of(s)) + "\"/>";
-        }
-      }
-    }
-    out += "</g>\n";
+    line_series(out, chart, s, drawn.points[s], x, y, clip);
   }
-
-  // Markers over the series.
-  for (const auto& p : placed) {
-    const double label_y = 36 + p.row * kMarkerRow + 10;
-    out += "<g class=\"marker\" data-x=\"" +
-           escape_xml(chart.x.kind == AxisKind::kTime ? to_iso8601(instant_of(p.marker->x))
-                                                      : shortest(p.marker->x)) +
-           "\" data-label=\"" + escape_xml(p.marker->label) + "\" data-detail=\"" +
-           escape_xml(p.marker->detail) + "\"><title>" + escape_xml(p.marker->detail) + "</title>";
-    out += "<line x1=\"" + coord(p.x) + "\" y1=\"" + coord(label_y + 3) + "\" x2=\"" + coord(p.x) +
-           "\" y2=\"" + coord(bottom) +
-           "\" stroke=\"#555\" stroke-width=\"1\" stroke-dasharray=\"4 3\"/>";
-    out += "<text x=\"" + coord(p.label_x) + "\" y=\"" + coord(label_y) +
-           "\" text-anchor=\"middle\" font-size=\"" + std::to_string(kSmallSize) +
-           "\" font-weight=\"bold\" fill=\"#333\">" + escape_xml(p.marker->label) + "</text></g>\n";
-  }
+  for (const auto& p : placed) line_marker(out, chart, p, bottom);
   if (!chart.note.empty()) text(out, left, note_y, "start", kSmallSize, "#666", chart.note);
   legend(out, entries, left, legend_top, right - left);
   out += "</svg>\n";
   return out;
 }
 
-std::string render(const BarChart& chart) {
-  const std::size_t n = chart.categories.size();
-  const std::size_t k = chart.series.size();
-  double lo = std::numeric_limits<double>::quiet_NaN(), hi = lo;
-  for (const auto& s : chart.series) {
-    for (std::size_t c = 0; c < n && c < s.values.size(); ++c) {
-      double v = s.values[c];
-      if (!std::isfinite(v)) continue;
-      if (std::isnan(lo) || v < lo) lo = v;
-      if (std::isnan(hi) || v > hi) hi = v;
+namespace {
+
+// ---- Bar charts -------------------------------------------------------------
+
+// Draws a bar chart's body (axes, one group of bars per series, note and
+// legend) upright or on its side; counts the bars for the groups' data-points.
+class BarPainter {
+ public:
+  explicit BarPainter(const BarChart& chart)
+      : chart_(chart),
+        n_(chart.categories.size()),
+        k_(chart.series.size()),
+        time_(chart.value.kind == AxisKind::kTime) {
+    for (const auto& s : chart.series) {
+      for (std::size_t c = 0; c < n_ && c < s.values.size(); ++c) {
+        double v = s.values[c];
+        if (!std::isfinite(v)) continue;
+        if (std::isnan(lo_) || v < lo_) lo_ = v;
+        if (std::isnan(hi_) || v > hi_) hi_ = v;
+      }
     }
+    value_axis_ = chart.value;
+    value_axis_.scale = Scale::kLinear;
+    for (std::size_t s = 0; s < k_; ++s) entries_.push_back({chart.series[s].name, s, true});
   }
-  const bool time = chart.value.kind == AxisKind::kTime;
-  Axis value_axis = chart.value;
-  value_axis.scale = Scale::kLinear;
-  const double width = chart.width;
 
-  std::vector<LegendEntry> entries;
-  for (std::size_t s = 0; s < k; ++s) entries.push_back({chart.series[s].name, s, true});
+  // The body's markup and the chart's whole height.
+  std::pair<std::string, double> paint() {
+    const double height = chart_.horizontal ? horizontal() : upright();
+    return {std::move(body_), height};
+  }
 
-  std::string body;
-  double height = 0;
-  const double top = 44;  // under the title, with room for the top tick label
-  std::size_t bars = 0;
-  auto value_text = [&](double v) { return time ? time_label(v) : format_value(v); };
-  auto bar = [&](std::string& out, std::size_t s, std::size_t c, double x0, double y0, double w,
-                 double h) {
-    const double v = chart.series[s].values[c];
-    out += "<rect class=\"bar\" data-category=\"" + escape_xml(chart.categories[c]) +
+ private:
+  static constexpr double kTop = 44;  // under the title, with room for the top tick label
+
+  std::string value_text(double v) const { return time_ ? time_label(v) : format_value(v); }
+
+  void bar(std::string& out, std::size_t s, std::size_t c, double x0, double y0, double w,
+           double h) {
+    const double v = chart_.series[s].values[c];
+    out += "<rect class=\"bar\" data-category=\"" + escape_xml(chart_.categories[c]) +
            "\" data-value=\"" + escape_xml(shortest(v)) + "\" x=\"" + coord(x0) + "\" y=\"" +
            coord(y0) + "\" width=\"" + coord(std::max(0.0, w)) + "\" height=\"" +
            coord(std::max(0.0, h)) + "\" fill=\"" + std::string(colour_of(s)) + "\"><title>" +
-           escape_xml(chart.series[s].name + ", " + chart.categories[c] + ": " + value_text(v)) +
+           escape_xml(chart_.series[s].name + ", " + chart_.categories[c] + ": " + value_text(v)) +
            "</title></rect>";
-    ++bars;
-  };
+    ++bars_;
+  }
 
   // A series' bars in one group, counted for tests.
-  auto close_series = [&](std::size_t s, const std::string& markup, std::size_t before) {
-    body += "<g class=\"series\" data-name=\"" + escape_xml(chart.series[s].name) +
-            "\" data-points=\"" + std::to_string(bars - before) + "\">" + markup + "</g>\n";
-  };
-  // Under the plot from `cursor`: the note, then the legend; returns the height used.
-  auto note_and_legend = [&](double cursor, double left, double right) {
-    if (!chart.note.empty()) {
-      cursor += 18;
-      text(body, left, cursor, "start", kSmallSize, "#666", chart.note);
-    }
-    legend(body, entries, left, cursor + 8, right - left);
-    return cursor + 8 + legend_height(entries, right - left) + 8;
-  };
+  void close_series(std::size_t s, const std::string& markup, std::size_t before) {
+    body_ += "<g class=\"series\" data-name=\"" + escape_xml(chart_.series[s].name) +
+             "\" data-points=\"" + std::to_string(bars_ - before) + "\">" + markup + "</g>\n";
+  }
 
-  if (!chart.horizontal) {
-    AxisLayout y = lay_out(value_axis, lo, hi, /*include_zero=*/!time,
-                           std::max(2, chart.plot_height / 45), 0, 0);
+  // Under the plot from `cursor`: the note, then the legend; returns the height used.
+  double note_and_legend(double cursor, double left, double right) {
+    if (!chart_.note.empty()) {
+      cursor += 18;
+      text(body_, left, cursor, "start", kSmallSize, "#666", chart_.note);
+    }
+    legend(body_, entries_, left, cursor + 8, right - left);
+    return cursor + 8 + legend_height(entries_, right - left) + 8;
+  }
+
+  double upright() {
+    AxisLayout y = lay_out(value_axis_, lo_, hi_, /*include_zero=*/!time_,
+                           std::max(2, chart_.plot_height / 45), 0, 0);
     const double left = 16 + 10 + max_label_width(y.ticks, kSmallSize) + 10;
-    const double right = width - 24;
-    const double bottom = top + chart.plot_height;
+    const double right = chart_.width - 24;
+    const double bottom = kTop + chart_.plot_height;
     y.map.a = bottom;
-    y.map.b = top;
+    y.map.b = kTop;
     const double base = y.map(std::clamp(0.0, y.map.lo, y.map.hi));
-    const double band = n > 0 ? (right - left) / static_cast<double>(n) : right - left;
+    const double band = n_ > 0 ? (right - left) / static_cast<double>(n_) : right - left;
     // Bars no wider than 120 px: a few categories do not make slabs.
     const double group =
-        std::min(band * 0.8, 120.0 * static_cast<double>(std::max<std::size_t>(k, 1)));
-    const double bar_w = k > 0 ? group / static_cast<double>(k) : group;
+        std::min(band * 0.8, 120.0 * static_cast<double>(std::max<std::size_t>(k_, 1)));
+    const double bar_w = k_ > 0 ? group / static_cast<double>(k_) : group;
 
-    vertical_axis(body, y, left, right, top, bottom, chart.value.title);
-    body += "<g class=\"axis x\">\n";
-    body += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(base) + "\" x2=\"" + coord(right) +
-            "\" y2=\"" + coord(base) + "\" stroke=\"#888\"/>\n";
-    for (std::size_t c = 0; c < n; ++c) {
-      std::string label = fit_label(chart.categories[c], band - 4, kTextSize);
-      text(body, left + band * (static_cast<double>(c) + 0.5), bottom + 17, "middle", kTextSize,
+    vertical_axis(body_, y, left, right, kTop, bottom, chart_.value.title);
+    body_ += "<g class=\"axis x\">\n";
+    body_ += "<line x1=\"" + coord(left) + "\" y1=\"" + coord(base) + "\" x2=\"" + coord(right) +
+             "\" y2=\"" + coord(base) + "\" stroke=\"#888\"/>\n";
+    for (std::size_t c = 0; c < n_; ++c) {
+      std::string label = fit_label(chart_.categories[c], band - 4, kTextSize);
+      text(body_, left + band * (static_cast<double>(c) + 0.5), bottom + 17, "middle", kTextSize,
            "#222", label);
     }
-    text(body, (left + right) / 2, bottom + 38, "middle", kTextSize, "#222", chart.category_title);
-    body += "</g>\n";
-    for (std::size_t s = 0; s < k; ++s) {
+    text(body_, (left + right) / 2, bottom + 38, "middle", kTextSize, "#222",
+         chart_.category_title);
+    body_ += "</g>\n";
+    for (std::size_t s = 0; s < k_; ++s) {
       std::string group_markup;
-      std::size_t before = bars;
-      for (std::size_t c = 0; c < n && c < chart.series[s].values.size(); ++c) {
-        double v = chart.series[s].values[c];
+      std::size_t before = bars_;
+      for (std::size_t c = 0; c < n_ && c < chart_.series[s].values.size(); ++c) {
+        double v = chart_.series[s].values[c];
         if (!std::isfinite(v)) continue;
         double x0 = left + band * static_cast<double>(c) + (band - group) / 2 +
                     bar_w * static_cast<double>(s);
         double py = y.map(std::clamp(v, y.map.lo, y.map.hi));
         bar(group_markup, s, c, x0 + 1, std::min(py, base), bar_w - 2, std::fabs(base - py));
         std::string label = value_text(v);
-        if (chart.value_labels && text_width(label, kSmallSize) <= bar_w + 4) {
+        if (chart_.value_labels && text_width(label, kSmallSize) <= bar_w + 4) {
           text(group_markup, x0 + bar_w / 2, (v >= 0 ? std::min(py, base) - 4 : py + 13), "middle",
                kSmallSize, "#333", label);
         }
       }
       close_series(s, group_markup, before);
     }
-    height = note_and_legend(bottom + 38, left, right);
-  } else {
+    return note_and_legend(bottom + 38, left, right);
+  }
+
+  double horizontal() {
+    const double width = chart_.width;
     double label_w = 0;
-    for (const auto& c : chart.categories) label_w = std::max(label_w, text_width(c, kTextSize));
+    for (const auto& c : chart_.categories) label_w = std::max(label_w, text_width(c, kTextSize));
     label_w = std::min(label_w, width * 0.35);
     const double left = 16 + 10 + label_w + 10;
     const double right = width - 60;  // room for a value label past the longest bar
-    const double band = std::max(22.0, static_cast<double>(k) * 14 + 10);
-    const double bottom = top + band * static_cast<double>(n);
-    AxisLayout x = lay_out(value_axis, lo, hi, /*include_zero=*/!time,
+    const double band = std::max(22.0, static_cast<double>(k_) * 14 + 10);
+    const double bottom = kTop + band * static_cast<double>(n_);
+    AxisLayout x = lay_out(value_axis_, lo_, hi_, /*include_zero=*/!time_,
                            std::max(2, static_cast<int>((right - left) / 90)), left, right);
     const double base = x.map(std::clamp(0.0, x.map.lo, x.map.hi));
     const double group = band - 8;
-    const double bar_h = k > 0 ? group / static_cast<double>(k) : group;
+    const double bar_h = k_ > 0 ? group / static_cast<double>(k_) : group;
 
-    body += "<g class=\"axis x\">\n";
+    body_ += "<g class=\"axis x\">\n";
     for (const auto& t : x.ticks) {
       double px = x.map(t.value);
-      body += "<line x1=\"" + coord(px) + "\" y1=\"" + coord(top) + "\" x2=\"" + coord(px) +
-              "\" y2=\"" + coord(bottom) + "\" stroke=\"#e4e4e4\"/>\n";
+      body_ += "<line x1=\"" + coord(px) + "\" y1=\"" + coord(kTop) + "\" x2=\"" + coord(px) +
+               "\" y2=\"" + coord(bottom) + "\" stroke=\"#e4e4e4\"/>\n";
     }
-    x_tick_labels(body, x, bottom + 16, left - 20, width - 4);
-    text(body, (left + right) / 2, bottom + 36, "middle", kTextSize, "#222", chart.value.title);
-    body += "</g>\n<g class=\"axis y\">\n";
-    body += "<line x1=\"" + coord(base) + "\" y1=\"" + coord(top) + "\" x2=\"" + coord(base) +
-            "\" y2=\"" + coord(bottom) + "\" stroke=\"#888\"/>\n";
-    for (std::size_t c = 0; c < n; ++c) {
-      std::string label = fit_label(chart.categories[c], label_w, kTextSize);
-      text(body, left - 6, top + band * (static_cast<double>(c) + 0.5) + 4, "end", kTextSize,
+    x_tick_labels(body_, x, bottom + 16, left - 20, width - 4);
+    text(body_, (left + right) / 2, bottom + 36, "middle", kTextSize, "#222", chart_.value.title);
+    body_ += "</g>\n<g class=\"axis y\">\n";
+    body_ += "<line x1=\"" + coord(base) + "\" y1=\"" + coord(kTop) + "\" x2=\"" + coord(base) +
+             "\" y2=\"" + coord(bottom) + "\" stroke=\"#888\"/>\n";
+    for (std::size_t c = 0; c < n_; ++c) {
+      std::string label = fit_label(chart_.categories[c], label_w, kTextSize);
+      text(body_, left - 6, kTop + band * (static_cast<double>(c) + 0.5) + 4, "end", kTextSize,
            "#222", label);
     }
-    text(body, 16, (top + bottom) / 2, "middle", kTextSize, "#222", chart.category_title,
-         "transform=\"rotate(-90 16 " + coord((top + bottom) / 2) + ")\"");
-    body += "</g>\n";
-    for (std::size_t s = 0; s < k; ++s) {
+    text(body_, 16, (kTop + bottom) / 2, "middle", kTextSize, "#222", chart_.category_title,
+         "transform=\"rotate(-90 16 " + coord((kTop + bottom) / 2) + ")\"");
+    body_ += "</g>\n";
+    for (std::size_t s = 0; s < k_; ++s) {
       std::string group_markup;
-      std::size_t before = bars;
-      for (std::size_t c = 0; c < n && c < chart.series[s].values.size(); ++c) {
-        double v = chart.series[s].values[c];
+      std::size_t before = bars_;
+      for (std::size_t c = 0; c < n_ && c < chart_.series[s].values.size(); ++c) {
+        double v = chart_.series[s].values[c];
         if (!std::isfinite(v)) continue;
-        double y0 = top + band * static_cast<double>(c) + 4 + bar_h * static_cast<double>(s);
+        double y0 = kTop + band * static_cast<double>(c) + 4 + bar_h * static_cast<double>(s);
         double px = x.map(std::clamp(v, x.map.lo, x.map.hi));
         bar(group_markup, s, c, std::min(px, base), y0 + 1, std::fabs(px - base), bar_h - 2);
-        if (chart.value_labels && bar_h >= 9) {
+        if (chart_.value_labels && bar_h >= 9) {
           text(group_markup, std::max(px, base) + 4, y0 + bar_h / 2 + 4, "start", kSmallSize,
                "#333", value_text(v));
         }
       }
       close_series(s, group_markup, before);
     }
-    height = note_and_legend(bottom + 36, left, right);
+    return note_and_legend(bottom + 36, left, right);
   }
 
+  const BarChart& chart_;
+  const std::size_t n_, k_;  // categories, series
+  const bool time_;
+  double lo_ = std::numeric_limits<double>::quiet_NaN(), hi_ = lo_;
+  Axis value_axis_;
+  std::vector<LegendEntry> entries_;
+  std::string body_;
+  std::size_t bars_ = 0;
+};
+
+}  // namespace
+
+std::string render(const BarChart& chart) {
+  auto [body, height] = BarPainter(chart).paint();
   std::string out;
-  open_svg(out, chart.id, "bar", k, 0, chart.width, height, chart.title);
+  open_svg(out, chart.id, "bar", chart.series.size(), 0, chart.width, height, chart.title);
   out += body;
   out += "</svg>\n";
   return out;
