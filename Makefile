@@ -9,7 +9,7 @@ SOURCES   := $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run what-if test debug sanitize tsan bench fuzz format lint clean
+.PHONY: all deps build install run what-if test debug sanitize tsan bench fuzz format lint clean
 
 all: build
 
@@ -20,11 +20,19 @@ build: deps
 	@cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DSTRAITS_BUILD_TESTS=OFF -DSTRAITS_BUILD_BENCH=OFF $(CMAKE_OPTS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
+# `straits` without a path: the release binary and the example training program (straits-train)
+# into PREFIX/bin, the shipped catalog and rule packs into PREFIX/share/straits (where the binary
+# finds them). `make install PREFIX=$$HOME/.local`; DESTDIR=... stages a package.
+PREFIX ?= /usr/local
+install: build
+	@cmake --install build --prefix "$(PREFIX)"
+
 # The main job: the control plane on an embedded SQLite file (build/run/straits.db) with the
 # shipped catalog and default rules, and a site agent on the local backend that runs the example
 # world's jobs (examples/serve/seed.json: users, leases, jobs running examples/jobs/straits-train).
-# The first start prints the URL and the admin token (also kept in build/run/admin.token).
-# Ctrl-C stops both gracefully; `rm -r build/run` starts over (scripts/run.sh).
+# It prints one banner (the URL, the admin token, what runs, three commands to try); everything
+# else goes to build/run/*.log. Ctrl-C stops both gracefully; `rm -r build/run` starts over
+# (scripts/run.sh).
 run: build
 	@PORT=$(PORT) scripts/run.sh
 
@@ -120,11 +128,15 @@ fuzz: deps
 format: deps
 	@clang-format -i $(SOURCES)
 
-# Formatting check, static analysis, and the module dependency check.
+# Formatting check, static analysis, the module dependency check, no path out of the repository
+# (scripts/check-paths.sh), and the README listing every command and target (check-readme.sh:
+# it asks the newest straits binary built, so `make build` or `make test` comes first).
 # passedByValue is off: Money, Instant and Currency are small values, passed by value on purpose.
 lint: deps
 	@clang-format --dry-run --Werror $(SOURCES)
 	@scripts/check-deps.sh
+	@scripts/check-paths.sh
+	@scripts/check-readme.sh
 	@cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem --suppress=passedByValue --std=c++20 --language=c++ \
 	  -I src $(filter src/%.cc,$(SOURCES))

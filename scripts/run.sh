@@ -2,13 +2,20 @@
 # `make run`: the control plane on an embedded SQLite file (build/run/straits.db) with the
 # shipped catalog and default rules, and one site agent on the local backend for the sites of
 # the example world, running the example training program (build/examples/jobs/straits-train).
-# The first start seeds the example world (examples/serve/seed.json) and prints the admin
-# token (also kept in build/run/admin.token). Ctrl-C stops both; `rm -r build/run` starts over.
+# The first start seeds the example world (examples/serve/seed.json) and keeps the admin token
+# in build/run/admin.token. Ctrl-C stops both; `rm -r build/run` starts over.
+#
+# A calm console: the terminal gets one banner and, at Ctrl-C, the stop lines. Everything the
+# two processes say goes to build/run/: the server's JSON log lines (requests, warnings and
+# errors alike) to server.log, its own start lines and any failure to serve.out, the agent's
+# lines to agent.log. If the server stops by itself, the end of serve.out is shown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
 URL=http://127.0.0.1:$PORT
-mkdir -p build/run
+RUN=build/run
+SITES=(sg-tuas-1 my-sedenak-1 jp-tokyo-1 cn-ulanqab-1)
+mkdir -p "$RUN"
 
 # The agent runs its jobs as an unprivileged user when it is root (docs/security.md): their
 # folders and the example program must be reachable by that user. When the checkout sits in a
@@ -21,67 +28,97 @@ others_can_reach() {
     [ -n "$(find "$d" -maxdepth 0 -perm -o+x 2>/dev/null)" ] || return 1
   done
 }
-agent_dir=$PWD/build/run/agent
+agent_dir=$PWD/$RUN/agent
 if [ "$(id -u)" -eq 0 ] && ! others_can_reach "$agent_dir"; then
   agent_dir=/var/tmp/straits-make-run-$(echo "$PWD" | sha256sum | cut -c1-12)
 fi
 # A new store numbers its jobs from 1 again: the agent's memory of what it ran goes with it.
-[ -e build/run/straits.db ] || rm -rf "$agent_dir"
+[ -e "$RUN/straits.db" ] || rm -rf "$agent_dir"
 mkdir -p "$agent_dir/bin"
 chmod 0711 "$agent_dir"
 chmod 0755 "$agent_dir/bin"
 install -m 0755 build/examples/jobs/straits-train "$agent_dir/bin/straits-train"
 
-./build/straits catalog validate
-# A quiet console: the server's request logs go to build/run/server.log, its start lines to
-# build/run/serve.out (read below), the agent's lines to build/run/agent.log; warnings and
-# errors still reach the terminal.
-./build/straits serve --listen "127.0.0.1:$PORT" --store sqlite:build/run/straits.db \
-  --seed examples/serve/seed.json --token-file build/run/admin.token \
-  --log-file build/run/server.log --witness build/run/witness.jsonl >build/run/serve.out &
+catalog=$(./build/straits catalog validate 2>&1) || { echo "$catalog" >&2; exit 1; }
+
+# Both run in a session of their own: Ctrl-C reaches this script only, which stops the agent
+# first (its last reports still find the server), then the server.
+site_flags=()
+for s in "${SITES[@]}"; do site_flags+=(--site "$s"); done
+setsid ./build/straits serve --listen "127.0.0.1:$PORT" --store "sqlite:$RUN/straits.db" \
+  --seed examples/serve/seed.json --token-file "$RUN/admin.token" \
+  --log-file "$RUN/server.log" --quiet --witness "$RUN/witness.jsonl" >"$RUN/serve.out" 2>&1 &
 server=$!
 agent=""
-stop() {
-  trap - INT TERM EXIT
-  [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null || true
-  [ -n "$agent" ] && wait "$agent" 2>/dev/null || true
-  kill -TERM "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+stop_one() {  # NAME PID: SIGTERM, then wait for it (both stop gracefully on SIGTERM)
+  kill -0 "$2" 2>/dev/null || return 0
+  printf 'run: stopping the %s ... ' "$1"
+  kill -TERM "$2" 2>/dev/null || true
+  wait "$2" 2>/dev/null || true
+  echo "stopped"
 }
-trap stop INT TERM EXIT
+# shellcheck disable=SC2317  # stop and stop_one run from the traps
+stop() {
+  trap - INT TERM HUP EXIT
+  echo
+  [ -z "$agent" ] || stop_one agent "$agent"
+  stop_one server "$server"
+  local warnings
+  warnings=$(grep -c '"level":"\(warning\|error\)"' "$RUN/server.log" 2>/dev/null || true)
+  [ "${warnings:-0}" = 0 ] || echo "run: $warnings warning or error lines in $RUN/server.log"
+}
+trap 'stop; exit 130' INT TERM HUP
+trap stop EXIT
+
+server_gone() {
+  echo "run: the server stopped; the end of $RUN/serve.out:" >&2
+  tail -n 20 "$RUN/serve.out" >&2
+  exit 1
+}
 
 # Ready once it answers with the admin token.
 for _ in $(seq 300); do
-  if [ -s build/run/admin.token ] &&
-     STRAITS_URL=$URL STRAITS_TOKEN=$(cat build/run/admin.token) ./build/straits whoami >/dev/null 2>&1; then
+  if [ -s "$RUN/admin.token" ] &&
+     STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") ./build/straits whoami >/dev/null 2>&1; then
     break
   fi
-  kill -0 "$server" 2>/dev/null || { cat build/run/serve.out >&2; echo "run: the server stopped" >&2; exit 1; }
+  kill -0 "$server" 2>/dev/null || server_gone
   sleep 0.1
 done
 
 # The agent acts with its own token, bound to its sites (made once, kept 0600), never the admin's.
-if [ ! -s build/run/agent.token ]; then
-  (umask 077 && STRAITS_URL=$URL STRAITS_TOKEN=$(cat build/run/admin.token) ./build/straits token create \
-    --role agent --name local-agent --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 \
-    --site cn-ulanqab-1 --label make-run --json | sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' \
-    >build/run/agent.token)
+if [ ! -s "$RUN/agent.token" ]; then
+  (umask 077 && STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") ./build/straits token create \
+    --role agent --name local-agent "${site_flags[@]}" --label make-run --json |
+    sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' >"$RUN/agent.token")
 fi
-./build/straits agent --server "$URL" --token-file build/run/agent.token --backend local \
+setsid ./build/straits agent --server "$URL" --token-file "$RUN/agent.token" --backend local \
   --name local-agent --state-dir "$agent_dir" --run-path "$agent_dir/bin:/usr/local/bin:/usr/bin:/bin" \
-  --site sg-tuas-1 --site my-sedenak-1 --site jp-tokyo-1 --site cn-ulanqab-1 >build/run/agent.log 2>&1 &
+  "${site_flags[@]}" >"$RUN/agent.log" 2>&1 &
 agent=$!
 
-key=$(sed -n 's/^ *audit log signed by key \([0-9a-f]*\).*/\1/p' build/run/serve.out | head -1)
-echo "run: straits serving on $URL (store sqlite:build/run/straits.db)"
-echo "run: a site agent with its own token for sg-tuas-1, my-sedenak-1, jp-tokyo-1, cn-ulanqab-1"
-echo "     (jobs run as an unprivileged user, in $agent_dir; its lines in build/run/agent.log)"
-echo "run: request logs in build/run/server.log; the audit log is signed by key ${key:-?}"
-echo "     (heads witnessed in build/run/witness.jsonl); seeded users' tokens in build/run/seed-tokens.json"
-echo "run: Ctrl-C stops both. The admin token (also in build/run/admin.token, mode 600):"
-echo
-echo "  export STRAITS_URL=$URL"
-echo "  export STRAITS_TOKEN=$(cat build/run/admin.token)"
-echo "  ./build/straits job list"
-echo
-wait "$server"
+key=$(sed -n 's/^ *audit log signed by key \([0-9a-f]*\).*/\1/p' "$RUN/serve.out" | head -1)
+echo "$key" >"$RUN/public.key"
+cat <<EOF
+straits is running; Ctrl-C stops it
+  server  $URL, store sqlite:$RUN/straits.db (log $RUN/server.log)
+  agent   local-agent, local backend, sites ${SITES[*]}
+          runs in ${agent_dir#"$PWD"/} (log $RUN/agent.log)
+  world   catalog/ (${catalog#catalog OK: }),
+          rules/default/, examples/serve/seed.json
+  audit   signed by key ${key:0:16}... ($RUN/public.key), heads witnessed in $RUN/witness.jsonl
+
+  export STRAITS_URL=$URL
+  export STRAITS_TOKEN=$(cat "$RUN/admin.token")
+  (kept in $RUN/admin.token; the seeded users' tokens are in $RUN/seed-tokens.json)
+
+Try, in another terminal after the two exports:
+  ./build/straits job list
+  ./build/straits decide --action lease --org hanshan-sg --pool sg-tuas-1-h100 --gpus 64
+  ./build/straits audit verify --public-key $RUN/public.key --witness $RUN/witness.jsonl
+EOF
+wait "$server" || true
+# Here only when the server stopped by itself (Ctrl-C runs stop() and exits).
+trap - INT TERM HUP EXIT
+[ -z "$agent" ] || stop_one agent "$agent"
+server_gone

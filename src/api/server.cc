@@ -44,6 +44,54 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+// A date of the seed file (examples/serve/seed.json): ISO 8601 as the API takes it, or
+// relative to the first start, a sign and a duration ("+30d", "-1d", "+2h", "+P1DT2H"), so
+// the example world is as alive years after it was written as on that day. `now` is the
+// server's clock when the seed is applied (to an empty store only, once).
+Result<json> seed_date(const json& value, Instant now) {
+  if (!value.is_string()) return value;  // the API says what is wrong with it
+  const std::string text = value.get<std::string>();
+  if (text.empty() || (text[0] != '+' && text[0] != '-')) return value;
+  // One sign, then a duration: "+-1d" and a bare sign are mistakes, not offsets.
+  const std::string_view after_sign = std::string_view(text).substr(1);
+  auto offset =
+      after_sign.empty() || after_sign[0] == '+' || after_sign[0] == '-'
+          ? Result<Duration>(Error(ErrorCode::kInvalidArgument, "one sign, then a duration"))
+          : parse_duration(text[0] == '+' ? after_sign : std::string_view(text));
+  if (!offset) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "relative date '" + text + "': " + offset.error().message() +
+                     " (a date is ISO 8601, or relative to the first start: +30d, -1d, +2h)");
+  }
+  return json(to_iso8601(now + *offset));
+}
+
+// Resolves the relative dates of the seed's leases (start, end) and jobs (deadline) against
+// `now`, in whole seconds; an error names the file and the field.
+Status resolve_seed_dates(json& seed, Instant now, const std::filesystem::path& file) {
+  const Instant base = Instant::from_unix_seconds(now.unix_seconds());
+  const std::pair<const char*, std::vector<const char*>> dated[] = {{"leases", {"start", "end"}},
+                                                                    {"jobs", {"deadline"}}};
+  for (const auto& [list, fields] : dated) {
+    auto items = seed.find(list);
+    if (items == seed.end() || !items->is_array()) continue;
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      json& item = (*items)[i];
+      for (const char* field : fields) {
+        if (!item.is_object() || !item.contains(field)) continue;
+        auto resolved = seed_date(item[field], base);
+        if (!resolved) {
+          return Error(ErrorCode::kInvalidArgument, file.string() + ": " + list + "[" +
+                                                        std::to_string(i) + "]." + field + ": " +
+                                                        resolved.error().message());
+        }
+        item[field] = std::move(resolved).value();
+      }
+    }
+  }
+  return ok();
+}
+
 // The managed entities of a catalog folder, as the API's bodies.
 std::vector<store::EntityRecord> entities_of(const catalog::Catalog& c, Instant now) {
   std::vector<store::EntityRecord> out;
@@ -395,6 +443,7 @@ struct Server::Impl {
                      file.string() + ": unknown key '" + key + "' (users, leases, jobs)");
       }
     }
+    STRAITS_TRY(resolve_seed_dates(seed, clock.now(), file));
     Principal admin;
     {
       std::shared_lock lock(world.mutex);

@@ -1,5 +1,5 @@
 // The shipped catalog loads cleanly, and its chips' derived export-control
-// figures match ../shared/reference/export-controls.md, section 2.
+// figures match the chip table of docs/sources.md's entries (reference section 2).
 #include <gtest/gtest.h>
 
 #include <cmath>
