@@ -334,7 +334,6 @@ TEST_F(AgentsTest, OnlyAdminsAndTheSitesOperatorAdminActAsAgents) {
   EXPECT_EQ(register_agent("lp", "sg-tuas-1", lionpoint)["id"], own["id"]);
 }
 
-
 // Issue 16: a job's run is typed in memory and JSON in the store. Every
 // shape the server writes (placed, started, checkpointed, ended, requeued,
 // placed again, cancelled) reads back into the struct and prints the same
