@@ -550,6 +550,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   }
   s.world.catalog_name = s.options.catalog_dir.string();
   s.world.rule_dirs = s.options.rule_dirs;
+  s.world.on_save_job = s.options.on_save_job;
   auto snapshot = s.store->load();
   if (!snapshot) return std::move(snapshot).error();
   if (baseline && (!snapshot->leases.empty() || !snapshot->jobs.empty())) {

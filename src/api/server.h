@@ -108,6 +108,9 @@ struct ServerOptions {
   bool metrics_public = false;
   // Structured logs (one JSON object a line); nullptr: none.
   std::function<void(const std::string& line)> log;
+  // Tests only: called with a job's id as a mutation saves the job; a throw
+  // from it fails the mutation part-way (the writer then reloads the world).
+  std::function<void(const std::string& job)> on_save_job;
 };
 
 class Server {

@@ -4,8 +4,11 @@
 // agents. The real agent and backends run against it in tests/agent/.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <set>
 #include <thread>
 
+#include "api/internal/job_state.h"
 #include "api/server_fixture.h"
 
 namespace straits::api {
@@ -329,6 +332,143 @@ TEST_F(AgentsTest, OnlyAdminsAndTheSitesOperatorAdminActAsAgents) {
   EXPECT_EQ(bad_report.body["error"]["field"], "reports[0].event");
   // The same name registers the same agent again.
   EXPECT_EQ(register_agent("lp", "sg-tuas-1", lionpoint)["id"], own["id"]);
+}
+
+// Issue 16: a job's run is typed in memory and JSON in the store. Every
+// shape the server writes (placed, started, checkpointed, ended, requeued,
+// placed again, cancelled) reads back into the struct and prints the same
+// bytes; the API shows the stored run as it is.
+TEST_F(AgentsTest, EveryRunShapeTheServerWritesReadsBackToTheSameBytes) {
+  using api::internal::parse_run;
+  using api::internal::run_json;
+  const std::string aid = register_agent("sg-a", "sg-tuas-1")["id"];
+  const std::string id = submit();
+  std::vector<std::string> shapes;
+  auto keep = [&] {
+    json run = job(id)["run"];
+    ASSERT_TRUE(run.is_object()) << run.dump();
+    shapes.push_back(run.dump());
+  };
+  EXPECT_TRUE(job(id)["run"].is_null());  // none before the first placement
+  ASSERT_TRUE(server_.server().schedule_now());
+  keep();
+  start(aid, id);
+  keep();
+  report(aid, {{{"job", id},
+                {"attempt", 1},
+                {"event", "checkpoint"},
+                {"path", "/ckpt/1"},
+                {"note", "step 5"}}});
+  keep();
+  report(aid, json::array({exited(id, "node_failure", 9)}));  // requeued, with a result
+  keep();
+  ASSERT_TRUE(server_.server().schedule_now());  // attempt 2
+  keep();
+  report(aid, {{{"job", id}, {"attempt", 2}, {"event", "started"}, {"handle", "2"}}});
+  ASSERT_EQ(server_.request("POST", "/v1/jobs/" + id + "/cancel", engineer_).status, 200);
+  keep();
+  report(aid, {{{"job", id},
+                {"attempt", 2},
+                {"event", "exited"},
+                {"outcome", "cancelled"},
+                {"exit_code", 143}}});
+  keep();
+  EXPECT_EQ(json::parse(shapes.back())["result"]["exit_code"], 143);
+  EXPECT_EQ(json::parse(shapes.back())["checkpoint"]["path"], "/ckpt/1");
+  for (const std::string& shape : shapes) {
+    auto parsed = parse_run(shape);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    ASSERT_TRUE(parsed->has_value());
+    EXPECT_EQ(run_json(*parsed), shape);
+  }
+  EXPECT_EQ(shapes.size(), std::set<std::string>(shapes.begin(), shapes.end()).size());
+}
+
+// A run the server cannot read whole is an error naming what is wrong, not
+// half-read (and written back without what it did not know).
+TEST(RunState, RunJsonTheServerDidNotWriteIsRejectedWithWhy) {
+  using api::internal::parse_run;
+  EXPECT_FALSE(parse_run("")->has_value());
+  EXPECT_FALSE(parse_run("null")->has_value());
+  json good =
+      json::parse(R"({"active":false,"agent":null,"attempt":1,"checkpoint":null,"handle":null,)"
+                  R"("requeues":0,"result":null,"started_at":null,"stop":"","stop_reason":""})");
+  ASSERT_TRUE(parse_run(good.dump()));
+  auto why = [&](const std::string& text) {
+    auto parsed = parse_run(text);
+    return parsed ? std::string("accepted") : parsed.error().message();
+  };
+  EXPECT_EQ(why("{not json"), "its run is not JSON");
+  EXPECT_EQ(why("[1]"), "its run is not an object");
+  json missing = good;
+  missing.erase("stop");
+  EXPECT_EQ(why(missing.dump()), "its run has no 'stop'");
+  json unknown = good;
+  unknown["colour"] = "red";
+  EXPECT_EQ(why(unknown.dump()), "its run has 'colour', which this server does not know");
+  json wrong = good;
+  wrong["attempt"] = "1";
+  EXPECT_EQ(why(wrong.dump()), "its run has 'attempt' that is not an integer");
+  json bad_checkpoint = good;
+  bad_checkpoint["checkpoint"] = {{"path", "/x"}, {"note", ""}, {"attempt", 1}};
+  EXPECT_EQ(why(bad_checkpoint.dump()), "its checkpoint has no 'at'");
+}
+
+TEST(RunState, JobStatesHaveTheirNamesOnTheWire) {
+  using api::internal::JobState;
+  std::vector<std::string> names;
+  for (JobState s : api::internal::kJobStates) {
+    names.push_back(to_string(s));
+    EXPECT_EQ(api::internal::parse_job_state(names.back()), s);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"queued", "assigned", "running", "checkpointing",
+                                             "succeeded", "failed", "cancelled"}));
+  EXPECT_FALSE(api::internal::parse_job_state("Queued"));
+}
+
+// A mutation that throws part-way (here: saving the second of two jobs a
+// pass places) leaves memory as the store holds it, and the server serves
+// on: what it shows equals what a server started afresh on the store shows.
+TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
+  TestServer server(at("2026-12-31T23:00:00Z"));
+  auto fail_on = std::make_shared<std::string>();
+  server.options().on_save_job = [fail_on](const std::string& job) {
+    if (job == *fail_on) throw std::runtime_error("injected failure saving " + job);
+  };
+  server.start();
+  ASSERT_EQ(
+      server
+          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
+          .status,
+      201);
+  const std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    Answer job = server.post("/v1/jobs", engineer,
+                             {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
+    ASSERT_EQ(job.status, 201) << job.text;
+    ids.push_back(job.body["id"]);
+  }
+  auto states = [&] {
+    std::vector<std::string> out;
+    for (const auto& id : ids) out.push_back(server.get("/v1/jobs/" + id, engineer).body["state"]);
+    return out;
+  };
+  auto restarted_shows_the_same = [&] {
+    const std::string before = server.get("/v1/jobs", engineer).text;
+    server.stop();
+    server.start();
+    EXPECT_EQ(server.get("/v1/jobs", engineer).text, before);
+  };
+  *fail_on = ids[1];
+  ASSERT_TRUE(server.server().schedule_now());
+  // Without the reload the first job would be "assigned" in memory only.
+  EXPECT_EQ(states(), (std::vector<std::string>{"queued", "queued"}));
+  restarted_shows_the_same();
+  fail_on->clear();
+  ASSERT_TRUE(server.server().schedule_now());
+  EXPECT_EQ(states(), (std::vector<std::string>{"assigned", "assigned"}));
+  restarted_shows_the_same();
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ std::vector<std::string> jobs_off(const World& world, const std::string& pool, c
   std::map<std::int64_t, std::int64_t> per_node;  // GPUs held on each node
   std::vector<const JobEntry*> placed;
   for (const auto& [id, e] : world.jobs) {
-    if (!placed_state(e.record.state) || !e.pool || *e.pool != pool) continue;
+    if (!placed_state(e.state) || !e.pool || *e.pool != pool) continue;
     placed.push_back(&e);
     for (const auto& [node, gpus] : e.nodes) per_node[node] += gpus;
   }

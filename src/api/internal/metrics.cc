@@ -75,10 +75,10 @@ std::string Metrics::render(const World& world, std::uint64_t commits,
          "# TYPE straits_mutations_total counter\n"
          "straits_mutations_total "
       << mutations << "\n";
-  std::map<std::string, std::uint64_t> by_state;
+  std::map<JobState, std::uint64_t> by_state;
   std::map<std::string, std::int64_t> used;
   for (const auto& [id, job] : world.jobs) {
-    ++by_state[job.record.state];
+    ++by_state[job.state];
     if (job.pool) {
       for (const auto& [node, gpus] : job.nodes) used[*job.pool] += gpus;
     }
@@ -86,11 +86,10 @@ std::string Metrics::render(const World& world, std::uint64_t commits,
   out << "# HELP straits_queue_length Jobs waiting to be placed.\n"
          "# TYPE straits_queue_length gauge\n"
          "straits_queue_length "
-      << by_state["queued"] << "\n";
+      << by_state[JobState::kQueued] << "\n";
   out << "# HELP straits_jobs Jobs by state.\n# TYPE straits_jobs gauge\n";
-  for (const char* s :
-       {"queued", "assigned", "running", "checkpointing", "succeeded", "failed", "cancelled"}) {
-    out << "straits_jobs{state=\"" << s << "\"} " << by_state[s] << "\n";
+  for (JobState s : kJobStates) {
+    out << "straits_jobs{state=\"" << to_string(s) << "\"} " << by_state[s] << "\n";
   }
   std::map<std::string, std::int64_t> leased;
   for (const auto& [id, lease] : world.leases) {

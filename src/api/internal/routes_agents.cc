@@ -84,11 +84,11 @@ std::vector<json> outstanding(const World& world, const AgentEntry& agent, Insta
   std::vector<json> out;
   const Policy& p = *world.policy;
   for (const auto& [id, e] : world.jobs) {
-    if (!e.run.is_object()) continue;
+    if (!e.run) continue;
     const std::int64_t attempt = run_attempt(e);
     const std::string bound = run_agent(e);
-    const std::string& state = e.record.state;
-    if (state == "assigned" && bound.empty() && !e.run.value("active", false)) {
+    const JobState state = e.state;
+    if (state == JobState::kAssigned && bound.empty() && !e.run->active) {
       if (!agent.sites.count(site_of(world, e))) continue;
       auto claim = world.start_claims.find({id, attempt});
       if (claim != world.start_claims.end() && claim->second != agent.record.id) continue;
@@ -107,8 +107,7 @@ std::vector<json> outstanding(const World& world, const AgentEntry& agent, Insta
                 {"nodes", static_cast<std::int64_t>(e.nodes.size())},
                 {"gpus_per_node", pool->gpus_per_node},
                 {"command", shell_command(e.spec)}};
-      const json& checkpoint = e.run["checkpoint"];
-      a["resume_from"] = checkpoint.is_object() ? checkpoint["path"] : json(nullptr);
+      a["resume_from"] = e.run->checkpoint ? json(e.run->checkpoint->path) : json(nullptr);
       a["time_limit_seconds"] = nullptr;
       if (e.spec.contains("time_limit")) {
         if (auto limit = parse_duration(e.spec["time_limit"].get<std::string>())) {
@@ -127,7 +126,7 @@ std::vector<json> outstanding(const World& world, const AgentEntry& agent, Insta
       continue;
     }
     if (bound != agent.record.id || !run_active(e)) continue;
-    const std::string stop = e.run.value("stop", "");
+    const std::string& stop = e.run->stop;
     if (!stop.empty()) {
       const char* kind = stop == "cancel" ? "cancel" : "stop";
       std::string aid = assignment_id(id, attempt, kind);
@@ -136,8 +135,8 @@ std::vector<json> outstanding(const World& world, const AgentEntry& agent, Insta
                      {"kind", kind},
                      {"job", id},
                      {"attempt", attempt},
-                     {"reason", e.run.value("stop_reason", "")}});
-    } else if (state == "checkpointing") {
+                     {"reason", e.run->stop_reason}});
+    } else if (state == JobState::kCheckpointing) {
       std::string aid = assignment_id(id, attempt, "checkpoint");
       if (e.acked.count(aid)) continue;
       json a = {{"id", aid},          {"kind", "checkpoint"}, {"job", id},
@@ -344,7 +343,8 @@ Reply heartbeat(Context& ctx, Call& call) {
                             run_agent(it->second) == id && run_active(it->second);
       // A start just handed out is not reported as started yet: not a stray.
       const bool starting = it != ctx.world.jobs.end() && run_attempt(it->second) == attempt &&
-                            it->second.record.state == "assigned" && run_agent(it->second).empty();
+                            it->second.state == JobState::kAssigned &&
+                            run_agent(it->second).empty();
       if (!expected && !starting) strays.insert({job, attempt});
     }
     heard_from(ctx.world, a, call.now);
@@ -501,28 +501,28 @@ std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const 
     if (!bound.empty()) {
       return {false, bound == id ? "already started" : "started at agent " + bound};
     }
-    if (!agent.sites.count(site_of(world, e)) && !final_state(e.record.state)) {
+    if (!agent.sites.count(site_of(world, e)) && !final_state(e.state)) {
       return {false, "the job is not placed at a site of this agent"};
     }
-    e.run["agent"] = id;
-    e.run["handle"] = r.handle;
-    e.run["started_at"] = to_iso8601(now);
-    e.run["active"] = true;
-    const std::string before = e.record.state;
-    if (e.record.state == "assigned") e.record.state = "running";
+    RunState& run = *e.run;  // the attempt matched: a run exists
+    run.agent = id;
+    run.handle = r.handle;
+    run.started_at = to_iso8601(now);
+    run.active = true;
+    const JobState before = e.state;
+    if (e.state == JobState::kAssigned) e.state = JobState::kRunning;
     // Cancelled while its start was on the way: stop the run.
-    if (final_state(e.record.state) && e.run.value("stop", "").empty()) {
-      e.run["stop"] = "cancel";
-      e.run["stop_reason"] = "the job ended before its run started";
+    if (final_state(e.state) && run.stop.empty()) {
+      run.stop = "cancel";
+      run.stop_reason = "the job ended before its run started";
     }
     add_job_event(
         e, batch, now, "started",
         "attempt " + std::to_string(attempt) + " started by agent " + agent.record.name +
             (r.handle.empty() ? "" : " (" + agent.body.value("backend", "") + " " + r.handle + ")"),
         json{{"agent", id}, {"handle", r.handle}, {"attempt", attempt}}.dump());
-    batch.audit.push_back({now, "agent:" + id, "job.start", "jobs/" + e.record.id,
-                           json{{"state", before}}.dump(),
-                           json{{"state", e.record.state}, {"attempt", attempt}}.dump(), ""});
+    batch.audit.push_back(job_audit(now, "agent:" + id, "job.start", e.record.id, before,
+                                    json{{"state", to_string(e.state)}, {"attempt", attempt}}));
     save_job(world, e, batch, now);
     return {true, ""};
   }
@@ -538,64 +538,57 @@ std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const 
     return {true, ""};
   }
   if (r.event == "checkpoint") {
-    const json& known = e.run["checkpoint"];
-    if (known.is_object() && known.value("path", "") == r.path) return {false, "already known"};
-    e.run["checkpoint"] = {
-        {"path", r.path}, {"note", r.note}, {"attempt", attempt}, {"at", to_iso8601(now)}};
+    std::optional<Checkpoint>& known = e.run->checkpoint;
+    if (known && known->path == r.path) return {false, "already known"};
+    known = Checkpoint{r.path, r.note, attempt, to_iso8601(now)};
     add_job_event(e, batch, now, "checkpointed",
                   "checkpoint " + r.path + (r.note.empty() ? "" : " (" + r.note + ")"),
-                  e.run["checkpoint"].dump());
+                  checkpoint_json(*known).dump());
     save_job(world, e, batch, now);
     return {true, ""};
   }
   // exited
   if (!run_active(e)) return {false, "already ended"};
-  e.run["active"] = false;
-  json result = {{"attempt", attempt},
-                 {"outcome", r.outcome},
-                 {"exit_code", r.exit_code ? json(*r.exit_code) : json(nullptr)},
-                 {"signal", r.signal ? json(*r.signal) : json(nullptr)},
-                 {"detail", r.detail},
-                 {"log_tail", r.log_tail},
-                 {"at", to_iso8601(now)}};
-  e.run["result"] = result;
-  const std::string before = e.record.state;
+  RunState& run = *e.run;
+  run.active = false;
+  run.result =
+      RunResult{attempt, r.outcome, r.exit_code, r.signal, r.detail, r.log_tail, to_iso8601(now)};
+  const json result = result_json(*run.result);
+  const JobState before = e.state;
   const std::string how = r.outcome +
                           (r.exit_code ? ", exit code " + std::to_string(*r.exit_code) : "") +
                           (r.signal ? ", signal " + std::to_string(*r.signal) : "") +
                           (r.detail.empty() ? "" : ": " + r.detail);
-  if (final_state(e.record.state)) {
+  if (final_state(e.state)) {
     add_job_event(e, batch, now, "stopped",
                   "the run of attempt " + std::to_string(attempt) + " ended (" + how + ")",
                   result.dump());
     save_job(world, e, batch, now);
     return {true, ""};
   }
-  if (e.record.state == "checkpointing" || e.run.value("stop", "") == "stop") {
+  if (e.state == JobState::kCheckpointing || run.stop == "stop") {
     const std::string pool = e.pool.value_or("");
-    const std::string reason = e.cut_reason.empty() ? e.run.value("stop_reason", "") : e.cut_reason;
+    const std::string reason = e.cut_reason.empty() ? run.stop_reason : e.cut_reason;
     back_to_queue(e);
-    add_job_event(
-        e, batch, now, "moved", "left pool " + pool + " (" + how + "): " + reason,
-        json{{"pool", pool}, {"reason", reason}, {"checkpoint", e.run["checkpoint"]}}.dump());
-    batch.audit.push_back({now, "agent:" + id, "job.move", "jobs/" + e.record.id,
-                           json{{"state", before}}.dump(),
-                           json{{"state", "queued"}, {"reason", reason}}.dump(), ""});
+    const json checkpoint = run.checkpoint ? checkpoint_json(*run.checkpoint) : json(nullptr);
+    add_job_event(e, batch, now, "moved", "left pool " + pool + " (" + how + "): " + reason,
+                  json{{"pool", pool}, {"reason", reason}, {"checkpoint", checkpoint}}.dump());
+    batch.audit.push_back(job_audit(now, "agent:" + id, "job.move", e.record.id, before,
+                                    json{{"state", "queued"}, {"reason", reason}}));
     save_job(world, e, batch, now);
     moved = true;
     return {true, ""};
   }
   if (r.outcome == "succeeded" || r.outcome == "failed" || r.outcome == "timed_out") {
-    e.record.state = r.outcome == "succeeded" ? "succeeded" : "failed";
+    e.state = r.outcome == "succeeded" ? JobState::kSucceeded : JobState::kFailed;
     e.pool.reset();
     e.nodes.clear();
-    add_job_event(e, batch, now, e.record.state, "attempt " + std::to_string(attempt) + " " + how,
-                  result.dump());
-    batch.audit.push_back(
-        {now, "agent:" + id, "job.end", "jobs/" + e.record.id, json{{"state", before}}.dump(),
-         json{{"state", e.record.state}, {"outcome", r.outcome}, {"exit_code", result["exit_code"]}}
-             .dump(),
-         ""});
+    add_job_event(e, batch, now, to_string(e.state),
+                  "attempt " + std::to_string(attempt) + " " + how, result.dump());
+    batch.audit.push_back(job_audit(now, "agent:" + id, "job.end", e.record.id, before,
+                                    json{{"state", to_string(e.state)},
+                                         {"outcome", r.outcome},
+                                         {"exit_code", result["exit_code"]}}));
     save_job(world, e, batch, now);
     moved = true;
     return {true, ""};

@@ -257,13 +257,12 @@ std::string still_used(const World& world, const std::string& kind, const std::s
   }
   if (kind == "pool" || kind == "org" || kind == "dataset") {
     for (const auto& [jid, job] : world.jobs) {
-      const std::string& s = job.record.state;
-      if (s == "succeeded" || s == "failed" || s == "cancelled") continue;
+      if (final_state(job.state)) continue;
       bool uses = kind == "org"    ? job.record.org == id
                   : kind == "pool" ? job.pool && *job.pool == id
                                    : std::any_of(job.job.datasets.begin(), job.job.datasets.end(),
                                                  [&](const DatasetId& d) { return d.str() == id; });
-      if (uses) return "job '" + jid + "' (" + s + ")";
+      if (uses) return "job '" + jid + "' (" + to_string(job.state) + ")";
     }
   }
   if (kind == "org") return live_entity("pool", "owner");

@@ -158,7 +158,8 @@ Reply submit(Context& ctx, Call& call) {
     rec.id = make_id("j", world.next_job++);
     rec.org = org;
     rec.team = team;
-    rec.state = "queued";
+    entry.state = JobState::kQueued;
+    rec.state = to_string(entry.state);
     rec.spec_json = spec.dump();
     rec.submitted_at = rec.updated_at = call.now;
     rec.submitted_by = call.who.user_id;
@@ -224,7 +225,7 @@ Reply get(Context& ctx, Call& call) {
   const JobEntry& e = find_job(ctx.world, call.who, call.params.at("id"));
   if (explain != "true") return {200, e.to_json()};
   json j = json::parse(e.to_json());
-  j["blocking"] = e.record.state == "queued" ? blocking(ctx.world, e, call.now) : json::array();
+  j["blocking"] = e.state == JobState::kQueued ? blocking(ctx.world, e, call.now) : json::array();
   return reply(200, j);
 }
 
@@ -241,7 +242,7 @@ Reply list(Context& ctx, Call& call) {
   std::string last;
   bool more = false;
   auto take = [&](const JobEntry& e) {
-    if ((state && e.record.state != *state) || (team && e.record.team != *team)) return true;
+    if ((state && to_string(e.state) != *state) || (team && e.record.team != *team)) return true;
     if (items.size() == limit) {
       more = true;
       return false;
@@ -276,29 +277,24 @@ Reply cancel(Context& ctx, Call& call) {
   const std::string id = call.params.at("id");
   Reply r = ctx.writer.run([&, id](World& world, store::Batch& batch) {
     const JobEntry& found = find_job(world, call.who, id);
-    if (final_state(found.record.state)) {
-      fail(409, "conflict", "job '" + id + "' has already ended (" + found.record.state + ")");
+    if (final_state(found.state)) {
+      fail(409, "conflict", "job '" + id + "' has already ended (" + to_string(found.state) + ")");
     }
     JobEntry e = found;
-    const std::string before = e.record.state;
-    e.record.state = "cancelled";
-    e.record.updated_at = call.now;
+    const JobState before = e.state;
+    e.state = JobState::kCancelled;
     e.pool.reset();
     e.nodes.clear();
     // A run still going is stopped by its agent (a cancel assignment).
     if (run_active(e)) {
-      e.run["stop"] = "cancel";
-      e.run["stop_reason"] = "cancelled by " + call.who.name;
-      e.record.run_json = e.run.dump();
+      e.run->stop = "cancel";
+      e.run->stop_reason = "cancelled by " + call.who.name;
     }
-    e.events.push_back(event(e.record, static_cast<std::int64_t>(e.events.size()) + 1, call.now,
-                             "cancelled",
-                             "cancelled by " + call.who.name + " (was " + before + ")"));
-    batch.jobs.push_back(e.record);
-    batch.job_events.push_back(e.events.back());
-    batch.audit.push_back({call.now, call.who.user_id, "job.cancel", "jobs/" + id,
-                           json{{"state", before}}.dump(), json{{"state", "cancelled"}}.dump(),
-                           ""});
+    add_job_event(e, batch, call.now, "cancelled",
+                  "cancelled by " + call.who.name + " (was " + to_string(before) + ")");
+    batch.audit.push_back(job_audit(call.now, call.who.user_id, "job.cancel", id, before,
+                                    json{{"state", "cancelled"}}));
+    save_job(world, e, batch, call.now, /*with_run=*/run_active(e));
     world.put_job(std::move(e));
     return Reply{200, world.jobs.at(id).to_json()};
   });
@@ -342,7 +338,7 @@ Reply logs(Context& ctx, Call& call) {
     }
   }
   if (lines.size() > tail) lines.erase(lines.begin(), lines.end() - static_cast<long>(tail));
-  return reply(200, json{{"job", e.record.id}, {"state", e.record.state}, {"lines", lines}});
+  return reply(200, json{{"job", e.record.id}, {"state", to_string(e.state)}, {"lines", lines}});
 }
 
 }  // namespace

@@ -4,26 +4,16 @@
 
 namespace straits::api::internal {
 
-bool placed_state(const std::string& s) {
-  return s == "assigned" || s == "running" || s == "checkpointing";
-}
-
-bool final_state(const std::string& s) {
-  return s == "succeeded" || s == "failed" || s == "cancelled";
-}
-
 bool run_active(const JobEntry& e) {
-  return e.run.is_object() && e.run.value("active", false);
+  return e.run && e.run->active;
 }
 
 std::int64_t run_attempt(const JobEntry& e) {
-  return e.run.is_object() ? e.run.value("attempt", std::int64_t{0}) : 0;
+  return e.run ? e.run->attempt : 0;
 }
 
 std::string run_agent(const JobEntry& e) {
-  if (!e.run.is_object()) return "";
-  const json& agent = e.run["agent"];
-  return agent.is_string() ? agent.get<std::string>() : "";
+  return e.run ? e.run->agent.value_or("") : "";
 }
 
 void add_job_event(JobEntry& e, store::Batch& batch, Instant at, std::string kind,
@@ -33,66 +23,80 @@ void add_job_event(JobEntry& e, store::Batch& batch, Instant at, std::string kin
   batch.job_events.push_back(e.events.back());
 }
 
-void save_job(World& world, JobEntry& e, store::Batch& batch, Instant now) {
-  e.record.run_json = e.run.is_null() ? "" : e.run.dump();
+store::NewAuditEvent job_audit(Instant at, std::string actor, std::string action,
+                               const std::string& job, JobState before, const json& after) {
+  return {at,
+          std::move(actor),
+          std::move(action),
+          "jobs/" + job,
+          json{{"state", to_string(before)}}.dump(),
+          after.dump(),
+          ""};
+}
+
+void save_job(World& world, JobEntry& e, store::Batch& batch, Instant now, bool with_run) {
+  if (world.on_save_job) world.on_save_job(e.record.id);
+  e.record.state = to_string(e.state);
+  if (with_run) e.record.run_json = run_json(e.run);
   e.record.updated_at = now;
   batch.jobs.push_back(e.record);
   world.render(e);
 }
 
 void begin_attempt(JobEntry& e) {
-  if (!e.run.is_object()) e.run = {{"requeues", 0}, {"checkpoint", nullptr}, {"result", nullptr}};
-  e.run["attempt"] = run_attempt(e) + 1;
-  e.run["agent"] = nullptr;
-  e.run["handle"] = nullptr;
-  e.run["started_at"] = nullptr;
-  e.run["active"] = false;
-  e.run["stop"] = "";
-  e.run["stop_reason"] = "";
+  RunState next;
+  if (e.run) {  // what outlives an attempt
+    next.attempt = e.run->attempt;
+    next.checkpoint = e.run->checkpoint;
+    next.requeues = e.run->requeues;
+    next.result = e.run->result;
+  }
+  ++next.attempt;
+  e.run = std::move(next);
   e.acked.clear();
 }
 
 void back_to_queue(JobEntry& e) {
-  e.record.state = "queued";
+  e.state = JobState::kQueued;
   e.record.placement_json.clear();
   e.pool.reset();
   e.nodes.clear();
   e.must_leave_by = Instant::max();
   e.cut_reason.clear();
-  if (e.run.is_object()) {
-    e.run["active"] = false;
-    e.run["stop"] = "";
-    e.run["stop_reason"] = "";
+  if (e.run) {
+    e.run->active = false;
+    e.run->stop.clear();
+    e.run->stop_reason.clear();
   }
   e.acked.clear();
 }
 
-std::string requeue_or_fail(World& world, JobEntry& e, store::Batch& batch, Instant now,
-                            const ServerOptions& options, const std::string& why) {
-  const std::string before = e.record.state;
-  const std::int64_t requeues = e.run.is_object() ? e.run.value("requeues", std::int64_t{0}) : 0;
+JobState requeue_or_fail(World& world, JobEntry& e, store::Batch& batch, Instant now,
+                         const ServerOptions& options, const std::string& why) {
+  const JobState before = e.state;
+  const std::int64_t requeues = e.run ? e.run->requeues : 0;
   if (requeues >= options.max_requeues) {
-    e.record.state = "failed";
+    e.state = JobState::kFailed;
     e.pool.reset();
     e.nodes.clear();
-    if (e.run.is_object()) e.run["active"] = false;
+    if (e.run) e.run->active = false;
     add_job_event(
         e, batch, now, "failed",
         why + "; not requeued again: requeued " + std::to_string(requeues) + " times already");
   } else {
     back_to_queue(e);
-    e.run["requeues"] = requeues + 1;
-    const json& checkpoint = e.run["checkpoint"];
+    if (!e.run) e.run.emplace();
+    e.run->requeues = requeues + 1;
+    const std::optional<Checkpoint>& checkpoint = e.run->checkpoint;
     add_job_event(e, batch, now, "requeued",
                   why + "; requeued to resume from " +
-                      (checkpoint.is_object() ? "checkpoint " + checkpoint.value("path", "")
-                                              : std::string("the start (no checkpoint yet)")));
+                      (checkpoint ? "checkpoint " + checkpoint->path
+                                  : std::string("the start (no checkpoint yet)")));
   }
-  batch.audit.push_back({now, "system", "job.requeue", "jobs/" + e.record.id,
-                         json{{"state", before}}.dump(),
-                         json{{"state", e.record.state}, {"reason", why}}.dump(), ""});
+  batch.audit.push_back(job_audit(now, "system", "job.requeue", e.record.id, before,
+                                  json{{"state", to_string(e.state)}, {"reason", why}}));
   save_job(world, e, batch, now);
-  return e.record.state;
+  return e.state;
 }
 
 std::string shell_command(const json& spec) {
@@ -138,11 +142,11 @@ std::size_t mark_lost_agents(World& world, store::Batch& batch, Instant now,
                             to_iso8601(a.last_seen_at);
     for (auto& [job_id, e] : world.jobs) {
       if (run_agent(e) != id) continue;
-      if (placed_state(e.record.state)) {
+      if (placed_state(e.state)) {
         requeue_or_fail(world, e, batch, now, options, why);
       } else if (run_active(e)) {
         // Ended already (cancelled): its run ended with its agent.
-        e.run["active"] = false;
+        e.run->active = false;
         save_job(world, e, batch, now);
       }
     }

@@ -17,7 +17,7 @@ struct Snapshot {
   std::vector<sched::Job> queued;  // by job id (submission order)
   struct Placed {
     sched::Job job;
-    std::string state;
+    JobState state = JobState::kAssigned;
     std::uint32_t pool = 0;
     std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
     Instant started, expected_end, must_leave_by;
@@ -49,15 +49,15 @@ Snapshot take_snapshot(const World& world, Instant now) {
   s.lease_revision = world.lease_revision;
   const catalog::Catalog& catalog = s.policy->catalog;
   for (const auto& [id, e] : world.jobs) {
-    if (e.record.state == "queued") {
+    if (e.state == JobState::kQueued) {
       s.queued.push_back(e.job);
-    } else if (placed_state(e.record.state) && e.pool) {
+    } else if (placed_state(e.state) && e.pool) {
       auto index = pool_index(catalog, *e.pool);
       if (!index) continue;
       json placement = json::parse(e.record.placement_json, nullptr, false);
       if (placement.is_discarded()) placement = json::object();
       s.placed.push_back(
-          {e.job, e.record.state, *index, e.nodes, placement_instant(placement, "started_at", now),
+          {e.job, e.state, *index, e.nodes, placement_instant(placement, "started_at", now),
            placement_instant(placement, "expected_end", Instant::max()), e.must_leave_by});
     }
   }
@@ -123,41 +123,31 @@ struct Cut {
   bool now_move = false;  // must_leave_by has passed: queue it again
 };
 
-}  // namespace
-
-SchedulingLoop::SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics,
-                               const ServerOptions& options)
-    : world_(world), writer_(writer), clock_(clock), metrics_(metrics), options_(options) {}
-
-SchedulingLoop::~SchedulingLoop() {
-  stop();
+bool is_cut(const std::vector<Cut>& cuts, const std::string& job) {
+  return std::any_of(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.job == job; });
 }
 
-Result<Server::PassSummary> SchedulingLoop::pass() {
-  std::lock_guard pass_lock(pass_mutex_);
-  const auto wall_start = std::chrono::steady_clock::now();
-  const Instant now = clock_.now();
-  Snapshot snap = take_snapshot(world_, now);
-  auto lap = [last = std::chrono::steady_clock::now()]() mutable {
-    const auto at = std::chrono::steady_clock::now();
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(at - last).count();
-    last = at;
-    return Duration::microseconds(us);
-  };
-  const Duration snapshot_took =
-      Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
-                                 std::chrono::steady_clock::now() - wall_start)
-                                 .count());
-  (void)lap();
-  const Policy& p = *snap.policy;
-  if (scheduler_policy_ != snap.policy) {
-    sched::SchedulerOptions options;
-    options.max_jobs_per_pass = options_.max_jobs_per_pass;
-    options.share_window_by_org = true;  // one org's flood cannot starve the others
-    scheduler_ = std::make_unique<sched::Scheduler>(p.catalog, *p.engine, *p.throughput, options);
-    scheduler_policy_ = snap.policy;
-  }
+// A start of the plan, as the writer applies it (prepared outside the lock).
+struct Placement {
+  std::string job;
+  std::string placement_json, decision_json;
+  std::string pool;
+  std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
+  Instant must_leave_by;
+  std::string cut_reason;
+};
 
+// The placed jobs of each (org, pool), for the capacity they hold there.
+using ByOrgPool =
+    std::map<std::pair<std::string, std::uint32_t>, std::vector<const Snapshot::Placed*>>;
+
+// The fleet as it is: leases, retired pools emptied, the jobs in place
+// holding their GPUs (a checkpointing one is leaving). A placement off its
+// pool's nodes is cut.
+sched::ClusterState fleet_now(const Snapshot& snap, const sched::Scheduler& scheduler, Instant now,
+                              const ServerOptions& options, std::vector<Cut>& cuts,
+                              ByOrgPool& by_org_pool) {
+  const Policy& p = *snap.policy;
   sched::ClusterState state = sched::ClusterState::empty_fleet(p.catalog);
   state.set_leases(snap.leases);
   for (std::uint32_t i = 0; i < state.pools.size(); ++i) {
@@ -167,46 +157,51 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
       state.touch(i);
     }
   }
-  // Jobs in place hold their GPUs; a checkpointing one is leaving.
-  std::vector<Cut> cuts;
-  std::map<std::pair<std::string, std::uint32_t>, std::vector<const Snapshot::Placed*>> by_org_pool;
   for (const Snapshot::Placed& placed : snap.placed) {
     std::string misfit;
     sched::Allocation allocation =
         fitted(state.pools[placed.pool], placed.pool, placed.nodes, misfit);
-    if (!misfit.empty() && placed.state != "checkpointing") {
+    if (!misfit.empty() && placed.state != JobState::kCheckpointing) {
       const std::string pool = state.pools[placed.pool].pool->id.str();
-      cuts.push_back({placed.job.id.str(), now + scheduler_->checkpoint_time(placed.job),
+      cuts.push_back({placed.job.id.str(), now + scheduler.checkpoint_time(placed.job),
                       "its placement no longer fits pool " + pool + ": " + misfit, false});
-      if (options_.log) {
-        options_.log(json{{"level", "warning"},
-                          {"msg", "placement off the pool's nodes"},
-                          {"job", placed.job.id.str()},
-                          {"pool", pool},
-                          {"problem", misfit},
-                          {"ts", to_iso8601(now)}}
-                         .dump());
+      if (options.log) {
+        options.log(json{{"level", "warning"},
+                         {"msg", "placement off the pool's nodes"},
+                         {"job", placed.job.id.str()},
+                         {"pool", pool},
+                         {"problem", misfit},
+                         {"ts", to_iso8601(now)}}
+                        .dump());
       }
     }
     state.allocate(placed.job.org, allocation);
     sched::RunningJob running{&placed.job,         allocation,           placed.started,
                               placed.expected_end, placed.must_leave_by, placed.job.work};
-    running.leaving = placed.state == "checkpointing";
+    running.leaving = placed.state == JobState::kCheckpointing;
     state.add_running(std::move(running));
     by_org_pool[{placed.job.org.str(), placed.pool}].push_back(&placed);
   }
-  // Capacity an org holds on a pool now: its own pool, or its leases.
+  return state;
+}
+
+// Whether the org, or a group it belongs to (as the scheduler sees it),
+// owns the pool: no lease needed there.
+bool owns(const catalog::Catalog& catalog, const std::string& org, const catalog::Pool& pool) {
+  if (!pool.owner) return false;
+  bool owned = false;
+  for (const catalog::Org* o : catalog.ownership_chain(OrgId(org))) owned |= o->id == *pool.owner;
+  return owned;
+}
+
+// Jobs over the capacity their org holds on a pool now (its own pool, or its
+// leases) are cut: the latest started leave first.
+void cut_over_leases(const Snapshot& snap, const sched::Scheduler& scheduler, Instant now,
+                     ByOrgPool& by_org_pool, std::vector<Cut>& cuts) {
+  const catalog::Catalog& catalog = snap.policy->catalog;
   for (auto& [key, jobs] : by_org_pool) {
-    const catalog::Pool& pool = p.catalog.pools()[key.second];
-    // Owned by the org or by a group it belongs to (as the scheduler sees
-    // it): no lease needed.
-    if (pool.owner) {
-      bool owned = false;
-      for (const catalog::Org* o : p.catalog.ownership_chain(OrgId(key.first))) {
-        owned |= o->id == *pool.owner;
-      }
-      if (owned) continue;
-    }
+    const catalog::Pool& pool = catalog.pools()[key.second];
+    if (owns(catalog, key.first, pool)) continue;
     std::int32_t leased = 0;
     for (const sched::Lease& l : snap.leases) {
       if (l.org.str() == key.first && l.pool == pool.id && l.start <= now && now < l.end) {
@@ -215,34 +210,35 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
     }
     std::int32_t used = 0;
     for (const auto* j : jobs) used += j->job.gpus;
-    // Over what its leases give: the latest started leave first.
     std::sort(jobs.begin(), jobs.end(),
               [](const auto* a, const auto* b) { return a->started > b->started; });
     for (const auto* j : jobs) {
       if (used <= leased) break;
       const std::string id = j->job.id.str();
-      if (j->state == "checkpointing" ||
-          std::any_of(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.job == id; })) {
-        used -= j->job.gpus;
-        continue;
+      if (j->state != JobState::kCheckpointing && !is_cut(cuts, id)) {
+        cuts.push_back({id, now + scheduler.checkpoint_time(j->job),
+                        "the lease of org " + key.first + " on pool " + pool.id.str() + " ended",
+                        false});
       }
-      cuts.push_back({j->job.id.str(), now + scheduler_->checkpoint_time(j->job),
-                      "the lease of org " + key.first + " on pool " + pool.id.str() + " ended",
-                      false});
       used -= j->job.gpus;
     }
   }
-  // Windows closing as the scheduler foresaw (lease ends, rule changes), and
-  // runs a new rule forbids now.
+}
+
+// Windows closing as the scheduler foresaw (lease ends, rule changes), and
+// runs a new rule forbids now.
+void cut_closing_windows(const Snapshot& snap, const sched::Scheduler& scheduler, Instant now,
+                         std::vector<Cut>& cuts) {
+  const Policy& p = *snap.policy;
   for (const Snapshot::Placed& placed : snap.placed) {
     const std::string id = placed.job.id.str();
-    if (std::any_of(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.job == id; })) continue;
-    const Duration checkpoint = scheduler_->checkpoint_time(placed.job);
+    if (is_cut(cuts, id)) continue;
+    const Duration checkpoint = scheduler.checkpoint_time(placed.job);
     if (placed.must_leave_by != Instant::max() && placed.must_leave_by <= now) {
       cuts.push_back({id, placed.must_leave_by, "", true});
       continue;
     }
-    if (placed.state == "checkpointing") continue;
+    if (placed.state == JobState::kCheckpointing) continue;
     if (placed.must_leave_by != Instant::max() && placed.must_leave_by - checkpoint <= now) {
       cuts.push_back({id, placed.must_leave_by, "", false});
       continue;
@@ -255,18 +251,11 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
       cuts.push_back({id, now + checkpoint, "the policy no longer allows the run" + rule, false});
     }
   }
+}
 
-  for (const sched::Job& job : snap.queued) state.pending.push_back({&job, job.work});
-  sched::Plan plan = scheduler_->plan(state, now, /*explain=*/true);
-
-  struct Placement {
-    std::string job;
-    std::string placement_json, decision_json;
-    std::string pool;
-    std::vector<std::pair<std::int32_t, std::int32_t>> nodes;
-    Instant must_leave_by;
-    std::string cut_reason;
-  };
+// The plan's starts as records: the placement and the decision, rendered.
+std::vector<Placement> placements_of(const sched::Plan& plan, const sched::ClusterState& state,
+                                     const Policy& p, Instant now) {
   std::vector<Placement> placements;
   for (const sched::Start& start : plan.starts) {
     const sched::Job& job = *state.pending[start.pending_index].job;
@@ -289,140 +278,216 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
                           decided ? policy::decision_json(*decided).dump() : "", pool.id.str(),
                           start.allocation.nodes, start.must_leave_by, start.cut_reason});
   }
-  std::map<std::string, std::pair<std::string, std::string>> waiting;
-  for (const sched::Waiting& w : plan.waiting) {
-    waiting[state.pending[w.pending_index].job->id.str()] = {w.reason, w.rule.str()};
-  }
+  return placements;
+}
 
-  Server::PassSummary summary;
-  summary.snapshot = snapshot_took;
-  summary.plan = lap();
-  Instant next_due = Instant::max();
-  bool replan = false;
-  writer_.run([&](World& world, store::Batch& batch) {
-    const bool stale = world.policy != snap.policy || world.lease_revision != snap.lease_revision;
-    auto add_event = [&](JobEntry& e, const std::string& kind, const std::string& message,
-                         const std::string& data) {
-      e.events.push_back(
-          {e.record.id, static_cast<std::int64_t>(e.events.size()) + 1, now, kind, message, data});
-      batch.job_events.push_back(e.events.back());
-    };
-    // Agents not heard from: their jobs go back to the queue.
-    if (mark_lost_agents(world, batch, now, options_) > 0) replan = true;
-    for (const Cut& cut : stale ? std::vector<Cut>{} : cuts) {
-      auto it = world.jobs.find(cut.job);
-      if (it == world.jobs.end() || !placed_state(it->second.record.state)) continue;
-      JobEntry& e = it->second;
-      const std::string before = e.record.state;
-      const std::string reason = cut.reason.empty() ? e.cut_reason : cut.reason;
-      if (cut.now_move && run_active(e)) {
-        // Its window closed with the run still going: the agent stops it by
-        // then on its own; tell it too, and give it stop_grace to say so
-        // before the job is queued anyway (never two runs at once).
-        if (now < e.must_leave_by + options_.agent_stop_grace) {
-          if (e.run.value("stop", "").empty()) {
-            e.run["stop"] = "stop";
-            e.run["stop_reason"] =
-                "its window closed at " + to_iso8601(e.must_leave_by) + ": " + reason;
-            add_event(e, "stop", "stop requested: " + e.run["stop_reason"].get<std::string>(), "");
-            save_job(world, e, batch, now);
-          }
-          next_due = std::min(next_due, e.must_leave_by + options_.agent_stop_grace);
-          continue;
-        }
-        e.run["active"] = false;
+// What a pass decided, applied by the writer (world locked exclusively).
+struct Applying {
+  World& world;
+  store::Batch& batch;
+  Instant now;
+  const ServerOptions& options;
+  const sched::Scheduler& scheduler;
+  Server::PassSummary& summary;
+  Instant& next_due;  // lowered to each checkpoint or move ahead
+};
+
+// A cut: asks the job to checkpoint by must_leave_by, or queues it again
+// once that has passed.
+void apply_cut(Applying& a, const Cut& cut) {
+  auto it = a.world.jobs.find(cut.job);
+  if (it == a.world.jobs.end() || !placed_state(it->second.state)) return;
+  JobEntry& e = it->second;
+  const Instant now = a.now;
+  const JobState before = e.state;
+  const std::string reason = cut.reason.empty() ? e.cut_reason : cut.reason;
+  if (cut.now_move && run_active(e)) {
+    // Its window closed with the run still going: the agent stops it by
+    // then on its own; tell it too, and give it stop_grace to say so
+    // before the job is queued anyway (never two runs at once).
+    const Instant grace_end = e.must_leave_by + a.options.agent_stop_grace;
+    if (now < grace_end) {
+      if (e.run->stop.empty()) {
+        e.run->stop = "stop";
+        e.run->stop_reason = "its window closed at " + to_iso8601(e.must_leave_by) + ": " + reason;
+        add_job_event(e, a.batch, now, "stop", "stop requested: " + e.run->stop_reason, "");
+        save_job(a.world, e, a.batch, now);
       }
-      if (cut.now_move) {
-        add_event(e, "moved", "checkpointed and left pool " + e.pool.value_or("") + ": " + reason,
+      a.next_due = std::min(a.next_due, grace_end);
+      return;
+    }
+    e.run->active = false;
+  }
+  if (cut.now_move) {
+    add_job_event(e, a.batch, now, "moved",
+                  "checkpointed and left pool " + e.pool.value_or("") + ": " + reason,
                   json{{"pool", e.pool.value_or("")}, {"reason", reason}}.dump());
-        e.record.state = "queued";
-        e.record.placement_json.clear();
-        e.pool.reset();
-        e.nodes.clear();
-        e.must_leave_by = Instant::max();
-        ++summary.moved;
-      } else {
-        e.record.state = "checkpointing";
-        e.must_leave_by = cut.must_leave_by;
-        e.cut_reason = reason;
-        json placement = json::parse(e.record.placement_json, nullptr, false);
-        if (placement.is_object()) {
-          placement["must_leave_by"] = to_iso8601(cut.must_leave_by);
-          placement["cut_reason"] = reason;
-          e.record.placement_json = placement.dump();
-        }
-        add_event(
-            e, "checkpoint",
-            "checkpoint requested, to leave by " + to_iso8601(cut.must_leave_by) + ": " + reason,
-            "");
-        next_due = std::min(next_due, cut.must_leave_by);
-        ++summary.checkpointing;
-      }
-      e.record.updated_at = now;
-      batch.jobs.push_back(e.record);
-      batch.audit.push_back({now, "system", cut.now_move ? "job.move" : "job.checkpoint",
-                             "jobs/" + e.record.id, json{{"state", before}}.dump(),
-                             json{{"state", e.record.state}, {"reason", reason}}.dump(), ""});
-      world.render(e);
+    e.state = JobState::kQueued;
+    e.record.placement_json.clear();
+    e.pool.reset();
+    e.nodes.clear();
+    e.must_leave_by = Instant::max();
+    ++a.summary.moved;
+  } else {
+    e.state = JobState::kCheckpointing;
+    e.must_leave_by = cut.must_leave_by;
+    e.cut_reason = reason;
+    json placement = json::parse(e.record.placement_json, nullptr, false);
+    if (placement.is_object()) {
+      placement["must_leave_by"] = to_iso8601(cut.must_leave_by);
+      placement["cut_reason"] = reason;
+      e.record.placement_json = placement.dump();
     }
-    for (const Placement& pl : stale ? std::vector<Placement>{} : placements) {
-      auto it = world.jobs.find(pl.job);
-      if (it == world.jobs.end() || it->second.record.state != "queued") continue;
-      JobEntry& e = it->second;
-      e.record.state = "assigned";
-      begin_attempt(e);
-      e.record.run_json = e.run.dump();
-      e.record.placement_json = pl.placement_json;
-      e.record.decision_json = pl.decision_json;
-      e.record.updated_at = now;
-      e.pool = pl.pool;
-      e.nodes = pl.nodes;
-      e.must_leave_by = pl.must_leave_by;
-      e.cut_reason = pl.cut_reason;
-      e.waiting_reason.clear();
-      e.waiting_rule.clear();
-      add_event(e, "placed", "placed on pool " + pl.pool, pl.placement_json);
-      batch.jobs.push_back(e.record);
-      batch.audit.push_back({now, "system", "job.place", "jobs/" + e.record.id, "",
-                             pl.placement_json, pl.decision_json});
-      if (pl.must_leave_by != Instant::max()) {
-        next_due = std::min(next_due, pl.must_leave_by - scheduler_->checkpoint_time(e.job));
-      }
-      world.render(e);
-      ++summary.started;
+    add_job_event(
+        e, a.batch, now, "checkpoint",
+        "checkpoint requested, to leave by " + to_iso8601(cut.must_leave_by) + ": " + reason, "");
+    a.next_due = std::min(a.next_due, cut.must_leave_by);
+    ++a.summary.checkpointing;
+  }
+  // The run as stored stays as it was (a run whose window closed is marked
+  // ended in memory only): the bytes the server always wrote here.
+  save_job(a.world, e, a.batch, now, /*with_run=*/false);
+  a.batch.audit.push_back(job_audit(now, "system", cut.now_move ? "job.move" : "job.checkpoint",
+                                    e.record.id, before,
+                                    json{{"state", to_string(e.state)}, {"reason", reason}}));
+}
+
+// A start: the job is assigned, its next attempt begins.
+void apply_placement(Applying& a, const Placement& pl) {
+  auto it = a.world.jobs.find(pl.job);
+  if (it == a.world.jobs.end() || it->second.state != JobState::kQueued) return;
+  JobEntry& e = it->second;
+  e.state = JobState::kAssigned;
+  begin_attempt(e);
+  e.record.placement_json = pl.placement_json;
+  e.record.decision_json = pl.decision_json;
+  e.pool = pl.pool;
+  e.nodes = pl.nodes;
+  e.must_leave_by = pl.must_leave_by;
+  e.cut_reason = pl.cut_reason;
+  e.waiting_reason.clear();
+  e.waiting_rule.clear();
+  add_job_event(e, a.batch, a.now, "placed", "placed on pool " + pl.pool, pl.placement_json);
+  save_job(a.world, e, a.batch, a.now);
+  a.batch.audit.push_back({a.now, "system", "job.place", "jobs/" + e.record.id, "",
+                           pl.placement_json, pl.decision_json});
+  if (pl.must_leave_by != Instant::max()) {
+    a.next_due = std::min(a.next_due, pl.must_leave_by - a.scheduler.checkpoint_time(e.job));
+  }
+  ++a.summary.started;
+}
+
+// The earliest checkpoint or move still ahead; and the queued jobs of each
+// org counted again (jobs were placed and queued again without put_job).
+void recount(Applying& a) {
+  a.world.queued_by_org.clear();
+  for (const auto& [id, e] : a.world.jobs) {
+    if (e.state == JobState::kQueued) ++a.world.queued_by_org[e.record.org];
+    if (!placed_state(e.state) || e.must_leave_by == Instant::max()) continue;
+    a.next_due = std::min(a.next_due, e.state == JobState::kCheckpointing
+                                          ? e.must_leave_by
+                                          : e.must_leave_by - a.scheduler.checkpoint_time(e.job));
+  }
+}
+
+// What a pass decided, from the snapshot, outside any lock.
+struct Decided {
+  std::vector<Cut> cuts;
+  std::vector<Placement> placements;
+  std::map<std::string, std::pair<std::string, std::string>> waiting;  // job -> reason, rule
+};
+
+// Applies it through the writer, unless the world changed under the plan (a
+// policy or a lease): then only lost agents and why jobs wait. Returns
+// whether to plan again at once.
+bool apply_decided(Writer& writer, const Snapshot& snap, const Decided& d,
+                   const sched::Scheduler& scheduler, const ServerOptions& options, Instant now,
+                   Server::PassSummary& summary, Instant& next_due) {
+  bool replan = false;
+  writer.run([&](World& world, store::Batch& batch) {
+    const bool stale = world.policy != snap.policy || world.lease_revision != snap.lease_revision;
+    Applying a{world, batch, now, options, scheduler, summary, next_due};
+    // Agents not heard from: their jobs go back to the queue.
+    if (mark_lost_agents(world, batch, now, options) > 0) replan = true;
+    if (!stale) {
+      for (const Cut& cut : d.cuts) apply_cut(a, cut);
+      for (const Placement& pl : d.placements) apply_placement(a, pl);
     }
-    for (auto& [id, why] : waiting) {
+    for (const auto& [id, why] : d.waiting) {
       auto it = world.jobs.find(id);
-      if (it == world.jobs.end() || it->second.record.state != "queued") continue;
-      JobEntry& e = it->second;
-      if (e.waiting_reason == why.first && e.waiting_rule == why.second) continue;
-      e.waiting_reason = why.first;
-      e.waiting_rule = why.second;
+      if (it == world.jobs.end() || it->second.state != JobState::kQueued) continue;
+      it->second.waiting_reason = why.first;
+      it->second.waiting_rule = why.second;
     }
-    // The earliest checkpoint or move still ahead; and the queued jobs of
-    // each org counted again (jobs placed and queued again above).
-    world.queued_by_org.clear();
-    for (const auto& [id, e] : world.jobs) {
-      if (e.record.state == "queued") ++world.queued_by_org[e.record.org];
-      if (!placed_state(e.record.state) || e.must_leave_by == Instant::max()) continue;
-      next_due = std::min(next_due, e.record.state == "checkpointing"
-                                        ? e.must_leave_by
-                                        : e.must_leave_by - scheduler_->checkpoint_time(e.job));
-    }
+    recount(a);
     replan = replan || stale;
     return Reply{200, ""};
   });
+  return replan;
+}
+
+Duration since(std::chrono::steady_clock::time_point start) {
+  return Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count());
+}
+
+}  // namespace
+
+SchedulingLoop::SchedulingLoop(World& world, Writer& writer, const Clock& clock, Metrics& metrics,
+                               const ServerOptions& options)
+    : world_(world), writer_(writer), clock_(clock), metrics_(metrics), options_(options) {}
+
+SchedulingLoop::~SchedulingLoop() {
+  stop();
+}
+
+void SchedulingLoop::use_policy(const std::shared_ptr<const Policy>& policy) {
+  if (scheduler_policy_ == policy) return;
+  sched::SchedulerOptions options;
+  options.max_jobs_per_pass = options_.max_jobs_per_pass;
+  options.share_window_by_org = true;  // one org's flood cannot starve the others
+  scheduler_ = std::make_unique<sched::Scheduler>(policy->catalog, *policy->engine,
+                                                  *policy->throughput, options);
+  scheduler_policy_ = policy;
+}
+
+Result<Server::PassSummary> SchedulingLoop::pass() {
+  std::lock_guard pass_lock(pass_mutex_);
+  const auto wall_start = std::chrono::steady_clock::now();
+  const Instant now = clock_.now();
+  Server::PassSummary summary;
+  Snapshot snap = take_snapshot(world_, now);
+  summary.snapshot = since(wall_start);
+  const auto plan_start = std::chrono::steady_clock::now();
+  use_policy(snap.policy);
+
+  Decided d;
+  ByOrgPool by_org_pool;
+  sched::ClusterState state = fleet_now(snap, *scheduler_, now, options_, d.cuts, by_org_pool);
+  cut_over_leases(snap, *scheduler_, now, by_org_pool, d.cuts);
+  cut_closing_windows(snap, *scheduler_, now, d.cuts);
+  for (const sched::Job& job : snap.queued) state.pending.push_back({&job, job.work});
+  const sched::Plan plan = scheduler_->plan(state, now, /*explain=*/true);
+  d.placements = placements_of(plan, state, *snap.policy, now);
+  for (const sched::Waiting& w : plan.waiting) {
+    d.waiting[state.pending[w.pending_index].job->id.str()] = {w.reason, w.rule.str()};
+  }
+  summary.plan = since(plan_start);
+
+  const auto apply_start = std::chrono::steady_clock::now();
+  Instant next_due = Instant::max();
+  const bool replan =
+      apply_decided(writer_, snap, d, *scheduler_, options_, now, summary, next_due);
   // Plan again on the new state; moved jobs are queued again and want a place.
   if (replan || summary.moved > 0) wake();
-  summary.apply = lap();
+  summary.apply = since(apply_start);
   summary.waiting = plan.waiting.size();
   {
     std::lock_guard lock(mutex_);
     next_due_ = next_due;
   }
-  summary.took = Duration::microseconds(std::chrono::duration_cast<std::chrono::microseconds>(
-                                            std::chrono::steady_clock::now() - wall_start)
-                                            .count());
+  summary.took = since(wall_start);
   metrics_.record_pass(summary.took, summary.started, summary.waiting);
   return summary;
 }

@@ -39,6 +39,8 @@ class SchedulingLoop {
 
  private:
   void loop(Duration interval, Duration min_gap);
+  // Makes scheduler_ plan with `policy` (a new one when it changed).
+  void use_policy(const std::shared_ptr<const Policy>& policy);
 
   World& world_;
   Writer& writer_;

@@ -109,9 +109,18 @@ Status World::load(store::Snapshot s) {
       return Error(ErrorCode::kInternal, "store: job " + r.id + " has a spec that is not JSON");
     }
     entry.job = job_from_spec(r, entry.spec);
+    auto state = parse_job_state(r.state);
+    if (!state) {
+      return Error(ErrorCode::kInternal, "store: job " + r.id + " has the state \"" + r.state +
+                                             "\", which is not a job state");
+    }
+    entry.state = *state;
+    auto run = parse_run(r.run_json);
+    if (!run)
+      return Error(ErrorCode::kInternal, "store: job " + r.id + ": " + run.error().message());
+    entry.run = std::move(run).value();
     json placement = parsed_or_null(r.placement_json);
-    if (placement.is_object() &&
-        (r.state == "assigned" || r.state == "running" || r.state == "checkpointing")) {
+    if (placement.is_object() && placed_state(entry.state)) {
       entry.pool = placement.value("pool", "");
       for (const json& n : placement.value("nodes", json::array())) {
         entry.nodes.emplace_back(n.value("node", 0), n.value("gpus", 0));
@@ -125,7 +134,6 @@ Status World::load(store::Snapshot s) {
       }
     }
     entry.events = std::move(events[r.id]);
-    entry.run = parsed_or_null(r.run_json);
     entry.record = std::move(r);
     put_job(std::move(entry));
   }
@@ -220,11 +228,11 @@ void World::put_job(JobEntry entry) {
   render(entry);
   jobs_by_org[entry.record.org].insert(entry.record.id);
   if (auto old = jobs.find(entry.record.id);
-      old != jobs.end() && old->second.record.state == "queued") {
+      old != jobs.end() && old->second.state == JobState::kQueued) {
     std::size_t& n = queued_by_org[old->second.record.org];
     n -= std::min<std::size_t>(n, 1);
   }
-  if (entry.record.state == "queued") ++queued_by_org[entry.record.org];
+  if (entry.state == JobState::kQueued) ++queued_by_org[entry.record.org];
   std::string id = entry.record.id;
   jobs[id] = std::move(entry);
 }
@@ -234,7 +242,7 @@ void World::render(JobEntry& e) const {
   json j = {{"id", r.id},
             {"org", r.org},
             {"team", r.team},
-            {"state", r.state},
+            {"state", to_string(e.state)},
             {"spec", e.spec},
             {"submitted_at", to_iso8601(r.submitted_at)},
             {"submitted_by", r.submitted_by},
@@ -287,7 +295,7 @@ void ChangeSignal::wait(std::uint64_t seen, std::chrono::steady_clock::time_poin
 std::string JobEntry::to_json() const {
   std::string out = rendered;
   out += ",\"waiting\":";
-  if (record.state == "queued" && !waiting_reason.empty()) {
+  if (state == JobState::kQueued && !waiting_reason.empty()) {
     out += nlohmann::json{{"reason", waiting_reason},
                           {"rule", waiting_rule.empty() ? nlohmann::json(nullptr)
                                                         : nlohmann::json(waiting_rule)}}

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/internal/job_state.h"
 #include "catalog/catalog.h"
 #include "catalog/load.h"
 #include "policy/engine.h"
@@ -60,7 +61,11 @@ inline constexpr EntityKind kEntityKinds[] = {
 const EntityKind* find_entity_kind(std::string_view plural_or_kind);
 
 struct JobEntry {
+  // What the store holds. Its `state` and `run_json` are written from
+  // `state` and `run` below when the record is saved (save_job): in memory
+  // the typed fields are the job's.
   store::JobRecord record;
+  JobState state = JobState::kQueued;
   json spec;       // record.spec_json, parsed
   sched::Job job;  // the spec as the scheduler sees it
   std::vector<store::JobEvent> events;
@@ -72,11 +77,9 @@ struct JobEntry {
   std::vector<std::pair<std::int32_t, std::int32_t>> nodes;  // (node, gpus)
   Instant must_leave_by = Instant::max();
   std::string cut_reason;
-  // Its runs at site agents (record.run_json, parsed; null before the first
-  // placement): docs/agents.md. Keys: attempt, agent, handle, started_at,
-  // active (a run of the attempt may be going), stop ("", "stop", "cancel"),
-  // stop_reason, checkpoint, requeues, result.
-  json run;
+  // Its runs at site agents (record.run_json, parsed; none before the first
+  // placement): docs/agents.md.
+  std::optional<RunState> run;
   // Assignment ids of the current attempt an agent acknowledged (memory
   // only: after a restart they are delivered again and acknowledged again).
   std::set<std::string> acked;
@@ -162,6 +165,8 @@ struct World {
   // Changes whenever a lease is created or terminated: a scheduling plan made
   // before is not applied.
   std::uint64_t lease_revision = 0;
+  // ServerOptions::on_save_job (tests).
+  std::function<void(const std::string& job)> on_save_job;
 
   // Loads the store's snapshot (REQUIRES: base_texts, rule_dirs set).
   Status load(store::Snapshot snapshot);

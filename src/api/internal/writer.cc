@@ -62,6 +62,61 @@ void Writer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Writer::apply_all(std::vector<Pending>& taken, store::Batch& batch,
+                       std::vector<Reply>& replies) {
+  bool diverged = false;
+  std::unique_lock world_lock(world_.mutex);
+  for (std::size_t i = 0; i < taken.size(); ++i) {
+    store::Batch own;
+    try {
+      replies[i] = taken[i].mutation(world_, own);
+      append(batch, std::move(own));
+    } catch (const HttpError& e) {
+      replies[i] = {e.status, error_body(e)};
+      // A refusal comes before any change (writer.h); one that comes after
+      // the mutation began writing is a failure part-way.
+      diverged = diverged || !own.empty();
+    } catch (const std::exception& e) {
+      replies[i] = {500, error_body({500, "internal", e.what(), "", nullptr})};
+      diverged = true;
+    }
+  }
+  return diverged;
+}
+
+void Writer::commit(store::Batch& batch, std::vector<Reply>& replies, bool reloading) {
+  auto committed = store_.commit(batch);
+  if (!committed) {
+    // The world holds changes the store does not: go back to the store
+    // (unless the caller does so anyway).
+    Status reloaded = reloading ? Status() : reload_();
+    const std::string why =
+        "the change could not be stored: " + committed.error().message() +
+        (reloaded ? "" : "; reloading the state failed too: " + reloaded.error().message());
+    for (auto& r : replies) {
+      if (r.status < 300) r = {503, error_body({503, "unavailable", why, "", nullptr})};
+    }
+    return;
+  }
+  ++commits_;
+  {
+    std::unique_lock world_lock(world_.mutex);
+    if (!committed->empty()) world_.audit_seq = committed->back().seq;
+  }
+  // Outside the database before anyone hears of the commit: a head
+  // the witness holds cannot be cut from the store unnoticed.
+  if (witness_) {
+    auto head = store_.last_signed_head();
+    if (head && head->seq > witnessed_seq_) {
+      if (Status kept = witness_->append(*head); !kept) {
+        if (witness_error_) witness_error_(kept.error().message());
+      } else {
+        witnessed_seq_ = head->seq;
+      }
+    }
+  }
+}
+
 void Writer::loop() {
   for (;;) {
     std::vector<Pending> taken;
@@ -76,49 +131,17 @@ void Writer::loop() {
     }
     store::Batch batch;
     std::vector<Reply> replies(taken.size());
-    {
-      std::unique_lock world_lock(world_.mutex);
-      for (std::size_t i = 0; i < taken.size(); ++i) {
-        store::Batch own;
-        try {
-          replies[i] = taken[i].mutation(world_, own);
-          append(batch, std::move(own));
-        } catch (const HttpError& e) {
-          replies[i] = {e.status, error_body(e)};
-        } catch (const std::exception& e) {
-          replies[i] = {500, error_body({500, "internal", e.what(), "", nullptr})};
-        }
-      }
-    }
+    const bool diverged = apply_all(taken, batch, replies);
     mutations_ += taken.size();
-    if (!batch.empty()) {
-      auto committed = store_.commit(batch);
-      if (!committed) {
-        // The world holds changes the store does not: go back to the store.
-        Status reloaded = reload_();
-        const std::string why =
-            "the change could not be stored: " + committed.error().message() +
-            (reloaded ? "" : "; reloading the state failed too: " + reloaded.error().message());
+    if (!batch.empty()) commit(batch, replies, diverged);
+    if (diverged) {
+      // A mutation failed part-way: what it changed is in memory and not in
+      // the store. The store holds what was committed: go back to it.
+      if (Status reloaded = reload_(); !reloaded) {
+        const std::string why = "a change failed part-way and reloading the state failed: " +
+                                reloaded.error().message();
         for (auto& r : replies) {
-          if (r.status < 300) r = {503, error_body({503, "unavailable", why, "", nullptr})};
-        }
-      } else {
-        ++commits_;
-        {
-          std::unique_lock world_lock(world_.mutex);
-          if (!committed->empty()) world_.audit_seq = committed->back().seq;
-        }
-        // Outside the database before anyone hears of the commit: a head
-        // the witness holds cannot be cut from the store unnoticed.
-        if (witness_) {
-          auto head = store_.last_signed_head();
-          if (head && head->seq > witnessed_seq_) {
-            if (Status kept = witness_->append(*head); !kept) {
-              if (witness_error_) witness_error_(kept.error().message());
-            } else {
-              witnessed_seq_ = head->seq;
-            }
-          }
+          if (r.status >= 500) r = {500, error_body({500, "internal", why, "", nullptr})};
         }
       }
     }

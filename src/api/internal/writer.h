@@ -8,6 +8,10 @@
 // If the commit fails, the world is reloaded from the store (it holds
 // exactly what was committed before) and every mutation of the batch is
 // answered 503: a client never sees an acknowledgement for a lost write.
+// A mutation that fails part-way (any exception but a refusal, or a refusal
+// after it began writing) is answered with its error and the world is
+// reloaded after the batch's commit too: memory never keeps what the store
+// does not hold.
 #pragma once
 
 #include <condition_variable>
@@ -57,6 +61,12 @@ class Writer {
     std::promise<Reply> done;
   };
   void loop();
+  // Runs the mutations under the world's lock; `batch` gets what those that
+  // succeeded wrote. Returns whether one failed part-way.
+  bool apply_all(std::vector<Pending>& taken, store::Batch& batch, std::vector<Reply>& replies);
+  // Commits the batch; on failure answers the batch 503 and reloads the
+  // world (unless `reloading`: the caller does).
+  void commit(store::Batch& batch, std::vector<Reply>& replies, bool reloading);
 
   World& world_;
   store::Store& store_;
