@@ -1,4 +1,4 @@
-// The compiled form of loaded packs: flat expression nodes over Facts slots,
+// The compiled form of loaded packs: flat expression nodes over attribute slots,
 // interned symbols, group bitsets, and per-epoch lists of the rules in force,
 // so that evaluating a decision touches only the rules that can apply.
 #pragma once
