@@ -3,6 +3,7 @@
 // the jobs, reports moving jobs through their lifecycle, idempotency, lost
 // agents. The real agent and backends run against it in tests/agent/.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <memory>
 #include <set>
@@ -469,6 +470,41 @@ TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
   ASSERT_TRUE(server.server().schedule_now());
   EXPECT_EQ(states(), (std::vector<std::string>{"assigned", "assigned"}));
   restarted_shows_the_same();
+}
+
+// A store holding a run this server cannot read is refused at start, naming
+// the job and what is wrong, rather than served with the run half-read.
+TEST(RunState, AStoreWithARunTheServerCannotReadIsRefusedAtStart) {
+  TestServer server(at("2026-12-31T23:00:00Z"));
+  server.start();
+  ASSERT_EQ(
+      server
+          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
+          .status,
+      201);
+  const std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
+  Answer job = server.post("/v1/jobs", engineer,
+                           {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
+  ASSERT_EQ(job.status, 201) << job.text;
+  const std::string id = job.body["id"];
+  ASSERT_TRUE(server.server().schedule_now());
+  json run = server.get("/v1/jobs/" + id, engineer).body["run"];
+  ASSERT_TRUE(run.is_object());
+  server.stop();
+  run["colour"] = "red";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((server.dir() / "straits.db").c_str(), &db), SQLITE_OK);
+  const std::string update =
+      "UPDATE jobs SET run_json = '" + run.dump() + "' WHERE id = '" + id + "'";
+  EXPECT_EQ(sqlite3_exec(db, update.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  auto created = Server::create(server.options(), server.clock());
+  ASSERT_FALSE(created);
+  EXPECT_NE(created.error().message().find(
+                "store: job " + id + ": its run has 'colour', which this server does not know"),
+            std::string::npos)
+      << created.error().message();
 }
 
 }  // namespace
