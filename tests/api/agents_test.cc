@@ -427,6 +427,24 @@ TEST(RunState, JobStatesHaveTheirNamesOnTheWire) {
   EXPECT_FALSE(api::internal::parse_job_state("Queued"));
 }
 
+// On a started server: a lease of 16 H100 GPUs for hanshan-sg, an engineer
+// of it (the token returned), and `jobs` jobs of 8 GPUs it submitted (ids).
+std::string lease_and_submit(TestServer& server, int jobs, std::vector<std::string>& ids) {
+  EXPECT_EQ(
+      server
+          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
+          .status,
+      201);
+  std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
+  for (int i = 0; i < jobs; ++i) {
+    Answer job = server.post("/v1/jobs", engineer,
+                             {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
+    EXPECT_EQ(job.status, 201) << job.text;
+    ids.push_back(job.body.value("id", ""));
+  }
+  return engineer;
+}
+
 // A mutation that throws part-way (here: saving the second of two jobs a
 // pass places) leaves memory as the store holds it, and the server serves
 // on: what it shows equals what a server started afresh on the store shows.
@@ -437,19 +455,8 @@ TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
     if (job == *fail_on) throw std::runtime_error("injected failure saving " + job);
   };
   server.start();
-  ASSERT_EQ(
-      server
-          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
-          .status,
-      201);
-  const std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
   std::vector<std::string> ids;
-  for (int i = 0; i < 2; ++i) {
-    Answer job = server.post("/v1/jobs", engineer,
-                             {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
-    ASSERT_EQ(job.status, 201) << job.text;
-    ids.push_back(job.body["id"]);
-  }
+  const std::string engineer = lease_and_submit(server, 2, ids);
   auto states = [&] {
     std::vector<std::string> out;
     for (const auto& id : ids) out.push_back(server.get("/v1/jobs/" + id, engineer).body["state"]);
@@ -477,16 +484,9 @@ TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
 TEST(RunState, AStoreWithARunTheServerCannotReadIsRefusedAtStart) {
   TestServer server(at("2026-12-31T23:00:00Z"));
   server.start();
-  ASSERT_EQ(
-      server
-          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
-          .status,
-      201);
-  const std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
-  Answer job = server.post("/v1/jobs", engineer,
-                           {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
-  ASSERT_EQ(job.status, 201) << job.text;
-  const std::string id = job.body["id"];
+  std::vector<std::string> ids;
+  const std::string engineer = lease_and_submit(server, 1, ids);
+  const std::string id = ids.at(0);
   ASSERT_TRUE(server.server().schedule_now());
   json run = server.get("/v1/jobs/" + id, engineer).body["run"];
   ASSERT_TRUE(run.is_object());
