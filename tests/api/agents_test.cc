@@ -3,6 +3,7 @@
 // the jobs, reports moving jobs through their lifecycle, idempotency, lost
 // agents. The real agent and backends run against it in tests/agent/.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <memory>
 #include <set>
@@ -426,6 +427,24 @@ TEST(RunState, JobStatesHaveTheirNamesOnTheWire) {
   EXPECT_FALSE(api::internal::parse_job_state("Queued"));
 }
 
+// On a started server: a lease of 16 H100 GPUs for hanshan-sg, an engineer
+// of it (the token returned), and `jobs` jobs of 8 GPUs it submitted (ids).
+std::string lease_and_submit(TestServer& server, int jobs, std::vector<std::string>& ids) {
+  EXPECT_EQ(
+      server
+          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
+          .status,
+      201);
+  std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
+  for (int i = 0; i < jobs; ++i) {
+    Answer job = server.post("/v1/jobs", engineer,
+                             {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
+    EXPECT_EQ(job.status, 201) << job.text;
+    ids.push_back(job.body.value("id", ""));
+  }
+  return engineer;
+}
+
 // A mutation that throws part-way (here: saving the second of two jobs a
 // pass places) leaves memory as the store holds it, and the server serves
 // on: what it shows equals what a server started afresh on the store shows.
@@ -436,19 +455,8 @@ TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
     if (job == *fail_on) throw std::runtime_error("injected failure saving " + job);
   };
   server.start();
-  ASSERT_EQ(
-      server
-          .lease("hanshan-sg", "sg-tuas-1-h100", 16, "2026-12-01T00:00:00Z", "2027-06-01T00:00:00Z")
-          .status,
-      201);
-  const std::string engineer = server.make_user("li", "engineer", "hanshan-sg");
   std::vector<std::string> ids;
-  for (int i = 0; i < 2; ++i) {
-    Answer job = server.post("/v1/jobs", engineer,
-                             {{"gpus", 8}, {"work", 20000}, {"eligible_chips", {"h100-sxm"}}});
-    ASSERT_EQ(job.status, 201) << job.text;
-    ids.push_back(job.body["id"]);
-  }
+  const std::string engineer = lease_and_submit(server, 2, ids);
   auto states = [&] {
     std::vector<std::string> out;
     for (const auto& id : ids) out.push_back(server.get("/v1/jobs/" + id, engineer).body["state"]);
@@ -469,6 +477,34 @@ TEST(Rollback, AMutationThatFailsPartWayLeavesMemoryAsTheStoreHoldsIt) {
   ASSERT_TRUE(server.server().schedule_now());
   EXPECT_EQ(states(), (std::vector<std::string>{"assigned", "assigned"}));
   restarted_shows_the_same();
+}
+
+// A store holding a run this server cannot read is refused at start, naming
+// the job and what is wrong, rather than served with the run half-read.
+TEST(RunState, AStoreWithARunTheServerCannotReadIsRefusedAtStart) {
+  TestServer server(at("2026-12-31T23:00:00Z"));
+  server.start();
+  std::vector<std::string> ids;
+  const std::string engineer = lease_and_submit(server, 1, ids);
+  const std::string id = ids.at(0);
+  ASSERT_TRUE(server.server().schedule_now());
+  json run = server.get("/v1/jobs/" + id, engineer).body["run"];
+  ASSERT_TRUE(run.is_object());
+  server.stop();
+  run["colour"] = "red";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((server.dir() / "straits.db").c_str(), &db), SQLITE_OK);
+  const std::string update =
+      "UPDATE jobs SET run_json = '" + run.dump() + "' WHERE id = '" + id + "'";
+  EXPECT_EQ(sqlite3_exec(db, update.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  auto created = Server::create(server.options(), server.clock());
+  ASSERT_FALSE(created);
+  EXPECT_NE(created.error().message().find(
+                "store: job " + id + ": its run has 'colour', which this server does not know"),
+            std::string::npos)
+      << created.error().message();
 }
 
 }  // namespace

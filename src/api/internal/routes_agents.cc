@@ -482,72 +482,47 @@ bool concerns(const World& world, const AgentEntry& agent, const JobEntry& e) {
 }
 
 // What a report does to its job (writer thread). {applied, why not}.
-std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const Report& r,
-                                   store::Batch& batch, Instant now, const ServerOptions& options,
-                                   bool& moved) {
-  auto it = world.jobs.find(r.job);
-  if (it == world.jobs.end() || !concerns(world, agent, it->second)) {
-    return {false, "no such job '" + r.job + "'"};
-  }
-  JobEntry& e = it->second;
+// A run started (writer thread). {applied, why not}.
+std::pair<bool, std::string> apply_started(World& world, const AgentEntry& agent, const Report& r,
+                                           JobEntry& e, store::Batch& batch, Instant now) {
   const std::string& id = agent.record.id;
   const std::string bound = run_agent(e);
-  const std::int64_t attempt = run_attempt(e);
-  if (r.attempt != attempt) {
-    return {false, "attempt " + std::to_string(r.attempt) + " is not the job's current one (" +
-                       std::to_string(attempt) + ")"};
+  const std::int64_t attempt = r.attempt;
+  if (!bound.empty()) {
+    return {false, bound == id ? "already started" : "started at agent " + bound};
   }
-  if (r.event == "started") {
-    if (!bound.empty()) {
-      return {false, bound == id ? "already started" : "started at agent " + bound};
-    }
-    if (!agent.sites.count(site_of(world, e)) && !final_state(e.state)) {
-      return {false, "the job is not placed at a site of this agent"};
-    }
-    RunState& run = *e.run;  // the attempt matched: a run exists
-    run.agent = id;
-    run.handle = r.handle;
-    run.started_at = to_iso8601(now);
-    run.active = true;
-    const JobState before = e.state;
-    if (e.state == JobState::kAssigned) e.state = JobState::kRunning;
-    // Cancelled while its start was on the way: stop the run.
-    if (final_state(e.state) && run.stop.empty()) {
-      run.stop = "cancel";
-      run.stop_reason = "the job ended before its run started";
-    }
-    add_job_event(
-        e, batch, now, "started",
-        "attempt " + std::to_string(attempt) + " started by agent " + agent.record.name +
-            (r.handle.empty() ? "" : " (" + agent.body.value("backend", "") + " " + r.handle + ")"),
-        json{{"agent", id}, {"handle", r.handle}, {"attempt", attempt}}.dump());
-    batch.audit.push_back(job_audit(now, "agent:" + id, "job.start", e.record.id, before,
-                                    json{{"state", to_string(e.state)}, {"attempt", attempt}}));
-    save_job(world, e, batch, now);
-    return {true, ""};
+  if (!agent.sites.count(site_of(world, e)) && !final_state(e.state)) {
+    return {false, "the job is not placed at a site of this agent"};
   }
-  if (bound != id) {
-    return {false, bound.empty() ? "the run has not started" : "the run is agent " + bound + "'s"};
+  RunState& run = *e.run;  // the attempt matched: a run exists
+  run.agent = id;
+  run.handle = r.handle;
+  run.started_at = to_iso8601(now);
+  run.active = true;
+  const JobState before = e.state;
+  if (e.state == JobState::kAssigned) e.state = JobState::kRunning;
+  // Cancelled while its start was on the way: stop the run.
+  if (final_state(e.state) && run.stop.empty()) {
+    run.stop = "cancel";
+    run.stop_reason = "the job ended before its run started";
   }
-  if (r.event == "ack") {
-    e.acked.insert(r.assignment);
-    return {true, ""};
-  }
-  if (r.event == "log") {
-    add_job_event(e, batch, now, "log", r.text, json{{"attempt", attempt}}.dump());
-    return {true, ""};
-  }
-  if (r.event == "checkpoint") {
-    std::optional<Checkpoint>& known = e.run->checkpoint;
-    if (known && known->path == r.path) return {false, "already known"};
-    known = Checkpoint{r.path, r.note, attempt, to_iso8601(now)};
-    add_job_event(e, batch, now, "checkpointed",
-                  "checkpoint " + r.path + (r.note.empty() ? "" : " (" + r.note + ")"),
-                  checkpoint_json(*known).dump());
-    save_job(world, e, batch, now);
-    return {true, ""};
-  }
-  // exited
+  add_job_event(
+      e, batch, now, "started",
+      "attempt " + std::to_string(attempt) + " started by agent " + agent.record.name +
+          (r.handle.empty() ? "" : " (" + agent.body.value("backend", "") + " " + r.handle + ")"),
+      json{{"agent", id}, {"handle", r.handle}, {"attempt", attempt}}.dump());
+  batch.audit.push_back(job_audit(now, "agent:" + id, "job.start", e.record.id, before,
+                                  json{{"state", to_string(e.state)}, {"attempt", attempt}}));
+  save_job(world, e, batch, now);
+  return {true, ""};
+}
+
+// A run ended: the job moves on, is queued again, or ends (writer thread).
+std::pair<bool, std::string> apply_exited(World& world, const AgentEntry& agent, const Report& r,
+                                          JobEntry& e, store::Batch& batch, Instant now,
+                                          const ServerOptions& options, bool& moved) {
+  const std::string& id = agent.record.id;
+  const std::int64_t attempt = r.attempt;
   if (!run_active(e)) return {false, "already ended"};
   RunState& run = *e.run;
   run.active = false;
@@ -599,6 +574,46 @@ std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const 
       "attempt " + std::to_string(attempt) + " at agent " + agent.record.name + " ended: " + how);
   moved = true;
   return {true, ""};
+}
+
+std::pair<bool, std::string> apply(World& world, const AgentEntry& agent, const Report& r,
+                                   store::Batch& batch, Instant now, const ServerOptions& options,
+                                   bool& moved) {
+  auto it = world.jobs.find(r.job);
+  if (it == world.jobs.end() || !concerns(world, agent, it->second)) {
+    return {false, "no such job '" + r.job + "'"};
+  }
+  JobEntry& e = it->second;
+  const std::string& id = agent.record.id;
+  const std::string bound = run_agent(e);
+  const std::int64_t attempt = run_attempt(e);
+  if (r.attempt != attempt) {
+    return {false, "attempt " + std::to_string(r.attempt) + " is not the job's current one (" +
+                       std::to_string(attempt) + ")"};
+  }
+  if (r.event == "started") return apply_started(world, agent, r, e, batch, now);
+  if (bound != id) {
+    return {false, bound.empty() ? "the run has not started" : "the run is agent " + bound + "'s"};
+  }
+  if (r.event == "ack") {
+    e.acked.insert(r.assignment);
+    return {true, ""};
+  }
+  if (r.event == "log") {
+    add_job_event(e, batch, now, "log", r.text, json{{"attempt", attempt}}.dump());
+    return {true, ""};
+  }
+  if (r.event == "checkpoint") {
+    std::optional<Checkpoint>& known = e.run->checkpoint;
+    if (known && known->path == r.path) return {false, "already known"};
+    known = Checkpoint{r.path, r.note, attempt, to_iso8601(now)};
+    add_job_event(e, batch, now, "checkpointed",
+                  "checkpoint " + r.path + (r.note.empty() ? "" : " (" + r.note + ")"),
+                  checkpoint_json(*known).dump());
+    save_job(world, e, batch, now);
+    return {true, ""};
+  }
+  return apply_exited(world, agent, r, e, batch, now, options, moved);
 }
 
 Reply reports(Context& ctx, Call& call) {
