@@ -120,9 +120,8 @@ int main(int argc, char** argv) {
     policies.push_back(*policy);
   }
   if (policies.empty()) {
-    policies = {
-        QueuePolicy::kFifo,          QueuePolicy::kEasyBackfill, QueuePolicy::kPriorityFairShare,
-        QueuePolicy::kLeastAttained, QueuePolicy::kThroughput,   QueuePolicy::kCost};
+    for (const std::string& name : queue_policy_names())
+      policies.push_back(*parse_queue_policy(name));
   }
   bench::ServerFleet& f = bench::server_fleet();
   for (const Config& config : configs(policies)) {

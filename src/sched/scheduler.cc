@@ -12,28 +12,6 @@
 
 namespace straits::sched {
 
-std::string_view to_string(QueuePolicy policy) {
-  switch (policy) {
-    case QueuePolicy::kFifo: return "fifo";
-    case QueuePolicy::kEasyBackfill: return "easy-backfill";
-    case QueuePolicy::kPriorityFairShare: return "priority-fair-share";
-    case QueuePolicy::kLeastAttained: return "least-attained";
-    case QueuePolicy::kThroughput: return "throughput";
-    case QueuePolicy::kCost: return "cost";
-  }
-  return "?";
-}
-
-std::optional<QueuePolicy> parse_queue_policy(std::string_view text) {
-  for (QueuePolicy p :
-       {QueuePolicy::kFifo, QueuePolicy::kEasyBackfill, QueuePolicy::kPriorityFairShare,
-        QueuePolicy::kLeastAttained, QueuePolicy::kThroughput, QueuePolicy::kCost}) {
-    if (text == to_string(p)) return p;
-  }
-  if (text == "easy") return QueuePolicy::kEasyBackfill;
-  return std::nullopt;
-}
-
 namespace {
 
 // A policy decision and how long it holds: [from, until).
@@ -988,6 +966,9 @@ struct Scheduler::Impl {
                     free_now(state, p), pool.pool->gpus_per_node, p};
   }
 
+  // What the pass's queue policy asks of it (see plan_subset).
+  bool meets_deadlines = false;  // scoring by cost: no start past a job's deadline
+
   // Counts passes, and GPUs given out in them: by pool, the count when it
   // last gave some out (see JobClass::explained).
   std::uint64_t pass_seq = 0, take_seq = 0;
@@ -1000,8 +981,7 @@ struct Scheduler::Impl {
     const auto& x = klass.explained;
     if (x.pass != pass_seq || x.ent_version != ent_version) return false;
     const Job& job = *pending.job;
-    if (job.preferences.max_price_per_gpu_hour ||
-        (scheduler.options_.policy == QueuePolicy::kCost && job.deadline)) {
+    if (job.preferences.max_price_per_gpu_hour || (meets_deadlines && job.deadline)) {
       return false;
     }
     for (std::uint32_t p : usable) {
@@ -1320,8 +1300,10 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   // The order jobs are tried in: the queue's own (no list needed), the
   // given subset, or as the policy sorts them.
   std::vector<std::size_t>& order = impl.order;
-  const bool sorts = options_.policy == QueuePolicy::kPriorityFairShare ||
-                     options_.policy == QueuePolicy::kLeastAttained;
+  const QueuePolicyInfo& policy = queue_policy_info(options_.policy);
+  const Scoring scoring = options_.scoring.value_or(policy.scoring);
+  impl.meets_deadlines = scoring == Scoring::kCost;
+  const bool sorts = policy.sort != nullptr;
   const bool in_queue_order = indexes.empty() && !sorts;
   if (indexes.empty()) {
     if (sorts) {
@@ -1334,9 +1316,9 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   const std::size_t to_try = in_queue_order ? state.pending.size() : order.size();
   std::map<OrgId, std::int32_t> org_gpus;  // held now, across all sites
   std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
-  const bool fair_share = options_.policy == QueuePolicy::kPriorityFairShare;
+  const bool fair_share = policy.counts_held;
   // Preemption depends on each job's priority: no class-wide findings then.
-  const bool preempting = fair_share && options_.preemption;
+  const bool preempting = policy.can_preempt && options_.preemption;
   const bool memos = !explain && !preempting;
   if (fair_share || !options_.quotas.empty()) {
     for (const RunningJob& r : state.running) {
@@ -1344,31 +1326,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (fair_share) team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
     }
   }
-  if (options_.policy == QueuePolicy::kPriorityFairShare) {
-    auto share = [&](const OrgId& org) {
-      auto it = options_.shares.find(org);
-      return it == options_.shares.end() ? 1.0 : it->second;
-    };
-    auto held = [](const auto& map, const auto& key) {
-      auto it = map.find(key);
-      return it == map.end() ? 0 : it->second;
-    };
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      const Job& x = *state.pending[a].job;
-      const Job& y = *state.pending[b].job;
-      if (x.priority != y.priority) return x.priority > y.priority;
-      double ux = held(org_gpus, x.org) / share(x.org), uy = held(org_gpus, y.org) / share(y.org);
-      if (ux != uy) return ux < uy;
-      return held(team_gpus, std::make_pair(x.org, x.team)) <
-             held(team_gpus, std::make_pair(y.org, y.team));
-    });
-  } else if (options_.policy == QueuePolicy::kLeastAttained) {
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      const PendingJob& x = state.pending[a];
-      const PendingJob& y = state.pending[b];
-      return x.job->work - x.remaining_work < y.job->work - y.remaining_work;
-    });
-  }
+  if (sorts) policy.sort(QueueSortContext{state, options_, org_gpus, team_gpus}, order);
 
   // With explain: why the job was refused at each pool, in pool order. A
   // reason names the first three and counts the rest, so only the first
@@ -1389,7 +1347,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   // GPUs on the same pools, and wait in queue order), explaining or not.
   std::vector<char>& claimed_for = impl.claimed_for_class;
   claimed_for.assign(impl.classes.size(), 0);
-  const bool easy = options_.policy == QueuePolicy::kEasyBackfill;
+  const bool easy = policy.reserves;
   auto claim = [&](const Job& job, std::uint32_t k, std::uint32_t org,
                    const std::vector<std::uint32_t>& pools) {
     if (claimed_for.size() <= k) claimed_for.resize(impl.classes.size(), 0);
@@ -1441,7 +1399,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
                    false, RuleId()});
       continue;
     }
-    if (blocked && options_.policy == QueuePolicy::kFifo) {
+    if (blocked && policy.blocks) {
       wait(Waiting{i, explain ? "waiting behind " + blocked_by + " (FIFO)" : std::string(), false,
                    RuleId()});
       continue;
@@ -1489,7 +1447,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     // class's Hopeless finding rested on no such refusal.
     if (memos && impl.still_hopeless(klass, state, now, easy) &&
         !pending.job->preferences.max_price_per_gpu_hour &&
-        !(options_.policy == QueuePolicy::kCost && pending.job->deadline) &&
+        !(impl.meets_deadlines && pending.job->deadline) &&
         !impl.cut_short(*this, pending, klass, now) &&
         impl.still_blocked(*this, state, pending, klass, now)) {
       const auto& h = klass.hopeless;
@@ -1501,7 +1459,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       if (explain || !h.could_ever) {
         plan.waiting.push_back(Waiting{i, std::string(), !h.could_ever, RuleId()});
       }
-      if (h.could_ever && options_.policy == QueuePolicy::kFifo) {
+      if (h.could_ever && policy.blocks) {
         blocked = true;
         blocked_by = pending.job->id.str();
       } else if (h.could_ever && easy) {
@@ -1515,7 +1473,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       const auto& x = klass.explained;
       wait(Waiting{i, x.reason, !x.could_ever, impl.rule_ids[x.rule]});
       if (!x.could_ever) continue;
-      if (options_.policy == QueuePolicy::kFifo) {
+      if (policy.blocks) {
         blocked = true;
         blocked_by = pending.job->id.str();
       } else if (easy) {
@@ -1646,7 +1604,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
       };
       const Duration run_time = this->run_time(pending, klass.speed(p));
       Instant expected_end = now + run_time;
-      if (options_.policy == QueuePolicy::kCost && job.deadline && expected_end > *job.deadline) {
+      if (impl.meets_deadlines && job.deadline && expected_end > *job.deadline) {
         if (explain)
           reject([&] { return std::string("at " + name + " it would finish after its deadline"); });
         job_specific = true;
@@ -1757,13 +1715,12 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
           candidates.end());
     }
     if (!candidates.empty()) {
-      const QueuePolicy policy = options_.policy;
-      auto better = [policy](const Candidate& x, const Candidate& y) {
+      auto better = [scoring](const Candidate& x, const Candidate& y) {
         if (x.site_rank != y.site_rank) return x.site_rank < y.site_rank;
-        if (policy == QueuePolicy::kThroughput && x.neg_speed != y.neg_speed) {
+        if (scoring == Scoring::kThroughput && x.neg_speed != y.neg_speed) {
           return x.neg_speed < y.neg_speed;
         }
-        if (policy == QueuePolicy::kCost && x.cost != y.cost) return x.cost < y.cost;
+        if (scoring == Scoring::kCost && x.cost != y.cost) return x.cost < y.cost;
         if (x.price != y.price) return x.price < y.price;
         if (x.neg_speed != y.neg_speed) return x.neg_speed < y.neg_speed;
         return x.pool < y.pool;
@@ -1851,7 +1808,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
     }
     wait(Waiting{i, std::move(reason), !could_ever, impl.rule_ids[refusing_rule]});
     if (!could_ever) continue;  // never blocks the queue
-    if (options_.policy == QueuePolicy::kFifo) {
+    if (policy.blocks) {
       blocked = true;
       blocked_by = job.id.str();
     } else if (easy) {

@@ -544,12 +544,15 @@ class Simulation {
   // wait behind them; under EASY only the newcomers (and the head, for its
   // reservation) need trying. Other policies reorder the queue: full pass.
   void schedule(Instant now, bool arrivals_behind_waiting) {
-    const auto policy = scenario_.scheduler.policy;
+    const sched::QueuePolicyInfo& policy = sched::queue_policy_info(scenario_.scheduler.policy);
+    // In arrival order, a blocking policy keeps newcomers behind the waiting
+    // jobs, and a reserving one need try only them (and the head).
+    const bool arrival_order = policy.sort == nullptr;
     std::vector<std::size_t>& subset = subset_;
     subset.clear();
     if (arrivals_behind_waiting) {
-      if (policy == sched::QueuePolicy::kFifo) return;
-      if (policy == sched::QueuePolicy::kEasyBackfill) {
+      if (arrival_order && policy.blocks) return;
+      if (arrival_order && policy.reserves) {
         // The newcomers, found from the back of the queue: arriving last,
         // they were queued last (unless an older job came back with them).
         std::size_t found = 0;

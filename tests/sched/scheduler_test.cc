@@ -9,36 +9,15 @@
 #include <deque>
 
 #include "catalog/load.h"
+#include "world.h"
 
 namespace straits::sched {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kData(STRAITS_TEST_DATA_DIR);
-
-struct World {
-  catalog::Catalog catalog = *catalog::load_catalog(kData / "catalogs" / "sim");
-  policy::Engine engine = *policy::Engine::load(catalog, {kData / "sim" / "rules" / "base"});
-  ThroughputModel throughput = *ThroughputModel::make(catalog, ChipId("h100-sxm"));
-};
-
-World& world() {
-  static World w;
-  return w;
-}
-
-const Instant t0 = Instant::from_date(2026, 1, 1);
-
-Job job(const char* id, int gpus, double work) {
-  Job j;
-  j.id = JobId(id);
-  j.org = OrgId("hanshan-sg");
-  j.gpus = gpus;
-  j.work = work;
-  j.submit = t0;
-  j.checkpoint_interval = Duration();
-  return j;
-}
+using testing::job;
+using testing::lease_of;
+using testing::t0;
+using testing::world;
 
 ClusterState leased(int gpus_a, int gpus_b) {
   ClusterState s = ClusterState::empty_fleet(world().catalog);
@@ -181,11 +160,6 @@ TEST(SchedulerTest, PeriodicCheckpointsTakeTimeAndSaveWhatWasDoneBeforeThem) {
   EXPECT_EQ(s.wall_time(j, Duration::hours(5)), Duration::hours(5));
   EXPECT_EQ(s.progress(j, Duration::hours(3)).computed, Duration::hours(3));
   EXPECT_EQ(s.progress(j, Duration::hours(3)).saved, Duration());
-}
-
-Lease lease_of(const char* id, const char* org, const char* pool, int gpus, const char* price) {
-  return Lease{LeaseId(id),        OrgId(org), PoolId(pool), gpus, t0, t0 + Duration::days(30),
-               *parse_money(price)};
 }
 
 TEST(QueuePolicyTest, PriorityThenFairShareAcrossOrgsAndTeams) {
