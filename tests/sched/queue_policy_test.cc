@@ -13,10 +13,7 @@
 namespace straits::sched {
 namespace {
 
-using testing::job;
-using testing::lease_of;
-using testing::t0;
-using testing::world;
+using namespace sched_test;  // NOLINT: the shared world of tests/sched/world.h
 
 TEST(QueuePolicyRegistryTest, NamesParseBackToTheirPolicies) {
   const auto names = queue_policy_names();

@@ -14,10 +14,7 @@
 namespace straits::sched {
 namespace {
 
-using testing::job;
-using testing::lease_of;
-using testing::t0;
-using testing::world;
+using namespace sched_test;  // NOLINT: the shared world of tests/sched/world.h
 
 ClusterState leased(int gpus_a, int gpus_b) {
   ClusterState s = ClusterState::empty_fleet(world().catalog);

@@ -7,7 +7,7 @@
 #include "catalog/load.h"
 #include "sched/scheduler.h"
 
-namespace straits::sched::testing {
+namespace straits::sched::sched_test {
 
 struct World {
   catalog::Catalog catalog =
@@ -43,4 +43,4 @@ inline Lease lease_of(const char* id, const char* org, const char* pool, int gpu
                *parse_money(price)};
 }
 
-}  // namespace straits::sched::testing
+}  // namespace straits::sched::sched_test
