@@ -158,7 +158,7 @@ void Scheduler::Impl::order_queue(Pass& pass, const std::vector<std::size_t>& in
   }
   pass.to_try = pass.in_queue_order ? state.pending.size() : order.size();
   if (pass.fair_share || !pass.options.quotas.empty()) {
-    for (const RunningJob& r : state.running) {
+    for (const RunningJob& r : state.running()) {
       pass.org_gpus[r.job->org] += r.job->gpus;
       if (pass.fair_share) pass.team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
     }
@@ -406,7 +406,7 @@ Plan Scheduler::plan_subset(const ClusterState& state, Instant now,
   if (explain) pass.plan.waiting.reserve(indexes.empty() ? state.pending.size() : indexes.size());
   impl.meets_deadlines = pass.scoring == Scoring::kCost;
   impl.entitlements(state, now);
-  impl.begin_pass(state);
+  impl.begin_pass();
   impl.order_queue(pass, indexes);
   // By class: 0 unknown, 1 no job of it can start in this pass and none ever
   // could (never), 2 none can start in this pass.

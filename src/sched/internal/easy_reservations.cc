@@ -15,7 +15,7 @@ Scheduler::Impl::Search Scheduler::Impl::search(const ClusterState& state, const
   const Job& job = *claim.job;
   Search& slot = searches[static_cast<std::size_t>(p) * kSearchSlots + claim.klass % kSearchSlots];
   const bool untouched = !node_copied[p];
-  const std::uint64_t revision = state.pools[p].revision;
+  const std::uint64_t revision = state.pools()[p].revision();
   if (untouched && slot.klass == claim.klass && slot.revision == revision &&
       slot.ent_version == ent_version) {
     return slot;
@@ -45,7 +45,7 @@ Scheduler::Impl::Search Scheduler::Impl::search(const ClusterState& state, const
   std::int32_t future_in_use = room.in_use;
   const std::vector<std::uint32_t>& ending = by_end(state, p);
   for (std::size_t i = 0; i < ending.size(); ++i) {
-    const RunningJob& r = state.running[ending[i]];
+    const RunningJob& r = state.running()[ending[i]];
     release(r, claim.org, future_free, future_total, future_in_use, &level_count);
     std::int32_t future_room =
         room.owned ? future_total : std::min(future_total, room.entitled - future_in_use);
@@ -89,7 +89,7 @@ void Scheduler::Impl::settle_claims(const ClusterState& state, std::size_t upto)
     r.in_use = room.in_use;
     const std::vector<std::uint32_t>& ending = by_end(state, p);
     for (std::size_t i = 0; i < best->second.ended; ++i) {
-      release(state.running[ending[i]], claim.org, r.free, r.free_total, r.in_use);
+      release(state.running()[ending[i]], claim.org, r.free, r.free_total, r.in_use);
     }
   }
   if (settled < claims.size()) return;
@@ -151,7 +151,7 @@ bool Scheduler::Impl::still_blocked(const Scheduler& scheduler, const ClusterSta
                                     const PendingJob& pending, const JobClass& klass, Instant now) {
   for (const auto& b : klass.hopeless.blocked) {
     const std::uint32_t p = b.pool;
-    if (node_copied[p] || state.pools[p].revision != b.revision) return false;
+    if (node_copied[p] || state.pools()[p].revision() != b.revision) return false;
     if (claimed[p] > settled) settle_claims(state, claimed[p]);
     const Reservation& r = reservations[p];
     if (!r.held || r.klass != b.reserved_for || r.shadow != b.shadow) return false;
@@ -189,7 +189,8 @@ void Scheduler::Impl::keep_reservations(Pass& pass, Trial& t) {
               return false;
             }
             const Reservation& r = reservations[c.pool];
-            blocked_at.push_back({c.pool, node_copied[c.pool] ? 0 : state.pools[c.pool].revision,
+            blocked_at.push_back({c.pool,
+                                  node_copied[c.pool] ? 0 : state.pools()[c.pool].revision(),
                                   r.klass, r.shadow});
             return true;
           }),

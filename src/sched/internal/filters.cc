@@ -31,7 +31,7 @@ void Scheduler::Impl::filter_pools(Pass& pass, Trial& t) {
 // a preempting job of higher priority.
 bool Scheduler::Impl::admits(Pass& pass, Trial& t, std::uint32_t p, Access& a) {
   const Job& job = *t.pending->job;
-  const PoolState& pool = pass.state.pools[p];
+  const PoolState& pool = pass.state.pools()[p];
   const catalog::Pool& cp = *pool.pool;
   const std::string& name = cp.id.str();
   a.owned = t.org->owned[p] != 0;
@@ -111,7 +111,7 @@ bool Scheduler::Impl::admits(Pass& pass, Trial& t, std::uint32_t p, Access& a) {
 void Scheduler::Impl::consider(Pass& pass, Trial& t, std::uint32_t p, const Access& a) {
   const Job& job = *t.pending->job;
   const ClusterState& state = pass.state;
-  const std::string& name = state.pools[p].pool->id.str();
+  const std::string& name = state.pools()[p].pool->id.str();
   // Foresight: what cuts a run started now.
   Instant must_leave_by = a.lease_end;
   // What cuts it, as text only when needed: the lease's end, or a rule.
@@ -218,7 +218,7 @@ bool Scheduler::Impl::within_budget(Pass& pass, Trial& t, std::uint32_t p, const
   if (!(spent + expected > budget->second.units())) return true;
   if (pass.explain) {
     t.reject([&] {
-      return std::string("at " + pass.state.pools[p].pool->id.str() + " it would cost about " +
+      return std::string("at " + pass.state.pools()[p].pool->id.str() + " it would cost about " +
                          std::to_string(static_cast<long long>(expected)) + " " +
                          price.currency().str() + ", past team " + job.team + "'s budget (" +
                          to_string(budget->second) + ", " +

@@ -19,7 +19,7 @@ const std::vector<std::uint32_t>& Scheduler::Impl::preempt_for(const ClusterStat
     }
   };
   victims.clear();
-  if (chosen.size() < state.running.size()) chosen.resize(state.running.size(), 0);
+  if (chosen.size() < state.running().size()) chosen.resize(state.running().size(), 0);
   for (std::uint32_t p : preempt_pools) {
     const Room room = room_of(state, who, p);
     const NodeView nodes = view(state, p);
@@ -38,7 +38,7 @@ const std::vector<std::uint32_t>& Scheduler::Impl::preempt_for(const ClusterStat
     // Jobs already on their way out first: if they make room, wait for them.
     std::vector<std::uint32_t> candidates;
     for (std::uint32_t at : by_end(state, p)) {
-      const RunningJob& r = state.running[at];
+      const RunningJob& r = state.running()[at];
       if (r.leaving || chosen[at]) {
         release_one(r);
       } else if (r.job->org == job.org && r.job->priority < job.priority) {
@@ -50,14 +50,14 @@ const std::vector<std::uint32_t>& Scheduler::Impl::preempt_for(const ClusterStat
       return victims;
     }
     std::sort(candidates.begin(), candidates.end(), [&](std::uint32_t a, std::uint32_t b) {
-      const RunningJob& x = state.running[a];
-      const RunningJob& y = state.running[b];
+      const RunningJob& x = state.running()[a];
+      const RunningJob& y = state.running()[b];
       if (x.job->priority != y.job->priority) return x.job->priority < y.job->priority;
       if (x.started != y.started) return x.started > y.started;
       return x.job->id < y.job->id;
     });
     for (std::size_t k = 0; k < candidates.size(); ++k) {
-      release_one(state.running[candidates[k]]);
+      release_one(state.running()[candidates[k]]);
       if (fits()) {
         victims.assign(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(k + 1));
         for (std::uint32_t at : victims) {
@@ -79,7 +79,7 @@ void Scheduler::Impl::preempt(Pass& pass, Trial& t, std::string& reason) {
     pass.plan.preemptions.push_back(
         Preempt{at, t.index,
                 "preempted by " + job.id.str() + " (priority " + std::to_string(job.priority) +
-                    " over " + std::to_string(pass.state.running[at].job->priority) + ")"});
+                    " over " + std::to_string(pass.state.running()[at].job->priority) + ")"});
   }
   if (pass.explain && !stopped.empty()) {
     reason +=

@@ -308,8 +308,7 @@ struct Scheduler::Impl {
 
   // GPUs the org holds on a pool, as the state says.
   std::int32_t used(const ClusterState& state, std::uint32_t org, std::uint32_t pool) const {
-    std::size_t i = static_cast<std::size_t>(org) * pool_count + pool;
-    return org < catalog.orgs().size() && i < state.usage.size() ? state.usage[i] : 0;
+    return org < catalog.orgs().size() ? state.used(org, pool) : 0;
   }
 
   // ---- Leases: what an org's leases give it on each pool, valid over
@@ -330,12 +329,12 @@ struct Scheduler::Impl {
   void entitlements(const ClusterState& state, Instant now) {
     // Orgs named by leases first, so that the org count below is final.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> resolved;  // (org, pool) per lease
-    const bool same_leases = ent_leases == state.leases.data() &&
-                             ent_lease_count == state.leases.size() &&
-                             ent_revision == state.leases_revision && ent_org_count == orgs.size();
+    const bool same_leases =
+        ent_leases == state.leases().data() && ent_lease_count == state.leases().size() &&
+        ent_revision == state.leases_revision() && ent_org_count == orgs.size();
     if (same_leases && ent_from <= now && now < ent_until) return;
-    resolved.reserve(state.leases.size());
-    for (const Lease& l : state.leases) {
+    resolved.reserve(state.leases().size());
+    for (const Lease& l : state.leases()) {
       auto found = pool_index.find(l.pool.str());
       resolved.emplace_back(index_of_org(l.org), found == pool_index.end()
                                                      ? std::numeric_limits<std::uint32_t>::max()
@@ -344,8 +343,8 @@ struct Scheduler::Impl {
     ent.assign(orgs.size() * pool_count, Entitlement{});
     ent_from = Instant::min();
     ent_until = Instant::max();
-    for (std::size_t i = 0; i < state.leases.size(); ++i) {
-      const Lease& l = state.leases[i];
+    for (std::size_t i = 0; i < state.leases().size(); ++i) {
+      const Lease& l = state.leases()[i];
       for (Instant t : {l.start, l.end}) {
         if (t <= now) ent_from = std::max(ent_from, t);
         if (t > now) ent_until = std::min(ent_until, t);
@@ -362,9 +361,9 @@ struct Scheduler::Impl {
         }
       }
     }
-    ent_leases = state.leases.data();
-    ent_lease_count = state.leases.size();
-    ent_revision = state.leases_revision;
+    ent_leases = state.leases().data();
+    ent_lease_count = state.leases().size();
+    ent_revision = state.leases_revision();
     ent_org_count = orgs.size();
     ++ent_version;
   }
@@ -702,14 +701,14 @@ struct Scheduler::Impl {
     const OrgInfo& o = org(c.org);
     for (auto& s : h.short_of) {
       const std::uint32_t p = s.pool;
-      const std::uint64_t revision = state.pools[p].revision;
+      const std::uint64_t revision = state.pools()[p].revision();
       if (revision == s.checked_revision && !node_copied[p]) continue;
       const std::int32_t free = free_now(state, p);
       const std::int32_t room =
           o.owned[p] ? free
                      : std::min(free, e[p].gpus - used(state, c.org, p) - added_by(c.org, p));
       if (room >= c.gpus && (s.release_revision == 0 || node_copied[p] ||
-                             state.pools[p].release_revision != s.release_revision)) {
+                             state.pools()[p].release_revision() != s.release_revision)) {
         return false;
       }
       if (!node_copied[p]) s.checked_revision = revision;
@@ -754,11 +753,6 @@ struct Scheduler::Impl {
   std::vector<std::uint32_t> touched;  // pools whose pass state this pass set (see begin_pass)
   std::vector<std::int32_t> added;     // GPUs given out, [org * pools + pool]
   std::vector<std::size_t> added_touched;
-  // Reservation searches walk a pool's running jobs by the time they end
-  // (the sooner of completion and must_leave_by): state.running_by_pool
-  // when the state keeps it (`indexed`), else a list sorted here.
-  bool indexed_state = false;
-  std::vector<std::uint32_t> unindexed_order;
   // Recent searches' answers per pool: when a gang of a class fits (after
   // how many of the pool's running jobs end), if ever. Each holds while the
   // pool's revision and the entitlements stay, for a pass that has not yet
@@ -790,7 +784,7 @@ struct Scheduler::Impl {
   Room room_of(const ClusterState& state, std::uint32_t who, std::uint32_t p) {
     Room r;
     r.owned = org(who).owned[p] != 0;
-    r.entitled = r.owned ? state.pools[p].pool->gpus()
+    r.entitled = r.owned ? state.pools()[p].pool->gpus()
                          : ent[static_cast<std::size_t>(who) * pool_count + p].gpus;
     r.in_use = used(state, who, p) + added_by(who, p);
     return r;
@@ -802,7 +796,7 @@ struct Scheduler::Impl {
   void release(const RunningJob& r, std::uint32_t who, std::vector<std::int32_t>& free,
                std::int32_t& total, std::int32_t& in_use,
                std::vector<std::int32_t>* levels = nullptr) const {
-    const bool same_org = indexed_state ? r.org_slot == who : r.job->org == orgs[who].id;
+    const bool same_org = r.org_slot == who;  // (catalog orgs: the same indexes)
     for (const auto& [node, gpus] : r.allocation.nodes) {
       std::int32_t& f = free[static_cast<std::size_t>(node)];
       if (levels != nullptr) --(*levels)[static_cast<std::size_t>(f)];
@@ -833,7 +827,7 @@ struct Scheduler::Impl {
 
   // Most passes touch few pools, and a pass is a cheap thing to start:
   // what the last one set is cleared pool by pool (`touched`).
-  void begin_pass(const ClusterState& state) {
+  void begin_pass() {
     if (node_copied.size() != pool_count) {
       free_total.resize(pool_count);
       node_free.resize(pool_count);
@@ -853,7 +847,6 @@ struct Scheduler::Impl {
     }
     touched.clear();
     for (std::uint32_t p : claim_pools) claimed[p] = 0;
-    indexed_state = indexed(state);
     for (std::uint32_t at : chosen_list) chosen[at] = 0;  // (not per running job: every pass)
     chosen_list.clear();
     claims.clear();
@@ -866,12 +859,12 @@ struct Scheduler::Impl {
 
   // Free GPUs on pool p as the pass sees them.
   std::int32_t free_now(const ClusterState& state, std::uint32_t p) const {
-    return node_copied[p] ? free_total[p] : state.pools[p].free_total;
+    return node_copied[p] ? free_total[p] : state.pools()[p].free_total();
   }
 
   NodeView view(const ClusterState& state, std::uint32_t p) const {
-    const PoolState& pool = state.pools[p];
-    return NodeView{node_copied[p] ? node_free[p].data() : pool.free.data(), pool.free.size(),
+    const PoolState& pool = state.pools()[p];
+    return NodeView{node_copied[p] ? node_free[p].data() : pool.free().data(), pool.free().size(),
                     free_now(state, p), pool.pool->gpus_per_node, p};
   }
 
@@ -911,8 +904,8 @@ struct Scheduler::Impl {
     const std::uint32_t p = allocation.pool;
     pool_taken[p] = ++take_seq;
     if (!node_copied[p]) {
-      node_free[p] = state.pools[p].free;
-      free_total[p] = state.pools[p].free_total;
+      node_free[p] = state.pools()[p].free();
+      free_total[p] = state.pools()[p].free_total();
       node_copied[p] = 1;
       touched.push_back(p);
     }
@@ -928,15 +921,6 @@ struct Scheduler::Impl {
   std::int32_t added_by(std::uint32_t org, std::uint32_t p) const {
     std::size_t i = static_cast<std::size_t>(org) * pool_count + p;
     return i < added.size() ? added[i] : 0;
-  }
-
-  // Whether state.running_by_pool is consistent with state.running (it is
-  // unless a caller changed `running` directly).
-  static bool indexed(const ClusterState& state) {
-    if (state.running_by_pool.size() != state.pools.size()) return false;
-    std::size_t total = 0;
-    for (const auto& list : state.running_by_pool) total += list.size();
-    return total == state.running.size();
   }
 
   // ---- Preemption (kPriorityFairShare with options.preemption).
@@ -964,18 +948,11 @@ struct Scheduler::Impl {
   const std::vector<std::uint32_t>& preempt_for(const ClusterState& state, const Job& job,
                                                 std::uint32_t who);
 
-  // Positions in state.running of pool p's jobs, by the time they end.
-  const std::vector<std::uint32_t>& by_end(const ClusterState& state, std::uint32_t p) {
-    if (indexed_state) return state.running_by_pool[p];
-    unindexed_order.clear();
-    for (std::uint32_t at = 0; at < state.running.size(); ++at) {
-      if (state.running[at].allocation.pool == p) unindexed_order.push_back(at);
-    }
-    std::sort(unindexed_order.begin(), unindexed_order.end(),
-              [&](std::uint32_t a, std::uint32_t b) {
-                return frees_before(state.running[a], state.running[b]);
-              });
-    return unindexed_order;
+  // Positions in state.running() of pool p's jobs, by the time they end
+  // (the sooner of completion and must_leave_by): reservation searches and
+  // preemption walk them in that order.
+  static const std::vector<std::uint32_t>& by_end(const ClusterState& state, std::uint32_t p) {
+    return state.running_by_pool(p);
   }
 
   // ---- The stages of a pass; plan_subset drives them, a job at a time:
@@ -1091,7 +1068,7 @@ struct Scheduler::Impl {
   void consider(Pass& pass, Trial& t, std::uint32_t p, const Access& a);
   bool within_budget(Pass& pass, Trial& t, std::uint32_t p, const Money& price, Duration run_time);
   void lacks_gpus(const ClusterState& state, std::uint32_t p) {
-    short_of.push_back({p, node_copied[p] ? 0 : state.pools[p].release_revision});
+    short_of.push_back({p, node_copied[p] ? 0 : state.pools()[p].release_revision()});
   }
   // Reserve (easy_reservations.cc): drops the candidates that would delay
   // a reserved gang.
