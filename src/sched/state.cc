@@ -115,8 +115,8 @@ std::size_t ClusterState::add_running(RunningJob job) {
 void ClusterState::remove_running(std::size_t position) {
   auto forget = [this](std::size_t at, std::uint32_t replacement) {
     auto& list = running_by_pool_[running_[at].allocation.pool];
-    // The list is in frees_before order: found by halving, unless a caller
-    // changed the job's times in place (then by looking at each).
+    // The list is in frees_before order: found by halving (by looking at
+    // each as a safeguard, though no caller can change a job in place now).
     auto it = std::lower_bound(list.begin(), list.end(), static_cast<std::uint32_t>(at),
                                [this](std::uint32_t a, std::uint32_t b) {
                                  return frees_before(running_[a], running_[b]);

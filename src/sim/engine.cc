@@ -442,7 +442,8 @@ class Simulation {
     // Order in `running` carries no meaning: swap with the last and pop, O(1).
     std::size_t pos = r.running_pos;
     state_.remove_running(pos);
-    if (pos < state_.running().size()) records_[index_of(state_.running()[pos].job)].running_pos = pos;
+    if (pos < state_.running().size())
+      records_[index_of(state_.running()[pos].job)].running_pos = pos;
     const catalog::Pool& pool = *state_.pools()[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;

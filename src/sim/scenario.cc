@@ -434,11 +434,9 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
         std::string policy_list;
         for (const auto& name : sched::queue_policy_names())
           policy_list += (policy_list.empty() ? "" : ", ") + name;
-        r.error(
-            n["policy"],
-            "unknown policy '" + n["policy"].Scalar() + "'" +
-                did_you_mean(n["policy"].Scalar(), sched::queue_policy_names()) + " (" +
-                policy_list + ")");
+        r.error(n["policy"], "unknown policy '" + n["policy"].Scalar() + "'" +
+                                 did_you_mean(n["policy"].Scalar(), sched::queue_policy_names()) +
+                                 " (" + policy_list + ")");
       } else {
         s.scheduler.policy = *p;
       }
@@ -446,8 +444,8 @@ Result<Scenario> load_scenario_at_depth(const fs::path& file, const fs::path& sh
     if (n["scoring"]) {  // instead of the policy's own (queue_policy.h)
       s.scheduler.scoring = sched::parse_scoring(n["scoring"].Scalar());
       if (!s.scheduler.scoring) {
-        r.error(n["scoring"], "unknown scoring '" + n["scoring"].Scalar() +
-                                  "' (preference, throughput, cost)");
+        r.error(n["scoring"],
+                "unknown scoring '" + n["scoring"].Scalar() + "' (preference, throughput, cost)");
       }
     }
     if (n["reference_chip"]) s.reference_chip = ChipId(n["reference_chip"].Scalar());
