@@ -38,15 +38,15 @@ void dump(std::FILE* out, const ClusterState& state, const Plan& plan) {
   }
   for (const Preempt& p : plan.preemptions) {
     std::fprintf(out, "preempt %s for=%s reason=\"%s\"\n",
-                 state.running[p.running_index].job->id.str().c_str(),
+                 state.running()[p.running_index].job->id.str().c_str(),
                  state.pending[p.for_pending].job->id.str().c_str(), p.reason.c_str());
   }
 }
 
 // Running jobs whose GPUs are free by `now` leave (as if they ended).
 void finish(ClusterState& state, Instant now) {
-  for (std::size_t i = state.running.size(); i-- > 0;) {
-    const RunningJob& r = state.running[i];
+  for (std::size_t i = state.running().size(); i-- > 0;) {
+    const RunningJob& r = state.running()[i];
     if (r.frees_at() > now) continue;
     state.release(r.org_slot, r.allocation);
     state.remove_running(i);
@@ -120,9 +120,8 @@ int main(int argc, char** argv) {
     policies.push_back(*policy);
   }
   if (policies.empty()) {
-    policies = {
-        QueuePolicy::kFifo,          QueuePolicy::kEasyBackfill, QueuePolicy::kPriorityFairShare,
-        QueuePolicy::kLeastAttained, QueuePolicy::kThroughput,   QueuePolicy::kCost};
+    for (const std::string& name : queue_policy_names())
+      policies.push_back(*parse_queue_policy(name));
   }
   bench::ServerFleet& f = bench::server_fleet();
   for (const Config& config : configs(policies)) {
@@ -146,7 +145,7 @@ int main(int argc, char** argv) {
         }
       }
       std::printf("-- pass %d at %s: %zu queued, %zu running\n", pass + 1, to_iso8601(now).c_str(),
-                  cluster->pending.size(), cluster->running.size());
+                  cluster->pending.size(), cluster->running().size());
       Plan plan = scheduler.plan(*cluster, now, /*explain=*/true);
       dump(stdout, *cluster, plan);
       bench::apply_starts(*cluster, plan, now);

@@ -72,10 +72,10 @@ Fleet& fleet() {
     for (int o = 0; o < 50; ++o) {
       for (int k = 0; k < 2; ++k) {
         int p = (o * 2 + k) % 20;
-        out->state.leases.push_back(
-            Lease{LeaseId("l-" + std::to_string(o) + "-" + std::to_string(k)),
-                  OrgId("org-" + std::to_string(o)), PoolId("pool-" + std::to_string(p)), 80,
-                  t0 - Duration::days(30), t0 + Duration::days(90), *parse_money("3.50 USD")});
+        out->state.add_lease(Lease{LeaseId("l-" + std::to_string(o) + "-" + std::to_string(k)),
+                                   OrgId("org-" + std::to_string(o)),
+                                   PoolId("pool-" + std::to_string(p)), 80, t0 - Duration::days(30),
+                                   t0 + Duration::days(90), *parse_money("3.50 USD")});
       }
     }
     std::uint64_t x = 42;
@@ -166,7 +166,7 @@ void BM_ServerPass10kJobs1kPools(benchmark::State& state) {
     started = plan.starts.size();
     waiting = plan.waiting.size();
     queued = cluster->pending.size();
-    running = cluster->running.size();
+    running = cluster->running().size();
     s.reset();
     cluster.reset();
     state.ResumeTiming();

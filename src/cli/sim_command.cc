@@ -1,10 +1,11 @@
-// straits sim run|generate|verify|report
+// straits sim run|generate|verify|report|policies
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <memory>
 
 #include "cli/commands.h"
+#include "sched/queue_policy.h"
 #include "sim/engine.h"
 #include "sim/generator.h"
 #include "sim/report.h"
@@ -160,6 +161,10 @@ void add_sim_command(CLI::App& app, Context& context) {
   report->add_option("dir", report_options->dir, "Output folder of sim run")->required();
   report->add_option("--out", report_options->out, "The page to write (default DIR/report.html)");
   report->callback([&context, report_options] { run_report(context, *report_options); });
+
+  CLI::App* policies =
+      sim->add_subcommand("policies", "Print the queue policies as docs/scenarios.md's table");
+  policies->callback([&context] { *context.out << sched::queue_policy_table(); });
 
   add_sim_whatif_commands(*sim, context);
 }

@@ -6,7 +6,8 @@
 // org may use, chip, site preferences, price ceiling, policy decisions for
 // lease and run, lease end and rule changes ahead), scoring orders the pools
 // left (site preference, price, speed, fit), and the best fit of nodes is
-// reserved. Queue policies decide the order jobs are tried in.
+// reserved. Queue policies (queue_policy.h, one file each in policies/)
+// decide the order jobs are tried in, and how pools are scored.
 //
 // Policy decisions are cached by their validity interval (next_change_after):
 // nothing is decided twice that cannot have changed. Not thread-safe (the
@@ -20,31 +21,19 @@
 #include <vector>
 
 #include "policy/engine.h"
+#include "sched/queue_policy.h"
 #include "sched/state.h"
 #include "sched/throughput.h"
 
 namespace straits::sched {
 
-enum class QueuePolicy {
-  // Strict arrival order: a job that cannot start blocks those behind it.
-  kFifo,
-  // FIFO with a reservation for the first blocked job; others may jump it
-  // when they do not delay it.
-  kEasyBackfill,
-  // Priority first, then the org, then the team, furthest below its share.
-  kPriorityFairShare,
-  // Least attained service first (Tiresias): needs no knowledge of durations.
-  kLeastAttained,
-  // Arrival order, each job on the fastest chip it may use (Gavel-style).
-  kThroughput,
-  // Arrival order, each job where it costs least while meeting its deadline.
-  kCost,
-};
-std::string_view to_string(QueuePolicy policy);
-std::optional<QueuePolicy> parse_queue_policy(std::string_view text);
-
 struct SchedulerOptions {
+  // The queue policy (queue_policy.h): the order jobs are tried in, whether
+  // they block or reserve, and how pools are scored.
   QueuePolicy policy = QueuePolicy::kEasyBackfill;
+  // How pools are scored, instead of the policy's own scoring (absent: the
+  // policy's): e.g. EASY reservations with throughput-aware placement.
+  std::optional<Scoring> scoring;
   // Fair share (kPriorityFairShare): each org's weight (default 1), held
   // across all sites; and quotas: the most GPUs an org may hold at once,
   // across all sites (absent: no quota). Quotas apply under every policy.
@@ -67,9 +56,9 @@ struct SchedulerOptions {
   // every pass. The jobs chosen are still tried in the policy's order. Off:
   // the first max_jobs_per_pass jobs (the simulator's behaviour).
   bool share_window_by_org = false;
-  // Under kPriorityFairShare: a job that cannot start may preempt running
-  // jobs of its own org with a lower priority. They write a checkpoint and
-  // leave (their GPUs free checkpoint_time later) and queue again.
+  // Under a policy that can preempt (kPriorityFairShare): a job that cannot start may preempt
+  // running jobs of its own org with a lower priority. They write a checkpoint and leave (their
+  // GPUs free checkpoint_time later) and queue again.
   bool preemption = false;
 };
 

@@ -150,18 +150,18 @@ class Simulation {
       push(l.end, EventKind::kWake, 0, 0);
     }
     for (Instant t : engine_.change_points()) push(t, EventKind::kWake, 0, 0);
-    for (const auto& l : state_.leases) {
+    for (const auto& l : state_.leases()) {
       const catalog::Pool* pool = catalog_.find_pool(l.pool);
       lease_pool_.push_back(pool == nullptr
                                 ? std::numeric_limits<std::uint32_t>::max()
                                 : static_cast<std::uint32_t>(pool - catalog_.pools().data()));
     }
-    last_busy_.assign(state_.pools.size(), -1);
-    busy_gpu_hours_.assign(state_.pools.size(), 0);
+    last_busy_.assign(state_.pools().size(), -1);
+    busy_gpu_hours_.assign(state_.pools().size(), 0);
     setup_failures();
-    price_history_.resize(state_.pools.size());
-    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
-      price_history_[p].emplace_back(Instant::min(), state_.pools[p].price.units());
+    price_history_.resize(state_.pools().size());
+    for (std::uint32_t p = 0; p < state_.pools().size(); ++p) {
+      price_history_[p].emplace_back(Instant::min(), state_.pools()[p].price.units());
     }
     for (std::uint32_t i = 0; i < scenario_.price_changes.size(); ++i) {
       push(scenario_.price_changes[i].at, EventKind::kPrice, i, 0);
@@ -249,11 +249,11 @@ class Simulation {
   // failures do not depend on another's.
   void setup_failures() {
     const FailureModel& f = scenario_.failures;
-    down_.resize(state_.pools.size());
-    down_gpus_.assign(state_.pools.size(), 0);
+    down_.resize(state_.pools().size());
+    down_gpus_.assign(state_.pools().size(), 0);
     std::uint64_t stream = 0;
-    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
-      const auto& pool = *state_.pools[p].pool;
+    for (std::uint32_t p = 0; p < state_.pools().size(); ++p) {
+      const auto& pool = *state_.pools()[p].pool;
       down_[p].assign(static_cast<std::size_t>(pool.nodes), 0);
       auto it = f.pool_mtbf_hours.find(pool.id);
       double mtbf = it != f.pool_mtbf_hours.end() ? it->second : f.mtbf_hours;
@@ -265,8 +265,8 @@ class Simulation {
       }
     }
     for (const auto& i : f.injected) {
-      for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
-        if (state_.pools[p].pool->id == i.pool)
+      for (std::uint32_t p = 0; p < state_.pools().size(); ++p) {
+        if (state_.pools()[p].pool->id == i.pool)
           push(i.at, EventKind::kFail, p, static_cast<std::uint32_t>(i.node));
       }
     }
@@ -283,8 +283,8 @@ class Simulation {
     // Every job with GPUs on the node stops; it keeps the work of its last
     // periodic checkpoint and loses the rest.
     std::vector<std::uint32_t> hit;
-    for (std::uint32_t at : state_.running_by_pool[pool]) {
-      const sched::RunningJob& running = state_.running[at];
+    for (std::uint32_t at : state_.running_by_pool(pool)) {
+      const sched::RunningJob& running = state_.running()[at];
       for (const auto& [n, gpus] : running.allocation.nodes) {
         if (n == static_cast<std::int32_t>(node)) hit.push_back(index_of(running.job));
       }
@@ -299,44 +299,38 @@ class Simulation {
       const sched::Scheduler::Progress done =
           scheduler_.progress(*r.job, std::max(Duration(), elapsed - overhead));
       r.remaining = std::max(
-          0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools[pool].chip, done.saved));
+          0.0, r.remaining - throughput_.work_done(*r.job, *state_.pools()[pool].chip, done.saved));
       const Duration kept = done.saved_at > Duration() ? overhead + done.saved_at : Duration();
       const double lost = r.job->gpus * (elapsed - kept).to_hours();
       r.lost_gpu_hours += lost;
       close_interval(j, now, "failed");
-      r.reason = "restarting after a node failure on " + state_.pools[pool].pool->id.str();
+      r.reason = "restarting after a node failure on " + state_.pools()[pool].pool->id.str();
       write_move(
           j, pool, now, "failed",
-          "node " + std::to_string(node) + " of " + state_.pools[pool].pool->id.str() + " failed",
+          "node " + std::to_string(node) + " of " + state_.pools()[pool].pool->id.str() + " failed",
           0, lost);
       r.state = JobState::kPending;
       insert_pending(j);
     }
-    auto& p = state_.pools[pool];
     down_[pool][node] = 1;
-    down_gpus_[pool] += p.free[node];
-    p.free_total -= p.free[node];
-    p.free[node] = 0;
-    state_.touch(pool);
+    down_gpus_[pool] += state_.pools()[pool].free()[node];
+    state_.set_free(pool, node, 0);
     push(now + scenario_.failures.repair, EventKind::kRepair, pool, node);
   }
 
   void repair_node(std::uint32_t pool, std::uint32_t node, Instant now) {
     if (!down_[pool][node]) return;
-    auto& p = state_.pools[pool];
-    std::int32_t gpus = p.pool->gpus_per_node;
+    std::int32_t gpus = state_.pools()[pool].pool->gpus_per_node;
     down_[pool][node] = 0;
     down_gpus_[pool] -= gpus;
-    p.free[node] = gpus;
-    p.free_total += gpus;
-    state_.touch(pool);
+    state_.set_free(pool, node, gpus);
     if (mtbf_[pool] > 0) schedule_failure(pool, node, now);
   }
 
   void change_price(const PriceChange& change, Instant now) {
-    for (std::uint32_t p = 0; p < state_.pools.size(); ++p) {
-      if (state_.pools[p].pool->id != change.pool) continue;
-      state_.pools[p].price = change.price;
+    for (std::uint32_t p = 0; p < state_.pools().size(); ++p) {
+      if (state_.pools()[p].pool->id != change.pool) continue;
+      state_.set_price(p, change.price);
       price_history_[p].emplace_back(now, change.price.units());
     }
   }
@@ -359,7 +353,7 @@ class Simulation {
       return;
     }
     if (e.kind == EventKind::kFail || e.kind == EventKind::kRepair) {
-      if (e.job >= state_.pools.size() || e.run >= down_[e.job].size()) return;
+      if (e.job >= state_.pools().size() || e.run >= down_[e.job].size()) return;
       if (e.kind == EventKind::kFail) {
         fail_node(e.job, e.run, now);
       } else {
@@ -389,7 +383,7 @@ class Simulation {
       case EventKind::kCutStart: {
         if (r.state != JobState::kRunning || r.run != e.run) return;
         // Progress up to now is saved by the checkpoint written until must_leave_by.
-        const sched::PoolState& pool = state_.pools[r.allocation.pool];
+        const sched::PoolState& pool = state_.pools()[r.allocation.pool];
         Duration elapsed = now - r.started;
         if (r.remaining < r.job->work) elapsed -= scenario_.scheduler.restart_overhead;
         const Duration computed = scheduler_.progress(*r.job, elapsed).computed;
@@ -448,8 +442,9 @@ class Simulation {
     // Order in `running` carries no meaning: swap with the last and pop, O(1).
     std::size_t pos = r.running_pos;
     state_.remove_running(pos);
-    if (pos < state_.running.size()) records_[index_of(state_.running[pos].job)].running_pos = pos;
-    const catalog::Pool& pool = *state_.pools[r.allocation.pool].pool;
+    if (pos < state_.running().size())
+      records_[index_of(state_.running()[pos].job)].running_pos = pos;
+    const catalog::Pool& pool = *state_.pools()[r.allocation.pool].pool;
     double hours = (now - r.started).to_hours() * r.job->gpus;
     r.gpu_hours += hours;
     double cost = cost_of(r, r.allocation.pool, now);
@@ -508,7 +503,7 @@ class Simulation {
     row += ',';
     internal::append_csv_cell(row, r.job->team);
     row += ',';
-    row += state_.pools[pool].pool->id.str();
+    row += state_.pools()[pool].pool->id.str();
     row += ',';
     append_int(row, r.job->gpus);
     row += ',';
@@ -528,8 +523,8 @@ class Simulation {
   // A run's cost: its lease's contracted price, or the pool's list price as
   // it was over the run (for the org's own pools).
   double cost_of(const JobRecord& r, std::uint32_t index, Instant now) const {
-    for (std::size_t i = 0; i < state_.leases.size(); ++i) {
-      const sched::Lease& l = state_.leases[i];
+    for (std::size_t i = 0; i < state_.leases().size(); ++i) {
+      const sched::Lease& l = state_.leases()[i];
       if (lease_pool_[i] == index && l.start <= r.started && r.started < l.end &&
           l.org == r.job->org) {
         return (now - r.started).to_hours() * r.job->gpus * l.price_per_gpu_hour.units();
@@ -544,12 +539,15 @@ class Simulation {
   // wait behind them; under EASY only the newcomers (and the head, for its
   // reservation) need trying. Other policies reorder the queue: full pass.
   void schedule(Instant now, bool arrivals_behind_waiting) {
-    const auto policy = scenario_.scheduler.policy;
+    const sched::QueuePolicyInfo& policy = sched::queue_policy_info(scenario_.scheduler.policy);
+    // In arrival order, a blocking policy keeps newcomers behind the waiting
+    // jobs, and a reserving one need try only them (and the head).
+    const bool arrival_order = policy.sort == nullptr;
     std::vector<std::size_t>& subset = subset_;
     subset.clear();
     if (arrivals_behind_waiting) {
-      if (policy == sched::QueuePolicy::kFifo) return;
-      if (policy == sched::QueuePolicy::kEasyBackfill) {
+      if (arrival_order && policy.blocks) return;
+      if (arrival_order && policy.reserves) {
         // The newcomers, found from the back of the queue: arriving last,
         // they were queued last (unless an older job came back with them).
         std::size_t found = 0;
@@ -594,15 +592,15 @@ class Simulation {
     // Preempted jobs write a checkpoint from now and leave when it is done.
     std::vector<std::uint32_t> preempted;
     for (const auto& p : plan.preemptions) {
-      preempted.push_back(index_of(state_.running[p.running_index].job));
+      preempted.push_back(index_of(state_.running()[p.running_index].job));
     }
     for (std::size_t k = 0; k < preempted.size(); ++k) {
       JobRecord& r = records_[preempted[k]];
-      sched::RunningJob running = state_.running[r.running_pos];
+      sched::RunningJob running = state_.running()[r.running_pos];
       if (running.leaving) continue;
       state_.remove_running(r.running_pos);
-      if (r.running_pos < state_.running.size()) {
-        records_[index_of(state_.running[r.running_pos].job)].running_pos = r.running_pos;
+      if (r.running_pos < state_.running().size()) {
+        records_[index_of(state_.running()[r.running_pos].job)].running_pos = r.running_pos;
       }
       r.must_leave_by = now + scheduler_.checkpoint_time(*r.job);
       r.cut_reason = plan.preemptions[k].reason;
@@ -652,9 +650,9 @@ class Simulation {
   }
 
   void record_timeseries(Instant now) {
-    for (std::size_t p = 0; p < state_.pools.size(); ++p) {
-      const auto& pool = state_.pools[p];
-      std::int32_t busy = pool.pool->gpus() - pool.free_total - down_gpus_[p];
+    for (std::size_t p = 0; p < state_.pools().size(); ++p) {
+      const auto& pool = state_.pools()[p];
+      std::int32_t busy = pool.pool->gpus() - pool.free_total() - down_gpus_[p];
       if (busy == last_busy_[p]) continue;
       last_busy_[p] = busy;
       const std::int32_t leased = leased_at(now)[p];
@@ -677,11 +675,11 @@ class Simulation {
   // or end, so they are summed again only when `now` has passed one.
   const std::vector<std::int32_t>& leased_at(Instant now) {
     if (leased_.empty() || now < leased_from_ || now >= leased_until_) {
-      leased_.assign(state_.pools.size(), 0);
+      leased_.assign(state_.pools().size(), 0);
       leased_from_ = Instant::min();
       leased_until_ = Instant::max();
-      for (std::size_t i = 0; i < state_.leases.size(); ++i) {
-        const sched::Lease& l = state_.leases[i];
+      for (std::size_t i = 0; i < state_.leases().size(); ++i) {
+        const sched::Lease& l = state_.leases()[i];
         for (Instant t : {l.start, l.end}) {
           if (t <= now) leased_from_ = std::max(leased_from_, t);
           if (t > now) leased_until_ = std::min(leased_until_, t);
@@ -827,7 +825,7 @@ Status Simulation::write(const std::vector<std::string>& workload_notes) const {
     row += ',';
     for (std::size_t k = 0; k < r.pools.size(); ++k) {
       if (k > 0) row += ';';
-      row += state_.pools[r.pools[k]].pool->id.str();
+      row += state_.pools()[r.pools[k]].pool->id.str();
     }
     row += ',';
     append_fixed(row, r.gpu_hours, 6);
@@ -865,7 +863,7 @@ Status Simulation::write(const std::vector<std::string>& workload_notes) const {
   double span_hours = (end_ - scenario_.start).to_hours();
   json pools = json::object(), sites = json::object(), countries = json::object();
   std::map<std::string, std::pair<double, double>> by_site, by_country;
-  for (const auto& p : state_.pools) {
+  for (const auto& p : state_.pools()) {
     double used = busy_gpu_hours_[p.index];
     double capacity = p.pool->gpus() * span_hours;
     pools[p.pool->id.str()] = std::round(used / capacity * 1e4) / 1e4;

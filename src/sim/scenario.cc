@@ -93,9 +93,6 @@ fs::path resolve_pack(const std::string& name, const fs::path& base, const fs::p
   return p.is_absolute() ? p : fs::weakly_canonical(base / p);
 }
 
-const std::vector<std::string> kPolicies = {
-    "fifo", "easy-backfill", "priority-fair-share", "least-attained", "throughput", "cost"};
-
 // workload.trace (docs/traces.md): a real trace and how it maps onto the catalog.
 std::optional<TraceMapping> read_trace_mapping(Reader& r, const YAML::Node& n,
                                                const fs::path& base) {
@@ -385,7 +382,7 @@ void read_scheduler(Reader& r, const YAML::Node& root, Scenario& s) {
     r.check_keys(
         n,
         {"policy", "reference_chip", "efficiency", "restart_overhead", "checkpoint_bandwidth_gbps",
-         "shares", "quotas", "budgets", "max_jobs_per_pass", "preemption"},
+         "shares", "quotas", "budgets", "max_jobs_per_pass", "preemption", "scoring"},
         "scheduler");
     if (n["shares"]) {
       for (const auto& kv : n["shares"]) {
@@ -428,13 +425,21 @@ void read_scheduler(Reader& r, const YAML::Node& root, Scenario& s) {
     if (n["policy"]) {
       auto p = sched::parse_queue_policy(n["policy"].Scalar());
       if (!p) {
-        r.error(
-            n["policy"],
-            "unknown policy '" + n["policy"].Scalar() + "'" +
-                did_you_mean(n["policy"].Scalar(), kPolicies) +
-                " (fifo, easy-backfill, priority-fair-share, least-attained, throughput, cost)");
+        std::string policy_list;
+        for (const auto& name : sched::queue_policy_names())
+          policy_list += (policy_list.empty() ? "" : ", ") + name;
+        r.error(n["policy"], "unknown policy '" + n["policy"].Scalar() + "'" +
+                                 did_you_mean(n["policy"].Scalar(), sched::queue_policy_names()) +
+                                 " (" + policy_list + ")");
       } else {
         s.scheduler.policy = *p;
+      }
+    }
+    if (n["scoring"]) {  // instead of the policy's own (queue_policy.h)
+      s.scheduler.scoring = sched::parse_scoring(n["scoring"].Scalar());
+      if (!s.scheduler.scoring) {
+        r.error(n["scoring"],
+                "unknown scoring '" + n["scoring"].Scalar() + "' (preference, throughput, cost)");
       }
     }
     if (n["reference_chip"]) s.reference_chip = ChipId(n["reference_chip"].Scalar());

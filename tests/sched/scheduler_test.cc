@@ -9,45 +9,21 @@
 #include <deque>
 
 #include "catalog/load.h"
+#include "world.h"
 
 namespace straits::sched {
 namespace {
 
-namespace fs = std::filesystem;
-const fs::path kData(STRAITS_TEST_DATA_DIR);
-
-struct World {
-  catalog::Catalog catalog = *catalog::load_catalog(kData / "catalogs" / "sim");
-  policy::Engine engine = *policy::Engine::load(catalog, {kData / "sim" / "rules" / "base"});
-  ThroughputModel throughput = *ThroughputModel::make(catalog, ChipId("h100-sxm"));
-};
-
-World& world() {
-  static World w;
-  return w;
-}
-
-const Instant t0 = Instant::from_date(2026, 1, 1);
-
-Job job(const char* id, int gpus, double work) {
-  Job j;
-  j.id = JobId(id);
-  j.org = OrgId("hanshan-sg");
-  j.gpus = gpus;
-  j.work = work;
-  j.submit = t0;
-  j.checkpoint_interval = Duration();
-  return j;
-}
+using namespace sched_test;  // NOLINT: the shared world of tests/sched/world.h
 
 ClusterState leased(int gpus_a, int gpus_b) {
   ClusterState s = ClusterState::empty_fleet(world().catalog);
   if (gpus_a)
-    s.leases.push_back(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), gpus_a, t0,
-                             t0 + Duration::days(30), *parse_money("3.00 USD")});
+    s.add_lease(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), gpus_a, t0,
+                      t0 + Duration::days(30), *parse_money("3.00 USD")});
   if (gpus_b)
-    s.leases.push_back(Lease{LeaseId("lb"), OrgId("hanshan-sg"), PoolId("sg-b-h100"), gpus_b, t0,
-                             t0 + Duration::days(30), *parse_money("5.00 USD")});
+    s.add_lease(Lease{LeaseId("lb"), OrgId("hanshan-sg"), PoolId("sg-b-h100"), gpus_b, t0,
+                      t0 + Duration::days(30), *parse_money("5.00 USD")});
   return s;
 }
 
@@ -126,9 +102,10 @@ TEST(SchedulerTest, SeesLeasesChangeBetweenPasses) {
   Job big = job("big", 16, 16);
   state.pending = {{&big, 16}};
   EXPECT_TRUE(s.plan(state, t0).starts.empty());
-  // Changed in place (same vector, same size): touch_leases says so.
-  state.leases[0].gpus = 16;
-  state.touch_leases();
+  // Changed (the same number of leases): set_leases says so.
+  std::vector<Lease> grown = state.leases();
+  grown[0].gpus = 16;
+  state.set_leases(grown);
   ASSERT_EQ(s.plan(state, t0).starts.size(), 1u);
   state.set_leases({});
   EXPECT_TRUE(s.plan(state, t0).starts.empty());
@@ -141,8 +118,8 @@ TEST(SchedulerTest, SeesLeasesChangeBetweenPasses) {
 TEST(SchedulerTest, ForesightCutsAtTheLeaseEndOnlyJobsThatCanCheckpoint) {
   Scheduler s(world().catalog, world().engine, world().throughput, {});
   ClusterState state = ClusterState::empty_fleet(world().catalog);
-  state.leases.push_back(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), 16, t0,
-                               t0 + Duration::hours(1), *parse_money("3.00 USD")});
+  state.add_lease(Lease{LeaseId("la"), OrgId("hanshan-sg"), PoolId("sg-a-h100"), 16, t0,
+                        t0 + Duration::hours(1), *parse_money("3.00 USD")});
   Job no_ckpt = job("n", 8, 16);  // 2 h of work, no checkpoints
   Job ckpt = job("c", 8, 16);
   ckpt.checkpoint_interval = Duration::hours(1);
@@ -183,11 +160,6 @@ TEST(SchedulerTest, PeriodicCheckpointsTakeTimeAndSaveWhatWasDoneBeforeThem) {
   EXPECT_EQ(s.progress(j, Duration::hours(3)).saved, Duration());
 }
 
-Lease lease_of(const char* id, const char* org, const char* pool, int gpus, const char* price) {
-  return Lease{LeaseId(id),        OrgId(org), PoolId(pool), gpus, t0, t0 + Duration::days(30),
-               *parse_money(price)};
-}
-
 TEST(QueuePolicyTest, PriorityThenFairShareAcrossOrgsAndTeams) {
   SchedulerOptions options;
   options.policy = QueuePolicy::kPriorityFairShare;
@@ -199,8 +171,7 @@ TEST(QueuePolicyTest, PriorityThenFairShareAcrossOrgsAndTeams) {
   Job running = job("r", 8, 80);
   Allocation node0{0, {{0, 8}}};
   state.allocate(running.org, node0);
-  state.running.push_back(
-      RunningJob{&running, node0, t0, t0 + Duration::hours(10), Instant::max(), 80});
+  state.add_running(RunningJob{&running, node0, t0, t0 + Duration::hours(10), Instant::max(), 80});
   Job sg = job("sg", 8, 8), hk = job("hk", 8, 8);
   hk.org = OrgId("hanshan-hk");
   state.pending = {{&sg, 8}, {&hk, 8}};
@@ -273,8 +244,7 @@ TEST(QueuePolicyTest, ThroughputPicksTheFastChipAndCostTheCheapestRunThatMeetsTh
 TEST(SchedulerTest, AWindowSharedByOrgReachesEveryOrgPastAFlood) {
   std::deque<Job> jobs;
   ClusterState state = leased(16, 0);
-  state.leases.push_back(lease_of("lh", "hanshan-hk", "sg-b-h100", 8, "3.00 USD"));
-  state.touch_leases();
+  state.add_lease(lease_of("lh", "hanshan-hk", "sg-b-h100", 8, "3.00 USD"));
   for (int i = 0; i < 50; ++i) {
     jobs.push_back(job(("f" + std::to_string(100 + i)).c_str(), 16, 16));
     state.pending.push_back({&jobs.back(), 16});
@@ -421,10 +391,10 @@ TEST_P(LockstepTest, RememberingPassesDecideAsPassesThatRememberNothing) {
   for (int step = 0; step < 2500; ++step) {
     now += Duration::minutes(static_cast<std::int64_t>(1 + next(20)));
     // A job ends, or jobs arrive.
-    if (next(20) < 11 && !states[0].running.empty()) {
-      const std::size_t at = next(states[0].running.size());
+    if (next(20) < 11 && !states[0].running().empty()) {
+      const std::size_t at = next(states[0].running().size());
       for (auto& st : states) {
-        st.release(st.running[at].job->org, st.running[at].allocation);
+        st.release(st.running()[at].job->org, st.running()[at].allocation);
         st.remove_running(at);
       }
     } else {

@@ -93,12 +93,12 @@ sched::Allocation fitted(const sched::PoolState& pool, std::uint32_t index,
   };
   std::string missing;  // "1, 2, 3": one note for them all
   for (const auto& [node, gpus] : nodes) {
-    if (node < 0 || static_cast<std::size_t>(node) >= pool.free.size()) {
+    if (node < 0 || static_cast<std::size_t>(node) >= pool.free().size()) {
       missing += (missing.empty() ? "" : ", ") + std::to_string(node);
       continue;
     }
     if (gpus <= 0) continue;
-    const std::int32_t room = pool.free[static_cast<std::size_t>(node)] - taken[node];
+    const std::int32_t room = pool.free()[static_cast<std::size_t>(node)] - taken[node];
     const std::int32_t take = std::min(gpus, std::max(room, 0));
     if (take < gpus) {
       note("node " + std::to_string(node) + " has " + std::to_string(std::max(room, 0)) +
@@ -109,7 +109,7 @@ sched::Allocation fitted(const sched::PoolState& pool, std::uint32_t index,
     allocation.nodes.emplace_back(node, take);
   }
   if (!missing.empty()) {
-    note("nodes " + missing + " do not exist (the pool has " + std::to_string(pool.free.size()) +
+    note("nodes " + missing + " do not exist (the pool has " + std::to_string(pool.free().size()) +
          ")");
   }
   std::sort(allocation.nodes.begin(), allocation.nodes.end());
@@ -150,19 +150,15 @@ sched::ClusterState fleet_now(const Snapshot& snap, const sched::Scheduler& sche
   const Policy& p = *snap.policy;
   sched::ClusterState state = sched::ClusterState::empty_fleet(p.catalog);
   state.set_leases(snap.leases);
-  for (std::uint32_t i = 0; i < state.pools.size(); ++i) {
-    if (snap.retired_pools.count(state.pools[i].pool->id.str())) {
-      std::fill(state.pools[i].free.begin(), state.pools[i].free.end(), 0);
-      state.pools[i].free_total = 0;
-      state.touch(i);
-    }
+  for (std::uint32_t i = 0; i < state.pools().size(); ++i) {
+    if (snap.retired_pools.count(state.pools()[i].pool->id.str())) state.set_all_free(i, 0);
   }
   for (const Snapshot::Placed& placed : snap.placed) {
     std::string misfit;
     sched::Allocation allocation =
-        fitted(state.pools[placed.pool], placed.pool, placed.nodes, misfit);
+        fitted(state.pools()[placed.pool], placed.pool, placed.nodes, misfit);
     if (!misfit.empty() && placed.state != JobState::kCheckpointing) {
-      const std::string pool = state.pools[placed.pool].pool->id.str();
+      const std::string pool = state.pools()[placed.pool].pool->id.str();
       cuts.push_back({placed.job.id.str(), now + scheduler.checkpoint_time(placed.job),
                       "its placement no longer fits pool " + pool + ": " + misfit, false});
       if (options.log) {
