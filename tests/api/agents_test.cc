@@ -212,6 +212,32 @@ TEST_F(AgentsTest, TheRuleCheckpointsTheRunAndTheNextAttemptResumesFromIt) {
   EXPECT_EQ(moved["run"]["active"], false);
 }
 
+// A run whose window closed and whose agent never said it stopped is given
+// up on after the stop grace: the job is queued again and its run ended,
+// in the store as in memory (a restarted server shows the same job).
+TEST_F(AgentsTest, ARunGivenUpOnAtItsWindowsEndIsEndedInTheStoreToo) {
+  const std::string aid = register_agent("sg-a", "sg-tuas-1")["id"];
+  const std::string id = submit({{"checkpoint_gb", 100}});
+  ASSERT_TRUE(server_.server().schedule_now());
+  ASSERT_EQ(assignments(aid).size(), 1u);
+  start(aid, id);
+  server_.clock().set(at("2026-12-31T23:59:50Z"));
+  ASSERT_TRUE(server_.server().schedule_now());
+  ASSERT_EQ(job(id)["state"], "checkpointing") << job(id).dump();
+  // The window closes; the agent is silent: a stop is asked, then given up on.
+  server_.clock().set(at("2027-01-01T00:00:05Z"));
+  ASSERT_TRUE(server_.server().schedule_now());
+  server_.clock().set(at("2027-01-01T00:01:00Z"));
+  ASSERT_TRUE(server_.server().schedule_now());
+  const json moved = job(id);
+  ASSERT_EQ(moved["state"], "queued") << moved.dump();
+  EXPECT_EQ(moved["run"]["active"], false) << moved.dump();
+  const std::string before = server_.get("/v1/jobs/" + id, engineer_).text;
+  server_.stop();
+  server_.start();
+  EXPECT_EQ(server_.get("/v1/jobs/" + id, engineer_).text, before);
+}
+
 TEST_F(AgentsTest, ACancelledRunningJobGetsACancelAssignment) {
   const std::string aid = register_agent("sg-a", "sg-tuas-1")["id"];
   const std::string id = submit();

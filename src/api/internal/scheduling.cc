@@ -340,9 +340,10 @@ void apply_cut(Applying& a, const Cut& cut) {
     a.next_due = std::min(a.next_due, cut.must_leave_by);
     ++a.summary.checkpointing;
   }
-  // The run as stored stays as it was (a run whose window closed is marked
-  // ended in memory only): the bytes the server always wrote here.
-  save_job(a.world, e, a.batch, now, /*with_run=*/false);
+  // The run is saved too: a run whose window closed was marked ended above,
+  // and memory must not run ahead of the store (after a restart the job
+  // would come back with a run still active).
+  save_job(a.world, e, a.batch, now);
   a.batch.audit.push_back(job_audit(now, "system", cut.now_move ? "job.move" : "job.checkpoint",
                                     e.record.id, before,
                                     json{{"state", to_string(e.state)}, {"reason", reason}}));
