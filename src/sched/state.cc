@@ -53,12 +53,6 @@ std::uint32_t ClusterState::org_slot(const OrgId& org) const {
   return o == nullptr ? kNoOrgSlot : static_cast<std::uint32_t>(o - catalog->orgs().data());
 }
 
-std::size_t ClusterState::usage_index(std::uint32_t slot, std::uint32_t pool) const {
-  if (slot == kNoOrgSlot) return usage_.size();
-  auto index = static_cast<std::size_t>(slot) * pools_.size() + pool;
-  return index < usage_.size() ? index : usage_.size();
-}
-
 void ClusterState::allocate(const OrgId& org, const Allocation& allocation) {
   allocate(org_slot(org), allocation);
 }

@@ -147,7 +147,12 @@ struct ClusterState {
 
  private:
   // Where the org's usage of the pool is in `usage_`; usage_.size() if nowhere.
-  std::size_t usage_index(std::uint32_t slot, std::uint32_t pool) const;
+  // Inline: the scheduler reads an org's usage for every (job, pool) it tries.
+  std::size_t usage_index(std::uint32_t slot, std::uint32_t pool) const {
+    if (slot == kNoOrgSlot) return usage_.size();
+    const std::size_t index = static_cast<std::size_t>(slot) * pools_.size() + pool;
+    return index < usage_.size() ? index : usage_.size();
+  }
 
   std::vector<PoolState> pools_;
   std::vector<Lease> leases_;
