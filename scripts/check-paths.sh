@@ -2,8 +2,8 @@
 # `make lint`: the repository stands alone. Someone who clones it has nothing beside it, so no
 # file in it may point outside it:
 #   1. no path into a workspace around the checkout: a relative path to a sibling folder
-#      (`../shared/...`) or an absolute path under people's or machines' working folders
-#      (/work/, /home/, /root/, /Users/). Facts cite public sources instead (docs/sources.md).
+#      of the checkout, or an absolute path under people's or machines' working folders (the
+#      patterns below). Facts cite public sources instead (docs/sources.md).
 #   2. no markdown link whose target, relative to the page, resolves outside the repository
 #      root, is absolute, or does not exist.
 #   3. no relative path in a YAML or JSON file (scenarios, catalogs, seeds: read relative to
