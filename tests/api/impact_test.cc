@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "api/server_fixture.h"
 #include "catalog/load.h"
@@ -27,10 +27,8 @@ using testing_util::TestServer;
 const fs::path kSource(STRAITS_SOURCE_DIR);
 
 std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 class ImpactTest : public ::testing::Test {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
-#include <sstream>
+#include <iterator>
 
 #include "policy/temp_dir.h"
 
@@ -25,10 +25,8 @@ const fs::path kSource(STRAITS_SOURCE_DIR);
 const Instant kStart = Instant::from_date(2026, 3, 1);
 
 std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::map<std::string, std::string> folder_files(const fs::path& dir) {

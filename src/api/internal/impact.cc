@@ -11,92 +11,80 @@ json instant_or_null(Instant t) {
   return t == Instant::max() || t == Instant::min() ? json(nullptr) : json(to_iso8601(t));
 }
 
+// Each element of `list` as a row.
+template <typename List, typename Row>
+json rows(const List& list, Row row) {
+  json out = json::array();
+  for (const auto& x : list) out.push_back(row(x));
+  return out;
+}
+
+json rule_or_null(const RuleId& rule) {
+  return rule.empty() ? json(nullptr) : json(rule.str());
+}
+
 json bite_json(const sched::Bite& b) {
   return {{"from", to_iso8601(b.at)},
           {"outcome", std::string(policy::to_string(b.outcome))},
-          {"rule", b.rule.empty() ? json(nullptr) : json(b.rule.str())},
+          {"rule", rule_or_null(b.rule)},
           {"reason", b.reason}};
 }
 
 template <typename Ids>
 json ids_json(const Ids& ids) {
-  json out = json::array();
-  for (const auto& id : ids) out.push_back(id.str());
-  return out;
+  return rows(ids, [](const auto& id) { return id.str(); });
 }
 
-json money_json(const std::vector<Money>& totals) {
-  json out = json::array();
-  for (const Money& m : totals) out.push_back(to_string(m));
-  return out;
+json lease_row(const sched::LeaseHit& l) {
+  json row = {{"lease", l.lease.str()},
+              {"org", l.org.str()},
+              {"pool", l.pool.str()},
+              {"gpus", l.gpus},
+              {"end", to_iso8601(l.end)}};
+  row.update(bite_json(l.bite));
+  return row;
 }
 
-json leases_json(const sched::Impact& impact) {
-  json out = json::array();
-  for (const auto& l : impact.leases) {
-    json row = {{"lease", l.lease.str()},
-                {"org", l.org.str()},
-                {"pool", l.pool.str()},
-                {"gpus", l.gpus},
-                {"end", to_iso8601(l.end)}};
-    row.update(bite_json(l.bite));
-    out.push_back(std::move(row));
-  }
-  return out;
+json running_row(const sched::RunningHit& r) {
+  json row = {{"job", r.job.str()},
+              {"org", r.org.str()},
+              {"pool", r.pool.str()},
+              {"gpus", r.gpus},
+              {"expected_end", instant_or_null(r.expected_end)},
+              {"checkpoint_by", to_iso8601(r.checkpoint_by)},
+              {"could_go", ids_json(r.could_go)}};
+  row.update(bite_json(r.bite));
+  return row;
 }
 
-json running_json(const sched::Impact& impact) {
-  json out = json::array();
-  for (const auto& r : impact.running) {
-    json row = {{"job", r.job.str()},
-                {"org", r.org.str()},
-                {"pool", r.pool.str()},
-                {"gpus", r.gpus},
-                {"expected_end", instant_or_null(r.expected_end)},
-                {"checkpoint_by", to_iso8601(r.checkpoint_by)},
-                {"could_go", ids_json(r.could_go)}};
-    row.update(bite_json(r.bite));
-    out.push_back(std::move(row));
-  }
-  return out;
+json queued_row(const sched::QueuedHit& q) {
+  return {{"job", q.job.str()},
+          {"org", q.org.str()},
+          {"nowhere_from", to_iso8601(q.nowhere_from)},
+          {"rule", rule_or_null(q.rule)}};
 }
 
-json queued_json(const sched::Impact& impact) {
-  json out = json::array();
-  for (const auto& q : impact.queued) {
-    out.push_back({{"job", q.job.str()},
-                   {"org", q.org.str()},
-                   {"nowhere_from", to_iso8601(q.nowhere_from)},
-                   {"rule", q.rule.empty() ? json(nullptr) : json(q.rule.str())}});
-  }
-  return out;
+json dataset_row(const sched::DatasetHit& d) {
+  return {{"dataset", d.dataset.str()}, {"org", d.org.str()},         {"licence", d.licence},
+          {"rule", d.rule.str()},       {"from", to_iso8601(d.from)}, {"pools", ids_json(d.pools)},
+          {"jobs", ids_json(d.jobs)}};
 }
 
-json datasets_json(const sched::Impact& impact) {
-  json out = json::array();
-  for (const auto& d : impact.datasets) {
-    out.push_back({{"dataset", d.dataset.str()},
-                   {"org", d.org.str()},
-                   {"licence", d.licence},
-                   {"rule", d.rule.str()},
-                   {"from", to_iso8601(d.from)},
-                   {"pools", ids_json(d.pools)},
-                   {"jobs", ids_json(d.jobs)}});
-  }
-  return out;
+json org_row(const sched::OrgHit& o) {
+  return {{"org", o.org.str()},
+          {"leases", o.leases},
+          {"running", o.running},
+          {"queued", o.queued},
+          {"datasets", o.datasets}};
 }
 
-json weeks_json(const sched::Impact& impact) {
-  json out = json::array();
-  for (const auto& w : impact.weeks) {
-    out.push_back({{"week", sched::iso_week_name(w.week)},
-                   {"start", to_iso8601(w.week)},
-                   {"lease_gpu_hours", w.lease_gpu_hours},
-                   {"lease_money", money_json(w.lease_money)},
-                   {"job_gpu_hours", w.job_gpu_hours},
-                   {"job_money", money_json(w.job_money)}});
-  }
-  return out;
+json week_row(const sched::WeekAtRisk& w) {
+  auto money = [](const std::vector<Money>& totals) {
+    return rows(totals, [](const Money& m) { return to_string(m); });
+  };
+  return {{"week", sched::iso_week_name(w.week)}, {"start", to_iso8601(w.week)},
+          {"lease_gpu_hours", w.lease_gpu_hours}, {"lease_money", money(w.lease_money)},
+          {"job_gpu_hours", w.job_gpu_hours},     {"job_money", money(w.job_money)}};
 }
 
 // When the placement says the job started or will end (`fallback` if not).
@@ -178,24 +166,16 @@ std::string ruleset_impact_json(const World& world, const policy::Engine& propos
   const sched::ClusterState state = fleet_state(world, now);
   const sched::Impact impact =
       sched::rule_change_impact(state, *world.policy->engine, proposed, std::max(from, now));
-  json orgs = json::array();
-  for (const auto& o : impact.orgs) {
-    orgs.push_back({{"org", o.org.str()},
-                    {"leases", o.leases},
-                    {"running", o.running},
-                    {"queued", o.queued},
-                    {"datasets", o.datasets}});
-  }
   json out = {{"now", to_iso8601(now)},
               {"from", to_iso8601(impact.from)},
               {"in_force", {{"packs", world.policy->engine->packs()}}},
               {"proposed", {{"packs", proposed.packs()}}},
-              {"leases", leases_json(impact)},
-              {"running", running_json(impact)},
-              {"queued", queued_json(impact)},
-              {"datasets", datasets_json(impact)},
-              {"orgs", std::move(orgs)},
-              {"weeks", weeks_json(impact)}};
+              {"leases", rows(impact.leases, lease_row)},
+              {"running", rows(impact.running, running_row)},
+              {"queued", rows(impact.queued, queued_row)},
+              {"datasets", rows(impact.datasets, dataset_row)},
+              {"orgs", rows(impact.orgs, org_row)},
+              {"weeks", rows(impact.weeks, week_row)}};
   return out.dump();
 }
 
