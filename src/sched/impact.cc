@@ -305,7 +305,9 @@ class ImpactFinder {
       const PoolState& pool = state_.pools()[p];
       std::int32_t room = pool.free_total();
       if (!owned) room = std::min(room, entitled[p] - state_.used(slot, p));
-      if (room < job.gpus || !allows(job, p, owned, t, true)) continue;
+      const NodeView nodes{pool.free().data(), pool.free().size(), pool.free_total(),
+                           pool.pool->gpus_per_node, p};
+      if (room < job.gpus || !can_fit(nodes, job.gpus) || !allows(job, p, owned, t, true)) continue;
       out.push_back(catalog_.pools()[p].id);
     }
     return out;

@@ -56,7 +56,9 @@ struct RunningHit {
   // checkpoint time, as the scheduler computes it for lease ends).
   Instant checkpoint_by;
   // Pools it could move to (ascending catalog order): the org owns one or has
-  // a lease active at bite.at, an eligible chip, room now for the gang, the
+  // a lease active at bite.at, an eligible chip, room now for the gang (free
+  // GPUs in a node arrangement the scheduler would place, within the org's
+  // leases; each job counted alone, not against the others that move), the
   // job's site preferences allow it, and the proposal allows the lease and
   // the run there at bite.at.
   std::vector<PoolId> could_go;

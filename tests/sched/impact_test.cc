@@ -119,6 +119,26 @@ TEST(RuleChangeImpact, TheRunningJobMovesToItsGroupsOwnPool) {
   EXPECT_THAT(r.could_go, ElementsAre(PoolId("cn-ulanqab-1-h800")));
 }
 
+TEST(RuleChangeImpact, AFullPoolIsNowhereToGo) {
+  Fleet f;
+  f.lease("l-1", "hanshan-sg", "sg-tuas-1-h100", 16, Instant::from_date(2027, 2, 1));
+  Job& moving = f.job("j-1", "hanshan-sg", 8, {ChipId("h100-sxm"), ChipId("h800")});
+  f.run(moving, "sg-tuas-1-h100", Instant::from_date(2027, 1, 10));
+  // The group's H800s (32 nodes of 8) hold one GPU of hanshan's on each node.
+  Job& small = f.job("j-2", "hanshan", 1, {ChipId("h800")});
+  for (std::int32_t node = 0; node < 32; ++node) {
+    Allocation a{f.pool("cn-ulanqab-1-h800"), {{node, 1}}};
+    f.state.allocate(small.org, a);
+    f.state.add_running(
+        {&small, a, kNow, Instant::from_date(2027, 1, 10), Instant::max(), small.work});
+  }
+  const Impact impact = rule_change_impact(f.state, f.in_force, f.closing, kNow);
+  ASSERT_EQ(impact.running.size(), 1u);
+  EXPECT_EQ(impact.running[0].job, JobId("j-1"));
+  // 224 GPUs are free there, but no node has 8.
+  EXPECT_TRUE(impact.running[0].could_go.empty());
+}
+
 TEST(RuleChangeImpact, AQueuedJobEligibleOnlyOnH100HasNowhereToRun) {
   Fleet& f = closing_fleet();
   const Impact impact = rule_change_impact(f.state, f.in_force, f.closing, kNow);
