@@ -139,8 +139,8 @@ class ImpactFinder {
         in_force_(in_force),
         proposed_(proposed),
         from_(from),
-        options_(options) {
-    horizon_ = from + options.horizon;
+        options_(options),
+        horizon_(from + options.horizon) {
     for (const Lease& l : state.leases()) horizon_ = std::max(horizon_, l.end);
     for (const RunningJob& r : state.running()) {
       if (r.frees_at() != Instant::max()) horizon_ = std::max(horizon_, r.frees_at());
