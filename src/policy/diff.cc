@@ -346,8 +346,9 @@ struct Derived {
   std::set<std::string> chips, countries, operators, orgs, receivers, sources, datasets;
 };
 
+// "SG (parent CN)": where a party is headquartered, and its ultimate parent.
 std::string hq_pair(const CountryCode& hq, const CountryCode& parent_hq) {
-  return "hq " + hq.str() + (hq == parent_hq ? "" : ", parent hq " + parent_hq.str());
+  return hq.str() + (hq == parent_hq ? "" : " (parent " + parent_hq.str() + ")");
 }
 
 Derived derive(const DiffGroup& g, const catalog::Catalog& cat) {
@@ -362,7 +363,7 @@ Derived derive(const DiffGroup& g, const catalog::Catalog& cat) {
     d.countries.insert(site->country.str());
     if (g.action == Action::kShip && cat.find_operator(site->operator_id) != nullptr) {
       const catalog::Operator& op = *cat.find_operator(site->operator_id);
-      d.operators.insert(op.id.str() + " (" + hq_pair(op.hq, cat.ultimate_parent(op.id).hq) + ")");
+      d.operators.insert(op.id.str() + " hq " + hq_pair(op.hq, cat.ultimate_parent(op.id).hq));
     }
   };
   for (const auto& c : g.chips) d.chips.insert(c);
@@ -373,7 +374,7 @@ Derived derive(const DiffGroup& g, const catalog::Catalog& cat) {
     d.chips.insert(pool->chip.str());
     add_site(pool->site);
     if (g.action == Action::kShip) {
-      d.receivers.insert(pool->owner ? pool->owner->str() + " (" + org_class(*pool->owner) + ")"
+      d.receivers.insert(pool->owner ? pool->owner->str() + " hq " + org_class(*pool->owner)
                                      : pool->id.str() + " (no owner)");
     }
   }
@@ -391,10 +392,10 @@ Derived derive(const DiffGroup& g, const catalog::Catalog& cat) {
   return d;
 }
 
-std::string joined(const auto& items, const char* empty = "-") {
+std::string joined(const auto& items, const char* separator = ", ") {
   std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + (s.empty() ? "none" : s);
-  return out.empty() ? empty : out;
+  for (const auto& s : items) out += (out.empty() ? "" : separator) + (s.empty() ? "none" : s);
+  return out.empty() ? "-" : out;
 }
 
 }  // namespace
@@ -429,14 +430,15 @@ std::string diff_to_text(const PolicyDiff& diff, const catalog::Catalog& cat) {
     out << "      chips: " << joined(d.chips) << "; to: " << joined(d.countries) << "\n";
     if (!g.pools.empty()) out << "      pools: " << joined(g.pools) << "\n";
     if (!g.sites.empty()) out << "      sites: " << joined(g.sites) << "\n";
-    if (!d.operators.empty()) out << "      operators: " << joined(d.operators) << "\n";
-    if (!d.receivers.empty()) out << "      into: " << joined(d.receivers) << "\n";
+    if (!d.operators.empty()) out << "      operators: " << joined(d.operators, "; ") << "\n";
+    if (!d.receivers.empty()) out << "      into: " << joined(d.receivers, "; ") << "\n";
     if (!d.sources.empty()) out << "      from: " << joined(d.sources) << "\n";
     if (!g.orgs.empty()) {
-      out << "      orgs: " << joined(g.orgs) << " (" << joined(d.orgs) << ")\n";
+      out << "      orgs: " << joined(g.orgs) << "\n        hq: " << joined(d.orgs, "; ") << "\n";
     }
     if (!g.datasets.empty()) {
-      out << "      datasets: " << joined(g.datasets) << " (" << joined(d.datasets) << ")\n";
+      out << "      datasets: " << joined(g.datasets)
+          << "\n        class and origin: " << joined(d.datasets, "; ") << "\n";
     }
   }
   return out.str();

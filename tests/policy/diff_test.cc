@@ -118,7 +118,7 @@ std::set<std::int64_t> rule_check_days(const Engine& base, const Engine& with) {
     }
   }
   for (std::int64_t day = 0; day * kDay.count_microseconds() < (kTo - kFrom).count_microseconds();
-       day += 7)
+       day += 30)
     days.insert(day);
   return days;
 }
