@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <type_traits>
+#include <variant>
 
 namespace straits::policy {
 namespace {
@@ -165,6 +167,7 @@ struct Cell {
   std::array<std::vector<std::int32_t>, kDims> dims;
   Instant from, until;
   DiffSide base, with;
+  std::vector<RuleId> changed;  // set once merged, to sort by
 
   // Everything but dimension `skip`, to find the cells it can merge with.
   auto key_without(std::size_t skip) const {
@@ -202,6 +205,21 @@ std::vector<std::string> names(const std::vector<std::int32_t>& indexes, auto id
   return out;
 }
 
+// The rules behind a change: those that apply on one side only, or apply
+// differently (another lifting licence, another obligation); by id.
+std::vector<RuleId> changed_rules(const DiffSide& base, const DiffSide& with) {
+  std::set<RuleId> out;
+  for (const auto* side : {&base, &with}) {
+    const DiffSide& other = side == &base ? with : base;
+    for (const AppliedRule& r : side->rules) {
+      if (std::find(other.rules.begin(), other.rules.end(), r) == other.rules.end()) {
+        out.insert(r.id);
+      }
+    }
+  }
+  return {out.begin(), out.end()};
+}
+
 // The rows, merged: first every dimension in turn until nothing merges, so
 // that each group is the product of its lists; then sorted by rules.
 std::vector<DiffGroup> group_rows(const catalog::Catalog& cat, const std::vector<DiffRow>& rows,
@@ -209,7 +227,13 @@ std::vector<DiffGroup> group_rows(const catalog::Catalog& cat, const std::vector
   std::vector<Cell> cells;
   cells.reserve(rows.size());
   for (std::size_t r = 0; r < rows.size(); ++r) {
-    Cell c{action_of(rows[r].request), {}, rows[r].from, rows[r].until, rows[r].base, rows[r].with};
+    Cell c{action_of(rows[r].request),
+           {},
+           rows[r].from,
+           rows[r].until,
+           rows[r].base,
+           rows[r].with,
+           {}};
     for (std::size_t d = 0; d < kDims; ++d) c.dims[d] = {row_dims[r][d]};
     cells.push_back(std::move(c));
   }
@@ -221,9 +245,10 @@ std::vector<DiffGroup> group_rows(const catalog::Catalog& cat, const std::vector
     merged = false;
     for (std::size_t d : kOrder) merged = merge_along(cells, d) || merged;
   }
+  for (Cell& c : cells) c.changed = changed_rules(c.base, c.with);
   std::sort(cells.begin(), cells.end(), [](const Cell& a, const Cell& b) {
-    return std::tie(a.base.rules, a.with.rules, a.action, a.from, a.until, a.dims) <
-           std::tie(b.base.rules, b.with.rules, b.action, b.from, b.until, b.dims);
+    return std::tie(a.changed, a.base, a.with, a.action, a.from, a.until, a.dims) <
+           std::tie(b.changed, b.base, b.with, b.action, b.from, b.until, b.dims);
   });
   std::vector<DiffGroup> out;
   out.reserve(cells.size());
@@ -237,6 +262,7 @@ std::vector<DiffGroup> group_rows(const catalog::Catalog& cat, const std::vector
     g.orgs = names(c.dims[kOrgDim], [&](std::size_t i) { return cat.orgs()[i].id.str(); });
     g.datasets =
         names(c.dims[kDatasetDim], [&](std::size_t i) { return cat.datasets()[i].id.str(); });
+    g.changed = c.changed;
     g.from = c.from;
     g.until = c.until;
     g.base = c.base;
@@ -340,6 +366,12 @@ json side_json(const DiffSide& side) {
   return {{"outcome", std::string(to_string(side.outcome))}, {"rules", rules}};
 }
 
+json changed_ids(const DiffGroup& g) {
+  json out = json::array();
+  for (const RuleId& id : g.changed) out.push_back(id.str());
+  return out;
+}
+
 // What people read beside the ids: chips and destination countries (from the
 // sites and pools), and where each party is headquartered.
 struct Derived {
@@ -410,23 +442,20 @@ std::string diff_to_text(const PolicyDiff& diff, const catalog::Catalog& cat) {
   }
   const DiffGroup* previous = nullptr;
   for (const DiffGroup& g : diff.groups) {
-    if (previous == nullptr || previous->base.rules != g.base.rules ||
-        previous->with.rules != g.with.rules) {
-      out << "\n== base: " << side_text(g.base) << "\n   with: " << side_text(g.with) << "\n";
-      std::set<RuleId> ids;
-      for (const auto* side : {&g.base, &g.with}) {
-        for (const AppliedRule& r : side->rules) ids.insert(r.id);
-      }
-      for (const RuleId& id : ids) {
+    if (previous == nullptr || previous->changed != g.changed) {
+      out << "\n== ";
+      for (const RuleId& id : g.changed) {
         auto it = diff.titles.find(id);
-        out << "   " << id << ": " << (it == diff.titles.end() ? "" : it->second) << "\n";
+        out << (&id == &g.changed.front() ? "" : "   ") << id << ": "
+            << (it == diff.titles.end() ? "" : it->second) << "\n";
       }
     }
     previous = &g;
     Derived d = derive(g, cat);
     out << "  - " << to_string(g.action) << " " << to_iso_date(g.from) << " .. "
         << until_text(g.until, diff.to) << ": " << to_string(g.base.outcome) << " -> "
-        << to_string(g.with.outcome) << "\n";
+        << to_string(g.with.outcome) << "\n      base: " << side_text(g.base)
+        << "\n      with: " << side_text(g.with) << "\n";
     out << "      chips: " << joined(d.chips) << "; to: " << joined(d.countries) << "\n";
     if (!g.pools.empty()) out << "      pools: " << joined(g.pools) << "\n";
     if (!g.sites.empty()) out << "      sites: " << joined(g.sites) << "\n";
@@ -451,6 +480,7 @@ std::string diff_to_json(const PolicyDiff& diff, const catalog::Catalog& cat) {
     json j = {{"action", std::string(to_string(g.action))},
               {"from", to_iso8601(g.from)},
               {"until", to_iso8601(g.until)},
+              {"changed_rules", changed_ids(g)},
               {"base", side_json(g.base)},
               {"with", side_json(g.with)},
               {"chips", d.chips},

@@ -87,6 +87,9 @@ struct DiffGroup {
   std::vector<std::string> sources;   // ship: the site shipped from
   std::vector<std::string> orgs;      // lease and run
   std::vector<std::string> datasets;  // transfer; run: "" for a job with none
+  // The rules behind the change: applying on one side only, or differently
+  // (another lifting licence or obligation). Groups are listed by these.
+  std::vector<RuleId> changed;
   Instant from;
   Instant until;
   DiffSide base;
@@ -109,7 +112,7 @@ struct PolicyDiff {
 Result<PolicyDiff> diff_policies(const catalog::Catalog& catalog, const Engine& base,
                                  const Engine& with, const DiffOptions& options);
 
-// For people: one section per pair of rule lists, each group a few lines.
+// For people: one section per set of rules changed, each group a few lines.
 std::string diff_to_text(const PolicyDiff& diff, const catalog::Catalog& catalog);
 // For scripts and the server: {from, to, subjects, changed_rows, groups:
 // [...], rules: {id: title}}.

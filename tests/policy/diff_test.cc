@@ -238,6 +238,7 @@ TEST(DiffTest, CloseRemoteAccessNamesHanshansLeasedPools) {
     EXPECT_EQ(g.from, Instant::from_date(2027, 1, 1));
     EXPECT_EQ(g.until, kTo);
     EXPECT_EQ(g.with.outcome, Outcome::kDeny);
+    EXPECT_EQ(g.changed, std::vector<RuleId>{rule});
     EXPECT_TRUE(std::any_of(g.with.rules.begin(), g.with.rules.end(),
                             [&](const AppliedRule& r) { return r.id == rule; }));
     pools.insert(g.pools.begin(), g.pools.end());
