@@ -45,16 +45,18 @@ Dims absent_dims() {
 // none.
 std::vector<Enumerated> enumerate_subjects(const catalog::Catalog& cat, const DiffOptions& o) {
   std::vector<Enumerated> out;
+  out.reserve(cat.chips().size() * cat.sites().size() * (cat.sites().size() + 1) +
+              cat.orgs().size() * cat.pools().size() * (cat.datasets().size() + 2));
   const auto& chips = cat.chips();
   const auto& sites = cat.sites();
   const auto& pools = cat.pools();
+  std::map<std::string_view, std::vector<std::size_t>> pools_at;  // site id -> pools
+  for (std::size_t p = 0; p < pools.size(); ++p) pools_at[pools[p].site.str()].push_back(p);
   for (std::size_t c = 0; c < chips.size(); ++c) {
     for (std::size_t s = 0; s < sites.size(); ++s) {
       std::vector<std::int32_t> receivers = {kNone};
-      for (std::size_t p = 0; p < pools.size(); ++p) {
-        if (pools[p].site == sites[s].id && pools[p].chip == chips[c].id) {
-          receivers.push_back(index(p));
-        }
+      for (std::size_t p : pools_at[sites[s].id.str()]) {
+        if (pools[p].chip == chips[c].id) receivers.push_back(index(p));
       }
       for (std::int32_t p : receivers) {
         for (std::int32_t from = kNone; from < index(sites.size()); ++from) {
