@@ -99,9 +99,11 @@ struct DiffGroup {
 struct PolicyDiff {
   Instant from;
   Instant to;
-  std::size_t subjects = 0;              // subjects compared
-  std::vector<DiffRow> rows;             // by subject, then by time
-  std::vector<DiffGroup> groups;         // by the rules on each side, then action and time
+  // Subjects compared: the requests both sides accept as well formed.
+  std::size_t subjects = 0;
+  std::vector<DiffRow> rows;  // by subject, then by time
+  // By the rules behind the change, the sides, the action and time.
+  std::vector<DiffGroup> groups;
   std::map<RuleId, std::string> titles;  // every rule named in `rows`
 };
 

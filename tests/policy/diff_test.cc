@@ -298,6 +298,10 @@ TEST(DiffTest, RefusesEnginesOverAnotherCatalog) {
   ASSERT_FALSE(diff.has_value());
   EXPECT_EQ(diff.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(diff.error().message().find("with"), std::string::npos);
+  // Both sides over the other catalog: refused too, not an empty diff.
+  auto both = diff_policies(shipped(), *other, *other, range(kFrom, kTo));
+  ASSERT_FALSE(both.has_value());
+  EXPECT_EQ(both.error().code(), ErrorCode::kFailedPrecondition);
 }
 
 }  // namespace
