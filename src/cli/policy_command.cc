@@ -1,15 +1,19 @@
-// straits policy check|lint|timeline|matrix
+// straits policy check|lint|timeline|matrix|diff
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "catalog/load.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "core/clock.h"
 #include "policy/decision_json.h"
+#include "policy/diff.h"
 #include "policy/engine.h"
 
 namespace straits::cli {
@@ -199,33 +203,44 @@ struct World {
   std::optional<Engine> engine;
 };
 
-Result<World> load_world(Context& context, const PackOptions& o) {
-  std::filesystem::path catalog_dir = o.catalog_dir.empty() ? shipped_path(context, "catalog")
-                                                            : std::filesystem::path(o.catalog_dir);
-  auto loaded = catalog::load_catalog(catalog_dir);
-  if (!loaded) return std::move(loaded).error();
-  World world;
-  world.catalog = std::make_unique<catalog::Catalog>(std::move(loaded).value());
-  std::vector<std::filesystem::path> packs;
-  for (const auto& r : o.rules) packs.emplace_back(r);
-  if (packs.empty()) packs.push_back(shipped_path(context, "rules") / "default");
-  for (const auto& s : o.scenarios) {
-    std::filesystem::path p(s);
-    std::error_code ec;
-    if (s.find('/') == std::string::npos && !std::filesystem::is_directory(p, ec)) {
-      p = shipped_path(context, "rules") / "scenarios" / s;
-    }
-    packs.push_back(p);
+// A pack folder, or a bare name of a scenario under rules/scenarios/.
+std::filesystem::path pack_path(const Context& context, const std::string& text) {
+  std::filesystem::path p(text);
+  std::error_code ec;
+  if (text.find('/') == std::string::npos && !std::filesystem::is_directory(p, ec)) {
+    p = shipped_path(context, "rules") / "scenarios" / text;
   }
+  return p;
+}
+
+Result<ParamOverrides> parse_params(const std::vector<std::string>& texts) {
   ParamOverrides params;
-  for (const auto& p : o.params) {
+  for (const auto& p : texts) {
     auto eq = p.find('=');
     if (eq == std::string::npos || eq == 0) {
       return Error(ErrorCode::kInvalidArgument, "--param takes NAME=YYYY-MM-DD, got '" + p + "'");
     }
     params[p.substr(0, eq)] = p.substr(eq + 1);
   }
-  auto engine = Engine::load(*world.catalog, packs, params);
+  return params;
+}
+
+std::filesystem::path catalog_path(const Context& context, const std::string& dir) {
+  return dir.empty() ? shipped_path(context, "catalog") : std::filesystem::path(dir);
+}
+
+Result<World> load_world(Context& context, const PackOptions& o) {
+  auto loaded = catalog::load_catalog(catalog_path(context, o.catalog_dir));
+  if (!loaded) return std::move(loaded).error();
+  World world;
+  world.catalog = std::make_unique<catalog::Catalog>(std::move(loaded).value());
+  std::vector<std::filesystem::path> packs;
+  for (const auto& r : o.rules) packs.emplace_back(r);
+  if (packs.empty()) packs.push_back(shipped_path(context, "rules") / "default");
+  for (const auto& s : o.scenarios) packs.push_back(pack_path(context, s));
+  auto params = parse_params(o.params);
+  if (!params) return std::move(params).error();
+  auto engine = Engine::load(*world.catalog, packs, *params);
   if (!engine) return std::move(engine).error();
   world.engine = std::move(engine).value();
   return world;
@@ -367,6 +382,116 @@ void run_matrix(Context& context, MatrixOptions& o) {
   table.print(*context.out);
 }
 
+// --- policy diff ------------------------------------------------------------
+
+struct DiffCommandOptions {
+  std::vector<std::string> base, with;
+  std::string catalog_dir, base_catalog, with_catalog;
+  std::string from = "2022-01-01", to;
+  std::vector<std::string> params;
+  std::optional<double> country_tpp, org_tpp;
+  bool json = false;
+};
+
+// A catalog folder's files, names and bytes, in name order: two folders over
+// which the same engines would be compiled have the same contents.
+Result<std::string> folder_contents(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  if (ec) {
+    return Error(ErrorCode::kNotFound,
+                 "cannot read the catalog folder " + dir.string() + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  std::string out;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) return Error(ErrorCode::kNotFound, "cannot read " + f.string());
+    std::string text = bytes.str();
+    out += f.filename().string() + '\0' + std::to_string(text.size()) + '\0' + text;
+  }
+  return out;
+}
+
+// The one catalog both sides are compiled against: --catalog, or
+// --base-catalog and --with-catalog when their files are the same.
+Result<std::filesystem::path> diff_catalog(const Context& context, const DiffCommandOptions& o) {
+  if (o.base_catalog.empty() && o.with_catalog.empty()) return catalog_path(context, o.catalog_dir);
+  if (!o.catalog_dir.empty()) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--catalog names one catalog for both sides: give it, or --base-catalog and "
+                 "--with-catalog, not both");
+  }
+  std::filesystem::path base = catalog_path(context, o.base_catalog);
+  std::filesystem::path with = catalog_path(context, o.with_catalog);
+  auto a = folder_contents(base);
+  if (!a) return std::move(a).error();
+  auto b = folder_contents(with);
+  if (!b) return std::move(b).error();
+  if (*a != *b) {
+    return Error(ErrorCode::kFailedPrecondition,
+                 "the two rule sets are over different catalogs (" + base.string() + " and " +
+                     with.string() +
+                     " differ): a diff compares rules over one world; diff the catalogs first");
+  }
+  return base;
+}
+
+// One side's engine. A --param moves the date of a side whose packs declare
+// it; `used` collects the names some side declared.
+Result<Engine> load_side(const Context& context, const catalog::Catalog& catalog,
+                         const std::vector<std::string>& dirs, const ParamOverrides& params,
+                         std::set<std::string>& used) {
+  std::vector<std::filesystem::path> packs;
+  for (const auto& d : dirs) packs.push_back(pack_path(context, d));
+  auto plain = Engine::load(catalog, packs);
+  if (!plain) return plain;
+  ParamOverrides mine;
+  for (const auto& [name, value] : params) {
+    if (plain->params().count(name)) mine[name] = value;
+  }
+  if (mine.empty()) return plain;
+  for (const auto& [name, value] : mine) used.insert(name);
+  return Engine::load(catalog, packs, mine);
+}
+
+void run_diff(Context& context, const DiffCommandOptions& o) {
+  auto from = parse_instant(o.from);
+  if (!from) return context.fail("--from: " + from.error().message());
+  // Default: two years ahead of today, where proposed rules bite.
+  auto to = o.to.empty() ? Result<Instant>(*date_or_today("") + Duration::days(730))
+                         : parse_instant(o.to);
+  if (!to) return context.fail("--to: " + to.error().message());
+  if (*to <= *from) return context.fail("--to must be after --from: the range is empty");
+  auto params = parse_params(o.params);
+  if (!params) return context.fail(params.error().to_string());
+  auto catalog_dir = diff_catalog(context, o);
+  if (!catalog_dir) return context.fail(catalog_dir.error().to_string());
+  auto catalog = catalog::load_catalog(*catalog_dir);
+  if (!catalog) return context.fail(catalog.error().to_string());
+  std::set<std::string> used;
+  auto base = load_side(context, *catalog, o.base, *params, used);
+  if (!base) return context.fail("--base: " + base.error().to_string());
+  auto with = load_side(context, *catalog, o.with, *params, used);
+  if (!with) return context.fail("--with: " + with.error().to_string());
+  for (const auto& [name, value] : *params) {
+    if (!used.count(name)) return context.fail("--param " + name + ": neither side declares it");
+  }
+  DiffOptions options;
+  options.from = *from;
+  options.to = *to;
+  options.country_tpp = o.country_tpp;
+  options.org_tpp = o.org_tpp;
+  auto diff = diff_policies(*catalog, *base, *with, options);
+  if (!diff) return context.fail(diff.error().to_string());
+  *context.out << (o.json ? diff_to_json(*diff, *catalog) + "\n" : diff_to_text(*diff, *catalog));
+}
+
 }  // namespace
 
 void add_policy_command(CLI::App& app, Context& context) {
@@ -410,6 +535,33 @@ void add_policy_command(CLI::App& app, Context& context) {
   matrix->add_option("--at", matrix_options->at, "Date decided (default: today)");
   matrix->add_flag("--json", matrix_options->json, "Print JSON for scripts");
   matrix->callback([&context, matrix_options] { run_matrix(context, *matrix_options); });
+
+  auto diff_options = std::make_shared<DiffCommandOptions>();
+  CLI::App* diff = policy->add_subcommand(
+      "diff",
+      "Which decisions change between two rule sets: every subject the catalog can form, "
+      "when, from what to what, and under which rules (exit 0 whatever changes)");
+  diff->add_option("--base", diff_options->base, "Pack folders of the base rule set, base first")
+      ->required();
+  diff->add_option("--with", diff_options->with,
+                   "Pack folders of the rule set compared (a bare name: rules/scenarios/NAME)")
+      ->required();
+  diff->add_option("--catalog", diff_options->catalog_dir,
+                   "Catalog folder of both sides (default: the shipped catalog)");
+  diff->add_option("--base-catalog", diff_options->base_catalog,
+                   "Catalog folder of the base side; must hold the same files as --with-catalog");
+  diff->add_option("--with-catalog", diff_options->with_catalog,
+                   "Catalog folder of the compared side");
+  diff->add_option("--from", diff_options->from, "First date compared (default 2022-01-01)");
+  diff->add_option("--to", diff_options->to, "Date the range ends, excluded (default: in 2 years)");
+  diff->add_option("--param", diff_options->params,
+                   "Move a scenario date, on each side that declares it: NAME=YYYY-MM-DD");
+  diff->add_option("--country-tpp", diff_options->country_tpp,
+                   "Leases: TPP leased in the site's country, the lease included");
+  diff->add_option("--org-tpp", diff_options->org_tpp,
+                   "Leases: TPP leased by the org's group, the lease included");
+  diff->add_flag("--json", diff_options->json, "Print JSON for scripts");
+  diff->callback([&context, diff_options] { run_diff(context, *diff_options); });
 }
 
 }  // namespace straits::cli

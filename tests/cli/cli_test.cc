@@ -289,6 +289,25 @@ TEST(CliPolicyTest, MatrixCoversEveryOrgAndPool) {
   EXPECT_NE(table.out.find("sg-tuas-1-h100"), std::string::npos);
 }
 
+TEST(CliPolicyTest, DiffNamesTheChangesAndRefusesTwoCatalogs) {
+  const std::string rules = std::string(STRAITS_SOURCE_DIR) + "/rules/default";
+  Outcome d = straits("policy diff --base " + rules + " --with " + rules +
+                      " --with close-remote-access --from 2026-06-01 --to 2027-06-01 --json");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  auto j = nlohmann::json::parse(d.out);
+  EXPECT_GT(j["changed_rows"].get<int>(), 0);
+  EXPECT_NE(d.out.find("scenario.close-remote-access.lease-run"), std::string::npos);
+  Outcome other = straits("policy diff --base " + rules + " --with " + rules + " --base-catalog " +
+                          std::string(STRAITS_SOURCE_DIR) + "/catalog --with-catalog " + kMinimal);
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_EQ(other.out, "");
+  EXPECT_NE(other.err.find("different catalogs"), std::string::npos) << other.err;
+  Outcome empty = straits("policy diff --base " + rules + " --with " + rules +
+                          " --from 2027-01-01 --to 2027-01-01");
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.err.find("empty"), std::string::npos) << empty.err;
+}
+
 TEST(CliTest, MissingCatalogFolderIsAnError) {
   Outcome run = straits("catalog show chips --catalog /nonexistent/catalog");
   EXPECT_EQ(run.exit_code, 1);
