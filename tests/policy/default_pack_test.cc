@@ -6,9 +6,14 @@
 // China-headquartered parents; the measures of the 2026-12-07 audit.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "catalog/load.h"
 #include "policy/engine.h"
