@@ -158,6 +158,8 @@ Status Resolver::name(const ShipRequest& ship) {
   STRAITS_TRY(find(c_.site_index, "site", ship.site.str(), site));
   name_chip(chip);
   STRAITS_TRY(name_site(site));
+  in_.op = cat_.find_operator(in_.site->operator_id);  // found: name_site checked it
+  in_.top_operator = &cat_.ultimate_parent(in_.site->operator_id);
   parties_.add(c_.site_links[site].operator_party);
   parties_.add(c_.site_links[site].top_operator_party);
   if (ship.source_site) {
@@ -175,6 +177,11 @@ Status Resolver::name(const ShipRequest& ship) {
                    "pool '" + pool.id.str() + "' is not at site '" + in_.site->id.str() + "'");
     }
     parties_.add(c_.pool_links[pool_i].owner_party);
+    if (pool.owner) {
+      in_.consignee = cat_.find_org(*pool.owner);
+      if (in_.consignee == nullptr) return not_found("org", pool.owner->str());
+      in_.top_consignee = &cat_.ultimate_parent(*pool.owner);
+    }
   }
   if (ship.quantity <= 0) {
     return Error(ErrorCode::kInvalidArgument, "the quantity shipped must be positive");

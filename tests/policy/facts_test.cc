@@ -52,7 +52,8 @@ std::string describe(const Request& request) {
         using T = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<T, ShipRequest>) {
           return "ship " + r.chip.str() + " to " + r.site.str() +
-                 (r.source_site ? " from " + r.source_site->str() : "");
+                 (r.source_site ? " from " + r.source_site->str() : "") +
+                 (r.pool ? " into " + r.pool->str() : "");
         } else if constexpr (std::is_same_v<T, LeaseRequest>) {
           return "lease " + r.pool.str() + " by " + r.org.str();
         } else if constexpr (std::is_same_v<T, RunRequest>) {
@@ -77,6 +78,10 @@ std::vector<Request> every_request() {
         out.push_back(ShipRequest{chip.id, site.id, from.id, std::nullopt, "", 1});
       }
     }
+  }
+  // Chips into each pool, owned or not: the pool's owner is the consignee.
+  for (const auto& pool : cat.pools()) {
+    out.push_back(ShipRequest{pool.chip, pool.site, std::nullopt, pool.id, "", 1});
   }
   for (const auto& org : cat.orgs()) {
     for (const auto& pool : cat.pools()) {
@@ -168,6 +173,15 @@ TEST(FactsTest, ResolvedValuesAreTheCatalogs) {
                                                 : chip.origin.str());
       const catalog::Site& site = *cat.find_site(ship->site);
       EXPECT_EQ(text(*s, "operator.parent_hq"), cat.ultimate_parent(site.operator_id).hq.str());
+      // The consignee: the destination pool's owner if any, else the operator.
+      const catalog::Pool* pool = ship->pool ? cat.find_pool(*ship->pool) : nullptr;
+      if (pool != nullptr && pool->owner) {
+        EXPECT_EQ(text(*s, "consignee.hq"), cat.find_org(*pool->owner)->hq.str());
+        EXPECT_EQ(text(*s, "consignee.parent_hq"), cat.ultimate_parent(*pool->owner).hq.str());
+      } else {
+        EXPECT_EQ(text(*s, "consignee.hq"), cat.find_operator(site.operator_id)->hq.str());
+        EXPECT_EQ(text(*s, "consignee.parent_hq"), cat.ultimate_parent(site.operator_id).hq.str());
+      }
     } else if (const auto* lease = std::get_if<LeaseRequest>(&request)) {
       const catalog::Pool& pool = *cat.find_pool(lease->pool);
       double tpp = pool.gpus() * cat.find_chip(pool.chip)->tpp;

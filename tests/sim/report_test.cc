@@ -158,10 +158,10 @@ TEST_F(ReportTest, DrawsEveryChartWithASeriesPerSiteCountryAndChipUsed) {
 
 TEST_F(ReportTest, MarksEveryRuleChangeOnEveryTimeAxis) {
   // run.json lists the changes in the window: the scenario rule on
-  // 2026-01-06, and the default pack's two 2026-01-15 rules.
+  // 2026-01-06, the default pack's 2026-01-14 rule and its four 2026-01-15 rules.
   const std::string run_json = read_file(run() / "run.json");
   const std::size_t changes = count(run_json, "\"change\":");
-  EXPECT_EQ(changes, 3u) << run_json;
+  EXPECT_EQ(changes, 6u) << run_json;
   for (const char* id : {"utilisation-site", "utilisation-country", "queue", "cost"}) {
     const std::string svg = chart(html(), id);
     EXPECT_THAT(chart_tag(html(), id),

@@ -83,6 +83,11 @@ struct Inputs {
   const catalog::Dataset* dataset = nullptr;
   const ShipRequest* ship = nullptr;
   const catalog::Site* source_site = nullptr;  // ship: where from, when the request says
+  // ship: the receiving org (the destination pool's owner) and its ultimate
+  // parent, when the request names an owned pool; else null, and the
+  // consignee is the site's operator (op, top_operator).
+  const catalog::Org* consignee = nullptr;
+  const catalog::Org* top_consignee = nullptr;
   const LeaseRequest* lease = nullptr;
   const RunRequest* run = nullptr;
 
@@ -174,6 +179,15 @@ inline constexpr Attribute kAttributeRows[] = {
      }},
     {"ship.quantity", Type::kNumber, Scope::kRequest, kShipBit,
      [](In in) { return num(in.ship->quantity); }},
+    // Who receives the chips: the destination pool's owner when the request
+    // names an owned pool (a tenant's own cluster in someone's data centre),
+    // else the site's operator.
+    {"consignee.hq", Type::kCountry, Scope::kRequest, kShipBit,
+     [](In in) { return in.sym(in.consignee ? in.consignee->hq.str() : in.op->hq.str()); }},
+    {"consignee.parent_hq", Type::kCountry, Scope::kRequest, kShipBit,
+     [](In in) {
+       return in.sym(in.consignee ? in.top_consignee->hq.str() : in.top_operator->hq.str());
+     }},
     {"org.id", Type::kString, Scope::kOrg, kOrgActions,
      [](In in) { return in.sym(in.org->id.str()); }},
     {"org.hq", Type::kCountry, Scope::kOrg, kOrgActions,
