@@ -300,6 +300,14 @@ Result<PolicyDiff> diff_policies(const catalog::Catalog& catalog, const Engine& 
                  "policy diff: the range is empty: 'to' (" + to_iso8601(options.to) +
                      ") must be after 'from' (" + to_iso8601(options.from) + ")");
   }
+  for (const auto& [side, engine] : {std::pair{"base", &base}, std::pair{"with", &with}}) {
+    if (&engine->catalog() != &catalog) {
+      return Error(ErrorCode::kFailedPrecondition,
+                   std::string("policy diff: the ") + side +
+                       " rule set was checked against another catalog; a diff compares rules "
+                       "over one catalog (load both over the same one)");
+    }
+  }
   PolicyDiff diff;
   diff.from = options.from;
   diff.to = options.to;

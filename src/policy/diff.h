@@ -108,7 +108,8 @@ struct PolicyDiff {
 };
 
 // Compares `base` and `with` over every subject `catalog` can form.
-// InvalidArgument for an empty range; FailedPrecondition when a subject does
+// InvalidArgument for an empty range; FailedPrecondition when an engine was
+// loaded over another catalog object, or when a subject does
 // not resolve on one side (an engine compiled against another catalog).
 // REQUIRES: both engines were loaded over `catalog` (the same object).
 Result<PolicyDiff> diff_policies(const catalog::Catalog& catalog, const Engine& base,
