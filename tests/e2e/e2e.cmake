@@ -1,6 +1,6 @@
 # End to end: the server in the test process, `straits agent` child processes on the local
 # backend and on the real Slurm cluster of the `slurm` fixture, the example training program.
-add_executable(straits_e2e_test e2e/agents_e2e_test.cc)
+add_executable(straits_e2e_test e2e/agents_e2e_test.cc e2e/rules_e2e_test.cc)
 target_link_libraries(straits_e2e_test PRIVATE straits_api PkgConfig::TEST_HTTPLIB
   nlohmann_json::nlohmann_json GTest::gtest GTest::gtest_main)
 target_include_directories(straits_e2e_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

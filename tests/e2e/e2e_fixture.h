@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -250,6 +251,70 @@ class EndToEndTest : public ::testing::Test {
   std::atomic<bool> stop_ticking_{false};
   std::thread ticker_;
   std::vector<std::unique_ptr<AgentProcess>> agents_;
+};
+
+// Jobs of hanshan that start in Singapore (sg-tuas-1, the local backend) and
+// may move home to its own cluster (cn-ulanqab-1, H800, on Slurm).
+class MovingJobTest : public EndToEndTest {
+ protected:
+  // The two agents, both active.
+  void start_agents() {
+    sg_ = &agent("sg", "sg-tuas-1", "local");
+    cn_ = &agent("cn", "cn-ulanqab-1", "slurm");
+    ASSERT_TRUE(wait_until(
+        [&] { return server_.get("/v1/agents?state=active", admin_).body["items"].size() == 2; },
+        30))
+        << server_.get("/v1/agents", admin_).text;
+  }
+  // A job of hanshan that may run on H100 (Singapore, leased) or H800 (its
+  // own pool at home), Singapore first.
+  std::string submit(int steps) {
+    Answer job = server_.post("/v1/jobs", admin_,
+                              {{"org", "hanshan"},
+                               {"gpus", 8},
+                               {"work", 200},
+                               {"eligible_chips", {"h100-sxm", "h800"}},
+                               {"checkpoint_gb", 100},
+                               {"checkpoint_interval", "PT1M"},
+                               {"preferences", {{"site_order", {"sg-tuas-1", "cn-ulanqab-1"}}}},
+                               {"command", train(steps, (server_.dir() / "lock").string())}});
+    EXPECT_EQ(job.status, 201) << job.text;
+    return job.body["id"];
+  }
+  // Runs a job in Singapore until it has done some steps, then moves the
+  // clock to `when` and checks it finishes on the domestic cluster.
+  void moves_and_finishes(const std::string& id, Instant when, int steps) {
+    ASSERT_TRUE(wait_until([&] { return job(id)["state"] == "running" && last_step(id) >= 8; }, 60))
+        << job(id).dump(2);
+    EXPECT_EQ(job(id)["placement"]["site"], "sg-tuas-1");
+    EXPECT_EQ(job(id)["run"]["agent"], agent_id("sg"));
+    server_.clock().set(when);
+    ASSERT_TRUE(wait_until([&] { return job(id)["run"]["attempt"] == 2; }, 60)) << job(id).dump(2);
+    EXPECT_EQ(job(id)["placement"]["site"], "cn-ulanqab-1") << job(id).dump(2);
+    ASSERT_TRUE(wait_for_state(id, "succeeded", 120)) << job(id).dump(2) << log_text(id);
+    const json done = job(id);
+    EXPECT_EQ(done["run"]["agent"], agent_id("cn"));
+    // It left Singapore with the checkpoint attempt 1 wrote there.
+    const Answer events = server_.get("/v1/jobs/" + id + "/events", admin_);
+    std::string left_with;
+    for (const json& e : events.body["items"]) {
+      if (e["kind"] == "moved") left_with = e["data"]["checkpoint"]["path"];
+    }
+    EXPECT_NE(left_with.find("agent-sg/checkpoints/" + id + "/attempt-1/"), std::string::npos)
+        << events.text;
+    const std::string text = log_text(id);
+    // Resumed from the checkpoint, not from the start; the same result as
+    // an uninterrupted run; and never two runs at once.
+    EXPECT_NE(text.find("resumed from step"), std::string::npos) << text;
+    EXPECT_NE(text.find(uninterrupted_result(steps)), std::string::npos) << text;
+    EXPECT_EQ(text.find("another run holds"), std::string::npos) << text;
+    auto kinds = event_kinds(id);
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "checkpoint"), kinds.end());
+    EXPECT_NE(std::find(kinds.begin(), kinds.end(), "moved"), kinds.end());
+  }
+
+  AgentProcess* sg_ = nullptr;
+  AgentProcess* cn_ = nullptr;
 };
 
 }  // namespace straits::e2e
