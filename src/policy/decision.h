@@ -53,6 +53,9 @@ struct Decision {
   // The decision holds over [at, valid_until); Instant::max() when no known
   // change lies ahead.
   Instant valid_until = Instant::max();
+  // The content hash of the rule set it was made under (Engine::ruleset_at);
+  // "" for rules loaded from folders outside a server.
+  std::string ruleset;
 
   friend bool operator==(const Decision&, const Decision&) = default;
 };

@@ -23,15 +23,17 @@ json decision_json(const Decision& d) {
   }
   json licences = json::array();
   for (const auto& l : d.licences) licences.push_back(l.str());
-  return {{"decision", std::string(to_string(d.outcome))},
-          {"action", std::string(to_string(d.action))},
-          {"at", to_iso8601(d.at)},
-          {"rules", rules},
-          {"licence", d.licences.empty() ? json(nullptr) : json(d.licences.front().str())},
-          {"licences", licences},
-          {"obligations", d.obligations},
-          {"valid_until",
-           d.valid_until == Instant::max() ? json(nullptr) : json(to_iso8601(d.valid_until))}};
+  json out = {{"decision", std::string(to_string(d.outcome))},
+              {"action", std::string(to_string(d.action))},
+              {"at", to_iso8601(d.at)},
+              {"rules", rules},
+              {"licence", d.licences.empty() ? json(nullptr) : json(d.licences.front().str())},
+              {"licences", licences},
+              {"obligations", d.obligations},
+              {"valid_until",
+               d.valid_until == Instant::max() ? json(nullptr) : json(to_iso8601(d.valid_until))}};
+  if (!d.ruleset.empty()) out["ruleset"] = d.ruleset;
+  return out;
 }
 
 }  // namespace straits::policy

@@ -166,16 +166,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<internal::PackAst> parse_pack(const fs::path& dir, Diagnostics& diagnostics) {
+// Lists the *.rules files of a pack folder, in name order.
+Result<std::vector<fs::path>> rule_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return Error(ErrorCode::kNotFound,
                  "rule pack '" + dir.string() + "' does not exist or is not a folder");
   }
-  internal::PackAst pack;
-  pack.dir = dir.string();
-  pack.name =
-      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.is_regular_file() && entry.path().extension() == ".rules") {
@@ -183,44 +180,74 @@ Result<internal::PackAst> parse_pack(const fs::path& dir, Diagnostics& diagnosti
     }
   }
   std::sort(files.begin(), files.end());
-  if (files.empty()) {
+  return files;
+}
+
+std::string pack_name(const fs::path& dir) {
+  return dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+}
+
+Result<std::string> read_text(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Error(ErrorCode::kInternal, file.string() + ": cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+Result<internal::PackAst> parse_pack(const fs::path& dir, Diagnostics& diagnostics) {
+  auto files = rule_files(dir);
+  if (!files) return std::move(files).error();
+  internal::PackAst pack;
+  pack.dir = dir.string();
+  pack.name = pack_name(dir);
+  if (files->empty()) {
     diagnostics.add(SourceLocation{dir.string(), 0, 0}, "no *.rules files in the pack");
   }
-  for (const fs::path& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+  for (const fs::path& file : *files) {
+    auto text = read_text(file);
+    if (!text) {
       diagnostics.add(SourceLocation{file.string(), 0, 0}, "cannot read the file");
       continue;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    internal::parse_rule_file(buffer.str(), file.string(), pack, diagnostics);
+    internal::parse_rule_file(*text, file.string(), pack, diagnostics);
   }
   return pack;
 }
 
-}  // namespace
-
-Result<Engine> Engine::load(const catalog::Catalog& catalog,
-                            const std::vector<std::filesystem::path>& packs,
-                            const ParamOverrides& params) {
-  Diagnostics diagnostics;
-  std::vector<internal::PackAst> parsed;
-  for (const auto& dir : packs) {
-    auto pack = parse_pack(dir, diagnostics);
-    if (!pack) return std::move(pack).error();
-    parsed.push_back(std::move(pack).value());
+// A pack from text: its files are named "PACK/FILE" in diagnostics.
+internal::PackAst parse_source(const PackSource& source, Diagnostics& diagnostics) {
+  internal::PackAst pack;
+  pack.dir = source.name;
+  pack.name = source.name;
+  if (source.files.empty()) {
+    diagnostics.add(SourceLocation{source.name, 0, 0}, "no *.rules files in the pack");
   }
+  std::vector<const std::pair<std::string, std::string>*> files;
+  for (const auto& f : source.files) files.push_back(&f);
+  std::sort(files.begin(), files.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  for (const auto* f : files) {
+    internal::parse_rule_file(f->second, source.name + "/" + f->first, pack, diagnostics);
+  }
+  return pack;
+}
+
+// Compiles parsed packs against `catalog`. `seed`: the symbols of the set
+// before, in a timeline. `what` names the packs in the error.
+Result<std::shared_ptr<CompiledPolicy>> compile(const catalog::Catalog& catalog,
+                                                std::vector<internal::PackAst> parsed,
+                                                const ParamOverrides& params,
+                                                Diagnostics& diagnostics,
+                                                const internal::Symbols* seed,
+                                                const std::string& what) {
   auto compiled = std::make_shared<CompiledPolicy>();
   compiled->catalog = &catalog;
+  if (seed != nullptr) compiled->symbols = *seed;
   for (const auto& p : parsed) compiled->pack_names.push_back(p.dir);
   internal::compile_packs(parsed, params, *compiled, diagnostics);
   if (!diagnostics.empty()) {
     std::size_t n = diagnostics.sorted().size();
-    std::string names;
-    for (const auto& dir : packs) names += (names.empty() ? "" : ", ") + dir.string();
-    return diagnostics.to_error("rule pack" + std::string(packs.size() == 1 ? " " : "s ") + names +
-                                ": " + std::to_string(n) + (n == 1 ? " error" : " errors"));
+    return diagnostics.to_error(what + ": " + std::to_string(n) + (n == 1 ? " error" : " errors"));
   }
   auto index = [](auto& map, const auto& items) {
     for (std::uint32_t i = 0; i < items.size(); ++i) map.emplace(items[i].id.str(), i);
@@ -232,11 +259,144 @@ Result<Engine> Engine::load(const catalog::Catalog& catalog,
   index(compiled->dataset_index, catalog.datasets());
   index(compiled->operator_index, catalog.operators());
   compiled->index_catalog();
-  return Engine(std::move(compiled));
+  return compiled;
 }
 
+std::string packs_label(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& n : names) joined += (joined.empty() ? "" : ", ") + n;
+  return "rule pack" + std::string(names.size() == 1 ? " " : "s ") + joined;
+}
+
+}  // namespace
+
+Result<std::vector<PackSource>> read_pack_sources(const std::vector<fs::path>& dirs) {
+  std::vector<PackSource> out;
+  for (const auto& dir : dirs) {
+    auto files = rule_files(dir);
+    if (!files) return std::move(files).error();
+    if (files->empty()) {
+      return Error(ErrorCode::kNotFound, "rule pack '" + dir.string() + "' has no *.rules files");
+    }
+    PackSource pack{pack_name(dir), {}};
+    for (const auto& file : *files) {
+      auto text = read_text(file);
+      if (!text) return std::move(text).error();
+      pack.files.emplace_back(file.filename().string(), std::move(text).value());
+    }
+    out.push_back(std::move(pack));
+  }
+  return out;
+}
+
+Result<Engine> Engine::load(const catalog::Catalog& catalog,
+                            const std::vector<std::filesystem::path>& packs,
+                            const ParamOverrides& params) {
+  Diagnostics diagnostics;
+  std::vector<internal::PackAst> parsed;
+  std::vector<std::string> names;
+  for (const auto& dir : packs) {
+    auto pack = parse_pack(dir, diagnostics);
+    if (!pack) return std::move(pack).error();
+    parsed.push_back(std::move(pack).value());
+    names.push_back(dir.string());
+  }
+  auto compiled =
+      compile(catalog, std::move(parsed), params, diagnostics, nullptr, packs_label(names));
+  if (!compiled) return std::move(compiled).error();
+  return Engine(std::move(compiled).value());
+}
+
+Result<Engine> Engine::load_sources(const catalog::Catalog& catalog,
+                                    const std::vector<PackSource>& packs,
+                                    const ParamOverrides& params) {
+  Diagnostics diagnostics;
+  std::vector<internal::PackAst> parsed;
+  std::vector<std::string> names;
+  for (const auto& pack : packs) {
+    parsed.push_back(parse_source(pack, diagnostics));
+    names.push_back(pack.name);
+  }
+  auto compiled =
+      compile(catalog, std::move(parsed), params, diagnostics, nullptr, packs_label(names));
+  if (!compiled) return std::move(compiled).error();
+  return Engine(std::move(compiled).value());
+}
+
+Result<Engine> Engine::load_timeline(const catalog::Catalog& catalog,
+                                     const std::vector<RuleSetSource>& sets) {
+  if (sets.empty()) {
+    return Error(ErrorCode::kInvalidArgument, "a rule-set timeline needs at least one set");
+  }
+  auto timeline = std::make_shared<internal::Timeline>();
+  const internal::Symbols* seed = nullptr;
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    const RuleSetSource& set = sets[i];
+    if (i > 0 && !(sets[i - 1].from < set.from)) {
+      return Error(ErrorCode::kInvalidArgument,
+                   "rule set " + set.hash + " takes effect at " + to_iso8601(set.from) +
+                       ", not after the set before it (" + to_iso8601(sets[i - 1].from) + ")");
+    }
+    Diagnostics diagnostics;
+    std::vector<internal::PackAst> parsed;
+    std::vector<std::string> names;
+    for (const auto& pack : set.packs) {
+      parsed.push_back(parse_source(pack, diagnostics));
+      names.push_back(pack.name);
+    }
+    auto compiled = compile(catalog, std::move(parsed), set.params, diagnostics, seed,
+                            "rule set " + set.hash + " (" + packs_label(names) + ")");
+    if (!compiled) return std::move(compiled).error();
+    seed = &(*compiled)->symbols;
+    Instant from = i == 0 ? Instant::min() : set.from;
+    Instant until = i + 1 < sets.size() ? sets[i + 1].from : Instant::max();
+    timeline->segments.push_back({from, until, std::move(compiled).value(), set.hash});
+  }
+  auto last = timeline->segments.back().policy;
+  return Engine(std::move(last), std::move(timeline));
+}
+
+const internal::CompiledPolicy& Engine::policy_at(Instant at) const {
+  return timeline_ ? *timeline_->at(at).policy : *compiled_;
+}
+
+const std::string& Engine::ruleset_at(Instant at) const {
+  static const std::string kNone;
+  return timeline_ ? timeline_->at(at).hash : kNone;
+}
+
+const catalog::Catalog& Engine::catalog() const {
+  return *compiled_->catalog;
+}
+
+namespace {
+
+// Rule starts and ends of one compiled set, within [from, until).
+void add_rule_changes(const CompiledPolicy& c, Instant from, Instant until,
+                      std::vector<RuleChange>& out) {
+  for (const auto& r : c.rules) {
+    Instant start = std::max(r.from, from), end = std::min(r.until, until);
+    if (!(start < end)) continue;
+    if (start != Instant::min()) out.push_back({start, true, r.id, r.title, r.pack});
+    if (end != Instant::max()) out.push_back({end, false, r.id, r.title, r.pack});
+  }
+}
+
+}  // namespace
+
 std::vector<Instant> Engine::change_points() const {
-  std::set<std::int64_t> points(compiled_->boundaries.begin(), compiled_->boundaries.end());
+  std::set<std::int64_t> points;
+  if (timeline_) {
+    for (const auto& seg : timeline_->segments) {
+      const std::int64_t from = seg.from.unix_microseconds(), until = seg.until.unix_microseconds();
+      if (seg.from != Instant::min()) points.insert(from);
+      for (std::int64_t b : seg.policy->boundaries) {
+        if (b > from && b < until) points.insert(b);
+      }
+    }
+  } else {
+    points.insert(compiled_->boundaries.begin(), compiled_->boundaries.end());
+  }
   for (const auto& l : compiled_->catalog->licences()) {
     points.insert(l.valid_from.unix_microseconds());
     if (l.valid_until) points.insert(l.valid_until->unix_microseconds());
@@ -248,15 +408,39 @@ std::vector<Instant> Engine::change_points() const {
 
 std::vector<RuleChange> Engine::rule_changes() const {
   std::vector<RuleChange> out;
-  for (const auto& r : compiled_->rules) {
-    if (r.from != Instant::min()) out.push_back({r.from, true, r.id, r.title, r.pack});
-    if (r.until != Instant::max()) out.push_back({r.until, false, r.id, r.title, r.pack});
+  if (!timeline_) {
+    add_rule_changes(*compiled_, Instant::min(), Instant::max(), out);
+  } else {
+    for (const auto& seg : timeline_->segments) {
+      add_rule_changes(*seg.policy, seg.from, seg.until, out);
+    }
   }
   std::sort(out.begin(), out.end(), [](const RuleChange& a, const RuleChange& b) {
     if (a.at != b.at) return a.at < b.at;
     if (a.starts != b.starts) return !a.starts;
     return a.rule < b.rule;
   });
+  if (timeline_) {
+    // A rule in force on both sides of a set boundary, unchanged, neither
+    // ends nor starts there: drop the pair. Ends sort before starts at an
+    // instant, so the start is after the end.
+    std::vector<bool> skip(out.size(), false);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i].starts) continue;
+      for (std::size_t j = i + 1; j < out.size() && out[j].at == out[i].at; ++j) {
+        if (!skip[j] && out[j].starts && out[j].rule == out[i].rule &&
+            out[j].title == out[i].title) {
+          skip[i] = skip[j] = true;
+          break;
+        }
+      }
+    }
+    std::vector<RuleChange> kept;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (!skip[i]) kept.push_back(std::move(out[i]));
+    }
+    out = std::move(kept);
+  }
   return out;
 }
 
@@ -277,7 +461,7 @@ Result<Subject> Engine::resolve(const Request& request) const {
 }
 
 Outcome Engine::evaluate(const Subject& s, Instant at) const {
-  const CompiledPolicy& c = *compiled_;
+  const CompiledPolicy& c = policy_at(at);
   Outcome outcome = Outcome::kAllow;
   for (std::uint32_t i : c.rules_in_force(s.action_, at)) {
     const CompiledRule& rule = c.rules[i];
@@ -394,17 +578,25 @@ void CompiledPolicy::decision_key(const Subject& s, Instant at,
 }  // namespace internal
 
 Instant Engine::next_change_after(const Subject& subject, Instant after) const {
-  return compiled_->next_change_after(subject, after);
+  if (!timeline_) return compiled_->next_change_after(subject, after);
+  // Within the set in force, its own next change; the set's end is a change
+  // too (another set decides from there, under another hash).
+  const internal::Timeline::Segment& seg = timeline_->at(after);
+  return std::min(seg.policy->next_change_after(subject, after), seg.until);
 }
 
 Decision Engine::decide(const Subject& subject, Instant at) const {
-  Decision d = compiled_->decide_at(subject, at);
+  Decision d = explain(subject, at);
   d.valid_until = next_change_after(subject, at);
   return d;
 }
 
 Decision Engine::explain(const Subject& subject, Instant at) const {
-  return compiled_->decide_at(subject, at);
+  if (!timeline_) return compiled_->decide_at(subject, at);
+  const internal::Timeline::Segment& seg = timeline_->at(at);
+  Decision d = seg.policy->decide_at(subject, at);
+  d.ruleset = seg.hash;
+  return d;
 }
 
 Result<Decision> Engine::decide(const Request& request, Instant at) const {

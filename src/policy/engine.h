@@ -29,6 +29,7 @@ namespace straits::policy {
 
 namespace internal {
 struct CompiledPolicy;
+struct Timeline;
 struct TestPeer;  // defined by tests only: reads a Subject's slots
 }  // namespace internal
 
@@ -60,8 +61,32 @@ class Subject {
   std::vector<HeldLicence> licences_;  // parties' licences covering chip and destination
 };
 
-// Param values that move scenario dates: name -> "YYYY-MM-DD".
+// Param values that move scenario dates: name -> "YYYY-MM-DD" or an instant
+// "YYYY-MM-DDTHH:MM:SSZ".
 using ParamOverrides = std::map<std::string, std::string>;
+
+// A pack given as text (from an API request or a store, not a folder): its
+// name, as a folder's name would be, and its files.
+struct PackSource {
+  std::string name;                                        // "default"
+  std::vector<std::pair<std::string, std::string>> files;  // ("us-h20.rules", text)
+
+  friend bool operator==(const PackSource&, const PackSource&) = default;
+};
+
+// Reads the *.rules files of pack folders, in name order (NotFound naming a
+// folder that is missing or holds no *.rules file; IoError naming a file
+// that cannot be read).
+Result<std::vector<PackSource>> read_pack_sources(const std::vector<std::filesystem::path>& dirs);
+
+// One rule set of a timeline (Engine::load_timeline): the packs and params
+// adopted together, in force from `from` until the next set's `from`.
+struct RuleSetSource {
+  std::string hash;  // its content hash, computed by the caller: Decision::ruleset
+  Instant from = Instant::min();
+  std::vector<PackSource> packs;  // base first
+  ParamOverrides params;
+};
 
 // One end of a rule's `effective FROM .. UNTIL` range: from `at` the rule
 // applies (starts) or no longer does.
@@ -84,6 +109,23 @@ class Engine {
   static Result<Engine> load(const catalog::Catalog& catalog,
                              const std::vector<std::filesystem::path>& packs,
                              const ParamOverrides& params = {});
+  // As load(), from text: errors name "PACK/FILE:line:column".
+  static Result<Engine> load_sources(const catalog::Catalog& catalog,
+                                     const std::vector<PackSource>& packs,
+                                     const ParamOverrides& params = {});
+  // Rule sets adopted one after another: set i decides at instants in
+  // [from_i, from_i+1); before the first set's `from`, the first set decides.
+  // Every method works across the sets: a boundary is a change point
+  // (change_points(), next_change_after(), rule_changes()), so a set adopted
+  // for a future instant is foreseen like a dated rule. Errors name the set
+  // by its hash. REQUIRES: `sets` not empty, `from` strictly increasing.
+  static Result<Engine> load_timeline(const catalog::Catalog& catalog,
+                                      const std::vector<RuleSetSource>& sets);
+  // The hash of the rule set deciding at `at`: "" for an engine from load()
+  // or load_sources().
+  const std::string& ruleset_at(Instant at) const;
+  // The catalog the rules were checked against.
+  const catalog::Catalog& catalog() const;
 
   // Checks the ids of a request against the catalog (NotFound naming the id
   // otherwise) and gathers what evaluation needs.
@@ -106,7 +148,7 @@ class Engine {
   Instant next_change_after(const Subject& subject, Instant after) const;
 
   // Cedar (cedarpolicy.com) policies that give the same allow / not-allow
-  // answer as these rules for `actions`, over the context built by
+  // answer as these rules (a timeline's last set) for `actions`, over the context built by
   // cedar_context(): for interoperability and for the side-by-side
   // benchmark. Records carry no Cedar meaning and are left out; a run rule
   // over dataset.* sees only the job's first dataset. Fails (Unimplemented
@@ -124,17 +166,25 @@ class Engine {
   // that mark when the rules changed.
   std::vector<RuleChange> rule_changes() const;
 
-  // Rules loaded, after replacements.
+  // Rules loaded, after replacements (a timeline: its last set's).
   std::size_t rule_count() const;
-  // The pack folders loaded, in order, and the params in force.
+  // The pack folders loaded, in order, and the params in force (a timeline:
+  // its last set's).
   const std::vector<std::string>& packs() const;
   const std::map<std::string, Instant>& params() const;
 
  private:
   friend struct internal::TestPeer;
-  explicit Engine(std::shared_ptr<const internal::CompiledPolicy> compiled)
-      : compiled_(std::move(compiled)) {}
+  explicit Engine(std::shared_ptr<const internal::CompiledPolicy> compiled,
+                  std::shared_ptr<const internal::Timeline> timeline = nullptr)
+      : compiled_(std::move(compiled)), timeline_(std::move(timeline)) {}
+  // The compiled rules deciding at `at`.
+  const internal::CompiledPolicy& policy_at(Instant at) const;
+  // The rules when loaded alone; a timeline's last set, whose symbols are a
+  // superset of every earlier set's (they are compiled in order, each seeded
+  // with the symbols before it), so that it resolves subjects for all.
   std::shared_ptr<const internal::CompiledPolicy> compiled_;
+  std::shared_ptr<const internal::Timeline> timeline_;  // null unless load_timeline()
 };
 
 }  // namespace straits::policy

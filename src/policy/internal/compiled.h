@@ -3,9 +3,11 @@
 // so that evaluating a decision touches only the rules that can apply.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -146,6 +148,25 @@ struct CompiledPolicy {
   // Whether a licence named `licence` held by a party is valid at `at`;
   // returns its catalog index or -1.
   std::int64_t lifting_licence(const Subject& s, std::int64_t licence, Instant at) const;
+};
+
+// Rule sets adopted one after another (Engine::load_timeline). Segment i
+// decides over [from, until); the first one's `from` is Instant::min() and
+// the last one's `until` Instant::max(), whatever the sets said, so that
+// every instant has exactly one. Each set is compiled on its own, seeded with
+// the symbols of the one before it, so a symbol means the same text in all.
+struct Timeline {
+  struct Segment {
+    Instant from, until;
+    std::shared_ptr<const CompiledPolicy> policy;
+    std::string hash;
+  };
+  std::vector<Segment> segments;  // by `from`
+  const Segment& at(Instant t) const {
+    auto it = std::upper_bound(segments.begin(), segments.end(), t,
+                               [](Instant x, const Segment& s) { return x < s.from; });
+    return *(it - 1);  // segments[0].from is Instant::min()
+  }
 };
 
 // Reads a slot; dataset slots come from the dataset being tried, in run rules.

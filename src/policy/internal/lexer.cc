@@ -22,6 +22,31 @@ bool looks_like_date(std::string_view w) {
   return true;
 }
 
+// The length of an instant "YYYY-MM-DDTHH:MM[:SS]Z" at the start of `text`,
+// 0 when there is none. Rule sets adopted while the server runs take effect
+// at an instant, not only at midnight, so their dates may carry a time of
+// day (always UTC: the Z is required, no offsets).
+std::size_t instant_length(std::string_view text) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    if (from + n > text.size()) return false;
+    for (std::size_t k = from; k < from + n; ++k) {
+      if (!is_digit(text[k])) return false;
+    }
+    return true;
+  };
+  if (text.size() < 17 || !looks_like_date(text.substr(0, 10)) || text[10] != 'T' ||
+      !digits(11, 2) || text[13] != ':' || !digits(14, 2)) {
+    return 0;
+  }
+  std::size_t end = 16;
+  if (end < text.size() && text[end] == ':') {
+    if (!digits(end + 1, 2)) return 0;
+    end += 3;
+  }
+  if (end >= text.size() || text[end] != 'Z') return 0;
+  return end + 1;
+}
+
 // A number: digits with optional '_' separators, optional fraction and exponent.
 bool parse_number(std::string_view w, double& out) {
   std::string cleaned;
@@ -101,6 +126,11 @@ std::vector<Token> lex(std::string_view text) {
       } else {
         push(TokenKind::kString, std::move(s), start);
       }
+      continue;
+    }
+    if (std::size_t n = is_digit(c) ? instant_length(text.substr(i)) : 0; n > 0) {
+      i += n;
+      push(TokenKind::kDate, std::string(text.substr(start, n)), start);
       continue;
     }
     if (is_word_char(c)) {

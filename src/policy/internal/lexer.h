@@ -15,7 +15,7 @@ namespace straits::policy::internal {
 enum class TokenKind {
   kWord,    // a name, keyword or attribute
   kNumber,  // number
-  kDate,    // YYYY-MM-DD
+  kDate,    // YYYY-MM-DD, or an instant YYYY-MM-DDTHH:MM[:SS]Z
   kString,  // "..." with escapes resolved
   kLBrace,
   kRBrace,
