@@ -144,12 +144,14 @@ void show(Context& context, const ById& o) {
   *context.out << "hash: " << text_of(*set, "hash") << "\n";
   for (const json& pack : set->value("packs", json::array())) {
     *context.out << "pack " << text_of(pack, "name") << ":";
-    for (const auto& [file, text] : pack.value("files", json::object()).items()) {
+    const json files = pack.value("files", json::object());  // items() needs it alive
+    for (const auto& [file, text] : files.items()) {
       *context.out << " " << file;
     }
     *context.out << "\n";
   }
-  for (const auto& [name, value] : set->value("params", json::object()).items()) {
+  const json params = set->value("params", json::object());
+  for (const auto& [name, value] : params.items()) {
     *context.out << "param " << name << " = " << value.get<std::string>() << "\n";
   }
 }

@@ -181,6 +181,38 @@ TEST_F(RulesetsTest, ASetAdoptedForLaterClosesARunningJobsWindowThen) {
   EXPECT_EQ(run_on_tuas()["ruleset"], set["hash"]);
 }
 
+TEST_F(RulesetsTest, TheHashIsTheContentsAndTheInitialSetIsTheRulesGiven) {
+  const json initial = sets()[0];
+  Answer same = server_.post("/v1/rulesets", admin(), {{"name", "again"}, {"packs", packs({})}});
+  ASSERT_EQ(same.status, 201) << same.text;
+  EXPECT_EQ(same.body["hash"], initial["hash"]);  // the name is not the contents
+  std::string dated = kCloseTuas;
+  dated.replace(dated.find("2020-01-01"), 10, "tuas_from");
+  dated = "param tuas_from = 2020-01-01\n" + dated;
+  const json with = packs({{"close.rules", dated}});
+  Answer plain = server_.post("/v1/rulesets", admin(), {{"name", "p"}, {"packs", with}});
+  Answer moved =
+      server_.post("/v1/rulesets", admin(),
+                   {{"name", "p"}, {"packs", with}, {"params", {{"tuas_from", "2026-06-01"}}}});
+  ASSERT_EQ(plain.status, 201) << plain.text;
+  ASSERT_EQ(moved.status, 201) << moved.text;
+  EXPECT_NE(plain.body["hash"], initial["hash"]);
+  EXPECT_NE(moved.body["hash"], plain.body["hash"]);  // the params are contents too
+  // Adopted with its param: the rule bites from the param's date, not before.
+  const std::string id = moved.body["id"];
+  ASSERT_EQ(server_.post("/v1/rulesets/" + id + "/propose", admin(), json()).status, 200);
+  Answer adopted = server_.post("/v1/rulesets/" + id + "/adopt", admin(), json::object());
+  ASSERT_EQ(adopted.status, 200) << adopted.text;
+  EXPECT_EQ(run_on_tuas()["decision"], "allow");
+  server_.clock().set(at("2026-06-01T00:00:00Z"));
+  EXPECT_EQ(run_on_tuas()["decision"], "deny");
+  Answer shown = server_.get("/v1/rulesets/" + id, admin());
+  EXPECT_EQ(shown.body["params"], json({{"tuas_from", "2026-06-01"}}));
+  EXPECT_TRUE(shown.body["in_force"].get<bool>());
+  EXPECT_EQ(plain.body["catalog_fingerprint"], initial["catalog_fingerprint"]);
+  EXPECT_EQ(plain.body["catalog_fingerprint"].get<std::string>().size(), 64u);
+}
+
 TEST_F(RulesetsTest, AnAdoptionInThePastIsRefusedAndNothingChanges) {
   Answer pushed = server_.post("/v1/rulesets", admin(), {{"name", "late"}, {"packs", packs({})}});
   ASSERT_EQ(pushed.status, 201) << pushed.text;

@@ -95,7 +95,9 @@ Result<RulesetContent> parse_packs_json(const std::string& text) {
     }
     content.packs.push_back(std::move(source));
   }
-  for (const auto& [name, value] : j.value("params", json::object()).items()) {
+  // A local: items() of a temporary would outlive the object it walks.
+  const json params = j.value("params", json::object());
+  for (const auto& [name, value] : params.items()) {
     if (!value.is_string()) return bad("param '" + name + "' is not text");
     content.params[name] = value.get<std::string>();
   }
