@@ -1,5 +1,6 @@
 #include "api/server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "api/internal/http_server.h"
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
+#include "api/internal/rulesets.h"
 #include "api/internal/scheduling.h"
 #include "api/internal/signing.h"
 #include "api/internal/world.h"
@@ -231,6 +233,8 @@ struct Server::Impl {
       world.agent_by_name = std::move(fresh.agent_by_name);
       world.change_requests = std::move(fresh.change_requests);
       world.next_request = fresh.next_request;
+      world.rulesets = std::move(fresh.rulesets);
+      world.next_ruleset = fresh.next_ruleset;
       world.start_claims.clear();
     }
     world.next_agent = fresh.next_agent;
@@ -240,6 +244,64 @@ struct Server::Impl {
     world.next_token = fresh.next_token;
     world.audit_seq = fresh.audit_seq;
     ++world.lease_revision;
+    return ok();
+  }
+
+  // The packs of --rules as a rule set's content.
+  Result<RulesetContent> rules_of_options() const {
+    auto packs = policy::read_pack_sources(options.rule_dirs);
+    if (!packs) return std::move(packs).error();
+    return RulesetContent{std::move(packs).value(), {}};
+  }
+
+  // The rules in force come from the store's adopted rule sets (issue 17).
+  // A store without one gets the packs of --rules as its first, "initial",
+  // adopted from the epoch: every decision names a set from the first one.
+  // A store with adopted sets keeps them (a warning when --rules differ).
+  Status settle_rules(Witness* witness) {
+    const Instant now = clock.now();
+    auto content = rules_of_options();
+    const bool adopted = std::any_of(world.rulesets.begin(), world.rulesets.end(),
+                                     [](const auto& r) { return r.second.state == "adopted"; });
+    if (adopted) {
+      const std::string in_force = world.policy->ruleset_at(now);
+      if (!content || ruleset_hash(*content) != in_force) {
+        log({{"level", "warning"},
+             {"msg",
+              "the rules given (--rules) differ from the rule set in force; the store's "
+              "adopted rule sets win (straits rules push/adopt to change them)"},
+             {"ruleset", in_force}});
+      }
+      return ok();
+    }
+    if (!content) return std::move(content).error();
+    store::RulesetRecord set;
+    set.id = make_id("rs", world.next_ruleset++);
+    set.name = "initial";
+    set.state = "adopted";
+    set.hash = ruleset_hash(*content);
+    set.packs_json = packs_json(*content);
+    set.catalog_fingerprint = world.policy->catalog_fingerprint;
+    set.effective = Instant::from_unix_seconds(0);
+    set.created_at = now;
+    set.proposed_at = now;
+    set.adopted_at = now;
+    set.created_by = set.proposed_by = set.adopted_by = "system";
+    store::Batch batch;
+    batch.rulesets.push_back(set);
+    const std::string stamp = json{{"ruleset", set.hash}}.dump();
+    const std::string body = ruleset_json(set, false).dump();
+    batch.audit.push_back({now, "system", "ruleset.create", "rulesets/" + set.id, "", body, stamp});
+    batch.audit.push_back({now, "system", "ruleset.adopt", "rulesets/" + set.id, "", body, stamp});
+    auto committed = store->commit(batch);
+    if (!committed) return std::move(committed).error();
+    if (auto head = store->last_signed_head(); witness && head) {
+      STRAITS_TRY(witness->append(*head));
+    }
+    world.rulesets[set.id] = set;
+    auto built = world.build_policy(world.entities);
+    if (!built) return std::move(built).error();
+    world.policy = *built;
     return ok();
   }
 
@@ -602,6 +664,11 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
     batch.audit.push_back(
         {now, "system", "token.create", "tokens/" + token.id, "",
          json{{"id", token.id}, {"user", admin.id}, {"label", "bootstrap"}}.dump(), ""});
+    // Before the first rule set is stored: named by the set --rules will make.
+    if (auto content = s.rules_of_options(); content) {
+      const std::string stamp = json{{"ruleset", ruleset_hash(*content)}}.dump();
+      for (store::NewAuditEvent& e : batch.audit) e.decision_json = stamp;
+    }
     auto committed = s.store->commit(batch);
     if (!committed) return std::move(committed).error();
     if (auto head = s.store->last_signed_head(); witness && head) {
@@ -614,12 +681,13 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   if (Status loaded = s.world.load(std::move(snapshot).value()); !loaded) {
     return std::move(loaded).error().with_context(where);
   }
+  STRAITS_TRY(s.settle_rules(witness.get()));
   // A store that does not fit its pools still starts: the scheduler keeps
   // within the pools as they are and moves the jobs off missing nodes.
   for (const std::string& problem : capacity_problems(s.world, clock.now())) {
     s.log({{"level", "warning"}, {"msg", "store inconsistent"}, {"problem", problem}});
   }
-  s.writer = std::make_unique<Writer>(s.world, *s.store, [&s] { return s.reload(); });
+  s.writer = std::make_unique<Writer>(s.world, *s.store, clock, [&s] { return s.reload(); });
   if (witness) {
     s.writer->set_witness(std::move(witness), [&s](const std::string& why) {
       s.log({{"level", "error"}, {"msg", "witness not written"}, {"error", why}});

@@ -23,5 +23,7 @@ void add_agent_command(CLI::App& app, Context& context);
 void add_client_commands(CLI::App& app, Context& context);
 // audit list|verify|export|verify-bundle (audit_command.cc).
 void add_audit_command(CLI::App& app, Context& context);
+// rules push|list|show|propose|adopt|retire: rule sets (rules_command.cc).
+void add_rules_command(CLI::App& app, Context& context);
 
 }  // namespace straits::cli

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   add_agent_command(app, context);
   add_client_commands(app, context);
   add_audit_command(app, context);
+  add_rules_command(app, context);
 
   // Parsed from copies: the originals are blanked first.
   std::vector<std::string> arguments(argv, argv + argc);

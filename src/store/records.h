@@ -129,6 +129,32 @@ struct AgentRecord {
   friend bool operator==(const AgentRecord&, const AgentRecord&) = default;
 };
 
+// A rule set (issue 17): rule packs given as text, stored and versioned.
+// state: "draft" -> "proposed" -> "adopted" (deciding from `effective`) ->
+// "retired". packs_json holds the packs as the api module reads them:
+// {"packs":[{"name":..,"files":{FILE:TEXT}}],"params":{NAME:VALUE}}; hash is
+// the hex SHA-256 of their canonical encoding (the api computes it, and
+// every decision made under the set names it). catalog_fingerprint names the
+// catalog the packs were checked against when pushed.
+struct RulesetRecord {
+  std::string id;
+  std::string name;
+  std::string state = "draft";
+  std::string hash;
+  std::string packs_json;
+  std::string catalog_fingerprint;
+  std::optional<Instant> effective;  // set when adopted
+  Instant created_at;
+  std::string created_by;  // user id, or "system" for the set made from --rules
+  std::optional<Instant> proposed_at;
+  std::string proposed_by;  // "" until proposed
+  std::optional<Instant> adopted_at;
+  std::string adopted_by;
+  std::optional<Instant> retired_at;
+  std::string retired_by;
+  friend bool operator==(const RulesetRecord&, const RulesetRecord&) = default;
+};
+
 // What happened to a job, in order: submitted, placed, checkpoint, moved...
 struct JobEvent {
   std::string job_id;
@@ -221,10 +247,16 @@ struct Batch {
   std::vector<JobEvent> job_events;
   std::vector<AgentRecord> agents;
   std::vector<ChangeRequestRecord> change_requests;
+  std::vector<RulesetRecord> rulesets;
   std::vector<NewAuditEvent> audit;
+  // The hash of the rule set in force when the batch was made: the state
+  // digest event the store adds names it ({"ruleset":HASH} as its
+  // decision_json), as the caller's events do. "" leaves it out.
+  std::string ruleset;
   bool empty() const {
     return entities.empty() && users.empty() && tokens.empty() && leases.empty() && jobs.empty() &&
-           job_events.empty() && agents.empty() && change_requests.empty() && audit.empty();
+           job_events.empty() && agents.empty() && change_requests.empty() && rulesets.empty() &&
+           audit.empty();
   }
 };
 
@@ -238,6 +270,7 @@ struct Snapshot {
   std::vector<JobEvent> job_events;                  // by job, then seq
   std::vector<AgentRecord> agents;                   // by id
   std::vector<ChangeRequestRecord> change_requests;  // by id
+  std::vector<RulesetRecord> rulesets;               // by id
   std::int64_t audit_seq = 0;                        // the last event's, 0 when none
   std::string audit_head = kAuditGenesis;            // the last event's hash
 };

@@ -185,6 +185,27 @@ constexpr Migration kMigrations[] = {
      "  at_us BIGINT NOT NULL,"
      "  public_key TEXT NOT NULL,"
      "  signature TEXT NOT NULL)"},
+    {"0006 rule sets",
+     // Rule packs as stored, versioned objects adopted without a restart
+     // (issue 17): a set's packs as text, its content hash, its state and
+     // who moved it there when.
+     "CREATE TABLE rulesets ("
+     "  id TEXT NOT NULL PRIMARY KEY,"
+     "  name TEXT NOT NULL,"
+     "  state TEXT NOT NULL,"
+     "  hash TEXT NOT NULL,"
+     "  packs_json TEXT NOT NULL,"
+     "  catalog_fingerprint TEXT NOT NULL,"
+     "  effective_us BIGINT,"
+     "  created_at_us BIGINT NOT NULL,"
+     "  created_by TEXT NOT NULL,"
+     "  proposed_at_us BIGINT,"
+     "  proposed_by TEXT NOT NULL,"
+     "  adopted_at_us BIGINT,"
+     "  adopted_by TEXT NOT NULL,"
+     "  retired_at_us BIGINT,"
+     "  retired_by TEXT NOT NULL);"
+     "CREATE INDEX rulesets_state ON rulesets (state)"},
 };
 constexpr int kLatest = static_cast<int>(std::size(kMigrations));
 
@@ -268,6 +289,19 @@ const std::string kUpsertChangeRequest =
     "requested_by = excluded.requested_by, requested_at_us = excluded.requested_at_us, "
     "decided_by = excluded.decided_by, decided_at_us = excluded.decided_at_us, "
     "reason = excluded.reason";
+const std::string kUpsertRuleset =
+    "INSERT INTO rulesets (id, name, state, hash, packs_json, catalog_fingerprint, effective_us, "
+    "created_at_us, created_by, proposed_at_us, proposed_by, adopted_at_us, adopted_by, "
+    "retired_at_us, retired_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "name = excluded.name, state = excluded.state, hash = excluded.hash, "
+    "packs_json = excluded.packs_json, catalog_fingerprint = excluded.catalog_fingerprint, "
+    "effective_us = excluded.effective_us, created_at_us = excluded.created_at_us, "
+    "created_by = excluded.created_by, proposed_at_us = excluded.proposed_at_us, "
+    "proposed_by = excluded.proposed_by, adopted_at_us = excluded.adopted_at_us, "
+    "adopted_by = excluded.adopted_by, retired_at_us = excluded.retired_at_us, "
+    "retired_by = excluded.retired_by";
 const std::string kUpsertToken =
     "INSERT INTO tokens (id, user_id, hash, label, created_at_us, revoked_at_us) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET "
@@ -358,7 +392,14 @@ std::optional<NewAuditEvent> state_digest(const Batch& batch, Instant now) {
   add_digests("leases", batch.leases);
   add_digests("jobs", batch.jobs);
   body += "}";
-  return NewAuditEvent{now, "system", kStateDigestAction, "state", "", std::move(body), ""};
+  std::string ruleset;
+  if (!batch.ruleset.empty()) {
+    ruleset = "{\"ruleset\":";
+    add_json_string(ruleset, batch.ruleset);
+    ruleset += "}";
+  }
+  return NewAuditEvent{now, "system",        kStateDigestAction, "state",
+                       "",  std::move(body), std::move(ruleset)};
 }
 
 AuditEvent audit_event(const internal::Row& r) {
@@ -416,6 +457,14 @@ Result<std::vector<AuditEvent>> write_batch(Connection& db, const Batch& batch, 
                        of(c.state), of(c.body_json), of(c.requested_by), of(c.requested_at),
                        of(c.decided_by), of(c.decided_at), of(c.reason)});
     if (!r) return failed(r.error(), "change request '" + c.id + "'");
+  }
+  for (const RulesetRecord& rs : batch.rulesets) {
+    auto r = db.query(kUpsertRuleset,
+                      {of(rs.id), of(rs.name), of(rs.state), of(rs.hash), of(rs.packs_json),
+                       of(rs.catalog_fingerprint), of(rs.effective), of(rs.created_at),
+                       of(rs.created_by), of(rs.proposed_at), of(rs.proposed_by), of(rs.adopted_at),
+                       of(rs.adopted_by), of(rs.retired_at), of(rs.retired_by)});
+    if (!r) return failed(r.error(), "rule set '" + rs.id + "'");
   }
   for (const JobEvent& e : batch.job_events) {
     auto r = db.query(kUpsertJobEvent, {of(e.job_id), of(e.seq), of(e.at), of(e.kind),
@@ -531,6 +580,18 @@ Result<Snapshot> read_snapshot(Connection& db) {
   std::sort(s.change_requests.begin(), s.change_requests.end(),
             [](const auto& a, const auto& b) { return a.id < b.id; });
   std::sort(s.jobs.begin(), s.jobs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  auto rulesets = db.query(
+      "SELECT id, name, state, hash, packs_json, catalog_fingerprint, effective_us, "
+      "created_at_us, created_by, proposed_at_us, proposed_by, adopted_at_us, adopted_by, "
+      "retired_at_us, retired_by FROM rulesets");
+  if (!rulesets) return failed(rulesets.error(), "reading rule sets");
+  for (const auto& r : *rulesets) {
+    s.rulesets.push_back({r[0], r[1], r[2], r[3], r[4], r[5], maybe_instant(r[6]), instant(r[7]),
+                          r[8], maybe_instant(r[9]), r[10], maybe_instant(r[11]), r[12],
+                          maybe_instant(r[13]), r[14]});
+  }
+  std::sort(s.rulesets.begin(), s.rulesets.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
   auto events = db.query("SELECT job_id, seq, at_us, kind, message, data_json FROM job_events");
   if (!events) return failed(events.error(), "reading job events");
   for (const auto& r : *events) {

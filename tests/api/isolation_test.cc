@@ -333,6 +333,16 @@ const std::vector<Row>& matrix() {
       {"POST /v1/change-requests/{id}/reject",
        S::kSides,
        {"200/200", "403/403", "403/403", "403/403", "403/403", "200/200", "403/403"}},
+      // ---- Rule sets (issue 17): one set of rules for all; admin and
+      // compliance change them; a draft is 404 to tenants and operators. ----
+      {"GET /v1/rulesets", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"POST /v1/rulesets", S::kOne, {"201", "403", "403", "403", "403", "201", "403"}},
+      {"GET /v1/rulesets/{id}", S::kOne, {"200", "200", "404", "404", "404", "200", "403"}},
+      {"POST /v1/rulesets/{id}/propose",
+       S::kOne,
+       {"200", "403", "403", "403", "403", "200", "403"}},
+      {"POST /v1/rulesets/{id}/adopt", S::kOne, {"200", "403", "403", "403", "403", "200", "403"}},
+      {"POST /v1/rulesets/{id}/retire", S::kOne, {"200", "403", "403", "403", "403", "200", "403"}},
       {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
       {"GET /metrics", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
@@ -603,6 +613,16 @@ class IsolationTest : public ::testing::Test {
       put(make_request(s));  // each decision consumes one
       r.body = r.path.ends_with("/reject") ? json{{"reason", "iso"}} : json::object();
     }
+    if (r.path == "/v1/rulesets" && r.method == "POST") r.body = ruleset_body();
+    if (r.path.rfind("/v1/rulesets/{id}", 0) == 0) {
+      // A fresh draft (proposed, to be adopted) each time: each change consumes one.
+      put(make_ruleset(r.path.ends_with("/adopt")));
+      if (r.method == "POST") r.body = json::object();
+      if (r.path.ends_with("/adopt")) {
+        r.body["effective"] =
+            to_iso8601(testing_util::at("2030-01-01T00:00:00Z") + Duration::seconds(++n_));
+      }
+    }
     if (r.path.ends_with("/heartbeat")) {
       r.body = {{"runs", {{{"job", s.job}, {"attempt", 1}, {"state", "running"}}}}};
     }
@@ -616,6 +636,25 @@ class IsolationTest : public ::testing::Test {
                    {"path", "/ckpt/" + fresh("step")}}}}};
     }
     return r;
+  }
+
+  // A small pack that compiles on its own.
+  static json ruleset_body() {
+    const std::string rule =
+        "rule iso.one {\n  title \"t\"\n  source \"s\"\n  effective 2020-01-01 ..\n"
+        "  on ship\n  when ship.quantity > 1e15\n  then forbid\n}\n";
+    return {{"name", "iso"}, {"packs", {{{"name", "iso"}, {"files", {{"iso.rules", rule}}}}}}};
+  }
+  // A draft the admin pushed (and proposed, when asked); returns its id.
+  std::string make_ruleset(bool proposed) {
+    Answer a = server_.post("/v1/rulesets", admin_, ruleset_body());
+    if (a.status != 201) throw std::runtime_error("make_ruleset: " + a.text);
+    const std::string id = a.body["id"];
+    if (proposed &&
+        server_.post("/v1/rulesets/" + id + "/propose", admin_, nullptr).status != 200) {
+      throw std::runtime_error("make_ruleset: not proposed");
+    }
+    return id;
   }
 
   // The ids a list route shows, for its collection.
@@ -655,8 +694,9 @@ class IsolationTest : public ::testing::Test {
     for (const char* plural : kEntityPlurals) {
       out += text(std::string("/v1/") + plural + "?limit=1000&retired=all");
     }
-    for (const char* path : {"/v1/users?limit=1000", "/v1/leases?limit=1000", "/v1/jobs?limit=1000",
-                             "/v1/agents?limit=1000", "/v1/change-requests?limit=1000"}) {
+    for (const char* path :
+         {"/v1/users?limit=1000", "/v1/leases?limit=1000", "/v1/jobs?limit=1000",
+          "/v1/agents?limit=1000", "/v1/change-requests?limit=1000", "/v1/rulesets?limit=1000"}) {
       out += text(path);
     }
     for (const Side& s : sides_) {

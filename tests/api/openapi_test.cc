@@ -526,6 +526,34 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
        concrete("/v1/change-requests/{id}/reject", again.body.value("id", "")), admin_,
        {{"reason", "the data is public"}}, 200);
 
+  // ---- Rule sets (issue 17): the admin pushes one, proposes it, adopts it
+  // for 2030 (the rules in force now stay), and retires it at the end.
+  const json pack = {{"name", "late"},
+                     {"files",
+                      {{"late.rules",
+                        "rule test.late {\n  title \"t\"\n  source \"s\"\n"
+                        "  effective 2020-01-01 ..\n  on ship\n  when ship.quantity > 1e15\n"
+                        "  then forbid\n}\n"}}}};
+  bodies["POST /v1/rulesets"] = {{"name", "late"}, {"packs", {pack}}, {"params", json::object()}};
+  bodies["POST /v1/rulesets/{id}/adopt"] = {{"effective", "2030-01-01T00:00:00Z"}};
+  Answer set =
+      call("POST", "/v1/rulesets", "/v1/rulesets", admin_, bodies["POST /v1/rulesets"], 201);
+  ASSERT_EQ(set.status, 201);
+  ids_["rulesets"] = set.body["id"];
+  json broken = bodies["POST /v1/rulesets"];
+  broken["packs"][0]["files"]["late.rules"] = "rule {";
+  call("POST", "/v1/rulesets", "/v1/rulesets", admin_, broken, 422);
+  call("POST", "/v1/rulesets/{id}/adopt", concrete("/v1/rulesets/{id}/adopt"), admin_,
+       bodies["POST /v1/rulesets/{id}/adopt"], 409);  // a draft
+  call("POST", "/v1/rulesets/{id}/propose", concrete("/v1/rulesets/{id}/propose"), admin_, nullptr,
+       200);
+  call("POST", "/v1/rulesets/{id}/adopt", concrete("/v1/rulesets/{id}/adopt"), admin_,
+       {{"effective", "2025-01-01T00:00:00Z"}}, 422);  // in the past
+  call("POST", "/v1/rulesets/{id}/adopt", concrete("/v1/rulesets/{id}/adopt"), admin_,
+       bodies["POST /v1/rulesets/{id}/adopt"], 200);
+  call("GET", "/v1/rulesets", "/v1/rulesets?state=adopted&limit=10", admin_, nullptr, 200);
+  call("GET", "/v1/rulesets/{id}", concrete("/v1/rulesets/{id}"), admin_, nullptr, 200);
+
   // At 2026-01-01 bellhollow may lease sg-tuas-1-h100 (`straits policy check`).
   const json ask = {{"org", "bellhollow"},
                     {"pool", "sg-tuas-1-h100"},
@@ -833,6 +861,10 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   }
   call("PATCH", "/v1/pools/{id}", concrete("/v1/pools/{id}"), admin_, {{"notes", "late"}},
        409);  // retired
+  call("POST", "/v1/rulesets/{id}/retire", concrete("/v1/rulesets/{id}/retire"), admin_, nullptr,
+       200);
+  call("POST", "/v1/rulesets/{id}/retire", concrete("/v1/rulesets/{id}/retire"), admin_, nullptr,
+       409);  // retired already
   call("GET", "/v1/audit/verify", "/v1/audit/verify", admin_, nullptr, 200);
 
   // Every route answered a success at least once.

@@ -325,6 +325,8 @@ TEST_F(AuditAttack, ALeaseEditedInTheTableIsNamedByVerifyState) {
 TEST_F(AuditAttack, AStoreFromBeforeSignedHeadsIsBoundToTheChainAtItsFirstStart) {
   sql(db(),
       "DROP TABLE audit_heads; DELETE FROM schema_migrations WHERE name LIKE '0005 %';"
+      // Nor the migrations after it (0006: rule sets).
+      "DROP TABLE rulesets; DELETE FROM schema_migrations WHERE version > 5;"
       "INSERT INTO jobs (id, org, team, state, spec_json, placement_json, decision_json, "
       "submitted_at_us, submitted_by, updated_at_us, run_json) VALUES ('j-00000900', "
       "'hanshan-sg', 't', 'queued', '{}', '', '', 0, 'u-00000001', 0, '')");
@@ -336,8 +338,13 @@ TEST_F(AuditAttack, AStoreFromBeforeSignedHeadsIsBoundToTheChainAtItsFirstStart)
   ASSERT_EQ(served.exit_code, 0) << served.out << served.err;
   Outcome bound = verify({"--state"});
   EXPECT_EQ(bound.exit_code, 0) << bound.out << bound.err;
-  EXPECT_EQ(read_events(db()).back().action, "state.digest");
-  EXPECT_EQ(read_events(db())[read_events(db()).size() - 2].action, "store.baseline");
+  // The baseline and its digest, then the rule set made from --rules (0006).
+  const auto events = read_events(db());
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events[events.size() - 4].action, "store.baseline");
+  EXPECT_EQ(events[events.size() - 3].action, "state.digest");
+  EXPECT_EQ(events[events.size() - 2].action, "ruleset.create");
+  EXPECT_EQ(events.back().action, "ruleset.adopt");
 }
 
 TEST_F(AuditAttack, AnExportedBundleVerifiesOfflineAndATamperedOneIsRefused) {

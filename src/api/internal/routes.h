@@ -43,6 +43,7 @@ void add_job_routes(std::vector<Route>& routes);
 void add_misc_routes(std::vector<Route>& routes);
 void add_agent_routes(std::vector<Route>& routes);
 void add_request_routes(std::vector<Route>& routes);  // change requests (maker-checker)
+void add_ruleset_routes(std::vector<Route>& routes);  // rule sets (issue 17)
 std::vector<Route> all_routes();
 
 // Maker-checker of compliance facts (routes_catalog.cc, routes_requests.cc).

@@ -248,6 +248,7 @@ std::vector<Route> all_routes() {
   add_misc_routes(routes);
   add_agent_routes(routes);
   add_request_routes(routes);
+  add_ruleset_routes(routes);
   confine_agents(routes);  // an agent token: its own routes only (auth.h)
   return routes;
 }

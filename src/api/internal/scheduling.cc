@@ -121,6 +121,9 @@ struct Cut {
   Instant must_leave_by;
   std::string reason;
   bool now_move = false;  // must_leave_by has passed: queue it again
+  // Foreseen only: a rule change ahead (a dated rule, a rule set adopted for
+  // a later instant) ends its window; it runs on, to leave by must_leave_by.
+  bool foresee = false;
 };
 
 bool is_cut(const std::vector<Cut>& cuts, const std::string& job) {
@@ -241,10 +244,27 @@ void cut_closing_windows(const Snapshot& snap, const sched::Scheduler& scheduler
     }
     const catalog::Pool& pool = p.catalog.pools()[placed.pool];
     policy::JobSpec spec{placed.job.gpus, 0, placed.job.purpose, placed.job.datasets};
-    auto run = p.engine->decide(policy::RunRequest{placed.job.org, pool.id, spec}, now);
-    if (run && run->outcome != policy::Outcome::kAllow) {
-      std::string rule = run->rules.empty() ? "" : " (rule " + run->rules.front().id.str() + ")";
-      cuts.push_back({id, now + checkpoint, "the policy no longer allows the run" + rule, false});
+    auto subject = p.engine->resolve(policy::RunRequest{placed.job.org, pool.id, spec});
+    if (!subject) continue;
+    auto first_rule = [&](Instant at) {
+      const policy::Decision run = p.engine->explain(*subject, at);
+      return run.rules.empty() ? std::string() : " (rule " + run.rules.front().id.str() + ")";
+    };
+    if (p.engine->evaluate(*subject, now) != policy::Outcome::kAllow) {
+      cuts.push_back(
+          {id, now + checkpoint, "the policy no longer allows the run" + first_rule(now), false});
+      continue;
+    }
+    // Foresight over the rules in force now: the first change ahead, before
+    // the job would leave anyway, at which its run stops being allowed.
+    const Instant horizon = std::min(placed.must_leave_by, placed.expected_end);
+    for (Instant t = p.engine->next_change_after(*subject, now); t < horizon;
+         t = p.engine->next_change_after(*subject, t)) {
+      if (p.engine->evaluate(*subject, t) == policy::Outcome::kAllow) continue;
+      const std::string why =
+          "the rules from " + to_iso8601(t) + " no longer allow the run" + first_rule(t);
+      cuts.push_back({id, t, why, false, t - checkpoint > now});
+      break;
     }
   }
 }
@@ -270,6 +290,10 @@ std::vector<Placement> placements_of(const sched::Plan& plan, const sched::Clust
                                      ? json(nullptr)
                                      : json(to_iso8601(start.must_leave_by));
     placement["cut_reason"] = start.cut_reason.empty() ? json(nullptr) : json(start.cut_reason);
+    // The rule set it was placed under (issue 17).
+    if (const std::string& ruleset = p.ruleset_at(now); !ruleset.empty()) {
+      placement["ruleset"] = ruleset;
+    }
     placements.push_back({job.id.str(), placement.dump(),
                           decided ? policy::decision_json(*decided).dump() : "", pool.id.str(),
                           start.allocation.nodes, start.must_leave_by, start.cut_reason});
@@ -288,12 +312,39 @@ struct Applying {
   Instant& next_due;  // lowered to each checkpoint or move ahead
 };
 
+// A window that closes ahead: the running job's placement says by when it
+// must leave, and the loop wakes to checkpoint it in time (as it does for a
+// lease's end).
+void foresee_window(Applying& a, JobEntry& e, const Cut& cut) {
+  if (e.state == JobState::kCheckpointing || cut.must_leave_by >= e.must_leave_by) return;
+  e.must_leave_by = cut.must_leave_by;
+  e.cut_reason = cut.reason;
+  json placement = json::parse(e.record.placement_json, nullptr, false);
+  if (placement.is_object()) {
+    placement["must_leave_by"] = to_iso8601(cut.must_leave_by);
+    placement["cut_reason"] = cut.reason;
+    e.record.placement_json = placement.dump();
+  }
+  add_job_event(e, a.batch, a.now, "window",
+                "must leave by " + to_iso8601(cut.must_leave_by) + ": " + cut.reason,
+                e.record.placement_json);
+  save_job(a.world, e, a.batch, a.now);
+  a.batch.audit.push_back(
+      job_audit(a.now, "system", "job.window", e.record.id, e.state,
+                json{{"must_leave_by", to_iso8601(cut.must_leave_by)}, {"reason", cut.reason}}));
+  a.next_due = std::min(a.next_due, cut.must_leave_by - a.scheduler.checkpoint_time(e.job));
+}
+
 // A cut: asks the job to checkpoint by must_leave_by, or queues it again
 // once that has passed.
 void apply_cut(Applying& a, const Cut& cut) {
   auto it = a.world.jobs.find(cut.job);
   if (it == a.world.jobs.end() || !placed_state(it->second.state)) return;
   JobEntry& e = it->second;
+  if (cut.foresee) {
+    foresee_window(a, e, cut);
+    return;
+  }
   const Instant now = a.now;
   const JobState before = e.state;
   const std::string reason = cut.reason.empty() ? e.cut_reason : cut.reason;
@@ -317,7 +368,10 @@ void apply_cut(Applying& a, const Cut& cut) {
   if (cut.now_move) {
     add_job_event(e, a.batch, now, "moved",
                   "checkpointed and left pool " + e.pool.value_or("") + ": " + reason,
-                  json{{"pool", e.pool.value_or("")}, {"reason", reason}}.dump());
+                  json{{"pool", e.pool.value_or("")},
+                       {"reason", reason},
+                       {"ruleset", a.world.policy->ruleset_at(now)}}
+                      .dump());
     e.state = JobState::kQueued;
     e.record.placement_json.clear();
     e.pool.reset();

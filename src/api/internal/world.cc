@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "api/internal/rulesets.h"
 #include "policy/decision_json.h"
 
 namespace straits::api::internal {
@@ -96,6 +97,10 @@ Status World::load(store::Snapshot s) {
     next_lease = std::max(next_lease, id_number(l.id) + 1);
     leases[l.id] = std::move(l);
   }
+  for (auto& r : s.rulesets) {
+    next_ruleset = std::max(next_ruleset, id_number(r.id) + 1);
+    rulesets[r.id] = std::move(r);
+  }
   auto built = build_policy(entities);
   if (!built) return std::move(built).error();
   policy = *built;
@@ -163,8 +168,8 @@ Status World::load(store::Snapshot s) {
 }
 
 Result<std::shared_ptr<const Policy>> World::build_policy(
-    const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with)
-    const {
+    const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with,
+    const std::map<std::string, store::RulesetRecord>& sets) const {
   catalog::CatalogTexts texts = base_texts;
   // One entity a line, so that a diagnostic's line names its entity.
   std::map<std::string, std::vector<const store::EntityRecord*>> lines;
@@ -210,8 +215,17 @@ Result<std::shared_ptr<const Policy>> World::build_policy(
   }
   auto built = std::make_shared<Policy>();
   built->catalog = std::move(loaded).value();
-  auto engine = policy::Engine::load(built->catalog, rule_dirs);
-  if (!engine) return std::move(engine).error().with_context("the rule packs no longer load");
+  std::string fingerprint;
+  for (const auto& [file, text] : texts) {
+    fingerprint += std::to_string(file.size()) + ":" + file + std::to_string(text.size()) + ":";
+    fingerprint += text;
+  }
+  built->catalog_fingerprint = sha256_hex(fingerprint);
+  auto timeline = adopted_timeline(sets);
+  if (!timeline) return std::move(timeline).error();
+  auto engine = timeline->empty() ? policy::Engine::load(built->catalog, rule_dirs)
+                                  : policy::Engine::load_timeline(built->catalog, *timeline);
+  if (!engine) return std::move(engine).error().with_context("the rule sets no longer load");
   built->engine.emplace(std::move(engine).value());
   ChipId reference("h100-sxm");
   if (!built->catalog.find_chip(reference) && !built->catalog.chips().empty()) {

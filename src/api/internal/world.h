@@ -32,12 +32,20 @@ namespace straits::api::internal {
 using nlohmann::json;
 
 // The catalog and rule packs in force. Immutable once built; a scheduling
-// pass or a request keeps the one it started with (shared_ptr).
+// pass or a request keeps the one it started with (shared_ptr), so a pass
+// decides under one rule set from its start to its end.
 struct Policy {
   catalog::Catalog catalog;
-  std::optional<policy::Engine> engine;  // compiled against `catalog`
+  // The timeline of the adopted rule sets (issue 17), or the packs of
+  // --rules before the first set is stored; compiled against `catalog`.
+  std::optional<policy::Engine> engine;
   std::optional<sched::ThroughputModel> throughput;
   std::uint64_t generation = 0;
+  // Hex SHA-256 of the catalog texts it was built from: a rule set names the
+  // catalog it was checked against.
+  std::string catalog_fingerprint;
+  // The hash of the rule set deciding at `at` ("" before any is adopted).
+  const std::string& ruleset_at(Instant at) const { return engine->ruleset_at(at); }
   Policy() = default;
   Policy(const Policy&) = delete;
   Policy& operator=(const Policy&) = delete;
@@ -152,6 +160,8 @@ struct World {
   std::map<std::string, std::string> agent_by_name;
   // Change requests of compliance facts (maker-checker), by id.
   std::map<std::string, store::ChangeRequestRecord> change_requests;
+  // Rule sets (issue 17), by id: the adopted ones make policy's engine.
+  std::map<std::string, store::RulesetRecord> rulesets;
   // Guards the memory-only fields of agents and start_claims: changed by
   // requests that hold `mutex` shared.
   mutable std::mutex agent_mutex;
@@ -160,7 +170,7 @@ struct World {
   std::map<std::pair<std::string, std::int64_t>, std::string> start_claims;
   ChangeSignal changed;
   std::int64_t next_lease = 1, next_job = 1, next_user = 1, next_token = 1, next_agent = 1,
-               next_request = 1;
+               next_request = 1, next_ruleset = 1;
   std::int64_t audit_seq = 0;
   // Changes whenever a lease is created or terminated: a scheduling plan made
   // before is not applied.
@@ -171,10 +181,17 @@ struct World {
   // Loads the store's snapshot (REQUIRES: base_texts, rule_dirs set).
   Status load(store::Snapshot snapshot);
   // Builds the catalog and the engine from base_texts and `with` (the
-  // managed entities, as they would be). Errors name the entity and field.
+  // managed entities, as they would be), the rules from the adopted sets of
+  // `sets` (rule_dirs while none is). Errors name the entity and field.
+  Result<std::shared_ptr<const Policy>> build_policy(
+      const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with,
+      const std::map<std::string, store::RulesetRecord>& sets) const;
+  // The same with the rule sets as they are.
   Result<std::shared_ptr<const Policy>> build_policy(
       const std::map<std::string, std::map<std::string, store::EntityRecord>, std::less<>>& with)
-      const;
+      const {
+    return build_policy(with, rulesets);
+  }
 
   void put_job(JobEntry entry);  // inserts or replaces, re-renders
   void render(JobEntry& entry) const;

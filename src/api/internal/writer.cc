@@ -18,13 +18,35 @@ void append(store::Batch& to, store::Batch&& from) {
   move_all(to.jobs, from.jobs);
   move_all(to.job_events, from.job_events);
   move_all(to.agents, from.agents);
+  move_all(to.change_requests, from.change_requests);
+  move_all(to.rulesets, from.rulesets);
   move_all(to.audit, from.audit);
+}
+
+// Every audit event names the hash of the rule set in force when it happened
+// (issue 17), in its decision: a policy decision names it already; any other
+// event gets {"ruleset": HASH} (or the field added to its object).
+void stamp_ruleset(store::NewAuditEvent& event, const Policy& policy) {
+  const std::string& hash = policy.ruleset_at(event.at);
+  if (hash.empty()) return;
+  if (event.decision_json.empty()) {
+    event.decision_json = nlohmann::json{{"ruleset", hash}}.dump();
+    return;
+  }
+  if (event.decision_json.find("\"ruleset\"") != std::string::npos) return;
+  nlohmann::json decision = nlohmann::json::parse(event.decision_json, nullptr, false);
+  if (!decision.is_object()) return;
+  decision["ruleset"] = hash;
+  event.decision_json = decision.dump();
 }
 
 }  // namespace
 
-Writer::Writer(World& world, store::Store& store, std::function<Status()> reload)
-    : world_(world), store_(store), reload_(std::move(reload)), thread_([this] { loop(); }) {}
+Writer::Writer(World& world, store::Store& store, const Clock& clock,
+               std::function<Status()> reload)
+    : world_(world), store_(store), clock_(clock), reload_(std::move(reload)), thread_([this] {
+        loop();
+      }) {}
 
 Writer::~Writer() {
   stop();
@@ -70,6 +92,8 @@ bool Writer::apply_all(std::vector<Pending>& taken, store::Batch& batch,
     store::Batch own;
     try {
       replies[i] = taken[i].mutation(world_, own);
+      // After the mutation: an adoption names the set it put in force.
+      for (store::NewAuditEvent& event : own.audit) stamp_ruleset(event, *world_.policy);
       append(batch, std::move(own));
     } catch (const HttpError& e) {
       replies[i] = {e.status, error_body(e)};
@@ -81,6 +105,7 @@ bool Writer::apply_all(std::vector<Pending>& taken, store::Batch& batch,
       diverged = true;
     }
   }
+  batch.ruleset = world_.policy->ruleset_at(clock_.now());
   return diverged;
 }
 

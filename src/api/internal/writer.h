@@ -24,6 +24,7 @@
 #include "api/internal/http.h"
 #include "api/internal/signing.h"
 #include "api/internal/world.h"
+#include "core/clock.h"
 #include "store/store.h"
 
 namespace straits::api::internal {
@@ -34,8 +35,9 @@ using Mutation = std::function<Reply(World& world, store::Batch& batch)>;
 
 class Writer {
  public:
-  // `reload` rebuilds the world from the store after a failed commit.
-  Writer(World& world, store::Store& store, std::function<Status()> reload);
+  // `reload` rebuilds the world from the store after a failed commit;
+  // `clock` says which rule set is in force when a batch is committed.
+  Writer(World& world, store::Store& store, const Clock& clock, std::function<Status()> reload);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -70,6 +72,7 @@ class Writer {
 
   World& world_;
   store::Store& store_;
+  const Clock& clock_;
   std::function<Status()> reload_;
   std::unique_ptr<Witness> witness_;
   std::function<void(const std::string&)> witness_error_;
