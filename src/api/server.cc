@@ -356,7 +356,7 @@ struct Server::Impl {
         call.who = authenticate(world, authorization);
       }
       // No change takes query parameters: one given is a mistake, not ignored.
-      if (route.method != "GET") check_query(call, {});
+      if (route.method != "GET" && !route.post_query) check_query(call, {});
       out = route.handler(*context, call);
       if (call.park) {
         park = call.park;

@@ -343,6 +343,13 @@ const std::vector<Row>& matrix() {
        {"200", "403", "403", "403", "403", "200", "403"}},
       {"POST /v1/rulesets/{id}/adopt", S::kOne, {"200", "403", "403", "403", "403", "200", "403"}},
       {"POST /v1/rulesets/{id}/retire", S::kOne, {"200", "403", "403", "403", "403", "200", "403"}},
+      // What a set would change reads every set and the whole fleet: the
+      // roles that read everything, never a tenant or an operator.
+      {"POST /v1/rulesets/{id}/diff", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"POST /v1/rulesets/{id}/impact", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/rulesets/{id}/simulation",
+       S::kOne,
+       {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
       {"GET /metrics", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
@@ -353,7 +360,8 @@ const std::vector<Row>& matrix() {
 const std::set<std::string> kPublic = {"GET /healthz", "GET /v1/openapi.json"};
 // POSTs that change nothing when they succeed (no audit event).
 const std::set<std::string> kReadOnlyPosts = {"POST /v1/leases/quote", "POST /v1/decisions",
-                                              "POST /v1/schedule"};
+                                              "POST /v1/schedule", "POST /v1/rulesets/{id}/diff",
+                                              "POST /v1/rulesets/{id}/impact"};
 // Agent traffic: changes (what was handed out, when the agent was heard
 // from, a run's checkpoint) that are not audited.
 const std::set<std::string> kAgentTraffic = {"POST /v1/agents/{id}/heartbeat",

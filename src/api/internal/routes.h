@@ -34,6 +34,9 @@ struct Route {
   std::string pattern;  // "/v1/jobs/{id}"
   std::function<Reply(Context&, Call&)> handler;
   bool authenticated = true;  // false: /healthz, /metrics, /v1/openapi.json
+  // A change takes no query parameters (one given is a mistake); a question
+  // asked by POST may (POST /v1/rulesets/{id}/diff?against=...).
+  bool post_query = false;
 };
 
 void add_catalog_routes(std::vector<Route>& routes);
@@ -44,6 +47,8 @@ void add_misc_routes(std::vector<Route>& routes);
 void add_agent_routes(std::vector<Route>& routes);
 void add_request_routes(std::vector<Route>& routes);  // change requests (maker-checker)
 void add_ruleset_routes(std::vector<Route>& routes);  // rule sets (issue 17)
+// What a rule set would change: diff, impact, simulation inputs.
+void add_ruleset_analysis_routes(std::vector<Route>& routes);
 std::vector<Route> all_routes();
 
 // Maker-checker of compliance facts (routes_catalog.cc, routes_requests.cc).
