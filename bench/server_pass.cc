@@ -166,10 +166,10 @@ int main(int argc, char** argv) {
         "%zu waiting%s\n",
         n, what, ms(summary->took), ms(summary->snapshot), ms(summary->plan), ms(summary->apply),
         summary->started, summary->waiting,
-        warm_ms > 0 ? (" (" + std::to_string(ms(summary->took) / warm_ms).substr(0, 4) +
-                       "x the warm pass)")
-                          .c_str()
-                    : "");
+        warm_ms > 0
+            ? (" (" + std::to_string(ms(summary->took) / warm_ms).substr(0, 4) + "x the warm pass)")
+                  .c_str()
+            : "");
     if (n == 2) warm_ms = ms(summary->took);
     return true;
   };
@@ -177,9 +177,9 @@ int main(int argc, char** argv) {
   // Issue 17: a rule set adopted while the server runs (default plus
   // close-remote-access, taking effect in an hour: the foresight sees it and
   // every cached decision is made again) costs the passes after it at most 2x.
-  auto packs = policy::read_pack_sources({fs::path(STRAITS_SOURCE_DIR) / "rules/default",
-                                          fs::path(STRAITS_SOURCE_DIR) /
-                                              "rules/scenarios/close-remote-access"});
+  auto packs = policy::read_pack_sources(
+      {fs::path(STRAITS_SOURCE_DIR) / "rules/default",
+       fs::path(STRAITS_SOURCE_DIR) / "rules/scenarios/close-remote-access"});
   if (!packs) {
     std::fprintf(stderr, "%s\n", packs.error().to_string().c_str());
     return 1;
@@ -196,18 +196,18 @@ int main(int argc, char** argv) {
   auto pushed = (*server)->handle("POST", "/v1/rulesets", auth, push.dump());
   const std::string id = nlohmann::json::parse(pushed.body).value("id", "");
   auto proposed = (*server)->handle("POST", "/v1/rulesets/" + id + "/propose", auth, "{}");
-  auto adopted = (*server)->handle(
-      "POST", "/v1/rulesets/" + id + "/adopt", auth,
-      "{\"effective\":\"" + to_iso8601(clock.now() + Duration::hours(1)) + "\"}");
+  auto adopted =
+      (*server)->handle("POST", "/v1/rulesets/" + id + "/adopt", auth,
+                        "{\"effective\":\"" + to_iso8601(clock.now() + Duration::hours(1)) + "\"}");
   if (pushed.status != 201 || proposed.status != 200 || adopted.status != 200) {
     std::fprintf(stderr, "adoption refused: %d %d %d %s\n", pushed.status, proposed.status,
                  adopted.status, adopted.body.c_str());
     return 1;
   }
-  std::printf("  push, propose and adopt a rule set: %.1f ms\n",
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                        adopt_start)
-                  .count());
+  std::printf(
+      "  push, propose and adopt a rule set: %.1f ms\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - adopt_start)
+          .count());
   if (!pass(3, "after adoption") || !pass(4, "warm again")) return 1;
   server->reset();
   fs::remove_all(dir);
