@@ -9,6 +9,7 @@
 
 #include "catalog/load.h"
 #include "policy/engine.h"
+#include "policy/minimal_catalog.h"
 
 namespace straits::policy {
 namespace {
@@ -26,9 +27,7 @@ std::vector<std::string> case_names() {
 }
 
 const catalog::Catalog& minimal() {
-  static const catalog::Catalog c =
-      *catalog::load_catalog(fs::path(STRAITS_TEST_DATA_DIR) / "catalogs" / "minimal");
-  return c;
+  return testing_util::minimal_catalog();
 }
 
 class BrokenPackTest : public testing::TestWithParam<std::string> {};

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "catalog/load.h"
+#include "policy/minimal_catalog.h"
 #include "policy/temp_dir.h"
 
 namespace straits::policy {
@@ -14,9 +15,7 @@ namespace {
 using testing_util::TempDir;
 
 const catalog::Catalog& minimal() {
-  static const catalog::Catalog c =
-      *catalog::load_catalog(std::filesystem::path(STRAITS_TEST_DATA_DIR) / "catalogs" / "minimal");
-  return c;
+  return testing_util::minimal_catalog();
 }
 
 Instant day(const char* text) {
