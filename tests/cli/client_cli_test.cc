@@ -501,3 +501,54 @@ TEST(ClientCliTest, AnAgentTokenInOneCallAndChangeRequests) {
 }
 
 }  // namespace
+
+// Rule sets from the command line (issue 17): a pack pushed as text, then
+// what it would change: the diff against the rules in force, its impact on
+// the live fleet, and a replay of the recent jobs under both sets.
+TEST(ClientCliTest, RulesPushDiffImpactAndSimulate) {
+  Server server;
+  ASSERT_FALSE(server.token().empty()) << server.first_lines();
+  auto [start, end] = window();
+  // hanshan-sg (its parent chain ends in China) leases Singapore H100s.
+  Outcome lease = server.run(std::string("lease create --org hanshan-sg --pool ") + kPool +
+                             " --gpus 8 --start " + start + " --end " + end + " --json");
+  ASSERT_EQ(lease.exit_code, 0) << lease.err;
+  const std::string lease_id = json::parse(lease.out).at("id");
+  ASSERT_EQ(server.run("job submit --org hanshan-sg --gpus 8 --work 40 --chip h100-sxm").exit_code,
+            0);
+  // close-remote-access, biting an hour from now.
+  const std::string source = STRAITS_SOURCE_DIR;
+  Outcome pushed = server.run("rules push " + source + "/rules/default " + source +
+                              "/rules/scenarios/close-remote-access --name close-ra --param "
+                              "close_from=" +
+                              start + " --propose --json");
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
+  const std::string id = json::parse(pushed.out).at("id");
+
+  Outcome diff = server.run("rules diff " + id);
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  EXPECT_TRUE(has(diff.out, kPool)) << diff.out;
+  EXPECT_TRUE(has(diff.out, "hanshan-sg")) << diff.out;
+  EXPECT_TRUE(has(diff.out, "deny")) << diff.out;
+  Outcome diff_json = server.run("rules diff " + id + " --json");
+  ASSERT_EQ(diff_json.exit_code, 0) << diff_json.err;
+  EXPECT_FALSE(json::parse(diff_json.out).at("groups").empty()) << diff_json.out;
+  Outcome empty = server.run("rules diff " + id + " --from " + end + " --to " + start);
+  EXPECT_NE(empty.exit_code, 0);
+  EXPECT_TRUE(has(empty.err, "'to' must be after 'from'")) << empty.err;
+
+  Outcome impact = server.run("rules impact " + id);
+  ASSERT_EQ(impact.exit_code, 0) << impact.err;
+  EXPECT_TRUE(has(impact.out, lease_id)) << impact.out;
+  EXPECT_TRUE(has(impact.out, "leases lost or needing a licence: 1")) << impact.out;
+
+  const fs::path out = server.dir().path() / "impact";
+  Outcome replay = server.run("rules impact " + id + " --simulate 7 --out " + out.string());
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_TRUE(has(replay.out, "compare.html")) << replay.out;
+  EXPECT_TRUE(fs::exists(out / "compare.html"));
+  EXPECT_TRUE(fs::exists(out / "inputs" / "workload.jsonl"));
+  Outcome unknown = server.run("rules impact rs-00000099");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_TRUE(has(unknown.err, "rs-00000099")) << unknown.err;
+}
