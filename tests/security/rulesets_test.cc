@@ -138,5 +138,56 @@ TEST_F(RulesetAttack, APackThatAttacksTheCompilerIsRefusedNotACrash) {
   still_serves();
 }
 
+// What a set would change reads the whole fleet (every org's leases and
+// jobs) and every set: a tenant or an operator may not ask, even of the
+// rules in force; the questions change nothing; hostile ranges and sizes
+// are refused before any work.
+TEST_F(RulesetAttack, DiffImpactAndSimulationAreNotTenantsToAskAndChangeNothing) {
+  const std::string id = proposed();
+  const std::string tenant = server_.make_user("t", "tenant-admin", "hanshan-sg");
+  const std::string op = server_.make_user("o", "operator-admin", "", "lionpoint");
+  const Answer adopted_list = server_.get("/v1/rulesets?state=adopted", admin());
+  const std::string in_force = adopted_list.body["items"][0]["id"];
+  for (const std::string& token : {tenant, op}) {
+    for (const std::string& set : {id, in_force}) {
+      EXPECT_EQ(server_.post("/v1/rulesets/" + set + "/diff", token, json::object()).status, 403);
+      EXPECT_EQ(server_.post("/v1/rulesets/" + set + "/impact", token, json::object()).status, 403);
+      EXPECT_EQ(server_.get("/v1/rulesets/" + set + "/simulation", token).status, 403);
+    }
+  }
+  const auto audit_before = server_.get("/v1/audit?limit=1000", admin()).body["items"].size();
+  const std::string auditor = server_.make_user("a", "auditor");
+  EXPECT_EQ(server_.post("/v1/rulesets/" + id + "/diff", auditor, json::object()).status, 200);
+  EXPECT_EQ(server_.post("/v1/rulesets/" + id + "/impact", auditor, json::object()).status, 200);
+  // A range from 1970 to 2200 costs change points, not days: answered.
+  EXPECT_EQ(server_
+                .post("/v1/rulesets/" + id + "/diff", auditor,
+                      {{"from", "1970-01-01T00:00:00Z"}, {"to", "2199-12-31T00:00:00Z"}})
+                .status,
+            200);
+  EXPECT_EQ(
+      server_.post("/v1/rulesets/" + id + "/diff?against=rs-99999999", auditor, json::object())
+          .status,
+      404);
+  EXPECT_EQ(
+      server_.post("/v1/rulesets/" + id + "/diff?against=a&against=b", auditor, json::object())
+              .status /
+          100,
+      4);
+  EXPECT_EQ(server_.get("/v1/rulesets/" + id + "/simulation?days=100000", auditor).status, 400);
+  EXPECT_EQ(server_.get("/v1/rulesets/" + id + "/simulation?days=-1", auditor).status, 400);
+  EXPECT_EQ(
+      server_.post("/v1/rulesets/" + id + "/impact", auditor, {{"from", "2001-01-01T00:00:00Z"}})
+          .status,
+      400);
+  EXPECT_EQ(server_.post("/v1/rulesets/" + id + "/impact?x=1", auditor, json::object()).status,
+            400);
+  // Only the users made above were audited: the questions wrote nothing.
+  EXPECT_EQ(server_.get("/v1/audit?limit=1000", admin()).body["items"].size(),
+            audit_before + 2);  // the auditor's user and token
+  EXPECT_EQ(server_.get("/v1/rulesets/" + id, admin()).body["state"], "proposed");
+  still_serves();
+}
+
 }  // namespace
 }  // namespace straits::api
