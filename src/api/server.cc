@@ -202,7 +202,11 @@ struct Server::Impl {
     options.log(log_line(fields));
   }
 
+  // Memory ran ahead of the store (a commit failed, or a mutation threw
+  // after writing to its batch): read the store again. Logged, because it
+  // costs a whole load: refused requests must never cause one.
   Status reload() {
+    log({{"level", "warning"}, {"msg", "reloading the state from the store"}});
     auto snapshot = store->load();
     if (!snapshot) return std::move(snapshot).error();
     std::unique_lock lock(world.mutex);

@@ -388,5 +388,66 @@ TEST_F(InputChecks, JobSpecsAreBounded) {
   EXPECT_EQ(submit({{"command", std::string(60 * 1024, 'z')}}).status, 201);
 }
 
+// A flood of cheap refused requests (404, 409, 422: many checked inside the
+// writer) must not make the server reload its state from the store, which
+// costs a whole load each time: only a failed commit, or a mutation that
+// threw after writing to its batch, does. The control: such a throw (a job
+// that cannot be saved, injected) is logged as a reload.
+class RefusalFlood : public SeededWorld {
+ protected:
+  void SetUp() override {
+    server_.options().on_save_job = [this](const std::string& job) {
+      if (job == fail_on_) throw std::runtime_error("injected failure saving " + job);
+    };
+    SeededWorld::SetUp();
+  }
+  std::string fail_on_;  // set by the test only while no pass or request runs
+};
+
+TEST_F(RefusalFlood, RefusedRequestsNeverReloadTheState) {
+  const std::string admin = server_.admin_token();
+  // A job other than the placed one the control needs, cancelled once.
+  std::string job;
+  const Answer jobs = server_.get("/v1/jobs?limit=1000", admin);
+  for (const json& j : jobs.body["items"]) {
+    if (j["id"] != placed_.at(0)) job = j["id"];
+  }
+  ASSERT_FALSE(job.empty());
+  ASSERT_EQ(server_.post("/v1/jobs/" + job + "/cancel", admin, json::object()).status, 200);
+  const std::string sets = server_.get("/v1/rulesets?state=adopted", admin).text;
+  const std::string in_force = json::parse(sets)["items"][0]["id"];
+  for (int i = 0; i < 50; ++i) {
+    // Each is refused: unknown ids, a job already ended, the only rule set,
+    // a lease beyond the pool, a body that names an unknown org.
+    EXPECT_EQ(server_.post("/v1/jobs/j-09999999/cancel", admin, json::object()).status, 404);
+    EXPECT_EQ(server_.post("/v1/jobs/" + job + "/cancel", admin, json::object()).status, 409);
+    EXPECT_EQ(server_.post("/v1/rulesets/" + in_force + "/retire", admin, json()).status, 409);
+    EXPECT_EQ(server_.post("/v1/leases/" + lease_ids_[0] + "/terminate", admin,
+                           {{"at", "1999-01-01T00:00:00Z"}})
+                      .status /
+                  100,
+              4);
+    EXPECT_EQ(server_.post("/v1/leases", admin,
+                           {{"org", "hanshan-sg"},
+                            {"pool", kPool},
+                            {"gpus", 100000},
+                            {"start", "2027-01-01T00:00:00Z"},
+                            {"end", "2027-02-01T00:00:00Z"}})
+                      .status /
+                  100,
+              4);
+    EXPECT_EQ(server_.post("/v1/leases", admin, {{"org", "nobody"}, {"pool", kPool}, {"gpus", 8}})
+                      .status /
+                  100,
+              4);
+  }
+  EXPECT_FALSE(logged("reloading the state from the store"));
+  // The control: a mutation that throws after writing to its batch reloads.
+  fail_on_ = placed_.at(0);
+  EXPECT_NE(server_.post("/v1/jobs/" + fail_on_ + "/cancel", admin, json::object()).status, 200);
+  fail_on_.clear();
+  EXPECT_TRUE(logged("reloading the state from the store"));
+}
+
 }  // namespace
 }  // namespace straits::api
