@@ -196,6 +196,21 @@ int main(int argc, char** argv) {
   auto pushed = (*server)->handle("POST", "/v1/rulesets", auth, push.dump());
   const std::string id = nlohmann::json::parse(pushed.body).value("id", "");
   auto proposed = (*server)->handle("POST", "/v1/rulesets/" + id + "/propose", auth, "{}");
+  // The questions asked before adopting, through the server (World to
+  // inputs, JSON out): the impact on the whole fleet and the diff over it.
+  auto timed = [&](const char* what, const std::string& path) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto answer = (*server)->handle("POST", path, auth, "{}");
+    const double took =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("  %s: %.1f ms (%d, %zu bytes)\n", what, took, answer.status, answer.body.size());
+    return answer.status == 200;
+  };
+  if (!timed("impact of the set on the fleet (target 2 s)", "/v1/rulesets/" + id + "/impact") ||
+      !timed("diff of the set against the rules in force",
+             "/v1/rulesets/" + id + "/diff?against=adopted")) {
+    return 1;
+  }
   auto adopted =
       (*server)->handle("POST", "/v1/rulesets/" + id + "/adopt", auth,
                         "{\"effective\":\"" + to_iso8601(clock.now() + Duration::hours(1)) + "\"}");
@@ -205,7 +220,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf(
-      "  push, propose and adopt a rule set: %.1f ms\n",
+      "  push, propose, impact, diff and adopt a rule set: %.1f ms\n",
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - adopt_start)
           .count());
   if (!pass(3, "after adoption") || !pass(4, "warm again")) return 1;
