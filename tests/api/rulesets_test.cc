@@ -111,7 +111,8 @@ TEST_F(RulesetsTest, AMalformedPackIsRefusedWithFileLineColumnAndNothingIsStored
       << first;
   EXPECT_EQ(sets().size(), 1u);
   // Not even a trace in the audit log.
-  for (const json& e : server_.get("/v1/audit?limit=1000", admin()).body["items"]) {
+  const Answer audit = server_.get("/v1/audit?limit=1000", admin());  // alive through the loop
+  for (const json& e : audit.body["items"]) {
     EXPECT_NE(e["action"], "ruleset.create");
   }
 }
