@@ -23,12 +23,16 @@ std::string new_token_secret() {
   return std::string("st_") + text;
 }
 
-std::string token_hash(std::string_view secret) {
+std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(secret.data()), secret.size());
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
   char hex[crypto_hash_sha256_BYTES * 2 + 1];
   sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
   return hex;
+}
+
+std::string token_hash(std::string_view secret) {
+  return sha256_hex(secret);
 }
 
 Principal authenticate(const World& world, const std::string& authorization) {

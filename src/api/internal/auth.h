@@ -35,6 +35,9 @@ bool is_role(std::string_view role);
 
 std::string new_token_secret();
 std::string token_hash(std::string_view secret);
+// Lower-case hex of the SHA-256 of `bytes` (libsodium): token hashes, rule
+// set content hashes, catalog fingerprints.
+std::string sha256_hex(std::string_view bytes);
 
 // The caller of a request with header "Authorization: Bearer <token>"
 // (401 when absent, unknown, revoked or its user retired). World locked.

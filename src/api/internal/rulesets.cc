@@ -1,6 +1,6 @@
 #include "api/internal/rulesets.h"
 
-#include <sodium.h>
+#include "api/internal/auth.h"
 
 #include <algorithm>
 
@@ -25,19 +25,6 @@ json text_or_null(const std::string& text) {
 }
 
 }  // namespace
-
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(2 * sizeof digest);
-  for (unsigned char c : digest) {
-    hex += kHex[c >> 4];
-    hex += kHex[c & 15];
-  }
-  return hex;
-}
 
 std::string ruleset_hash(const RulesetContent& content) {
   std::string encoded;

@@ -24,9 +24,6 @@ struct RulesetContent {
   policy::ParamOverrides params;
 };
 
-// Lower-case hex of the SHA-256 of `bytes` (libsodium).
-std::string sha256_hex(std::string_view bytes);
-
 // The content hash: hex SHA-256 over "straits-ruleset-v1", then each pack
 // (in order) as its name, its number of files and each file sorted by name
 // (name, text), then the number of params and each (name, value) by name;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "api/internal/auth.h"
 #include "api/internal/rulesets.h"
 #include "policy/decision_json.h"
 
