@@ -1,6 +1,7 @@
 #include "cli/api_client.h"
 
 #include <httplib.h>
+#include <cctype>
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
@@ -20,6 +21,21 @@ void add_connection(CLI::App* command, Connection& c) {
                       "Server URL (default $STRAITS_URL, else " + std::string(kDefaultUrl) + ")");
   command->add_option("--token", c.token, "API token (default $STRAITS_TOKEN)");
   command->add_flag("--json", c.json, "Print the server's JSON for scripts");
+}
+
+std::string encode(const std::string& text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : text) {
+    if (std::isalnum(ch) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    }
+  }
+  return out;
 }
 
 std::string env_or(const char* name, const std::string& fallback) {

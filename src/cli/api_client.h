@@ -29,6 +29,9 @@ struct Connection {
 // Adds --url, --token and --json to `command`.
 void add_connection(CLI::App* command, Connection& c);
 
+// Percent-encodes one query value or path segment (RFC 3986 unreserved kept).
+std::string encode(const std::string& text);
+
 // The variable's value, or `fallback` when it is unset or empty.
 std::string env_or(const char* name, const std::string& fallback);
 

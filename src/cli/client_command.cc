@@ -31,22 +31,6 @@ namespace {
 
 using nlohmann::json;
 
-// Percent-encodes one query value or path segment (RFC 3986 unreserved kept).
-std::string encode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += kHex[ch >> 4];
-      out += kHex[ch & 15];
-    }
-  }
-  return out;
-}
-
 // "?a=1&b=x" from the parameters that are set.
 class Query {
  public:

@@ -25,20 +25,6 @@ using nlohmann::json;
 
 constexpr const char* kList = "/v1/rulesets";
 
-// One path segment, percent-encoded (RFC 3986 unreserved kept).
-std::string segment(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : text) {
-    if (std::isalnum(ch) != 0 || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-      out += static_cast<char>(ch);
-    } else {
-      out += {'%', kHex[ch >> 4], kHex[ch & 15]};
-    }
-  }
-  return out;
-}
-
 std::string text_of(const json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || j[key].is_null()) return "-";
   return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
@@ -97,7 +83,7 @@ void push(Context& context, const Push& o) {
   auto set = client.post(kList, body.dump());
   if (!set) return;
   if (o.propose) {
-    set = client.post(std::string(kList) + "/" + segment(text_of(*set, "id")) + "/propose", "{}");
+    set = client.post(std::string(kList) + "/" + encode(text_of(*set, "id")) + "/propose", "{}");
     if (!set) return;
   }
   print_set(context, o, *set, o.propose ? "pushed and proposed" : "pushed (a draft)");
@@ -114,8 +100,8 @@ void list(Context& context, const ListSets& o) {
   std::string after;
   json next;
   do {
-    std::string query = o.state.empty() ? "" : "state=" + segment(o.state);
-    if (!after.empty()) query += std::string(query.empty() ? "" : "&") + "after=" + segment(after);
+    std::string query = o.state.empty() ? "" : "state=" + encode(o.state);
+    if (!after.empty()) query += std::string(query.empty() ? "" : "&") + "after=" + encode(after);
     auto page = client.get(std::string(kList) + (query.empty() ? "" : "?" + query));
     if (!page) return;
     for (const json& item : page->value("items", json::array())) items.push_back(item);
@@ -138,7 +124,7 @@ struct ById : Connection {
 void show(Context& context, const ById& o) {
   ApiClient client(context, o);
   client.suggest_on_not_found(kList, o.id);
-  auto set = client.get(std::string(kList) + "/" + segment(o.id));
+  auto set = client.get(std::string(kList) + "/" + encode(o.id));
   if (!set) return;
   print_set(context, o, *set, nullptr);
   if (o.json) return;
@@ -162,7 +148,7 @@ void move(Context& context, const ById& o, const char* verb, const char* done) {
   client.suggest_on_not_found(kList, o.id);
   json body = json::object();
   if (!o.effective.empty()) body["effective"] = o.effective;
-  auto set = client.post(std::string(kList) + "/" + segment(o.id) + "/" + verb, body.dump());
+  auto set = client.post(std::string(kList) + "/" + encode(o.id) + "/" + verb, body.dump());
   if (set) print_set(context, o, *set, done);
 }
 
@@ -191,9 +177,8 @@ void diff(Context& context, const Analysis& o) {
   json body = json::object();
   if (!o.from.empty()) body["from"] = o.from;
   if (!o.to.empty()) body["to"] = o.to;
-  auto answer =
-      client.post(std::string(kList) + "/" + segment(o.id) + "/diff?against=" + segment(o.against),
-                  body.dump());
+  auto answer = client.post(
+      std::string(kList) + "/" + encode(o.id) + "/diff?against=" + encode(o.against), body.dump());
   if (!answer) return;
   if (o.json) {
     *context.out << answer->dump(2) << "\n";
@@ -301,7 +286,7 @@ void impact(Context& context, const Analysis& o) {
   client.suggest_on_not_found(kList, o.id);
   json body = json::object();
   if (!o.from.empty()) body["from"] = o.from;
-  const std::string path = std::string(kList) + "/" + segment(o.id);
+  const std::string path = std::string(kList) + "/" + encode(o.id);
   auto answer = client.post(path + "/impact", body.dump());
   if (!answer) return;
   if (o.json && o.simulate_days == 0) {
