@@ -379,6 +379,37 @@ TEST_F(CompareTest, RunsOfDifferentJobsAreNotCompared) {
   EXPECT_NE(c.error().message().find("different jobs"), std::string::npos);
 }
 
+// The progress a server shows (issue 18): each run reports how far it is, from 0 to 1, as the
+// simulator goes; a callback that answers false stops the comparison there.
+TEST_F(CompareTest, ProgressIsReportedAndACallbackCancels) {
+  std::vector<std::pair<int, double>> seen;
+  CompareOptions options;
+  options.on_progress = [&seen](int run, double done) {
+    seen.emplace_back(run, done);
+    return true;
+  };
+  ASSERT_TRUE(compare_scenarios(scenarios_->baseline, scenarios_->whatif,
+                                scenarios_->dir.path() / "progress", options));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().first, 0);
+  EXPECT_EQ(seen.back().first, 1);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_GE(seen[i].second, 0.0);
+    EXPECT_LE(seen[i].second, 1.0);
+    if (i > 0 && seen[i].first == seen[i - 1].first) {
+      EXPECT_GE(seen[i].second, seen[i - 1].second);
+    }
+  }
+
+  std::size_t calls = 0;
+  options.on_progress = [&calls](int, double) { return ++calls < 2; };
+  auto cancelled = compare_scenarios(scenarios_->baseline, scenarios_->whatif,
+                                     scenarios_->dir.path() / "cancelled", options);
+  ASSERT_FALSE(cancelled);
+  EXPECT_EQ(calls, 2u);
+  EXPECT_NE(cancelled.error().message().find("cancelled"), std::string::npos);
+}
+
 TEST_F(CompareTest, ABrokenJobsFileIsRefusedWithItsPlace) {
   const fs::path copy = scenarios_->dir.path() / "broken";
   fs::create_directories(copy);
