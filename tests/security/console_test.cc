@@ -25,12 +25,14 @@
 namespace straits::api {
 namespace {
 
-namespace fs = std::filesystem;
 using testing_util::Answer;
 using testing_util::json;
 using testing_util::TestServer;
+namespace fs = std::filesystem;
 
-const fs::path kSource = STRAITS_SOURCE_DIR;
+// The shipped scenarios, resolved against the source tree as `straits serve` does.
+const fs::path kRoot = STRAITS_SOURCE_DIR;
+const fs::path kShipped = kRoot / "examples" / "scenarios";
 
 struct Raw {
   int status = 0;
@@ -134,8 +136,8 @@ TEST(ConsoleAttacks, ThePageNeedsNoTokenAndHoldsNoData) {
 class WhatifAttacks : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_.options().scenarios_dir = kSource / "examples" / "scenarios";
-    server_.options().scenarios_root = kSource;
+    server_.options().scenarios_dir = kShipped;
+    server_.options().scenarios_root = kRoot;
     server_.start();
     admin_ = server_.admin_token();
   }
