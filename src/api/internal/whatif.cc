@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -271,7 +272,9 @@ void WhatifRunner::serve_queue() {
     };
     options.on_progress = [this, run](int which, double done) {
       std::lock_guard lock(mutex_);
-      run->done = std::clamp(which * 50 + static_cast<int>(done * 50), 0, 99);
+      // A fraction, but never trusted to be one: NaN or out of range must not reach the cast.
+      const double fraction = std::isfinite(done) ? std::clamp(done, 0.0, 1.0) : 0.0;
+      run->done = std::clamp(which * 50 + static_cast<int>(fraction * 50), 0, 99);
       return !run->cancel.load();
     };
     // A folder of its own (0700), removed whatever happens.
