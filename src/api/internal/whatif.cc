@@ -41,7 +41,7 @@ std::string title_of(const fs::path& file, const std::string& id) {
   if (text.rfind(id + ":", 0) == 0) text.erase(0, id.size() + 1);
   text.erase(0, std::min(text.find_first_not_of(' '), text.size()));
   if (const std::size_t end = text.find(". "); end != std::string::npos) text.resize(end + 1);
-  if (text.size() > 200) text = text.substr(0, 197) + "...";
+  if (text.size() > 200) text.replace(197, std::string::npos, "...");
   return text.empty() ? id : text;
 }
 
