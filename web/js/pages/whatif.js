@@ -95,7 +95,10 @@ function figures(summary) {
 // The comparison page made safe to show under the console's CSP: no script,
 // its inline style replaced by the console's copy of the same rules.
 function reportDocument(html) {
-  const doc = new DOMParser().parseFromString(html, 'text/html');
+  // <style> and <script> go before parsing: even an inert parsed document
+  // reports them as CSP violations in the console.
+  const text = html.replace(/<(style|script)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '');
+  const doc = new DOMParser().parseFromString(text, 'text/html');
   doc.querySelectorAll('script, style, link, meta[http-equiv], base, iframe, object, embed')
      .forEach((n) => n.remove());
   doc.querySelectorAll('*').forEach((n) => {
