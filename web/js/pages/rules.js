@@ -305,10 +305,11 @@ function impactView(im) {
       {key: 'job', label: 'Job'}, {key: 'org', label: 'Org'},
       {key: 'nowhere_from', label: 'From', render: (r) => fmtTime(r.nowhere_from)}, rule],
     (r) => r.job),
-    table('Weeks at risk', im.weeks || [], [
+    h('details', {}, h('summary', {}, `Weeks at risk (${(im.weeks || []).length})`),
+      table('GPU-hours and money a week', im.weeks || [], [
       {key: 'week', label: 'Week'}, {key: 'lease_gpu_hours', label: 'Lease GPU-h'},
       {key: 'lease_money', label: 'Lease money'}, {key: 'job_gpu_hours', label: 'Job GPU-h'},
-      {key: 'job_money', label: 'Job money'}], (r) => r.week));
+      {key: 'job_money', label: 'Job money'}], (r) => r.week)));
 }
 
 function impactForm(set, out) {
@@ -397,9 +398,12 @@ function decisionView(d) {
 }
 
 async function decideForm(who) {
-  const list = async (path) => (await fetchAll(path).catch(() => [])).map((x) => x.id);
-  const [orgs, pools, chips, sites] = await Promise.all(
-      ['/v1/orgs', '/v1/pools', '/v1/chips', '/v1/sites'].map(list));
+  // Suggestions only: a list the role may not read leaves its field free text.
+  const ids = (items) => items.map((x) => x.id);
+  const [orgs, pools, chips, sites] = await Promise.all([
+    fetchAll('/v1/orgs').then(ids, () => []), fetchAll('/v1/pools').then(ids, () => []),
+    api('/v1/chips').then((a) => ids(a.items || []), () => []),  // one page, no paging
+    fetchAll('/v1/sites').then(ids, () => [])]);
   const action = field({name: 'action', label: 'May', type: 'select', value: 'run',
                         options: [['run', 'run a job'], ['lease', 'lease GPUs'],
                                   ['ship', 'ship chips']]});
