@@ -391,7 +391,6 @@ function decisionView(d) {
     d.rules.length ? h('ul', {class: 'decision-rules'}, d.rules.map((r) => h('li', {'data-id': r.id},
       h('code', {}, r.id), ` ${r.effect}: ${r.title}`,
       r.licence ? ` (licence ${r.licence}${r.lifted_by ? ', held: ' + r.lifted_by : ''})` : '',
-      r.obligation ? ` [${r.obligation}]` : '',
       h('div', {class: 'citation'}, 'Source: ', r.source))))
       : h('p', {class: 'muted'}, 'No rule matched: the default applies.'),
     (d.obligations || []).length ? h('p', {}, 'Obligations: ', d.obligations.join('; ')) : null);
