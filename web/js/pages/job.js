@@ -75,7 +75,7 @@ function eventItem(ev) {
   const decision = eventDecision(ev);
   const d = ev.data && typeof ev.data === 'object' ? ev.data : null;
   const extra = d && !decision
-    ? Object.entries(d).filter(([k, v]) => (typeof v !== 'object' || v === null) && !['log_tail', 'at'].includes(k))
+    ? Object.entries(d).filter(([k, v]) => typeof v !== 'object' && !['log_tail', 'at', 'path', 'note'].includes(k))
       .map(([k, v]) => `${k}: ${v}`).join(' · ')
     : '';
   const where = d && decision ? [d.pool, d.site].filter(Boolean).join(' at ') : '';
@@ -164,8 +164,9 @@ export async function render(root, params, {who}) {
     h('p', {}, h('a', {href: '#/jobs'}, '← Jobs')), head, errSlot,
     h('div', {class: 'grid'},
       h('section', {class: 'card'}, h('h2', {}, 'Spec'), specSlot),
-      h('section', {class: 'card'}, h('h2', {}, 'Placement'), placementSlot, decisionSlot),
+      h('section', {class: 'card'}, h('h2', {}, 'Placement'), placementSlot),
       h('section', {class: 'card'}, h('h2', {}, 'Run'), runSlot)),
+    decisionSlot,
     blockingSlot,
     h('section', {class: 'card'}, h('h2', {}, 'Attempts'), attemptsSlot),
     h('section', {class: 'card'}, h('h2', {}, 'Logs (last 200 lines)'), logs.el),
@@ -206,7 +207,9 @@ export async function render(root, params, {who}) {
     drawHead(job);
     replace(specSlot, specView(job.spec));
     replace(placementSlot, placementView(job));
-    replace(decisionSlot, job.decision ? decisionView(job.decision, {title: 'Placement decision'}) : null);
+    replace(decisionSlot, job.decision ? h('section', {class: 'card'},
+      h('h2', {}, 'Decision of the current placement'),
+      decisionView(job.decision, {title: job.placement ? `run on ${job.placement.pool}` : ''})) : null);
     replace(runSlot, runView(job.run));
     const blocking = job.blocking || [];
     replace(blockingSlot, job.state === 'queued'

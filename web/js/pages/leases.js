@@ -49,9 +49,12 @@ function ganttFor(pool, leases, upcoming, orgs, from, to, now) {
   d.setUTCHours(0, 0, 0, 0);
   for (d.setUTCMonth(d.getUTCMonth() + 1); d.getTime() < to; d.setUTCMonth(d.getUTCMonth() + 1)) {
     const t = d.getTime();
+    // A month's label would overprint "today": left out next to it.
+    const nearToday = Math.abs(x(t) - x(now)) < 42 && now >= from && now <= to;
     ticks.push(h('g', {},
       h('line', {x1: x(t), x2: x(t), y1: AXIS - 4, y2: height, stroke: '#d5d9df'}),
-      h('text', {x: x(t) + 2, y: 12}, d.toISOString().slice(0, 7))));
+      nearToday ? null : h('text', {x: x(t) + 2, y: 12}, d.getUTCMonth() === 0 ? String(d.getUTCFullYear())
+        : d.toLocaleString('en-US', {month: 'short', timeZone: 'UTC'}))));
   }
   const rows = leases.map((l, i) => {
     const y = AXIS + i * ROW;
@@ -80,7 +83,7 @@ function ganttFor(pool, leases, upcoming, orgs, from, to, now) {
     now >= from && now <= to ? h('g', {'data-testid': 'today'},
       h('line', {x1: today, x2: today, y1: 0, y2: height, stroke: '#a3161a', 'stroke-width': 2,
                  'stroke-dasharray': '4 3'}),
-      h('text', {x: today + 3, y: height - 4, fill: '#a3161a'}, 'today')) : null);
+      h('text', {x: today + 3, y: 12, fill: '#a3161a', 'font-weight': 'bold'}, 'today')) : null);
 }
 
 // A legend swatch: SVG, since the CSP forbids style attributes.
@@ -127,7 +130,7 @@ function leasesTable(leases, who, onChanged, errSlot) {
       {key: 'price', label: 'Price /GPU-h', render: (l) => l.price_per_gpu_hour},
       {key: 'state', label: 'State', render: (l) => h('span', {class: 'badge state-' + l.state}, l.state)},
       {key: 'actions', label: '', render: (l) => (can.terminateLeases(who) && l.state !== 'terminated' && l.state !== 'ended'
-        ? h('button', {type: 'button', class: 'danger', 'data-action': 'terminate', onclick: async (e) => {
+        ? h('button', {type: 'button', class: 'danger small', 'data-action': 'terminate', onclick: async (e) => {
             if (!confirm(`Terminate lease ${l.id}? Jobs on it will be checkpointed and moved.`)) return;
             e.target.disabled = true;
             try {

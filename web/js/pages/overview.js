@@ -39,25 +39,25 @@ function fleetTable(fleet) {
   for (const country of fleet.countries || []) {
     const countryPools = (country.sites || []).flatMap((s) => s.pools || []);
     rows.push(h('tr', {class: 'group country', 'data-country': country.country},
-                h('th', {colspan: 8, scope: 'rowgroup'}, `${country.country} — ${totalsText(countryPools)}`)));
+                h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {}, `${country.country} — ${totalsText(countryPools)}`))));
     for (const site of country.sites || []) {
       const pools = site.pools || [];
       rows.push(h('tr', {class: 'group site', 'data-site': site.site},
-        h('th', {colspan: 8, scope: 'rowgroup'},
-          `${site.name || site.site} (${site.site}${site.operator ? ', ' + site.operator : ''}) — ${totalsText(pools)}`)));
+        h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {},
+          `${site.name || site.site} (${site.site}${site.operator ? ', ' + site.operator : ''}) — ${totalsText(pools)}`))));
       for (const p of pools) {
         rows.push(h('tr', {'data-id': p.pool},
-          h('td', {}, p.pool), h('td', {}, p.chip), num(p.gpus), num(p.leased), num(p.used),
-          num(p.free), num(p.leases), h('td', {class: 'bar-cell'}, usageBar(p))));
+          h('td', {}, p.pool), h('td', {class: 'bar-cell'}, usageBar(p)), h('td', {}, p.chip),
+          num(p.gpus), num(p.leased), num(p.used), num(p.free), num(p.leases)));
       }
     }
   }
   if (!rows.length) rows.push(h('tr', {class: 'empty'}, h('td', {colspan: 8}, 'No pools visible to you.')));
-  const head = ['Pool', 'Chip', 'GPUs', 'Leased', 'Used', 'Free', 'Leases', 'Use'];
+  const head = ['Pool', 'Use', 'Chip', 'GPUs', 'Leased', 'Used', 'Free', 'Leases'];
   return h('div', {class: 'scroll-x', tabindex: '0', role: 'region', 'aria-label': 'Fleet'},
     h('table', {class: 'data fleet', 'data-testid': 'pools-table'},
       h('thead', {}, h('tr', {}, head.map((t, i) =>
-        h('th', {scope: 'col', class: i >= 2 && i <= 6 ? 'num' : null}, t)))),
+        h('th', {scope: 'col', class: i >= 3 ? 'num' : null}, t)))),
       h('tbody', {}, rows)));
 }
 
