@@ -130,6 +130,27 @@ function checkpointsOf(events) {
                    note: ev.data.note || '', path: ev.data.path || ''}));
 }
 
+// Why a queued job waits (?explain=true's "blocking": per pool, the lease
+// and run decisions that are not allow). Pools blocked by the same decision
+// are drawn once, with their names together.
+function blockingView(blocking) {
+  const groups = new Map();
+  for (const b of blocking) {
+    const strip = (d) => d && {decision: d.decision, rules: (d.rules || []).map((r) => r.id)};
+    const key = JSON.stringify([strip(b.lease), strip(b.run)]);
+    if (!groups.has(key)) groups.set(key, {pools: [], lease: b.lease, run: b.run});
+    groups.get(key).pools.push(b.pool);
+  }
+  return h('section', {class: 'card', 'data-testid': 'blocking'}, h('h2', {}, 'What blocks it'),
+    groups.size
+      ? [...groups.values()].map((g) => h('div', {class: 'blocked-group'},
+          h('h3', {}, g.pools.length === 1 ? `Pool ${g.pools[0]}` : `${g.pools.length} pools: `,
+            g.pools.length === 1 ? null : g.pools.map((p, i) => [i ? ', ' : '', h('span', {'data-id': p}, p)])),
+          g.lease ? decisionView(g.lease, {title: 'Lease'}) : null,
+          g.run ? decisionView(g.run, {title: 'Run'}) : null))
+      : h('p', {class: 'muted'}, 'No rule blocks it: it waits for capacity or its turn.'));
+}
+
 // A <pre> that stays at the bottom as lines arrive unless the reader scrolled up.
 function logsPane() {
   const pre = h('pre', {class: 'logs', 'data-testid': 'logs', tabindex: '0', 'aria-label': 'Logs'});
@@ -211,15 +232,7 @@ export async function render(root, params, {who}) {
       h('h2', {}, 'Decision of the current placement'),
       decisionView(job.decision, {title: job.placement ? `run on ${job.placement.pool}` : ''})) : null);
     replace(runSlot, runView(job.run));
-    const blocking = job.blocking || [];
-    replace(blockingSlot, job.state === 'queued'
-      ? h('section', {class: 'card', 'data-testid': 'blocking'}, h('h2', {}, 'What blocks it'),
-          blocking.length
-            ? blocking.map((b) => h('div', {'data-id': b.pool}, h('h3', {}, b.pool),
-                b.lease ? decisionView(b.lease, {title: 'Lease'}) : null,
-                b.run ? decisionView(b.run, {title: 'Run'}) : null))
-            : h('p', {class: 'muted'}, 'No rule blocks it: it waits for capacity or its turn.'))
-      : null);
+    replace(blockingSlot, job.state === 'queued' ? blockingView(job.blocking || []) : null);
   };
 
   const drawEvents = () => {
