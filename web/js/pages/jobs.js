@@ -182,9 +182,11 @@ export async function render(root, params, {who}) {
   });
   root.append(
     h('div', {class: 'row'}, h('h1', {}, 'Jobs'),
-      can.submitJobs(who) ? h('a', {href: '#submit-job', class: 'skip-inline',
-        onclick: (e) => { e.preventDefault(); root.querySelector('[data-testid="submit-job-form"] input')?.focus(); }},
-        'Submit a job ↓') : null),
+      can.submitJobs(who) ? h('button', {type: 'button', class: 'small', onclick: () => {
+        const first = root.querySelector('[data-testid="submit-job-form"] input');
+        first.scrollIntoView({block: 'center'});
+        first.focus();
+      }}, 'Submit a job ↓') : null),
     table.el,
     can.submitJobs(who) ? submitForm(who, orgs, chips, () => table.reload().catch(() => {})) : null);
   let first = true;
