@@ -75,7 +75,9 @@ const COLUMNS = [
 
 async function options(path) {
   try {
-    return (await fetchAll(path)).map((x) => x.id);
+    // The chips come whole (GET /v1/chips takes no paging query).
+    const items = path === '/v1/chips' ? (await api(path)).items || [] : await fetchAll(path);
+    return items.map((x) => x.id);
   } catch {
     return [];  // a list the role may not read: the filter stays free text
   }
@@ -165,17 +167,26 @@ function submitForm(who, orgs, chips, onSubmitted) {
 
 export async function render(root, params, {who}) {
   const q = params.query || {};
+  const filters = {};
+  for (const k of FILTERS) if (q[k]) filters[k] = q[k];
+  const start = {sort: q.sort || 'id', order: q.order === 'desc' ? 'desc' : 'asc',
+                 offset: Math.max(0, Number(q.offset) || 0), limit: PAGE, filters};
+  // The first page is asked for at once, beside the filters' lists: the
+  // page is drawn after one round trip, not two.
+  let firstPage = fetchJobs(start);
+  firstPage.catch(() => {});
   const [orgs, sites, chips] = await Promise.all([
     who.org ? Promise.resolve([who.org]) : options('/v1/orgs'),
     options('/v1/sites'), options('/v1/chips')]);
-  const filters = {};
-  for (const k of FILTERS) if (q[k]) filters[k] = q[k];
   const table = dataTable({
     columns: COLUMNS, testid: 'jobs-table', pageSize: PAGE,
     filters: filterSpecs(who, orgs, sites, chips), filterTestid: 'jobs-filter-form',
-    state: {sort: q.sort || 'id', order: q.order === 'desc' ? 'desc' : 'asc',
-            offset: Math.max(0, Number(q.offset) || 0), filters},
-    fetchPage: fetchJobs,
+    state: start,
+    fetchPage: (state) => {
+      const early = firstPage;
+      firstPage = null;
+      return early || fetchJobs(state);
+    },
     empty: 'No jobs match.',
     onState: (s) => setHashQuery({...s.filters, sort: s.sort !== 'id' ? s.sort : '',
                                   order: s.order !== 'asc' ? s.order : '', offset: s.offset || ''}),
