@@ -61,10 +61,11 @@ function waitingOf(job) {
 const COLUMNS = [
   {key: 'id', label: 'Job', sort: 'id',
    render: (j) => h('a', {href: '#/jobs/' + encodeURIComponent(j.id)}, j.id)},
+  // State second: on a narrow screen it is what shows beside the id.
+  {key: 'state', label: 'State', sort: 'state', render: (j) => stateBadge(j.state)},
   {key: 'name', label: 'Name', sort: 'name', render: (j) => (j.spec && j.spec.name) || j.name || '—'},
   {key: 'org', label: 'Org', sort: 'org'},
   {key: 'team', label: 'Team'},
-  {key: 'state', label: 'State', sort: 'state', render: (j) => stateBadge(j.state)},
   {key: 'gpus', label: 'GPUs', sort: 'gpus', render: (j) => String((j.spec && j.spec.gpus) ?? '—')},
   {key: 'pool', label: 'Pool (site)', sort: 'site', render: placeOf},
   {key: 'reason', label: 'Waiting because', render: waitingOf},
