@@ -226,8 +226,10 @@ export function fmtGpus(n) {
 let polls = new Set();
 
 // Runs fn now and then every ms after each run ends (never two at once);
-// returns a function that stops it. Stopped by itself when the page changes.
-export function poll(fn, ms) {
+// returns a function that stops it. Stopped by itself when the page changes,
+// and, given the page's root, once that root has left the document (a page
+// whose render was still loading when the user moved on).
+export function poll(fn, ms, root = null) {
   let timer = null;
   let stopped = false;
   const stop = () => {
@@ -236,6 +238,7 @@ export function poll(fn, ms) {
     polls.delete(stop);
   };
   const tick = async () => {
+    if (root && !root.isConnected) stop();
     if (stopped) return;
     try {
       await fn();

@@ -211,5 +211,5 @@ export async function render(root, params, {who}) {
         ready(root);
       }
     }
-  }, POLL_MS);
+  }, POLL_MS, root);
 }

@@ -264,5 +264,5 @@ export async function render(root, params, {who}) {
     }
   };
   refresh = load;
-  poll(load, POLL_MS);
+  poll(load, POLL_MS, root);
 }

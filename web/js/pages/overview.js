@@ -167,5 +167,5 @@ export async function render(root, params, {who}) {
       first = false;
       ready(root);
     }
-  }, POLL_MS);
+  }, POLL_MS, root);
 }
