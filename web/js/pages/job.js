@@ -191,7 +191,7 @@ export async function render(root, params, {who}) {
     blockingSlot,
     h('section', {class: 'card'}, h('h2', {}, 'Attempts'), attemptsSlot),
     h('section', {class: 'card'}, h('h2', {}, 'Logs (last 200 lines)'), logs.el),
-    h('section', {class: 'card'}, h('h2', {}, 'Checkpoints'), checkpointsSlot),
+    h('section', {class: 'card'}, h('h2', {}, 'Checkpoints (newest first)'), checkpointsSlot),
     h('section', {class: 'card'}, h('h2', {}, 'Timeline'), timeline));
 
   const events = [];
@@ -248,15 +248,17 @@ export async function render(root, params, {who}) {
         {key: 'outcome', label: 'Outcome', render: (a) => (a.outcome ? stateBadge(a.outcome) : '—')},
         {key: 'detail', label: 'Detail', render: (a) => a.detail || '—'},
       ]}));
+    const cps = checkpointsOf(events).reverse();
+    const SHOWN = 20;
     replace(checkpointsSlot, simpleTable({
-      testid: 'checkpoints-table', rows: checkpointsOf(events), rowId: (c) => String(c.seq),
+      testid: 'checkpoints-table', rows: cps.slice(0, SHOWN), rowId: (c) => String(c.seq),
       empty: 'No checkpoint yet.',
       columns: [
         {key: 'at', label: 'At', render: (c) => fmtTime(c.at)},
         {key: 'attempt', label: 'Attempt', render: (c) => String(c.attempt ?? '—')},
         {key: 'note', label: 'Note'},
         {key: 'path', label: 'Path', render: (c) => h('code', {}, c.path)},
-      ]}));
+      ]}), cps.length > SHOWN ? h('p', {class: 'muted'}, `and ${cps.length - SHOWN} earlier`) : null);
   };
 
   const stop = poll(async () => {
@@ -276,7 +278,8 @@ export async function render(root, params, {who}) {
       for (const ev of fresh) {
         events.push(ev);
         after = Math.max(after, ev.seq);
-        if (ev.kind !== 'log') timeline.appendChild(eventItem(ev));
+        // Output and checkpoints have their own sections.
+        if (ev.kind !== 'log' && ev.kind !== 'checkpointed') timeline.appendChild(eventItem(ev));
       }
       if (fresh.length || first) drawEvents();
       logs.set(lg.lines || []);
