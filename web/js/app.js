@@ -30,6 +30,9 @@ function allowed(entry, who) {
 }
 
 function drawNav(who, current) {
+  if (!who) {
+    nav.replaceChildren();  // hidden while empty (console.css)
+  }
   const list = h('ul', {});
   for (const entry of NAV) {
     if (!who || !allowed(entry, who)) continue;
@@ -38,7 +41,7 @@ function drawNav(who, current) {
       'aria-current': entry.name === current ? 'page' : null,
     }, entry.label)));
   }
-  replace(nav, list);
+  if (who) replace(nav, list);
   if (who) {
     const scope = who.org || who.operator;
     whoEl.textContent = `${who.name} · ${who.role}${scope ? ' · ' + scope : ''}`;
@@ -60,9 +63,9 @@ function pageRoot(name) {
 function renderSignin(reason) {
   drawNav(null, 'signin');
   const root = pageRoot('signin');
-  const input = h('textarea', {id: 'signin-token', name: 'token', rows: 2, required: true,
-                               autocomplete: 'off', spellcheck: 'false',
-                               placeholder: 'st_…'});
+  // A password field: not shown on screen, and Enter signs in.
+  const input = h('input', {id: 'signin-token', name: 'token', type: 'password', required: true,
+                            autocomplete: 'off', spellcheck: 'false', placeholder: 'st_…'});
   const errSlot = h('div', {'aria-live': 'assertive'});
   const form = h('form', {'data-testid': 'signin-form', class: 'card narrow'},
     h('h1', {}, 'Sign in to straits'),
@@ -158,11 +161,11 @@ async function render() {
 
 onUnauthorized(() => {
   setToken(null);
+  // On the sign-in page the form itself says the token was refused.
+  if (parseHash().name === 'signin') return;
   stopPolls();
-  if (parseHash().name !== 'signin') {
-    sessionStorage.setItem('straits.after-signin', location.hash);
-    history.replaceState(null, '', '#/signin');
-  }
+  sessionStorage.setItem('straits.after-signin', location.hash);
+  history.replaceState(null, '', '#/signin');
   renderSignin(new ApiError(401, 'unauthenticated',
                             'Your token was not accepted (revoked or expired). Sign in again.'));
 });

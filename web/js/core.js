@@ -18,12 +18,13 @@ export function setToken(value) {
 // An error answer of the API ({"error":{"code","message","field"}}), or a
 // network failure (status 0).
 export class ApiError extends Error {
-  constructor(status, code, message, field) {
+  constructor(status, code, message, field, details) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.field = field || null;
+    this.details = details || null;  // e.g. a refused lease's {decision}
   }
 }
 
@@ -77,7 +78,7 @@ export async function api(path, {method = 'GET', body, query, raw = false} = {})
   if (!res.ok) {
     const e = (data && data.error) || {};
     const err = new ApiError(res.status, e.code || String(res.status),
-                             e.message || res.statusText || 'request failed', e.field);
+                             e.message || res.statusText || 'request failed', e.field, e.details);
     if (res.status === 401) unauthorizedListeners.forEach((fn) => fn(err));
     throw err;
   }
@@ -183,6 +184,7 @@ export const can = {
   quoteLeases: (who) => ['admin', 'tenant-admin', 'engineer'].includes(who.role),
   createLeases: (who) => ['admin', 'tenant-admin'].includes(who.role),
   terminateLeases: (who) => ['admin', 'tenant-admin', 'operator-admin'].includes(who.role),
+  listAgents: (who) => ['admin', 'operator-admin', 'auditor', 'compliance'].includes(who.role),
   readAudit: (who) => ['admin', 'auditor', 'compliance'].includes(who.role),
   runWhatIf: (who) => ['admin', 'compliance'].includes(who.role),
   readWhatIf: (who) => ['admin', 'auditor', 'compliance'].includes(who.role),
@@ -224,8 +226,10 @@ export function fmtGpus(n) {
 let polls = new Set();
 
 // Runs fn now and then every ms after each run ends (never two at once);
-// returns a function that stops it. Stopped by itself when the page changes.
-export function poll(fn, ms) {
+// returns a function that stops it. Stopped by itself when the page changes,
+// and, given the page's root, once that root has left the document (a page
+// whose render was still loading when the user moved on).
+export function poll(fn, ms, root = null) {
   let timer = null;
   let stopped = false;
   const stop = () => {
@@ -234,6 +238,7 @@ export function poll(fn, ms) {
     polls.delete(stop);
   };
   const tick = async () => {
+    if (root && !root.isConnected) stop();
     if (stopped) return;
     try {
       await fn();
@@ -459,13 +464,48 @@ export function simpleTable({columns, rows, rowId = (r) => r.id, testid, empty, 
 }
 
 // Fetches every page of a cursor-paged list (items/next), up to max items.
+// Some lists (chips, orgs) come whole and take no paging query: a 400 naming
+// 'limit' is answered by asking again without it.
 export async function fetchAll(path, query = {}, max = 2000) {
   const items = [];
   let after;
+  let paged = true;
   do {
-    const page = await api(path, {query: {...query, limit: 500, after}});
+    let page;
+    try {
+      page = await api(path, {query: paged ? {...query, limit: 500, after} : query});
+    } catch (e) {
+      if (!(paged && e instanceof ApiError && e.status === 400 && e.field === 'limit')) throw e;
+      paged = false;
+      continue;
+    }
     items.push(...(page.items || []));
-    after = page.next;
+    after = paged ? page.next : null;
   } while (after && items.length < max);
   return items;
+}
+
+// A policy decision (policy/decision_json.h: {decision, action, at, rules:
+// [{id, effect, title, source, licence?, obligation?, pack}], licences,
+// obligations, valid_until}) drawn with each matched rule and its citation.
+// [data-testid="decision"] carries data-outcome for the tests.
+export function decisionView(d, {title} = {}) {
+  if (!d) return null;
+  const outcome = d.decision || d.outcome || 'unknown';
+  const rules = d.rules || [];
+  return h('div', {class: 'decision', 'data-testid': 'decision', 'data-outcome': outcome},
+    h('div', {class: 'row'},
+      title ? h('strong', {}, title) : null,
+      h('span', {class: 'badge outcome-' + outcome}, outcome),
+      d.action ? h('span', {class: 'muted'}, `${d.action} at ${fmtTime(d.at)}`) : null,
+      d.valid_until ? h('span', {class: 'muted'}, `valid until ${fmtTime(d.valid_until)}`) : null),
+    rules.length
+      ? h('ul', {class: 'rules'}, rules.map((r) => h('li', {'data-id': r.id},
+          h('code', {}, r.id), ` (${r.effect}) `, r.title || '',
+          r.licence ? h('span', {class: 'muted'}, ` licence ${r.licence}`) : null,
+          r.source ? h('div', {class: 'citation', 'data-testid': 'citation'}, 'Source: ' + r.source) : null)))
+      : h('p', {class: 'muted'}, 'No rule matched (the default applies).'),
+    (d.obligations || []).length
+      ? h('p', {class: 'muted'}, 'Obligations: ' + d.obligations.join('; ')) : null,
+    d.ruleset ? h('p', {class: 'muted'}, 'Rule set ' + String(d.ruleset).slice(0, 12)) : null);
 }
