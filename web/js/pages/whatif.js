@@ -212,5 +212,5 @@ export async function render(root, params, {who}) {
   await refresh();
   ready(root);
   // Every 2 s: a run's progress, and runs started elsewhere, show up.
-  poll(refresh, 2000);
+  poll(refresh, 2000, root);
 }
