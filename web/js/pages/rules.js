@@ -487,7 +487,7 @@ export async function render(root, params, {who}) {
     replace(formsSlot,
             analyst(who) && sets.length ? [diffForm(sets, diffOut), diffOut] : null,
             can.changeRules(who) ? proposeForm(sets, refreshAll) : null);
-    await drawTimeline(timeline, sets, 730).catch((e) => replace(timeline, errorBox(e)));
+    await drawTimeline(timeline, sets, 365).catch((e) => replace(timeline, errorBox(e)));
     if (showId) await showSet(showId);
   }
 
@@ -495,7 +495,7 @@ export async function render(root, params, {who}) {
     h('p', {class: 'muted'}, analyst(who) ? 'Every rule set, its state and who moved it.'
         : 'The rule sets in force and those adopted for a later date.'),
     tableSlot, detail,
-    h('h2', {}, 'Dated changes ahead (two years)'), timeline,
+    h('h2', {}, 'Dated changes in the year ahead'), timeline,
     formsSlot,
     h('h2', {}, 'Ask a question'), await decideForm(who));
   await refreshAll(params.id);
