@@ -476,6 +476,7 @@ export async function render(root, params, {who}) {
         setActions(set, who, refreshAll),
         analyst(who) && set.state !== 'retired' ? [impactForm(set, impactOut), impactOut] : null,
         packsView(set));
+      detail.scrollIntoView({block: 'nearest'});
     } catch (e) {
       replace(detail, errorBox(e));
     }
