@@ -38,7 +38,8 @@ function progressBar(run) {
   const p = run.progress || {};
   const total = Number(p.total) || 0;
   const done = run.state === 'done' ? total || 1 : Number(p.done) || 0;
-  const label = `${p.stage || run.state}: ${done}${total ? ' of ' + total : ''}`;
+  const label = ['done', 'failed'].includes(run.state) ? run.state
+      : `${p.stage || run.state}: ${done}${total ? ' of ' + total : ''}`;
   return h('div', {class: 'progress-cell'},
     h('progress', {'data-testid': 'progress', max: total || 1, value: Math.min(done, total || 1),
                    'aria-label': `Run ${run.id}: ${label}`}),
@@ -53,11 +54,19 @@ function whatifForm(scenarios, sets, onStarted) {
                       attrs: {min: 1, max: 366}});
   const candidates = sets.filter((s) => s.state !== 'retired')
                          .map((s) => [`ruleset:${s.id}`, `rule set ${s.id} · ${s.name} (${s.state})`]);
-  const whatif = field({name: 'whatif', label: 'What-if', type: 'select',
-                        options: [...scen, ...candidates],
-                        value: (candidates.find((c) => c[1].endsWith('(proposed)')) || scen[1] ||
-                                scen[0] || [])[0]});
-  const shown = () => { days.field.hidden = baseline.input.value !== 'live'; };
+  const whatif = field({name: 'whatif', label: 'What-if', type: 'select'});
+  // A scenario is compared with another scenario; the live store is replayed
+  // under a rule set (the API refuses the other pairs).
+  const shown = () => {
+    const live = baseline.input.value === 'live';
+    days.field.hidden = !live;
+    const options = live ? candidates : scen.filter(([v]) => v !== baseline.input.value);
+    const keep = options.find(([v]) => v === whatif.input.value);
+    const pick = keep || (live && candidates.find(([, l]) => l.endsWith('(proposed)'))) ||
+                 options[0] || [];
+    replace(whatif.input, options.map(([v, l]) => h('option', {value: v}, l)));
+    whatif.input.value = pick[0] ?? '';
+  };
   baseline.input.addEventListener('change', shown);
   shown();
   const f = h('form', {'data-testid': 'whatif-form', class: 'card', novalidate: true},
@@ -80,22 +89,24 @@ function whatifForm(scenarios, sets, onStarted) {
   return f;
 }
 
-// The summary's figures as label/value rows, one level of nesting flattened
-// ("baseline.completed").
+// The summary (compare.json of `sim compare`): the workload, then each
+// metric's baseline, what-if, change and ratio.
 function figures(summary) {
-  const rows = [];
-  const add = (prefix, obj) => {
-    for (const [k, v] of Object.entries(obj)) {
-      const name = prefix ? `${prefix}.${k}` : k;
-      if (v && typeof v === 'object' && !Array.isArray(v) && !prefix) add(name, v);
-      else rows.push([name, typeof v === 'number' ? v.toLocaleString('en-US')
-                          : Array.isArray(v) || (v && typeof v === 'object') ? JSON.stringify(v)
-                          : String(v ?? '—')]);
-    }
-  };
-  add('', summary || {});
-  return h('dl', {class: 'kv', 'data-testid': 'whatif-summary'},
-           rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  const num = (v) => (typeof v === 'number' ? v.toLocaleString('en-US', {maximumFractionDigits: 3})
+                                             : v ?? '—');
+  const facts = ['jobs', 'start', 'horizon_end', 'currency', 'seed']
+      .filter((k) => summary[k] !== undefined)
+      .map((k) => `${k.replace('_', ' ')} ${k === 'seed' ? summary[k] : num(summary[k])}`)
+      .join(' · ');
+  const rows = Object.entries(summary.metrics || {}).map(([id, m]) => ({id, ...m}));
+  return h('div', {'data-testid': 'whatif-summary'}, facts ? h('p', {class: 'muted'}, facts) : null,
+    simpleTable({rows, caption: 'Figures', columns: [
+      {key: 'id', label: 'Figure', render: (m) => m.id.replaceAll('_', ' ')},
+      {key: 'baseline', label: 'Baseline', render: (m) => num(m.baseline)},
+      {key: 'whatif', label: 'What-if', render: (m) => num(m.whatif)},
+      {key: 'delta', label: 'Change', render: (m) => num(m.delta)},
+      {key: 'ratio', label: 'Ratio', render: (m) => (m.ratio == null ? '—' : `×${num(m.ratio)}`)},
+      {key: 'unit', label: 'Unit', render: (m) => m.unit || ''}]}));
 }
 
 // The comparison page made safe to show under the console's CSP: no script,
@@ -125,10 +136,12 @@ async function showReport(run, slot) {
   try {
     const page = reportDocument(await api(`/v1/whatif/${encodeURIComponent(run.id)}/report`,
                                           {raw: true}));
-    const url = URL.createObjectURL(new Blob([page], {type: 'text/html'}));
+    // The run's own link (a key in place of the token) opens the page as the
+    // server serves it, under its own CSP; else a blob: copy of the one shown here.
+    const url = run.report || URL.createObjectURL(new Blob([page], {type: 'text/html'}));
     replace(slot,
-      h('p', {}, h('a', {href: url, target: '_blank', rel: 'noopener', 'data-testid': 'report-link'},
-                   'Open the comparison page in a new tab')),
+      h('p', {}, h('a', {href: url, target: '_blank', rel: 'noopener noreferrer',
+                         'data-testid': 'report-link'}, 'Open the comparison page in a new tab')),
       h('iframe', {class: 'report', sandbox: '', srcdoc: page, title: `Comparison of run ${run.id}`,
                    'data-testid': 'whatif-report'}));
   } catch (e) {
@@ -143,7 +156,7 @@ function runDetail(run, slot) {
       fmtTime(run.created_at), run.finished_at ? ['; finished ', fmtTime(run.finished_at)] : null),
     progressBar(run),
     run.error ? h('p', {class: 'error', 'data-testid': 'error'}, run.error) : null,
-    run.summary ? figures(run.summary) : null,
+    run.summary && typeof run.summary === 'object' ? figures(run.summary) : null,
     run.state === 'done' ? report : null);
   slot.hidden = false;
   if (run.state === 'done') showReport(run, report);
