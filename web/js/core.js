@@ -371,6 +371,8 @@ export function dataTable(opts) {
           state.offset = 0;
           changed();
           drawHead();
+          // The header was redrawn: keep the keyboard on the column just sorted.
+          headRow.querySelector(`button[data-sort="${c.sort}"]`).focus();
           load();
         }}, c.label, h('span', {'aria-hidden': 'true'}, arrow))));
     }
