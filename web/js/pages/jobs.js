@@ -47,8 +47,7 @@ export function stateBadge(state) {
 function placeOf(job) {
   const p = job.placement;
   if (!p) return '—';
-  const pool = p.pool || '';
-  return p.site ? `${pool} (${p.site})` : pool;
+  return h('span', {}, p.pool || '', p.site ? h('div', {class: 'muted'}, p.site) : null);
 }
 
 function waitingOf(job) {
@@ -71,7 +70,10 @@ const COLUMNS = [
   {key: 'reason', label: 'Waiting because', render: waitingOf},
   {key: 'position', label: 'Queue #', sort: 'position',
    render: (j) => (j.queue_position === null || j.queue_position === undefined ? '—' : String(j.queue_position))},
-  {key: 'submitted', label: 'Submitted', sort: 'submitted', render: (j) => fmtTime(j.submitted_at)},
+  {key: 'submitted', label: 'Submitted (UTC)', sort: 'submitted',
+   // Month-day and time; the whole instant in the tooltip.
+   render: (j) => h('time', {datetime: j.submitted_at, title: fmtTime(j.submitted_at)},
+                    fmtTime(j.submitted_at).slice(5, 16))},
 ];
 
 async function options(path) {
