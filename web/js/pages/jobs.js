@@ -70,7 +70,7 @@ const COLUMNS = [
   {key: 'reason', label: 'Waiting because', render: waitingOf},
   {key: 'position', label: 'Queue #', sort: 'position',
    render: (j) => (j.queue_position === null || j.queue_position === undefined ? '—' : String(j.queue_position))},
-  {key: 'submitted', label: 'Submitted (UTC)', sort: 'submitted',
+  {key: 'submitted', label: 'Submitted', sort: 'submitted',
    // Month-day and time; the whole instant in the tooltip.
    render: (j) => h('time', {datetime: j.submitted_at, title: fmtTime(j.submitted_at)},
                     fmtTime(j.submitted_at).slice(5, 16))},
