@@ -121,6 +121,12 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// Appends children to el, skipping null/false (DOM append would write "null").
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 // Replaces the children of el.
 export function replace(el, ...children) {
   el.replaceChildren();

@@ -3,7 +3,7 @@
 // the hash query so that a link reproduces it; and the submit form for the
 // roles that may submit (admin, tenant-admin, engineer).
 import {
-  api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
+  add, api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
   setHashQuery, showFormError,
 } from '../core.js';
 
@@ -194,7 +194,7 @@ export async function render(root, params, {who}) {
     onState: (s) => setHashQuery({...s.filters, sort: s.sort !== 'id' ? s.sort : '',
                                   order: s.order !== 'asc' ? s.order : '', offset: s.offset || ''}),
   });
-  root.append(
+  add(root,
     h('div', {class: 'row'}, h('h1', {}, 'Jobs'),
       can.submitJobs(who) ? h('button', {type: 'button', class: 'small', onclick: () => {
         const first = root.querySelector('[data-testid="submit-job-form"] input');

@@ -3,7 +3,7 @@
 // (GET /v1/agents). Polled every 5 s; a section is redrawn only when its data
 // changed, so reading (and keyboard focus) is not disturbed.
 import {
-  api, ApiError, can, errorBox, fetchAll, fmtAge, fmtGpus, fmtTime, h, poll, ready, replace,
+  add, api, ApiError, can, errorBox, fetchAll, fmtAge, fmtGpus, fmtTime, h, poll, ready, replace,
   simpleTable,
 } from '../core.js';
 
@@ -187,7 +187,8 @@ export async function render(root, params, {who}) {
   const upcoming = section('What happens next (30 days)', 'upcoming');
   // Tenants do not see the agents (GET /v1/agents answers them 403).
   const agents = can.listAgents(who) ? section('Agents', 'agents') : null;
-  root.append(h('h1', {}, 'Overview'), fleet.el, upcoming.el, agents ? agents.el : null);
+  add(root, h('h1', {}, 'Overview'), fleet.el, upcoming.el);
+  if (agents) add(root, agents.el);
   let first = true;
   poll(async () => {
     const now = Date.now();
