@@ -12,9 +12,9 @@ declare -A allowed=(
   [sched]="policy catalog core"
   [sim]="sched policy catalog core"
   [store]="policy catalog core"
-  [api]="store sched policy catalog core"
+  [api]="sim store sched policy catalog core"
   [exec]="core"
-  [agent]="api exec store sched policy catalog core"
+  [agent]="api exec sim store sched policy catalog core"
   [cli]="sim api agent exec store sched policy catalog core"
 )
 

@@ -101,6 +101,9 @@ key=$(sed -n 's/^ *audit log signed by key \([0-9a-f]*\).*/\1/p' "$RUN/serve.out
 echo "$key" >"$RUN/public.key"
 cat <<EOF
 straits is running; Ctrl-C stops it
+  console $URL/
+          sign in with the admin token ($RUN/admin.token) or a seeded user's "token"
+          from $RUN/seed-tokens.json (hanshan-ops, li.wei, bellhollow-ops, lionpoint-noc, ...)
   server  $URL, store sqlite:$RUN/straits.db (log $RUN/server.log)
   agent   local-agent, local backend, sites ${SITES[*]}
           runs in ${agent_dir#"$PWD"/} (log $RUN/agent.log)

@@ -9,12 +9,14 @@
 
 #include "api/internal/auth.h"
 #include "api/internal/capacity.h"
+#include "api/internal/console_files.h"
 #include "api/internal/http_server.h"
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
 #include "api/internal/rulesets.h"
 #include "api/internal/scheduling.h"
 #include "api/internal/signing.h"
+#include "api/internal/whatif.h"
 #include "api/internal/world.h"
 #include "api/internal/writer.h"
 #include "catalog/load.h"
@@ -190,6 +192,7 @@ struct Server::Impl {
   std::vector<Route> routes;
   std::vector<std::regex> route_paths;  // routes[i]'s pattern, {param} as a group
   std::unique_ptr<HttpServer> http;
+  std::unique_ptr<WhatifRunner> whatif;  // the console's what-if runs, one at a time
   std::optional<std::string> bootstrap;
   LoadedKey signing;  // signs the audit chain's heads (issue 15)
   std::atomic<bool> stopped{false};
@@ -358,6 +361,15 @@ struct Server::Impl {
       if (route.authenticated) {
         std::shared_lock lock(world.mutex);
         call.who = authenticate(world, authorization);
+      } else if (!authorization.empty()) {
+        // Open routes that say more to a signed-in caller (a what-if's page): a token that
+        // does not authenticate is ignored, as if none were given.
+        std::shared_lock lock(world.mutex);
+        try {
+          call.who = authenticate(world, authorization);
+        } catch (const HttpError&) {
+          call.who = {};
+        }
       }
       // No change takes query parameters: one given is a mistake, not ignored.
       if (route.method != "GET" && !route.post_query) check_query(call, {});
@@ -415,6 +427,11 @@ struct Server::Impl {
   // another method; /metrics as Prometheus text.
   HttpAnswer serve(const HttpRequest& request) {
     const std::size_t mark = request.target.find('?');
+    // The console's files (no token: the page holds no data), by the path as sent.
+    if (auto console = console_answer(
+            request.method, std::string_view(request.target).substr(0, mark), options.web_dir)) {
+      return std::move(*console);
+    }
     const std::string path = percent_decode(request.target.substr(0, mark), false);
     std::multimap<std::string, std::string> query;
     if (mark != std::string::npos) query = parse_query(request.target.substr(mark + 1), true);
@@ -454,6 +471,11 @@ struct Server::Impl {
     out.status = reply.status;
     out.body = std::move(reply.body);
     if (route.pattern == "/metrics") out.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (route.pattern == "/v1/whatif/{id}/report" && out.status == 200) {
+      out.content_type = "text/html; charset=utf-8";
+      out.headers.emplace_back("Content-Security-Policy", kReportCsp);
+      out.headers.emplace_back("Referrer-Policy", "no-referrer");
+    }
     return out;
   }
 
@@ -574,6 +596,7 @@ Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
   stop();
+  impl_->whatif.reset();  // joins its worker (cancelled by stop)
   if (impl_->loop) impl_->loop->stop();
   if (impl_->writer) impl_->writer->stop();
   impl_->world.changed.on_notify(nullptr);  // the HTTP server goes before the world
@@ -701,6 +724,10 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options, const Cloc
   s.context.reset(new Context{s.world, *s.writer, *s.store, clock, s.options, s.metrics,
                               [&s] { s.loop->wake(); }, [&s] { return s.loop->pass(); },
                               [&s] { return s.stopped.load(); }});
+  s.whatif = std::make_unique<WhatifRunner>(clock, s.options.whatif_scratch.empty()
+                                                       ? std::filesystem::temp_directory_path()
+                                                       : s.options.whatif_scratch);
+  s.context->whatif = s.whatif.get();
   s.routes = all_routes();
   for (Route& r : s.routes) {
     if (r.pattern == "/metrics") r.authenticated = !s.options.metrics_public;  // issue 15
@@ -771,6 +798,7 @@ void Server::run() {
 
 void Server::stop() {
   impl_->stopped = true;
+  impl_->whatif->stop();          // a long simulation is cancelled, not waited for
   impl_->world.changed.notify();  // long-polling agents answer now
   impl_->http->stop();
 }

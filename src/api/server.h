@@ -106,6 +106,16 @@ struct ServerOptions {
   // /metrics shows fleet figures (leased and used GPUs per pool): only to
   // admin, auditor and compliance tokens, unless this opts out.
   bool metrics_public = false;
+  // The web console (issue 18) at / and /console/: the files of web/ compiled
+  // in, or, set, the files of this folder read at each request (development).
+  std::optional<std::filesystem::path> web_dir;
+  // What-if runs (POST /v1/whatif): the scenarios offered (*.yaml of this
+  // folder; none when empty), where their pack names ("default") and default
+  // catalog resolve (sim::load_scenario's shipped root), and where each run
+  // makes its private scratch folder (empty: the system's temporary folder).
+  std::filesystem::path scenarios_dir;
+  std::filesystem::path scenarios_root;
+  std::filesystem::path whatif_scratch;
   // Structured logs (one JSON object a line); nullptr: none.
   std::function<void(const std::string& line)> log;
   // Tests only: called with a job's id as a mutation saves the job; a throw

@@ -14,9 +14,9 @@
 
 #include "cli/api_client.h"
 #include "cli/commands.h"
-#include "cli/rules_simulate.h"
 #include "cli/table.h"
 #include "policy/engine.h"
+#include "sim/rule_change.h"
 
 namespace straits::cli {
 namespace {
@@ -208,8 +208,8 @@ std::map<std::string, std::string> files_of(const json& pack) {
   return out;
 }
 
-RuleSetFiles set_of(const json& j) {
-  RuleSetFiles set;
+sim::RuleSetFiles set_of(const json& j) {
+  sim::RuleSetFiles set;
   for (const json& p : j.value("packs", json::array())) {
     set.packs.push_back({p.value("name", ""), files_of(p)});
   }
@@ -219,8 +219,8 @@ RuleSetFiles set_of(const json& j) {
 }
 
 // The server's export for --simulate, as simulate_rule_change takes it.
-Result<SimulationInputs> simulation_inputs(const json& j) {
-  SimulationInputs in;
+Result<sim::SimulationInputs> simulation_inputs(const json& j) {
+  sim::SimulationInputs in;
   const json catalog = j.value("catalog", json::object());
   for (const auto& [name, text] : catalog.items()) in.catalog_files[name] = text.get<std::string>();
   in.workload_jsonl = j.value("workload", "");
@@ -299,7 +299,7 @@ void impact(Context& context, const Analysis& o) {
   if (!exported) return;
   auto inputs = simulation_inputs(*exported);
   if (!inputs) return context.fail(inputs.error().to_string());
-  if (Status done = simulate_rule_change(*inputs, o.out); !done) {
+  if (auto done = sim::simulate_rule_change(*inputs, o.out); !done) {
     return context.fail(done.error().to_string());
   }
   const std::string page = (std::filesystem::path(o.out) / "compare.html").string();

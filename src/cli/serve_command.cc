@@ -51,6 +51,10 @@ struct ServeOptions {
   std::string witness;
   std::string seed_tokens;
   bool metrics_public = false;
+  // The web console (issue 18): a folder served instead of the compiled-in
+  // files (development), and the scenarios its what-if runs offer.
+  std::string web_dir;
+  std::string scenarios;
   // The console: request logs go to --log-file, or to stderr with --verbose.
   std::string log_file;
   bool verbose = false;
@@ -116,6 +120,17 @@ Status read_serving_options(const Context& context, const ServeOptions& o,
     for (const auto& r : o.rules) options.rule_dirs.emplace_back(r);
   }
   if (!o.seed.empty()) options.seed = o.seed;
+  if (!o.web_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(std::filesystem::path(o.web_dir) / "index.html", ec)) {
+      return bad_option("--web-dir " + o.web_dir + ": no index.html there (the console's web/)");
+    }
+    options.web_dir = o.web_dir;
+  }
+  // Scenarios resolve their pack names and catalog where the shipped rules are.
+  options.scenarios_dir = o.scenarios.empty() ? shipped_path(context, "examples/scenarios")
+                                              : std::filesystem::path(o.scenarios);
+  options.scenarios_root = shipped_path(context, "rules").parent_path();
   auto interval = o.schedule_interval == "0" ? Result<Duration>(Duration::seconds(0))
                                              : parse_duration(o.schedule_interval);
   if (!interval) return bad_option("--schedule-interval: " + interval.error().message());
@@ -368,6 +383,12 @@ void add_serve_command(CLI::App& app, Context& context) {
   serve->add_option("--seed-tokens", o->seed_tokens,
                     "Write the seeded users' tokens here, mode 600 (default: seed-tokens.json "
                     "beside --token-file, else PATH.seed-tokens.json beside an SQLite store)");
+  serve->add_option("--web-dir", o->web_dir,
+                    "Serve the console from this folder, read at each request, instead of the "
+                    "copy compiled in (development: edit web/ and reload)");
+  serve->add_option("--scenarios", o->scenarios,
+                    "Scenarios the console's what-if runs offer (default: the shipped "
+                    "examples/scenarios)");
   serve->add_flag("--metrics-public", o->metrics_public,
                   "Serve /metrics without a token (default: admin, auditor or compliance)");
   serve->callback([&context, o] { run(context, *o); });

@@ -398,12 +398,18 @@ Result<Comparison> compare_scenarios(const Scenario& baseline, const Scenario& w
   SimOptions run_options;
   run_options.seed = seed;
   run_options.progress = options.progress;
+  auto progress_of_run = [&options](int run) -> std::function<bool(double)> {
+    if (!options.on_progress) return nullptr;
+    return [&options, run](double done) { return options.on_progress(run, done); };
+  };
+  run_options.on_progress = progress_of_run(0);
   if (options.on_run) options.on_run(0, baseline.name);
   auto first = run_simulation(baseline, run_options, baseline_dir);
   if (!first) return std::move(first).error().with_context("baseline " + baseline.name);
 
   // The what-if replays the very jobs the baseline simulated, with its seed.
   run_options.workload = baseline_dir / "workload.jsonl";
+  run_options.on_progress = progress_of_run(1);
   if (options.on_run) options.on_run(1, whatif.name);
   auto second = run_simulation(whatif, run_options, whatif_dir);
   if (!second) return std::move(second).error().with_context("what-if " + whatif.name);

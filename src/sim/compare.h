@@ -128,6 +128,9 @@ struct CompareOptions {
   bool progress = false;              // each run's progress bar on stderr
   // Called before each run starts: 0 baseline, 1 what-if.
   std::function<void(int run, const std::string& scenario)> on_run;
+  // Each run's progress (SimOptions::on_progress): run 0 baseline, 1 what-if;
+  // returning false cancels the comparison.
+  std::function<bool(int run, double done)> on_progress;
 };
 
 // Runs `baseline` into OUT/baseline, then `whatif` into OUT/whatif on the

@@ -103,14 +103,15 @@ class Simulation {
  public:
   Simulation(const Scenario& scenario, const catalog::Catalog& catalog,
              const policy::Engine& engine, const sched::ThroughputModel& throughput,
-             std::vector<sched::Job> jobs, bool progress, fs::path out)
+             std::vector<sched::Job> jobs, const SimOptions& options, fs::path out)
       : scenario_(scenario),
         catalog_(catalog),
         engine_(engine),
         throughput_(throughput),
         scheduler_(catalog, engine, throughput, scenario.scheduler),
         jobs_(std::move(jobs)),
-        progress_(progress && ::isatty(2)),
+        progress_(options.progress && ::isatty(2)),
+        on_progress_(options.on_progress),
         out_(std::move(out)) {}
 
   // Runs to the horizon, writing intervals.csv and timeseries.csv as it goes.
@@ -195,10 +196,13 @@ class Simulation {
       }
       schedule(now, only_arrivals && waiting_before > 0);
       record_timeseries(now);
-      if (progress_ && event_count_ >= next_progress_check_) {
+      if ((progress_ || on_progress_) && event_count_ >= next_progress_check_) {
         next_progress_check_ = event_count_ + 1024;
+        if (on_progress_ && !on_progress_(fraction_done(now))) {
+          return Error(ErrorCode::kUnavailable, "the simulation was cancelled");
+        }
         auto wall = std::chrono::steady_clock::now();
-        if (wall - last_print > std::chrono::milliseconds(200)) {
+        if (progress_ && wall - last_print > std::chrono::milliseconds(200)) {
           print_progress(now, wall - wall_start);
           last_print = wall;
         }
@@ -692,13 +696,17 @@ class Simulation {
     return leased_;
   }
 
-  void print_progress(Instant now, std::chrono::steady_clock::duration wall) {
-    // The run ends at the horizon or when the last job is done, whichever
-    // comes first: the further of the two measures.
+  // How far the run is, 0 to 1. The run ends at the horizon or when the last
+  // job is done, whichever comes first: the further of the two measures.
+  double fraction_done(Instant now) const {
     double by_time = (now - scenario_.start).to_seconds() / scenario_.horizon.to_seconds();
     double by_jobs =
         jobs_.empty() ? 1.0 : static_cast<double>(finished_) / static_cast<double>(jobs_.size());
-    double done = std::clamp(std::max(by_time, by_jobs), 0.0, 1.0);
+    return std::clamp(std::max(by_time, by_jobs), 0.0, 1.0);
+  }
+
+  void print_progress(Instant now, std::chrono::steady_clock::duration wall) {
+    const double done = fraction_done(now);
     double seconds = std::chrono::duration<double>(wall).count();
     double eta = done > 0 ? seconds * (1 - done) / done : 0;
     int filled = static_cast<int>(done * 30);
@@ -715,6 +723,7 @@ class Simulation {
   sched::Scheduler scheduler_;
   std::vector<sched::Job> jobs_;
   bool progress_;
+  std::function<bool(double)> on_progress_;
   Instant end_;
   sched::ClusterState state_;
   std::vector<JobRecord> records_;
@@ -994,7 +1003,7 @@ Result<SimSummary> run_simulation(const Scenario& scenario, const SimOptions& op
       return Error(ErrorCode::kNotFound, "job " + j.id.str() + ": no org '" + j.org.str() + "'");
     }
   }
-  Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options.progress, out_dir);
+  Simulation sim(s, *catalog, *engine, *throughput, std::move(jobs), options, out_dir);
   STRAITS_TRY(sim.run());
   STRAITS_TRY(sim.write(workload_notes));
 

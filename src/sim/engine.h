@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ struct SimOptions {
   std::optional<std::filesystem::path> workload;  // replaces the scenario's workload
   std::optional<std::uint64_t> seed;              // replaces the scenario's seed
   bool progress = false;                          // a progress bar on stderr
+  // Called every few thousand events with how far the run is (0 to 1, as the
+  // progress bar shows it); returning false cancels the run, which then fails
+  // (Unavailable, "cancelled"). For a server running simulations in the
+  // background: progress to show, and a stop that does not wait.
+  std::function<bool(double done)> on_progress;
 };
 
 struct SimSummary {

@@ -105,6 +105,7 @@
 #include <vector>
 
 #include "api/server_fixture.h"
+#include "support/wait_until.h"
 
 namespace straits::api {
 namespace {
@@ -350,6 +351,13 @@ const std::vector<Row>& matrix() {
       {"GET /v1/rulesets/{id}/simulation",
        S::kOne,
        {"200", "200", "403", "403", "403", "200", "403"}},
+      // What-if runs (issue 18): admin and compliance start them, the roles that read
+      // everything read them and their pages; tenants and operators neither.
+      {"GET /v1/scenarios", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"POST /v1/whatif", S::kOne, {"202", "403", "403", "403", "403", "202", "403"}},
+      {"GET /v1/whatif", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/whatif/{id}", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      {"GET /v1/whatif/{id}/report", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /healthz", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
       {"GET /metrics", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/openapi.json", S::kOne, {"200", "200", "200", "200", "200", "200", "200"}},
@@ -361,7 +369,9 @@ const std::set<std::string> kPublic = {"GET /healthz", "GET /v1/openapi.json"};
 // POSTs that change nothing when they succeed (no audit event).
 const std::set<std::string> kReadOnlyPosts = {"POST /v1/leases/quote", "POST /v1/decisions",
                                               "POST /v1/schedule", "POST /v1/rulesets/{id}/diff",
-                                              "POST /v1/rulesets/{id}/impact"};
+                                              "POST /v1/rulesets/{id}/impact",
+                                              // a simulation in memory, nothing stored
+                                              "POST /v1/whatif"};
 // Agent traffic: changes (what was handed out, when the agent was heard
 // from, a run's checkpoint) that are not audited.
 const std::set<std::string> kAgentTraffic = {"POST /v1/agents/{id}/heartbeat",
@@ -397,6 +407,9 @@ class IsolationTest : public ::testing::Test {
   void SetUp() override {
     // The matrix takes longer than the default 30 s: its agents stay active.
     server_.options().agent_lost_after = Duration::seconds(3600);
+    server_.options().scenarios_dir =
+        std::filesystem::path(STRAITS_SOURCE_DIR) / "tests" / "data" / "scenarios";
+    server_.options().scenarios_root = STRAITS_SOURCE_DIR;
     server_.start();
     admin_ = server_.admin_token();
     auditor_ = make_user("auditor", "", "").token;
@@ -631,6 +644,8 @@ class IsolationTest : public ::testing::Test {
             to_iso8601(testing_util::at("2030-01-01T00:00:00Z") + Duration::seconds(++n_));
       }
     }
+    if (r.path == "/v1/whatif" && r.method == "POST") r.body = whatif_body();
+    if (r.path.rfind("/v1/whatif/{id}", 0) == 0) put(finished_whatif());
     if (r.path.ends_with("/heartbeat")) {
       r.body = {{"runs", {{{"job", s.job}, {"attempt", 1}, {"state", "running"}}}}};
     }
@@ -644,6 +659,26 @@ class IsolationTest : public ::testing::Test {
                    {"path", "/ckpt/" + fresh("step")}}}}};
     }
     return r;
+  }
+
+  // Two small scenarios compared (tests/data/scenarios).
+  static json whatif_body() {
+    return {{"baseline", {{"scenario", "small-base"}}}, {"whatif", {{"scenario", "small-closed"}}}};
+  }
+  // A what-if run the admin started, once done (made once).
+  std::string finished_whatif() {
+    if (!whatif_.empty()) return whatif_;
+    Answer a = server_.post("/v1/whatif", admin_, whatif_body());
+    if (a.status != 202) throw std::runtime_error("finished_whatif: " + a.text);
+    const std::string id = a.body["id"];
+    if (!testing::wait_until(
+            [&] {
+              return server_.get("/v1/whatif/" + id, admin_).body.value("state", "") == "done";
+            },
+            std::chrono::minutes(5), std::chrono::milliseconds(50))) {
+      throw std::runtime_error("finished_whatif: " + id + " did not finish");
+    }
+    return whatif_ = id;
   }
 
   // A small pack that compiles on its own.
@@ -721,6 +756,7 @@ class IsolationTest : public ::testing::Test {
   std::string admin_, auditor_, compliance_;
   Side sides_[2];
   int n_ = 0;
+  std::string whatif_;  // finished_whatif()
 };
 
 TEST_F(IsolationTest, EveryRouteEveryRoleOwnAndOtherTenant) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/server_fixture.h"
+#include "support/wait_until.h"
 
 namespace straits::api {
 namespace {
@@ -183,6 +184,10 @@ void collect_refs(const json& node, const std::string& where,
 class OpenApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // What-if runs compare two small scenarios (tests/data/scenarios).
+    server_.options().scenarios_dir =
+        std::filesystem::path(STRAITS_SOURCE_DIR) / "tests" / "data" / "scenarios";
+    server_.options().scenarios_root = STRAITS_SOURCE_DIR;
     server_.start();
     admin_ = server_.admin_token();
     Answer served = server_.get("/v1/openapi.json", "");
@@ -620,6 +625,23 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
        nullptr, 200);
   call("GET", "/v1/jobs/{id}/logs", concrete("/v1/jobs/{id}/logs") + "?tail=10", admin_, nullptr,
        200);
+
+  // ---- What-if runs (issue 18): two small scenarios compared in the background. ----
+  bodies["POST /v1/whatif"] = {{"baseline", {{"scenario", "small-base"}}},
+                               {"whatif", {{"scenario", "small-closed"}}}};
+  call("GET", "/v1/scenarios", "/v1/scenarios", admin_, nullptr, 200);
+  call("POST", "/v1/whatif", "/v1/whatif", admin_,
+       {{"baseline", {{"scenario", "nope"}}}, {"whatif", {{"scenario", "small-closed"}}}}, 404);
+  Answer whatif = call("POST", "/v1/whatif", "/v1/whatif", admin_, bodies["POST /v1/whatif"], 202);
+  ids_["whatif"] = whatif.body.value("id", "");
+  EXPECT_TRUE(testing::wait_until(
+      [&] {
+        return server_.get(concrete("/v1/whatif/{id}"), admin_).body.value("state", "") == "done";
+      },
+      std::chrono::minutes(5), std::chrono::milliseconds(50)));
+  call("GET", "/v1/whatif", "/v1/whatif", admin_, nullptr, 200);
+  call("GET", "/v1/whatif/{id}", concrete("/v1/whatif/{id}"), admin_, nullptr, 200);
+  call("GET", "/v1/whatif/{id}/report", concrete("/v1/whatif/{id}/report"), admin_, nullptr, 200);
 
   // ---- A site agent of sg-tuas-1 (docs/agents.md) runs the placed job. ---
   const std::string job_id = ids_["jobs"];

@@ -275,6 +275,7 @@ class Session : public SessionBase {
     auto message = parser_->release();
     parser_.reset();
     keep_alive_ = message.keep_alive();
+    head_ = message.method() == http::verb::head;
     auto request = std::make_shared<HttpRequest>();
     request->method = std::string(message.method_string());
     request->target = std::string(message.target());
@@ -335,10 +336,21 @@ class Session : public SessionBase {
     response_.version(11);
     response_.result(static_cast<unsigned>(a.status));
     response_.set(http::field::content_type, a.content_type);
+    // Every answer, API and console alike: no content sniffing (a JSON error that names a
+    // path is never run as a page), and nothing kept in caches unless the answer says
+    // otherwise (the console's files say no-cache).
+    response_.set("X-Content-Type-Options", "nosniff");
+    response_.set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : a.headers) response_.set(name, value);
     response_.body() = std::move(a.body);
     response_.keep_alive(keep_alive_ && !close_after && !s_.stopping);
     response_.prepare_payload();
+    if (head_ && !close_after) {
+      // HEAD: the headers GET would have, Content-Length included, and no body.
+      const std::size_t length = response_.body().size();
+      response_.body().clear();
+      response_.content_length(length);
+    }
     lowest().expires_after(s_.options.request_timeout);
     work_.reset();  // the write is pending on the loop from here
     http::async_write(stream_, response_,
@@ -382,6 +394,7 @@ class Session : public SessionBase {
   http::response<http::string_body> response_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   bool keep_alive_ = true;
+  bool head_ = false;  // the request being answered is a HEAD
   bool reading_ = false;
   std::array<char, 16384> scratch_{};
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/internal/http.h"
 #include "sched/impact.h"
 
 namespace straits::api::internal {
@@ -228,6 +229,20 @@ std::map<std::string, std::string> catalog_files(const World& world) {
     files[k.file] = json{{k.plural, std::move(list)}}.dump(2) + "\n";
   }
   return files;
+}
+
+const store::RulesetRecord* ruleset_in_force(const World& world, Instant now) {
+  const std::string hash = world.policy->ruleset_at(now);
+  for (const auto& [_, r] : world.rulesets) {
+    if (r.state == "adopted" && r.hash == hash) return &r;
+  }
+  return nullptr;
+}
+
+RulesetContent stored_content(const store::RulesetRecord& set) {
+  auto content = parse_packs_json(set.packs_json);
+  if (!content) fail(500, "internal", "rule set " + set.id + ": " + content.error().message());
+  return std::move(content).value();
 }
 
 }  // namespace straits::api::internal

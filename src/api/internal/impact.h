@@ -2,7 +2,7 @@
 // the World turned into the sched module's inputs (sched/impact.h) and the
 // answer rendered as the API's JSON; and, for `straits rules impact
 // --simulate DAYS`, the store's recent jobs as a native workload and the
-// catalog as files, to replay under both rule sets (cli/rules_simulate.h).
+// catalog as files, to replay under both rule sets (sim/rule_change.h).
 //
 // Every function reads the world: the caller holds its shared lock.
 #pragma once
@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "api/internal/rulesets.h"
 #include "api/internal/world.h"
 #include "policy/engine.h"
 #include "sched/state.h"
@@ -33,6 +34,12 @@ std::string ruleset_impact_json(const World& world, const policy::Engine& propos
 // docs/scenarios.md), by submission instant then id: jobs without work (the
 // format requires it) are left out.
 std::string native_workload_jsonl(const World& world, Instant from, Instant to);
+
+// The adopted rule set in force at `now` (the one whose hash the policy names
+// then); nullptr when none is.
+const store::RulesetRecord* ruleset_in_force(const World& world, Instant now);
+// A stored set's packs and params (500 when the store holds a broken one).
+RulesetContent stored_content(const store::RulesetRecord& set);
 
 // The catalog in force as the files of a catalog folder (name -> text): the
 // base files (chips, countries) and one file per kind of managed entity.

@@ -16,6 +16,7 @@
 namespace straits::api::internal {
 
 class Metrics;
+class WhatifRunner;
 
 struct Context {
   World& world;
@@ -27,6 +28,7 @@ struct Context {
   std::function<void()> wake_scheduler;  // a change the scheduling loop should see
   std::function<Result<Server::PassSummary>()> schedule_now;
   std::function<bool()> stopping;  // long-polls answer at once when true
+  WhatifRunner* whatif = nullptr;  // what-if runs in the background (routes_whatif.cc)
 };
 
 struct Route {
@@ -49,6 +51,7 @@ void add_request_routes(std::vector<Route>& routes);  // change requests (maker-
 void add_ruleset_routes(std::vector<Route>& routes);  // rule sets (issue 17)
 // What a rule set would change: diff, impact, simulation inputs.
 void add_ruleset_analysis_routes(std::vector<Route>& routes);
+void add_whatif_routes(std::vector<Route>& routes);  // the console's what-if runs (issue 18)
 std::vector<Route> all_routes();
 
 // Maker-checker of compliance facts (routes_catalog.cc, routes_requests.cc).

@@ -31,16 +31,10 @@ const store::RulesetRecord& stored_set(const World& world, const std::string& id
   return it->second;
 }
 
-RulesetContent content_of(const store::RulesetRecord& set) {
-  auto content = parse_packs_json(set.packs_json);
-  if (!content) fail(500, "internal", "rule set " + set.id + ": " + content.error().message());
-  return std::move(content).value();
-}
-
 // A stored set compiled over `policy`'s catalog (422 when it no longer
 // compiles: the catalog changed under it since it was pushed).
 policy::Engine compile(const store::RulesetRecord& set, const Policy& policy) {
-  RulesetContent content = content_of(set);
+  RulesetContent content = stored_content(set);
   auto engine = policy::Engine::load_sources(policy.catalog, content.packs, content.params);
   if (!engine) {
     throw HttpError{422, "invalid_rules",
@@ -143,11 +137,7 @@ Reply simulation_inputs(Context& ctx, Call& call) {
   std::shared_lock lock(ctx.world.mutex);
   const store::RulesetRecord& set = stored_set(ctx.world, id);
   const Instant start = call.now - Duration::days(days);
-  const std::string in_force_hash = ctx.world.policy->ruleset_at(call.now);
-  const store::RulesetRecord* in_force = nullptr;
-  for (const auto& [_, r] : ctx.world.rulesets) {
-    if (r.state == "adopted" && r.hash == in_force_hash) in_force = &r;
-  }
+  const store::RulesetRecord* in_force = ruleset_in_force(ctx.world, call.now);
   if (in_force == nullptr) fail(409, "conflict", "no adopted rule set is in force to compare with");
   json leases = json::array();
   const sched::ClusterState fleet = fleet_state(ctx.world, start);  // alive through the loop
@@ -165,8 +155,8 @@ Reply simulation_inputs(Context& ctx, Call& call) {
               {"catalog", catalog_files(ctx.world)},
               {"workload", native_workload_jsonl(ctx.world, start, call.now)},
               {"leases", leases},
-              {"in_force", set_files(content_of(*in_force))},
-              {"proposed", set_files(content_of(set))}};
+              {"in_force", set_files(stored_content(*in_force))},
+              {"proposed", set_files(stored_content(set))}};
   out["in_force"]["hash"] = in_force->hash;
   out["proposed"]["hash"] = set.hash;
   return reply(200, out);

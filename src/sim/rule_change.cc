@@ -1,9 +1,9 @@
-#include "cli/rules_simulate.h"
+#include "sim/rule_change.h"
 
 #include "core/file.h"
 #include "sim/compare.h"
 
-namespace straits::cli {
+namespace straits::sim {
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,9 +44,9 @@ Status write_files(const fs::path& dir, const std::map<std::string, std::string>
 }
 
 // One run's scenario over the written inputs.
-Result<sim::Scenario> scenario_of(const SimulationInputs& in, const RuleSetFiles& set,
-                                  const fs::path& inputs, const std::string& which) {
-  sim::Scenario s;
+Result<Scenario> scenario_of(const SimulationInputs& in, const RuleSetFiles& set,
+                             const fs::path& inputs, const std::string& which) {
+  Scenario s;
   s.name = which;
   s.file = inputs / (which + ".scenario");  // names the run; never read
   s.catalog_dir = fs::absolute(inputs / "catalog");
@@ -69,7 +69,8 @@ Result<sim::Scenario> scenario_of(const SimulationInputs& in, const RuleSetFiles
 
 }  // namespace
 
-Status simulate_rule_change(const SimulationInputs& in, const fs::path& out_dir) {
+Result<Comparison> simulate_rule_change(const SimulationInputs& in, const fs::path& out_dir,
+                                        const CompareOptions& options) {
   for (const auto& [file, text] : in.catalog_files) STRAITS_TRY(check_name(file, "catalog file"));
   STRAITS_TRY(check_rule_set(in.in_force, "the in-force"));
   STRAITS_TRY(check_rule_set(in.proposed, "the proposed"));
@@ -79,12 +80,9 @@ Status simulate_rule_change(const SimulationInputs& in, const fs::path& out_dir)
   const fs::path inputs = out_dir / "inputs";
   STRAITS_TRY(write_files(inputs / "catalog", in.catalog_files));
   STRAITS_TRY(write_files(inputs, {{"workload.jsonl", in.workload_jsonl}}));
-  STRAITS_ASSIGN_OR_RETURN(sim::Scenario baseline,
-                           scenario_of(in, in.in_force, inputs, "in-force"));
-  STRAITS_ASSIGN_OR_RETURN(sim::Scenario whatif, scenario_of(in, in.proposed, inputs, "proposed"));
-  auto compared = sim::compare_scenarios(baseline, whatif, out_dir, {});
-  if (!compared) return std::move(compared).error();
-  return ok();
+  STRAITS_ASSIGN_OR_RETURN(Scenario baseline, scenario_of(in, in.in_force, inputs, "in-force"));
+  STRAITS_ASSIGN_OR_RETURN(Scenario whatif, scenario_of(in, in.proposed, inputs, "proposed"));
+  return compare_scenarios(baseline, whatif, out_dir, options);
 }
 
-}  // namespace straits::cli
+}  // namespace straits::sim

@@ -1,12 +1,13 @@
-// `straits rules impact ID --simulate DAYS` (issue 17, part 4): the store's
-// last DAYS of real jobs, exported as a native workload, replayed under the
-// rules in force and under a proposed rule set, side by side: the
-// comparison page `sim compare` makes (sim/compare.h).
+// A rule change replayed (issue 17, part 4): a server's last DAYS of real
+// jobs, as a native workload, replayed under the rules in force and under a
+// proposed rule set, side by side: the comparison page `sim compare` makes
+// (sim/compare.h). Used by `straits rules impact ID --simulate DAYS` (over
+// the server's export) and by the server's own what-if runs (issue 18).
 //
-// The inputs are texts, as the server holds them (api/internal/impact.h:
-// native_workload_jsonl, catalog_files; the rule sets' files): they are
-// written under OUT/inputs/ so that the runs can be redone from the folder
-// alone, and the two scenarios built over them.
+// The inputs are texts, as the server holds them (its catalog and workload
+// as files; the rule sets' files): they are written under OUT/inputs/ so
+// that the runs can be redone from the folder alone, and the two scenarios
+// built over them.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,9 @@
 #include "core/time.h"
 #include "policy/engine.h"
 #include "sched/job.h"
+#include "sim/compare.h"
 
-namespace straits::cli {
+namespace straits::sim {
 
 // A rule pack as text: its name (its folder's, which scenario params and
 // reports use) and its files (name -> text).
@@ -52,6 +54,9 @@ struct SimulationInputs {
 // out_dir/baseline and out_dir/whatif, and writes out_dir/compare.json and
 // out_dir/compare.html. Errors name the file or pack at fault; a pack or file
 // name that is not a plain file name is refused before anything is written.
-Status simulate_rule_change(const SimulationInputs& in, const std::filesystem::path& out_dir);
+// `options`: progress and cancellation of the two runs (CompareOptions).
+Result<Comparison> simulate_rule_change(const SimulationInputs& in,
+                                        const std::filesystem::path& out_dir,
+                                        const CompareOptions& options = {});
 
-}  // namespace straits::cli
+}  // namespace straits::sim

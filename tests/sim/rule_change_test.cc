@@ -4,7 +4,7 @@
 // (China-parented) and bellhollow (US) train on their leases of Singapore
 // H100s: under the proposal hanshan-sg's jobs there stop or never start,
 // bellhollow's run as before.
-#include "cli/rules_simulate.h"
+#include "sim/rule_change.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 
 #include "policy/temp_dir.h"
 
-namespace straits::cli {
+namespace straits::sim {
 namespace {
 
 namespace fs = std::filesystem;
@@ -79,7 +79,7 @@ SimulationInputs inputs() {
 TEST(SimulateRuleChange, TheProposalStopsTheChinaParentedOrgsJobs) {
   testing_util::TempDir dir("rules-simulate");
   const fs::path out = dir.path() / "simulate";
-  Status done = simulate_rule_change(inputs(), out);
+  auto done = simulate_rule_change(inputs(), out);
   ASSERT_TRUE(done) << done.error().to_string();
   EXPECT_TRUE(fs::exists(out / "compare.html"));
   EXPECT_TRUE(fs::exists(out / "inputs" / "proposed" / "close-remote-access" /
@@ -99,11 +99,11 @@ TEST(SimulateRuleChange, RefusesANameThatLeavesItsFolder) {
   testing_util::TempDir dir("rules-simulate");
   SimulationInputs in = inputs();
   in.proposed.packs[1].name = "../elsewhere";
-  Status refused = simulate_rule_change(in, dir.path() / "simulate");
+  auto refused = simulate_rule_change(in, dir.path() / "simulate");
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message().find("../elsewhere"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir.path() / "simulate"));
 }
 
 }  // namespace
-}  // namespace straits::cli
+}  // namespace straits::sim
