@@ -32,8 +32,11 @@ function sum(pools, key) {
 }
 
 function totalsText(pools) {
-  return `${fmtGpus(sum(pools, 'gpus'))} · ${sum(pools, 'leased').toLocaleString('en-US')} leased · ` +
-         `${sum(pools, 'used').toLocaleString('en-US')} used · ${sum(pools, 'free').toLocaleString('en-US')} free`;
+  // A figure the server left out (null: not the caller's to see, or unknown) is not summed as 0.
+  const total = (key) => (pools.some((p) => p[key] === null || p[key] === undefined)
+    ? null : sum(pools, key).toLocaleString('en-US'));
+  return [fmtGpus(sum(pools, 'gpus')), ...['leased', 'used', 'free'].map((k) => total(k) && `${total(k)} ${k}`)]
+    .filter(Boolean).join(' · ');
 }
 
 function fleetTable(fleet) {
