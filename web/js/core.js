@@ -121,6 +121,12 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// Appends children to el, skipping null/false (DOM append would write "null").
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 // Replaces the children of el.
 export function replace(el, ...children) {
   el.replaceChildren();
@@ -371,6 +377,8 @@ export function dataTable(opts) {
           state.offset = 0;
           changed();
           drawHead();
+          // The header was redrawn: keep the keyboard on the column just sorted.
+          headRow.querySelector(`button[data-sort="${c.sort}"]`).focus();
           load();
         }}, c.label, h('span', {'aria-hidden': 'true'}, arrow))));
     }

@@ -5,7 +5,7 @@
 // (?explain=true: the decisions blocking it, pool by pool), the tail of its
 // logs following as it grows, its checkpoints, and Cancel where allowed.
 import {
-  api, can, decisionView, errorBox, fmtTime, h, poll, ready, replace, simpleTable,
+  add, api, can, decisionView, errorBox, fmtTime, h, poll, ready, replace, simpleTable,
 } from '../core.js';
 import {stateBadge} from './jobs.js';
 
@@ -181,7 +181,7 @@ export async function render(root, params, {who}) {
   const checkpointsSlot = h('div');
   const timeline = h('ol', {class: 'timeline', 'data-testid': 'events-list'});
   const logs = logsPane();
-  root.append(
+  add(root,
     h('p', {}, h('a', {href: '#/jobs'}, '← Jobs')), head, errSlot,
     h('div', {class: 'grid'},
       h('section', {class: 'card'}, h('h2', {}, 'Spec'), specSlot),

@@ -3,7 +3,7 @@
 // the hash query so that a link reproduces it; and the submit form for the
 // roles that may submit (admin, tenant-admin, engineer).
 import {
-  api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
+  add, api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
   setHashQuery, showFormError,
 } from '../core.js';
 
@@ -47,8 +47,7 @@ export function stateBadge(state) {
 function placeOf(job) {
   const p = job.placement;
   if (!p) return '—';
-  const pool = p.pool || '';
-  return p.site ? `${pool} (${p.site})` : pool;
+  return h('span', {}, p.pool || '', p.site ? h('div', {class: 'muted'}, p.site) : null);
 }
 
 function waitingOf(job) {
@@ -71,7 +70,10 @@ const COLUMNS = [
   {key: 'reason', label: 'Waiting because', render: waitingOf},
   {key: 'position', label: 'Queue #', sort: 'position',
    render: (j) => (j.queue_position === null || j.queue_position === undefined ? '—' : String(j.queue_position))},
-  {key: 'submitted', label: 'Submitted', sort: 'submitted', render: (j) => fmtTime(j.submitted_at)},
+  {key: 'submitted', label: 'Submitted', sort: 'submitted',
+   // Month-day and time; the whole instant in the tooltip.
+   render: (j) => h('time', {datetime: j.submitted_at, title: fmtTime(j.submitted_at)},
+                    fmtTime(j.submitted_at).slice(5, 16))},
 ];
 
 async function options(path) {
@@ -192,7 +194,7 @@ export async function render(root, params, {who}) {
     onState: (s) => setHashQuery({...s.filters, sort: s.sort !== 'id' ? s.sort : '',
                                   order: s.order !== 'asc' ? s.order : '', offset: s.offset || ''}),
   });
-  root.append(
+  add(root,
     h('div', {class: 'row'}, h('h1', {}, 'Jobs'),
       can.submitJobs(who) ? h('button', {type: 'button', class: 'small', onclick: () => {
         const first = root.querySelector('[data-testid="submit-job-form"] input');

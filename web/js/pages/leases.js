@@ -4,7 +4,7 @@
 // may, and quote-then-create: POST /v1/leases/quote shows the policy decision
 // (rules, citations), price and free capacity; only then Confirm creates.
 import {
-  api, can, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready, replace,
+  add, api, can, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready, replace,
   showFormError, simpleTable,
 } from '../core.js';
 
@@ -51,9 +51,10 @@ function ganttFor(pool, leases, upcoming, orgs, from, to, now) {
     const t = d.getTime();
     // A month's label would overprint "today": left out next to it.
     const nearToday = Math.abs(x(t) - x(now)) < 42 && now >= from && now <= to;
+    const atEdge = x(t) > WIDTH - 40;  // a label that would be cut by the chart's edge
     ticks.push(h('g', {},
       h('line', {x1: x(t), x2: x(t), y1: AXIS - 4, y2: height, stroke: '#d5d9df'}),
-      nearToday ? null : h('text', {x: x(t) + 2, y: 12}, d.getUTCMonth() === 0 ? String(d.getUTCFullYear())
+      nearToday || atEdge ? null : h('text', {x: x(t) + 2, y: 12}, d.getUTCMonth() === 0 ? String(d.getUTCFullYear())
         : d.toLocaleString('en-US', {month: 'short', timeZone: 'UTC'}))));
   }
   const rows = leases.map((l, i) => {
@@ -228,7 +229,7 @@ export async function render(root, params, {who}) {
   const errSlot = h('div');
   const gantt = h('div', {'data-testid': 'leases-gantt'});
   const list = h('div');
-  root.append(h('h1', {}, 'Leases'), errSlot,
+  add(root, h('h1', {}, 'Leases'), errSlot,
     h('section', {class: 'card'}, h('h2', {}, 'Timeline per pool'), gantt),
     h('section', {class: 'card'}, h('h2', {}, 'All leases'), list));
   let refresh = () => {};
