@@ -19,9 +19,13 @@ function usageBar(p) {
   const used = Math.min(p.used || 0, total);
   const leased = Math.min(Math.max(p.leased || 0, used), total);
   const pct = (n) => (100 * n) / total;
+  // Figures the caller may not see (null) are left out of the words, not said as "null".
+  const words = [['used', p.used], ['leased', p.leased], ['free', p.free]]
+    .filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${v} ${k}`);
+  const text = `${words.length ? words.join(', ') + ' of ' : ''}${p.gpus} GPUs`;
   return h('svg', {class: 'bar', viewBox: '0 0 100 10', preserveAspectRatio: 'none',
-                   role: 'img', 'aria-label': `${p.used} used, ${p.leased} leased, ${p.free} free of ${p.gpus}`},
-    h('title', {}, `${p.pool}: ${p.used} used, ${p.leased} leased, ${p.free} free of ${p.gpus} GPUs`),
+                   role: 'img', 'aria-label': text},
+    h('title', {}, `${p.pool}: ${text}`),
     h('rect', {x: 0, y: 0, width: 100, height: 10, fill: '#dfe3e8'}),
     h('rect', {x: 0, y: 0, width: pct(leased), height: 10, fill: '#3b6fb6'}),
     h('rect', {x: 0, y: 0, width: pct(used), height: 10, fill: '#1f8a4c'}));
@@ -108,7 +112,7 @@ function drawFleet(slot, fleet) {
       h('span', {}, h('span', {class: 'swatch leased'}), 'leased, idle'),
       h('span', {}, h('span', {class: 'swatch free'}), 'free (not leased)'),
       h('span', {}, 'as of ' + fmtTime(fleet.at))),
-    tenantNote ? h('p', {class: 'muted'}, 'Leased and used count your org only; other tenants\u2019 use is not shown.') : null,
+    tenantNote ? h('p', {class: 'muted'}, 'Leased and used count your org only; other tenants\u2019 use (and so what is free) is not shown.') : null,
     fleetTable(fleet));
 }
 
