@@ -199,6 +199,12 @@ TEST_P(ApiTest, JobIsPlacedWithItsDecisionThenMovedWhenTheRuleBites) {
   std::vector<std::string> kinds;
   for (const json& e : events.body["items"]) kinds.push_back(e["kind"]);
   EXPECT_EQ(kinds, (std::vector<std::string>{"submitted", "placed", "checkpoint", "moved"}));
+  // The placement keeps the decision that allowed it, with its rules: the
+  // job's history shows why it ran there even after it moved.
+  const json& placed_event = events.body["items"][1]["data"];
+  EXPECT_EQ(placed_event["decision"]["decision"], "allow") << placed_event.dump();
+  EXPECT_TRUE(placed_event["decision"].contains("rules")) << placed_event.dump();
+  EXPECT_EQ(placed_event["pool"], events.body["items"][1]["message"].get<std::string>().substr(15));
 }
 
 TEST_P(ApiTest, BadInputIsRefusedNamingTheFieldAndStoresNothing) {

@@ -418,7 +418,15 @@ void apply_placement(Applying& a, const Placement& pl) {
   e.cut_reason = pl.cut_reason;
   e.waiting_reason.clear();
   e.waiting_rule.clear();
-  add_job_event(e, a.batch, a.now, "placed", "placed on pool " + pl.pool, pl.placement_json);
+  // The event keeps the placement with the decision that allowed it: a job's
+  // history shows each placement's rules and citations, not only the last.
+  json placed = json::parse(pl.placement_json, nullptr, false);
+  if (placed.is_object()) {
+    placed["decision"] = json::parse(pl.decision_json, nullptr, false);
+    if (placed["decision"].is_discarded()) placed["decision"] = nullptr;
+  }
+  add_job_event(e, a.batch, a.now, "placed", "placed on pool " + pl.pool,
+                placed.is_object() ? placed.dump() : pl.placement_json);
   save_job(a.world, e, a.batch, a.now);
   a.batch.audit.push_back({a.now, "system", "job.place", "jobs/" + e.record.id, "",
                            pl.placement_json, pl.decision_json});

@@ -85,7 +85,8 @@ function eventItem(ev) {
       h('div', {}, ev.message),
       h('div', {class: 'muted'}, [d.site && `site ${d.site}`, d.chip && `chip ${d.chip}`,
         d.nodes && `${d.nodes.length} nodes`, d.ruleset && `rule set ${String(d.ruleset).slice(0, 12)}`]
-        .filter(Boolean).join(' · ')));
+        .filter(Boolean).join(' · ')),
+      decision ? decisionView(decision, {title: where ? `Decision for ${where}` : 'Decision'}) : null);
   }
   return h('li', {'data-id': String(ev.seq), 'data-kind': ev.kind},
     h('div', {class: 'row'}, h('strong', {}, ev.kind), h('span', {class: 'muted'}, fmtTime(ev.at))),
