@@ -1,0 +1,196 @@
+// The Audit page (#/audit): the chain's status (GET /v1/audit/verify), the
+// latest signed head and the server's public key, the events newest first with
+// filters, and the export of a signed bundle (GET /v1/audit/export, the file
+// `straits audit export` writes, so `straits audit verify-bundle` checks it).
+// Admin, auditor and compliance read the log; the API answers 403 to others.
+import {api, can, dataTable, errorBox, field, fmtTime, h, ready, replace, showFormError} from '../core.js';
+import {usePagesStyles} from './rules.js';
+
+const CHUNK = 500;        // events read a request when filtering
+const MAX_SCAN = 20000;   // events a filtered view reads at most, newest first
+
+// The events seq in (after, after+limit], newest first.
+async function eventsAbove(after, limit) {
+  const page = await api('/v1/audit', {query: {after, limit}});
+  return (page.items || []).reverse();
+}
+
+// Whether an event passes the filters: action (a prefix: "job." or
+// "job.submit"), actor and subject (substrings), from/to (ISO, at >= from, < to).
+function matcher(filters) {
+  const f = Object.fromEntries(Object.entries(filters).map(([k, v]) => [k, (v || '').trim()]));
+  const from = f.from ? new Date(f.from) : null;
+  const to = f.to ? new Date(f.to) : null;
+  return (e) => (!f.action || e.action.startsWith(f.action)) &&
+      (!f.actor || (e.actor || '').includes(f.actor)) &&
+      (!f.subject || (e.subject || '').includes(f.subject)) &&
+      (!from || new Date(e.at) >= from) && (!to || new Date(e.at) < to);
+}
+
+// A page of the log, newest first. seq runs 1..head without gaps (the chain
+// says so), so a page without filters is one request; with filters, the log
+// is read backwards in chunks until the page is full (at most MAX_SCAN events).
+async function fetchEvents(head, {offset, limit, filters}) {
+  const active = Object.values(filters).some((v) => (v || '').trim());
+  if (!active) {
+    const top = head - offset;
+    const n = Math.min(limit, top);
+    return {items: n > 0 ? await eventsAbove(top - n, n) : [], total: head};
+  }
+  const keep = matcher(filters);
+  const found = [];
+  let top = head;
+  while (top > 0 && found.length < offset + limit + 1 && head - top < MAX_SCAN) {
+    const n = Math.min(CHUNK, top);
+    found.push(...(await eventsAbove(top - n, n)).filter(keep));
+    top -= n;
+  }
+  const done = top <= 0 || head - top >= MAX_SCAN;
+  // An unfinished scan claims one more row than shown, so "Next" stays on.
+  return {items: found.slice(offset, offset + limit), total: done ? found.length
+      : Math.max(found.length, offset + limit + 1)};
+}
+
+function eventDetail(e) {
+  const show = (label, v) => (v === null || v === undefined ? null
+      : [h('dt', {}, label), h('dd', {}, h('pre', {class: 'json'}, JSON.stringify(v, null, 2)))]);
+  return h('details', {}, h('summary', {}, 'details'),
+    h('dl', {class: 'kv'}, show('before', e.before), show('after', e.after),
+      show('decision', e.decision), h('dt', {}, 'hash'), h('dd', {}, h('code', {}, e.hash)),
+      h('dt', {}, 'previous'), h('dd', {}, h('code', {}, e.prev_hash))));
+}
+
+// The outcome an event records, when it holds a decision.
+const outcome = (e) => (e.decision && e.decision.decision
+  ? h('span', {class: `badge outcome-${e.decision.decision}`}, e.decision.decision) : '');
+
+function statusCard(v, head, key) {
+  const keyMatches = head && key && head.public_key === key.public_key;
+  return h('section', {class: 'card', 'data-testid': 'audit-status'},
+    h('h2', {}, 'Chain'),
+    h('p', {'data-ok': String(v.ok)}, h('span', {class: `badge ${v.ok ? 'state-active' : 'state-failed'}`},
+      v.ok ? 'intact' : 'NOT intact'), ` ${v.events.toLocaleString('en-US')} events, head `,
+      h('code', {}, v.head || '—')),
+    v.problems && v.problems.length
+      ? h('ul', {class: 'error'}, v.problems.map((p) => h('li', {}, p))) : null,
+    h('h3', {}, 'Latest signed head'),
+    head ? h('dl', {class: 'kv', 'data-testid': 'audit-head'},
+      h('dt', {}, 'Event'), h('dd', {}, String(head.seq)),
+      h('dt', {}, 'Signed at'), h('dd', {}, fmtTime(head.at)),
+      h('dt', {}, 'Hash'), h('dd', {}, h('code', {}, head.hash)),
+      h('dt', {}, 'Signature'), h('dd', {}, h('code', {}, head.signature)),
+      h('dt', {}, 'Public key'), h('dd', {}, h('code', {}, key ? key.public_key : '—'), ' ',
+        key ? h('span', {class: `badge ${keyMatches ? 'state-active' : 'state-failed'}`},
+                keyMatches ? 'signed by this key' : 'signed by another key') : null))
+      : h('p', {class: 'muted'}, 'No signed head yet.'),
+    h('p', {class: 'help'}, 'Compare the public key with the one the operator gave you out of ' +
+      'band; `straits audit verify-bundle --public-key` checks an export against it.'));
+}
+
+// The latest signed head: heads are signed at commits, by seq; the last one
+// is at or just below the chain's head.
+async function latestHead(events) {
+  for (let after = Math.max(0, events - 1); ; after = Math.max(0, after - 64)) {
+    const page = await api('/v1/audit/heads', {query: {after, limit: 64}});
+    const items = page.items || [];
+    if (items.length) {
+      let last = items[items.length - 1];
+      for (let next = page.next; next;) {  // a head signed since the chain was read
+        const more = await api('/v1/audit/heads', {query: {after: next, limit: 64}});
+        if ((more.items || []).length) last = more.items[more.items.length - 1];
+        next = more.next;
+      }
+      return last;
+    }
+    if (after === 0) return null;
+  }
+}
+
+// Saves text as a file through a blob: URL (a download, no navigation: the
+// console's CSP has nothing to allow).
+function saveFile(text, name) {
+  const url = URL.createObjectURL(new Blob([text], {type: 'application/json'}));
+  const a = h('a', {href: url, download: name, class: 'button', 'data-testid': 'export-link'},
+              `Save ${name} again`);
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return a;
+}
+
+function exportForm(head) {
+  const from = field({name: 'from_seq', label: 'From event', type: 'number',
+                      value: Math.max(1, head - 99), attrs: {min: 1}});
+  const to = field({name: 'to_seq', label: 'To event', type: 'number', value: head,
+                    attrs: {min: 1}});
+  const out = h('div', {'aria-live': 'polite'});
+  const f = h('form', {'data-testid': 'audit-export-form', class: 'card', novalidate: true},
+    h('h2', {}, 'Export a signed bundle'),
+    h('p', {class: 'help'}, 'The events of the range and the signed heads that cover them, ' +
+      'with the public key: check it offline with `straits audit verify-bundle FILE`.'),
+    h('div', {class: 'form-grid'}, from.field, to.field),
+    h('button', {type: 'submit', class: 'primary', 'data-action': 'export'}, 'Export'),
+    h('div', {class: 'form-error', 'aria-live': 'assertive'}), out);
+  f.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showFormError(f, null);
+    try {
+      const text = await api('/v1/audit/export', {raw: true, query: {
+        from_seq: from.input.value, to_seq: to.input.value}});
+      const name = `straits-audit-${from.input.value}-${to.input.value}.json`;
+      replace(out, h('p', {}, `Exported ${name} (${text.length.toLocaleString('en-US')} bytes). `,
+                     saveFile(text, name)));
+    } catch (err) {
+      showFormError(f, err);
+    }
+  });
+  return f;
+}
+
+function eventsTable(head, query) {
+  const filters = [
+    {name: 'action', label: 'Kind (prefix)', help: 'job., ruleset.adopt'},
+    {name: 'actor', label: 'Actor'},
+    {name: 'subject', label: 'Entity'},
+    {name: 'from', label: 'From (UTC)', help: '2026-12-01'},
+    {name: 'to', label: 'To (UTC)'},
+  ];
+  const state = {filters: Object.fromEntries(filters.map((f) => [f.name, query[f.name] || '']))};
+  return dataTable({
+    testid: 'audit-table', filterTestid: 'audit-filter-form', caption: 'Events, newest first',
+    pageSize: 50, filters, state, rowId: (e) => e.seq,
+    fetchPage: (s) => fetchEvents(head, s),
+    empty: 'No event matches.',
+    columns: [
+      {key: 'seq', label: 'Seq'},
+      {key: 'at', label: 'At', render: (e) => fmtTime(e.at)},
+      {key: 'actor', label: 'Actor'},
+      {key: 'action', label: 'Kind', render: (e) => h('code', {}, e.action)},
+      {key: 'subject', label: 'Entity'},
+      {key: 'outcome', label: 'Decision', render: outcome},
+      {key: 'detail', label: '', render: eventDetail},
+    ],
+  });
+}
+
+export async function render(root, params, {who}) {
+  usePagesStyles();
+  const denied = () => {
+    replace(root, h('h1', {}, 'Audit'), h('p', {class: 'error', 'data-testid': 'error'},
+      `Your role (${who.role}) cannot read the audit log.`));
+    ready(root);
+  };
+  if (!can.readAudit(who)) return denied();
+  let v, key;
+  try {
+    [v, key] = await Promise.all([api('/v1/audit/verify'), api('/v1/audit/public-key')]);
+  } catch (e) {
+    if (e.status === 403) return denied();
+    throw e;
+  }
+  const head = await latestHead(v.events).catch(() => null);
+  const table = eventsTable(v.events, params.query || {});
+  replace(root, h('h1', {}, 'Audit'), statusCard(v, head, key),
+          h('h2', {}, 'Events'), table.el, exportForm(v.events));
+  await table.reload().catch((e) => root.appendChild(errorBox(e)));
+  ready(root);
+}

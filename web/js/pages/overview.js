@@ -1,0 +1,171 @@
+// Overview: the fleet by country → site → pool (GET /v1/fleet), what happens
+// in the next 30 days (GET /v1/upcoming), and the site agents' health
+// (GET /v1/agents). Polled every 5 s; a section is redrawn only when its data
+// changed, so reading (and keyboard focus) is not disturbed.
+import {api, can, errorBox, fmtAge, fmtGpus, fmtTime, h, poll, ready, replace, simpleTable} from '../core.js';
+
+const POLL_MS = 5000;
+// An agent silent for longer than this is shown stale (agents heartbeat every
+// few seconds; docs/agents.md).
+const STALE_SECONDS = 60;
+
+// leased / used / free of one pool as a bar: used GPUs, then leased but idle,
+// then free. The figures are in its <title> (a tooltip) and in the table.
+function usageBar(p) {
+  const total = Math.max(p.gpus || 0, 1);
+  const used = Math.min(p.used || 0, total);
+  const leased = Math.min(Math.max(p.leased || 0, used), total);
+  const pct = (n) => (100 * n) / total;
+  return h('svg', {class: 'bar', viewBox: '0 0 100 10', preserveAspectRatio: 'none',
+                   role: 'img', 'aria-label': `${p.used} used, ${p.leased} leased, ${p.free} free of ${p.gpus}`},
+    h('title', {}, `${p.pool}: ${p.used} used, ${p.leased} leased, ${p.free} free of ${p.gpus} GPUs`),
+    h('rect', {x: 0, y: 0, width: 100, height: 10, fill: '#dfe3e8'}),
+    h('rect', {x: 0, y: 0, width: pct(leased), height: 10, fill: '#3b6fb6'}),
+    h('rect', {x: 0, y: 0, width: pct(used), height: 10, fill: '#1f8a4c'}));
+}
+
+function sum(pools, key) {
+  return pools.reduce((n, p) => n + (Number(p[key]) || 0), 0);
+}
+
+function totalsText(pools) {
+  return `${fmtGpus(sum(pools, 'gpus'))} · ${sum(pools, 'leased').toLocaleString('en-US')} leased · ` +
+         `${sum(pools, 'used').toLocaleString('en-US')} used · ${sum(pools, 'free').toLocaleString('en-US')} free`;
+}
+
+function fleetTable(fleet) {
+  const rows = [];
+  const num = (v) => h('td', {class: 'num'}, v === null || v === undefined ? '—' : Number(v).toLocaleString('en-US'));
+  for (const country of fleet.countries || []) {
+    const countryPools = (country.sites || []).flatMap((s) => s.pools || []);
+    rows.push(h('tr', {class: 'group country', 'data-country': country.country},
+                h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {}, `${country.country} — ${totalsText(countryPools)}`))));
+    for (const site of country.sites || []) {
+      const pools = site.pools || [];
+      rows.push(h('tr', {class: 'group site', 'data-site': site.site},
+        h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {},
+          `${site.name || site.site} (${site.site}${site.operator ? ', ' + site.operator : ''}) — ${totalsText(pools)}`))));
+      for (const p of pools) {
+        rows.push(h('tr', {'data-id': p.pool},
+          h('td', {}, p.pool), h('td', {class: 'bar-cell'}, usageBar(p)), h('td', {}, p.chip),
+          num(p.gpus), num(p.leased), num(p.used), num(p.free), num(p.leases)));
+      }
+    }
+  }
+  if (!rows.length) rows.push(h('tr', {class: 'empty'}, h('td', {colspan: 8}, 'No pools visible to you.')));
+  const head = ['Pool', 'Use', 'Chip', 'GPUs', 'Leased', 'Used', 'Free', 'Leases'];
+  return h('div', {class: 'scroll-x', tabindex: '0', role: 'region', 'aria-label': 'Fleet'},
+    h('table', {class: 'data fleet', 'data-testid': 'pools-table'},
+      h('thead', {}, h('tr', {}, head.map((t, i) =>
+        h('th', {scope: 'col', class: i >= 3 ? 'num' : null}, t)))),
+      h('tbody', {}, rows)));
+}
+
+function drawFleet(slot, fleet) {
+  const tenantNote = (fleet.countries || []).some((c) => (c.sites || []).some((s) =>
+    (s.pools || []).some((p) => 'others_leased' in p && p.others_leased === null)));
+  replace(slot,
+    h('div', {class: 'legend'},
+      h('span', {}, h('span', {class: 'swatch used'}), 'used by placed jobs'),
+      h('span', {}, h('span', {class: 'swatch leased'}), 'leased, idle'),
+      h('span', {}, h('span', {class: 'swatch free'}), 'free (not leased)'),
+      h('span', {}, 'as of ' + fmtTime(fleet.at))),
+    tenantNote ? h('p', {class: 'muted'}, 'Leased and used count your org only; other tenants\u2019 use is not shown.') : null,
+    fleetTable(fleet));
+}
+
+const ACTION_TEXT = {checkpoint_and_move: 'checkpoint and move', stop: 'stop'};
+
+function upcomingItem(item) {
+  const id = item.lease || item.rule || item.ruleset || `${item.kind}-${item.at}`;
+  const what = [];
+  if (item.pool) what.push('pool ' + item.pool);
+  if (item.org) what.push('org ' + item.org);
+  const citation = Array.isArray(item.citation) ? item.citation.join('; ') : item.citation;
+  const jobs = item.jobs || [];
+  return h('li', {'data-id': id, 'data-kind': item.kind},
+    h('div', {class: 'row'},
+      h('strong', {}, fmtTime(item.at)),
+      h('span', {class: 'badge'}, item.kind.replace(/_/g, ' ')),
+      h('span', {}, item.title || id)),
+    what.length ? h('div', {class: 'muted'}, what.join(' · ')) : null,
+    citation ? h('div', {class: 'citation'}, 'Source: ' + citation) : null,
+    jobs.length
+      ? h('ul', {class: 'jobs'}, jobs.map((j) => h('li', {'data-id': j.job},
+          h('a', {href: '#/jobs/' + encodeURIComponent(j.job)}, j.job), ' ',
+          j.name ? `“${j.name}” ` : '', `(${j.org}, on ${j.pool}): `,
+          h('strong', {}, ACTION_TEXT[j.action] || j.action))))
+      : h('div', {class: 'muted'}, 'No running job is affected.'));
+}
+
+function drawUpcoming(slot, up) {
+  const items = up.items || [];
+  replace(slot,
+    h('p', {class: 'muted'}, `From ${fmtTime(up.from)} to ${fmtTime(up.to)}.`),
+    h('ol', {class: 'timeline', 'data-testid': 'upcoming-list'},
+      items.length ? items.map(upcomingItem) : h('li', {class: 'empty'}, 'Nothing ends or changes in the next 30 days.')));
+}
+
+function drawAgents(slot, agents, now) {
+  replace(slot, simpleTable({
+    testid: 'agents-table', caption: null, empty: 'No agents registered.', rows: agents,
+    columns: [
+      {key: 'id', label: 'Agent', render: (a) => a.name && a.name !== a.id ? `${a.id} (${a.name})` : a.id},
+      {key: 'sites', label: 'Sites', render: (a) => (a.sites || []).join(', ') || '—'},
+      {key: 'backend', label: 'Backend'},
+      {key: 'state', label: 'State', render: (a) => h('span', {class: 'badge state-' + a.state}, a.state)},
+      {key: 'last_seen', label: 'Last heartbeat', render: (a) => fmtAge(a.last_seen, now)},
+      {key: 'health', label: 'Health', render: (a) => {
+        const age = (now - new Date(a.last_seen).getTime()) / 1000;
+        const healthy = a.state !== 'retired' && Number.isFinite(age) && age <= STALE_SECONDS;
+        return h('span', {class: 'badge ' + (healthy ? 'state-healthy' : 'state-stale')},
+                 healthy ? 'healthy' : 'silent');
+      }},
+      {key: 'version', label: 'Version'},
+    ],
+  }));
+}
+
+// Draws a section from a fetch, keeping the last good drawing on error (with the error above it).
+function section(title, testid) {
+  const body = h('div', {'data-section': testid});
+  const err = h('div');
+  return {el: h('section', {class: 'card'}, h('h2', {}, title), err, body), body, err, last: ''};
+}
+
+async function refresh(sec, fetcher, draw) {
+  try {
+    const data = await fetcher();
+    replace(sec.err);
+    const key = JSON.stringify(data);
+    if (key !== sec.last) {
+      sec.last = key;
+      draw(sec.body, data);
+    }
+  } catch (e) {
+    replace(sec.err, errorBox(e));
+  }
+}
+
+export async function render(root, params, {who}) {
+  const fleet = section('Fleet', 'fleet');
+  const upcoming = section('What happens next (30 days)', 'upcoming');
+  // Tenants do not see the agents (GET /v1/agents answers them 403).
+  const agents = can.listAgents(who) ? section('Agents', 'agents') : null;
+  root.append(h('h1', {}, 'Overview'), fleet.el, upcoming.el, agents ? agents.el : null);
+  let first = true;
+  poll(async () => {
+    const now = Date.now();
+    await Promise.all([
+      refresh(fleet, () => api('/v1/fleet'), drawFleet),
+      refresh(upcoming, () => api('/v1/upcoming', {query: {days: 30}}), drawUpcoming),
+      // Agent ages change every tick: redraw with the current time.
+      agents && refresh(agents, async () => ({items: (await api('/v1/agents', {query: {limit: 500}})).items || [], now}),
+              (slot, d) => drawAgents(slot, d.items, d.now)),
+    ]);
+    if (first) {
+      first = false;
+      ready(root);
+    }
+  }, POLL_MS);
+}
