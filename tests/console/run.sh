@@ -8,7 +8,8 @@
 # Usage: run.sh SOURCE_DIR BUILD_DIR [TEST_NAME...]
 #   TEST_NAME: roles, jobs, rules, audit (default: all, in that order: the later ones change
 #   the world the earlier ones read).
-# Screenshots go to BUILD_DIR/console-screenshots/. CHROMIUM overrides the browser.
+# Screenshots go to BUILD_DIR/console-screenshots/. CHROMIUM overrides the browser;
+# STRAITS_CONSOLE_DEV=1 tests the source tree's pages through web/dev-server.mjs.
 # Registered with ctest by tests/CMakeLists.txt (label console).
 set -euo pipefail
 
@@ -51,8 +52,10 @@ work=$(mktemp -d /tmp/straits-console-test.XXXXXX)
 # The agent runs jobs as an unprivileged user when it is root: its folders must be reachable.
 chmod 0755 "$work"
 world=""
+dev_server=""
 # shellcheck disable=SC2317  # runs from the trap
 finish() {
+  [ -z "$dev_server" ] || kill "$dev_server" 2>/dev/null || true
   if [ -n "$world" ] && kill -0 "$world" 2>/dev/null; then
     kill -TERM "$world" 2>/dev/null || true
     wait "$world" 2>/dev/null || true
@@ -89,15 +92,26 @@ grep -q '^straits is running' "$work/world.out" || {
   exit 1
 }
 
+console_url=http://127.0.0.1:$port
+# STRAITS_CONSOLE_DEV=1: the pages of the source tree through web/dev-server.mjs (in front of
+# the same world) instead of the copy compiled into the binary, to test pages being edited.
+if [ "${STRAITS_CONSOLE_DEV:-0}" = 1 ]; then
+  dev_port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+  STRAITS_URL=$console_url PORT=$dev_port node "$source_dir/web/dev-server.mjs" >"$work/dev-server.out" 2>&1 &
+  dev_server=$!
+  console_url=http://127.0.0.1:$dev_port
+  for _ in $(seq 100); do curl -sf -o /dev/null "$console_url/" && break; sleep 0.1; done
+fi
+
 # The console must be served before a browser is worth starting.
-curl -sf -o /dev/null "http://127.0.0.1:$port/" || {
+curl -sf -o /dev/null "$console_url/" || {
   echo "FAIL: GET / does not answer the console (straits serve without the console?)" >&2
   exit 1
 }
 
 shots=$build_dir/console-screenshots
 mkdir -p "$shots"
-export STRAITS_URL=http://127.0.0.1:$port
+export STRAITS_URL=$console_url
 export STRAITS_RUN_DIR=$work/run
 export STRAITS_BIN=$build_dir/straits
 export STRAITS_SOURCE_DIR=$source_dir
