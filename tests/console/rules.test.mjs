@@ -31,11 +31,9 @@ function pack(dir) {
   return {name: basename(path), files};
 }
 
-// The button VERB for rule set ID: in its row if the row has one, else the page's.
-async function clickFor(page, id, verb) {
-  const inRow = page.locator(`[data-page="rules"] [data-id="${id}"] button[data-action="${verb}"]`);
-  if (await inRow.count()) return inRow.first().click();
-  return page.locator(`[data-page="rules"] button[data-action="${verb}"]`).first().click();
+// The button VERB of the rule set's detail (shown when its row's "show" is clicked).
+function detailButton(page, verb) {
+  return page.locator(`[data-testid="ruleset-detail"] button[data-action="${verb}"]`);
 }
 
 test('close-remote-access: proposed, weighed, adopted, and a job moves', async () => {
@@ -71,23 +69,28 @@ test('close-remote-access: proposed, weighed, adopted, and a job moves', async (
   await row.waitFor();
   assert.match(await row.textContent(), /draft/);
 
-  await clickFor(page, set.id, 'propose');
+  await row.locator('button[data-action="show"]').click();
+  await detailButton(page, 'propose').click();
   await eventually(async () => (await api(tok.compliance, `/v1/rulesets/${set.id}`)).state ===
                                    'proposed', `${set.id} to be proposed`, 15_000);
 
   // The impact names the mover, the pool it would leave and the rule.
-  await clickFor(page, set.id, 'impact');
-  const rules = page.locator('[data-page="rules"]');
-  await rules.getByText(mover.id).first().waitFor({timeout: 20_000});
-  const impact = await rules.textContent();
-  assert.ok(impact.includes('sg-tuas-1-h100'), 'the impact names the pool the job would leave');
-  assert.ok(impact.includes('close-remote-access'), 'the impact names the rule');
+  await detailButton(page, 'impact').click();
+  const impact = page.locator('[data-testid="ruleset-detail"] [data-testid="impact"]');
+  await impact.locator(`[data-id="${mover.id}"]`).first().waitFor({timeout: 20_000});
+  const text = await impact.textContent();
+  assert.ok(text.includes('sg-tuas-1-h100'), 'the impact names the pool the job would leave');
+  assert.ok(text.includes('cn-ulanqab-1-h800'), 'the impact names where the job could go');
+  assert.ok(text.includes('close-remote-access'), 'the impact names the rule');
   await screenshot(page, 'rules-impact');
 
-  // Adopt: a tenant could not have (roles.test.mjs); the officer can.
-  await clickFor(page, set.id, 'adopt');
+  // Adopt (effective now: the pack's own date is the instant): a tenant could not have
+  // (roles.test.mjs); the officer can.
+  await detailButton(page, 'adopt').click();
   await eventually(async () => (await api(tok.compliance, `/v1/rulesets/${set.id}`)).state ===
                                    'adopted', `${set.id} to be adopted`, 15_000);
+  await page.locator(`[data-testid="rulesets-table"] [data-id="${set.id}"]`, {hasText: 'adopted'})
+      .waitFor();
   assert.ok(Date.now() < bites.getTime(), 'adopted before the instant (the test was too slow)');
 
   // The owner watches the job: checkpointed and moved before the instant, placed at home.
