@@ -94,8 +94,11 @@ export async function html(page) {
   return page.evaluate(() => document.documentElement.outerHTML);
 }
 
-export async function screenshot(page, name) {
+// The whole page into SHOTS/NAME.png; with doc, also the first screen (1280 x 900 at most)
+// into SHOTS/docs/DOC.png, the pictures docs/console.md shows (copied from a run).
+export async function screenshot(page, name, doc) {
   await page.screenshot({path: join(SHOTS, `${name}.png`), fullPage: true});
+  if (doc) await page.screenshot({path: join(SHOTS, 'docs', `${doc}.png`)});
 }
 
 // The API, as the CLI and the tests' own setup use it.

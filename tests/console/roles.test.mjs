@@ -139,7 +139,9 @@ for (const role of ROLES) {
         assert.equal(form > 0, role.must.includes('run'),
                      `${role.user}: the what-if form only for who may run one`);
       }
-      if (role.shots) await screenshot(page, `${role.user}-${name}`);
+      if (role.shots) {
+        await screenshot(page, `${role.user}-${name}`, role.user === 'admin' ? name : null);
+      }
     }
 
     // A job page: its own first job; a tenant asking for another's gets "not found" and
@@ -153,7 +155,9 @@ for (const role of ROLES) {
         }
       }
       assert.ok(state.trim().length > 0, 'the job page shows the state');
-      if (role.shots) await screenshot(page, `${role.user}-job`);
+      if (role.shots) {
+        await screenshot(page, `${role.user}-job`, role.user === 'hanshan-ops' ? 'job' : null);
+      }
     }
     if (role.org) {
       const theirs = jobs.find((j) => j.org === role.other);
@@ -181,7 +185,7 @@ test('the console at 390 px: overview, jobs and a job', async () => {
   await signIn(page, tok['hanshan-ops']);
   await screenshot(page, 'narrow-overview');
   await visit(page, '#/jobs', 'jobs');
-  await screenshot(page, 'narrow-jobs');
+  await screenshot(page, 'narrow-jobs', 'narrow-jobs');
   const id = jobs.find((j) => j.org === 'hanshan-sg').id;
   await visit(page, `#/jobs/${id}`, 'job');
   await screenshot(page, 'narrow-job');
@@ -193,6 +197,9 @@ test('the console at 390 px: overview, jobs and a job', async () => {
 
 test('signing out forgets the token', async () => {
   const page = await newPage(browser);
+  await page.goto(URL_ + '/#/signin');
+  await waitPage(page, 'signin');
+  await screenshot(page, 'signin', 'signin');
   await signIn(page, tok['li.wei']);
   await page.locator('button[data-action="signout"]').click();
   await waitPage(page, 'signin');

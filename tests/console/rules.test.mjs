@@ -82,7 +82,8 @@ test('close-remote-access: proposed, weighed, adopted, and a job moves', async (
   assert.ok(text.includes('sg-tuas-1-h100'), 'the impact names the pool the job would leave');
   assert.ok(text.includes('cn-ulanqab-1-h800'), 'the impact names where the job could go');
   assert.ok(text.includes('close-remote-access'), 'the impact names the rule');
-  await screenshot(page, 'rules-impact');
+  await impact.scrollIntoViewIfNeeded();
+  await screenshot(page, 'rules-impact', 'rules-impact');
 
   // Adopt (effective now: the pack's own date is the instant): a tenant could not have
   // (roles.test.mjs); the officer can.
@@ -106,7 +107,7 @@ test('close-remote-access: proposed, weighed, adopted, and a job moves', async (
       .map((e) => e.kind);
   assert.ok(kinds.includes('moved'), `a moved event: ${[...new Set(kinds)]}`);
   assert.ok(!(await html(owner)).includes('bellhollow-web-crawl'), 'nothing of bellhollow');
-  await screenshot(owner, 'job-moved');
+  await screenshot(owner, 'job-moved', 'job-moved');
   assert.deepEqual(page.problems, []);
   assert.deepEqual(owner.problems, []);
 });

@@ -110,7 +110,7 @@ curl -sf -o /dev/null "$console_url/" || {
 }
 
 shots=$build_dir/console-screenshots
-mkdir -p "$shots"
+mkdir -p "$shots/docs"
 export STRAITS_URL=$console_url
 export STRAITS_RUN_DIR=$work/run
 export STRAITS_BIN=$build_dir/straits
