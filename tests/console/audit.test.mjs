@@ -1,24 +1,18 @@
 // The Audit page for the auditor: the chain verified, the events listed, and a signed bundle
 // exported from the browser that `straits audit verify-bundle` accepts offline, signed by the
 // server's key (make run keeps it in public.key).
-import {test, before, after} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {
-  cli, eventually, ids, launch, newPage, RUN_DIR, screenshot, SHOTS, signIn, tokens, visit,
+  cli, eventually, ids, newPage, RUN_DIR, screenshot, session, SHOTS, signIn, visit,
 } from './lib.mjs';
 
-let browser;
-let tok;
-
-before(async () => {
-  tok = tokens();
-  browser = await launch();
-});
-after(async () => { await browser?.close(); });
+const s = session();
 
 test('the auditor exports a bundle that verifies offline', async () => {
+  const {browser, tok} = await s.start();
   const page = await newPage(browser);
   await signIn(page, tok['audit-office']);
   const root = await visit(page, '#/audit', 'audit');
@@ -26,10 +20,15 @@ test('the auditor exports a bundle that verifies offline', async () => {
   await eventually(async () => (await ids(table)).length > 0, 'audit events to be listed', 15_000);
   await screenshot(page, 'audit');
 
-  const [download] = await Promise.all([
-    page.waitForEvent('download', {timeout: 30_000}),
-    root.locator('button[data-action="export"]').first().click(),
-  ]);
+  // The download, or the error the form shows instead (said at once, not after a timeout).
+  const downloaded = page.waitForEvent('download', {timeout: 30_000});
+  await root.locator('button[data-action="export"]').first().click();
+  const error = root.locator('[data-testid="error"]').first();
+  const refused = error.waitFor({timeout: 30_000}).then(async () => {
+    throw new Error(`the export was refused: ${await error.textContent()}`);
+  });
+  const download = await Promise.race([downloaded, refused]);
+  refused.catch(() => {});
   const file = join(SHOTS, '..', 'console-audit-bundle.json');
   await download.saveAs(file);
   const bundle = JSON.parse(readFileSync(file, 'utf8'));

@@ -1,24 +1,22 @@
 // A tenant submits a job through the console's form and watches it run to the end through
 // make run's local agent (the example training program), then submits another and cancels it.
-import {test, before, after} from 'node:test';
+import {test, before} from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  api, eventually, JOB_TIMEOUT, launch, newPage, screenshot, signIn, tokens, visit,
+  api, eventually, JOB_TIMEOUT, newPage, screenshot, session, signIn, visit,
 } from './lib.mjs';
 
-let browser;
+const s = session();
 let page;
 let tok;
 
 before(async () => {
-  tok = tokens();
-  browser = await launch();
-  page = await newPage(browser);
+  const started = await s.start();
+  tok = started.tok;
+  page = await newPage(started.browser);
   page.on('dialog', (d) => d.accept());  // "Cancel this job?" and the like
   await signIn(page, tok['hanshan-ops']);
 });
-after(async () => { await browser?.close(); });
-
 // Fills the submit form's fields that exist (names are the API's fields) and submits it;
 // returns the new job as the API lists it.
 async function submit(name, command) {

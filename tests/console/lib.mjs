@@ -3,6 +3,7 @@
 // playwright-core, sign-in through the sign-in form, waiting for a page's data-ready,
 // the API for setting up and checking, and screenshots into the build tree.
 import {chromium} from 'playwright-core';
+import {after} from 'node:test';
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {execFile} from 'node:child_process';
@@ -44,6 +45,20 @@ export async function launch() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+// A test file's browser and the world's tokens: `await s.start()` gives {browser, tok}
+// (launched once, on first call); closed after the file's tests.
+export function session() {
+  let started = null;
+  const s = {
+    start() {
+      started ??= launch().then((browser) => ({browser, tok: tokens()}));
+      return started;
+    },
+  };
+  after(async () => { if (started) await (await started).browser.close(); });
+  return s;
 }
 
 // A fresh context (its own sessionStorage) at a width; the page records console errors and

@@ -1,26 +1,25 @@
 // Every role of make run's world signs in through the form and visits every page; each sees
 // what the API lets it see and nothing of another tenant (not even in the DOM's text or
 // attributes), and is shown no control its role may not use.
-import {test, before, after} from 'node:test';
+import {test, before} from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  api, html, ids, launch, newPage, screenshot, signIn, tokens, URL_, visit, waitPage,
+  api, html, ids, newPage, screenshot, session, signIn, URL_, visit, waitPage,
 } from './lib.mjs';
 
+const s = session();
 let browser;
 let tok;
 let jobs;    // every job of the world, as the admin sees it
 let leases;  // every lease
 
 before(async () => {
-  tok = tokens();
+  ({browser, tok} = await s.start());
   jobs = (await api(tok.admin, '/v1/jobs?limit=500')).items;
   leases = (await api(tok.admin, '/v1/leases?limit=500')).items;
   assert.ok(jobs.some((j) => j.org === 'hanshan-sg') && jobs.some((j) => j.org === 'bellhollow'),
             'the seeded world has jobs of both tenants');
-  browser = await launch();
 });
-after(async () => { await browser?.close(); });
 
 const PAGES = ['overview', 'jobs', 'leases', 'rules', 'audit', 'whatif'];
 // Buttons that change something: none may be shown to a role that may not use them. (The

@@ -3,22 +3,15 @@
 // reads its impact there (the running job in Singapore it would stop), adopts it, and the
 // job's page shows the job checkpointed and moved to hanshan's own cluster in China before
 // the instant. The same story as tests/e2e/rules_e2e_test.cc, on make run's world and clock.
-import {test, before, after} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
 import {readdirSync, readFileSync} from 'node:fs';
 import {basename, join} from 'node:path';
 import {
-  api, eventually, html, launch, newPage, screenshot, signIn, SOURCE_DIR, tokens, visit,
+  api, eventually, html, newPage, screenshot, session, signIn, SOURCE_DIR, visit,
 } from './lib.mjs';
 
-let browser;
-let tok;
-
-before(async () => {
-  tok = tokens();
-  browser = await launch();
-});
-after(async () => { await browser?.close(); });
+const s = session();
 
 // A pack folder as a push's "packs" entry (the name is the folder's, as `straits rules push`
 // names it).
@@ -37,6 +30,7 @@ function detailButton(page, verb) {
 }
 
 test('close-remote-access: proposed, weighed, adopted, and a job moves', async () => {
+  const {browser, tok} = await s.start();
   const hanshan = tok['hanshan-ops'];
   // A job that may run on hanshan's leased H100s in Singapore or its own H800s in Ulanqab,
   // Singapore first (as the e2e test's), checkpointing often.
@@ -73,6 +67,8 @@ test('close-remote-access: proposed, weighed, adopted, and a job moves', async (
   await detailButton(page, 'propose').click();
   await eventually(async () => (await api(tok.compliance, `/v1/rulesets/${set.id}`)).state ===
                                    'proposed', `${set.id} to be proposed`, 15_000);
+  // The detail is drawn again for the proposed set (an adopt button): click in that one.
+  await detailButton(page, 'adopt').waitFor();
 
   // The impact names the mover, the pool it would leave and the rule.
   await detailButton(page, 'impact').click();
