@@ -20,9 +20,15 @@ tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(roles jobs rules audit)
 chromium=${CHROMIUM:-/usr/bin/chromium}
 
-# Until the pages exist in the tree there is no console to drive: ctest reports a skip (77).
+# Until the pages exist in the tree and the binary serves them (its serve has --web-dir) there
+# is no console to drive: ctest reports a skip (77).
 if [ ! -f "$source_dir/web/index.html" ]; then
   echo "SKIP: no web/index.html in $source_dir: the console is not in this tree"
+  exit 77
+fi
+if [ "${STRAITS_CONSOLE_DEV:-0}" != 1 ] &&
+   ! "$build_dir/straits" serve --help 2>/dev/null | grep -q -- '--web-dir'; then
+  echo "SKIP: $build_dir/straits does not serve the console (no serve --web-dir)"
   exit 77
 fi
 for tool in node npm "$chromium"; do
