@@ -121,6 +121,12 @@ export function h(tag, attrs, ...children) {
   return el;
 }
 
+// Appends children to el, skipping null/false (DOM append would write "null").
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 // Replaces the children of el.
 export function replace(el, ...children) {
   el.replaceChildren();
@@ -226,8 +232,10 @@ export function fmtGpus(n) {
 let polls = new Set();
 
 // Runs fn now and then every ms after each run ends (never two at once);
-// returns a function that stops it. Stopped by itself when the page changes.
-export function poll(fn, ms) {
+// returns a function that stops it. Stopped by itself when the page changes,
+// and, given the page's root, once that root has left the document (a page
+// whose render was still loading when the user moved on).
+export function poll(fn, ms, root = null) {
   let timer = null;
   let stopped = false;
   const stop = () => {
@@ -236,6 +244,7 @@ export function poll(fn, ms) {
     polls.delete(stop);
   };
   const tick = async () => {
+    if (root && !root.isConnected) stop();
     if (stopped) return;
     try {
       await fn();
@@ -368,6 +377,8 @@ export function dataTable(opts) {
           state.offset = 0;
           changed();
           drawHead();
+          // The header was redrawn: keep the keyboard on the column just sorted.
+          headRow.querySelector(`button[data-sort="${c.sort}"]`).focus();
           load();
         }}, c.label, h('span', {'aria-hidden': 'true'}, arrow))));
     }

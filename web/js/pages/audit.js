@@ -3,7 +3,9 @@
 // filters, and the export of a signed bundle (GET /v1/audit/export, the file
 // `straits audit export` writes, so `straits audit verify-bundle` checks it).
 // Admin, auditor and compliance read the log; the API answers 403 to others.
-import {api, can, dataTable, errorBox, field, fmtTime, h, ready, replace, showFormError} from '../core.js';
+import {
+  api, can, dataTable, errorBox, field, fmtTime, h, ready, replace, setHashQuery, showFormError,
+} from '../core.js';
 import {usePagesStyles} from './rules.js';
 
 const CHUNK = 500;        // events read a request when filtering
@@ -157,8 +159,9 @@ function eventsTable(head, query) {
   const state = {filters: Object.fromEntries(filters.map((f) => [f.name, query[f.name] || '']))};
   return dataTable({
     testid: 'audit-table', filterTestid: 'audit-filter-form', caption: 'Events, newest first',
-    pageSize: 50, filters, state, rowId: (e) => e.seq,
+    pageSize: 25, filters, state, rowId: (e) => e.seq,
     fetchPage: (s) => fetchEvents(head, s),
+    onState: (s) => setHashQuery(s.filters),  // a link reproduces the filtered view
     empty: 'No event matches.',
     columns: [
       {key: 'seq', label: 'Seq'},
@@ -189,8 +192,9 @@ export async function render(root, params, {who}) {
   }
   const head = await latestHead(v.events).catch(() => null);
   const table = eventsTable(v.events, params.query || {});
-  replace(root, h('h1', {}, 'Audit'), statusCard(v, head, key),
-          h('h2', {}, 'Events'), table.el, exportForm(v.events));
+  replace(root, h('h1', {}, 'Audit'),
+          h('div', {class: 'grid'}, statusCard(v, head, key), exportForm(v.events)),
+          h('h2', {}, 'Events'), table.el);
   await table.reload().catch((e) => root.appendChild(errorBox(e)));
   ready(root);
 }

@@ -5,7 +5,7 @@
 // (?explain=true: the decisions blocking it, pool by pool), the tail of its
 // logs following as it grows, its checkpoints, and Cancel where allowed.
 import {
-  api, can, decisionView, errorBox, fmtTime, h, poll, ready, replace, simpleTable,
+  add, api, can, decisionView, errorBox, fmtTime, h, poll, ready, replace, simpleTable,
 } from '../core.js';
 import {stateBadge} from './jobs.js';
 
@@ -130,6 +130,27 @@ function checkpointsOf(events) {
                    note: ev.data.note || '', path: ev.data.path || ''}));
 }
 
+// Why a queued job waits (?explain=true's "blocking": per pool, the lease
+// and run decisions that are not allow). Pools blocked by the same decision
+// are drawn once, with their names together.
+function blockingView(blocking) {
+  const groups = new Map();
+  for (const b of blocking) {
+    const strip = (d) => d && {decision: d.decision, rules: (d.rules || []).map((r) => r.id)};
+    const key = JSON.stringify([strip(b.lease), strip(b.run)]);
+    if (!groups.has(key)) groups.set(key, {pools: [], lease: b.lease, run: b.run});
+    groups.get(key).pools.push(b.pool);
+  }
+  return h('section', {class: 'card', 'data-testid': 'blocking'}, h('h2', {}, 'What blocks it'),
+    groups.size
+      ? [...groups.values()].map((g) => h('div', {class: 'blocked-group'},
+          h('h3', {}, g.pools.length === 1 ? `Pool ${g.pools[0]}` : `${g.pools.length} pools: `,
+            g.pools.length === 1 ? null : g.pools.map((p, i) => [i ? ', ' : '', h('span', {'data-id': p}, p)])),
+          g.lease ? decisionView(g.lease, {title: 'Lease'}) : null,
+          g.run ? decisionView(g.run, {title: 'Run'}) : null))
+      : h('p', {class: 'muted'}, 'No rule blocks it: it waits for capacity or its turn.'));
+}
+
 // A <pre> that stays at the bottom as lines arrive unless the reader scrolled up.
 function logsPane() {
   const pre = h('pre', {class: 'logs', 'data-testid': 'logs', tabindex: '0', 'aria-label': 'Logs'});
@@ -160,7 +181,7 @@ export async function render(root, params, {who}) {
   const checkpointsSlot = h('div');
   const timeline = h('ol', {class: 'timeline', 'data-testid': 'events-list'});
   const logs = logsPane();
-  root.append(
+  add(root,
     h('p', {}, h('a', {href: '#/jobs'}, '← Jobs')), head, errSlot,
     h('div', {class: 'grid'},
       h('section', {class: 'card'}, h('h2', {}, 'Spec'), specSlot),
@@ -170,7 +191,7 @@ export async function render(root, params, {who}) {
     blockingSlot,
     h('section', {class: 'card'}, h('h2', {}, 'Attempts'), attemptsSlot),
     h('section', {class: 'card'}, h('h2', {}, 'Logs (last 200 lines)'), logs.el),
-    h('section', {class: 'card'}, h('h2', {}, 'Checkpoints'), checkpointsSlot),
+    h('section', {class: 'card'}, h('h2', {}, 'Checkpoints (newest first)'), checkpointsSlot),
     h('section', {class: 'card'}, h('h2', {}, 'Timeline'), timeline));
 
   const events = [];
@@ -211,15 +232,7 @@ export async function render(root, params, {who}) {
       h('h2', {}, 'Decision of the current placement'),
       decisionView(job.decision, {title: job.placement ? `run on ${job.placement.pool}` : ''})) : null);
     replace(runSlot, runView(job.run));
-    const blocking = job.blocking || [];
-    replace(blockingSlot, job.state === 'queued'
-      ? h('section', {class: 'card', 'data-testid': 'blocking'}, h('h2', {}, 'What blocks it'),
-          blocking.length
-            ? blocking.map((b) => h('div', {'data-id': b.pool}, h('h3', {}, b.pool),
-                b.lease ? decisionView(b.lease, {title: 'Lease'}) : null,
-                b.run ? decisionView(b.run, {title: 'Run'}) : null))
-            : h('p', {class: 'muted'}, 'No rule blocks it: it waits for capacity or its turn.'))
-      : null);
+    replace(blockingSlot, job.state === 'queued' ? blockingView(job.blocking || []) : null);
   };
 
   const drawEvents = () => {
@@ -235,15 +248,17 @@ export async function render(root, params, {who}) {
         {key: 'outcome', label: 'Outcome', render: (a) => (a.outcome ? stateBadge(a.outcome) : '—')},
         {key: 'detail', label: 'Detail', render: (a) => a.detail || '—'},
       ]}));
+    const cps = checkpointsOf(events).reverse();
+    const SHOWN = 20;
     replace(checkpointsSlot, simpleTable({
-      testid: 'checkpoints-table', rows: checkpointsOf(events), rowId: (c) => String(c.seq),
+      testid: 'checkpoints-table', rows: cps.slice(0, SHOWN), rowId: (c) => String(c.seq),
       empty: 'No checkpoint yet.',
       columns: [
         {key: 'at', label: 'At', render: (c) => fmtTime(c.at)},
         {key: 'attempt', label: 'Attempt', render: (c) => String(c.attempt ?? '—')},
         {key: 'note', label: 'Note'},
         {key: 'path', label: 'Path', render: (c) => h('code', {}, c.path)},
-      ]}));
+      ]}), cps.length > SHOWN ? h('p', {class: 'muted'}, `and ${cps.length - SHOWN} earlier`) : null);
   };
 
   const stop = poll(async () => {
@@ -263,7 +278,8 @@ export async function render(root, params, {who}) {
       for (const ev of fresh) {
         events.push(ev);
         after = Math.max(after, ev.seq);
-        if (ev.kind !== 'log') timeline.appendChild(eventItem(ev));
+        // Output and checkpoints have their own sections.
+        if (ev.kind !== 'log' && ev.kind !== 'checkpointed') timeline.appendChild(eventItem(ev));
       }
       if (fresh.length || first) drawEvents();
       logs.set(lg.lines || []);
@@ -280,5 +296,5 @@ export async function render(root, params, {who}) {
         ready(root);
       }
     }
-  }, POLL_MS);
+  }, POLL_MS, root);
 }

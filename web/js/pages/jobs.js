@@ -3,7 +3,7 @@
 // the hash query so that a link reproduces it; and the submit form for the
 // roles that may submit (admin, tenant-admin, engineer).
 import {
-  api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
+  add, api, ApiError, can, dataTable, fetchAll, field, fmtTime, h, poll, ready,
   setHashQuery, showFormError,
 } from '../core.js';
 
@@ -47,8 +47,7 @@ export function stateBadge(state) {
 function placeOf(job) {
   const p = job.placement;
   if (!p) return '—';
-  const pool = p.pool || '';
-  return p.site ? `${pool} (${p.site})` : pool;
+  return h('span', {}, p.pool || '', p.site ? h('div', {class: 'muted'}, p.site) : null);
 }
 
 function waitingOf(job) {
@@ -61,21 +60,27 @@ function waitingOf(job) {
 const COLUMNS = [
   {key: 'id', label: 'Job', sort: 'id',
    render: (j) => h('a', {href: '#/jobs/' + encodeURIComponent(j.id)}, j.id)},
+  // State second: on a narrow screen it is what shows beside the id.
+  {key: 'state', label: 'State', sort: 'state', render: (j) => stateBadge(j.state)},
   {key: 'name', label: 'Name', sort: 'name', render: (j) => (j.spec && j.spec.name) || j.name || '—'},
   {key: 'org', label: 'Org', sort: 'org'},
   {key: 'team', label: 'Team'},
-  {key: 'state', label: 'State', sort: 'state', render: (j) => stateBadge(j.state)},
   {key: 'gpus', label: 'GPUs', sort: 'gpus', render: (j) => String((j.spec && j.spec.gpus) ?? '—')},
   {key: 'pool', label: 'Pool (site)', sort: 'site', render: placeOf},
   {key: 'reason', label: 'Waiting because', render: waitingOf},
   {key: 'position', label: 'Queue #', sort: 'position',
    render: (j) => (j.queue_position === null || j.queue_position === undefined ? '—' : String(j.queue_position))},
-  {key: 'submitted', label: 'Submitted', sort: 'submitted', render: (j) => fmtTime(j.submitted_at)},
+  {key: 'submitted', label: 'Submitted', sort: 'submitted',
+   // Month-day and time; the whole instant in the tooltip.
+   render: (j) => h('time', {datetime: j.submitted_at, title: fmtTime(j.submitted_at)},
+                    fmtTime(j.submitted_at).slice(5, 16))},
 ];
 
 async function options(path) {
   try {
-    return (await fetchAll(path)).map((x) => x.id);
+    // The chips come whole (GET /v1/chips takes no paging query).
+    const items = path === '/v1/chips' ? (await api(path)).items || [] : await fetchAll(path);
+    return items.map((x) => x.id);
   } catch {
     return [];  // a list the role may not read: the filter stays free text
   }
@@ -165,26 +170,37 @@ function submitForm(who, orgs, chips, onSubmitted) {
 
 export async function render(root, params, {who}) {
   const q = params.query || {};
+  const filters = {};
+  for (const k of FILTERS) if (q[k]) filters[k] = q[k];
+  const start = {sort: q.sort || 'id', order: q.order === 'desc' ? 'desc' : 'asc',
+                 offset: Math.max(0, Number(q.offset) || 0), limit: PAGE, filters};
+  // The first page is asked for at once, beside the filters' lists: the
+  // page is drawn after one round trip, not two.
+  let firstPage = fetchJobs(start);
+  firstPage.catch(() => {});
   const [orgs, sites, chips] = await Promise.all([
     who.org ? Promise.resolve([who.org]) : options('/v1/orgs'),
     options('/v1/sites'), options('/v1/chips')]);
-  const filters = {};
-  for (const k of FILTERS) if (q[k]) filters[k] = q[k];
   const table = dataTable({
     columns: COLUMNS, testid: 'jobs-table', pageSize: PAGE,
     filters: filterSpecs(who, orgs, sites, chips), filterTestid: 'jobs-filter-form',
-    state: {sort: q.sort || 'id', order: q.order === 'desc' ? 'desc' : 'asc',
-            offset: Math.max(0, Number(q.offset) || 0), filters},
-    fetchPage: fetchJobs,
+    state: start,
+    fetchPage: (state) => {
+      const early = firstPage;
+      firstPage = null;
+      return early || fetchJobs(state);
+    },
     empty: 'No jobs match.',
     onState: (s) => setHashQuery({...s.filters, sort: s.sort !== 'id' ? s.sort : '',
                                   order: s.order !== 'asc' ? s.order : '', offset: s.offset || ''}),
   });
-  root.append(
+  add(root,
     h('div', {class: 'row'}, h('h1', {}, 'Jobs'),
-      can.submitJobs(who) ? h('a', {href: '#submit-job', class: 'skip-inline',
-        onclick: (e) => { e.preventDefault(); root.querySelector('[data-testid="submit-job-form"] input')?.focus(); }},
-        'Submit a job ↓') : null),
+      can.submitJobs(who) ? h('button', {type: 'button', class: 'small', onclick: () => {
+        const first = root.querySelector('[data-testid="submit-job-form"] input');
+        first.scrollIntoView({block: 'center'});
+        first.focus();
+      }}, 'Submit a job ↓') : null),
     table.el,
     can.submitJobs(who) ? submitForm(who, orgs, chips, () => table.reload().catch(() => {})) : null);
   let first = true;
@@ -197,5 +213,5 @@ export async function render(root, params, {who}) {
         ready(root);
       }
     }
-  }, POLL_MS);
+  }, POLL_MS, root);
 }

@@ -4,7 +4,7 @@
 // may, and quote-then-create: POST /v1/leases/quote shows the policy decision
 // (rules, citations), price and free capacity; only then Confirm creates.
 import {
-  api, can, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready, replace,
+  add, api, can, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready, replace,
   showFormError, simpleTable,
 } from '../core.js';
 
@@ -228,7 +228,7 @@ export async function render(root, params, {who}) {
   const errSlot = h('div');
   const gantt = h('div', {'data-testid': 'leases-gantt'});
   const list = h('div');
-  root.append(h('h1', {}, 'Leases'), errSlot,
+  add(root, h('h1', {}, 'Leases'), errSlot,
     h('section', {class: 'card'}, h('h2', {}, 'Timeline per pool'), gantt),
     h('section', {class: 'card'}, h('h2', {}, 'All leases'), list));
   let refresh = () => {};
@@ -264,5 +264,5 @@ export async function render(root, params, {who}) {
     }
   };
   refresh = load;
-  poll(load, POLL_MS);
+  poll(load, POLL_MS, root);
 }

@@ -2,7 +2,10 @@
 // in the next 30 days (GET /v1/upcoming), and the site agents' health
 // (GET /v1/agents). Polled every 5 s; a section is redrawn only when its data
 // changed, so reading (and keyboard focus) is not disturbed.
-import {api, can, errorBox, fmtAge, fmtGpus, fmtTime, h, poll, ready, replace, simpleTable} from '../core.js';
+import {
+  add, api, ApiError, can, errorBox, fetchAll, fmtAge, fmtGpus, fmtTime, h, poll, ready, replace,
+  simpleTable,
+} from '../core.js';
 
 const POLL_MS = 5000;
 // An agent silent for longer than this is shown stale (agents heartbeat every
@@ -59,6 +62,38 @@ function fleetTable(fleet) {
       h('thead', {}, h('tr', {}, head.map((t, i) =>
         h('th', {scope: 'col', class: i >= 3 ? 'num' : null}, t)))),
       h('tbody', {}, rows)));
+}
+
+// The fleet from GET /v1/fleet; from a server without it (404), the same
+// shape drawn from the pools, sites and leases the caller sees: capacity and
+// leased GPUs, with used left unknown.
+async function fetchFleet() {
+  try {
+    return await api('/v1/fleet');
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+  }
+  const [pools, sites, leases] = await Promise.all([
+    fetchAll('/v1/pools'), fetchAll('/v1/sites'), fetchAll('/v1/leases')]);
+  const now = Date.now();
+  const countries = new Map();
+  const siteOf = new Map(sites.map((s) => [s.id, s]));
+  for (const p of pools.filter((x) => !x.retired_at)) {
+    const site = siteOf.get(p.site) || {id: p.site, name: p.site, country: '?'};
+    if (!countries.has(site.country)) countries.set(site.country, new Map());
+    const bySite = countries.get(site.country);
+    if (!bySite.has(site.id)) {
+      bySite.set(site.id, {site: site.id, name: site.name, operator: site.operator, pools: []});
+    }
+    const active = leases.filter((l) => l.pool === p.id && l.state === 'active' &&
+                                        new Date(l.start).getTime() <= now);
+    const gpus = p.gpus_per_node * p.nodes;
+    const leased = active.reduce((n, l) => n + l.gpus, 0);
+    bySite.get(site.id).pools.push({pool: p.id, chip: p.chip, gpus, leased, used: null,
+                                    free: gpus - leased, leases: active.length});
+  }
+  return {at: new Date(now).toISOString(), countries: [...countries].sort()
+    .map(([country, bySite]) => ({country, sites: [...bySite.values()]}))};
 }
 
 function drawFleet(slot, fleet) {
@@ -152,12 +187,13 @@ export async function render(root, params, {who}) {
   const upcoming = section('What happens next (30 days)', 'upcoming');
   // Tenants do not see the agents (GET /v1/agents answers them 403).
   const agents = can.listAgents(who) ? section('Agents', 'agents') : null;
-  root.append(h('h1', {}, 'Overview'), fleet.el, upcoming.el, agents ? agents.el : null);
+  add(root, h('h1', {}, 'Overview'), fleet.el, upcoming.el);
+  if (agents) add(root, agents.el);
   let first = true;
   poll(async () => {
     const now = Date.now();
     await Promise.all([
-      refresh(fleet, () => api('/v1/fleet'), drawFleet),
+      refresh(fleet, fetchFleet, drawFleet),
       refresh(upcoming, () => api('/v1/upcoming', {query: {days: 30}}), drawUpcoming),
       // Agent ages change every tick: redraw with the current time.
       agents && refresh(agents, async () => ({items: (await api('/v1/agents', {query: {limit: 500}})).items || [], now}),
@@ -167,5 +203,5 @@ export async function render(root, params, {who}) {
       first = false;
       ready(root);
     }
-  }, POLL_MS);
+  }, POLL_MS, root);
 }

@@ -27,10 +27,32 @@ const stateBadge = (state) => h('span', {class: `badge state-${state}`}, state);
 const byAt = (by, at) => (by ? `${by} · ${fmtTime(at)}` : '—');
 const shortHash = (hash) => h('code', {title: hash}, (hash || '').slice(0, 12));
 
+// The date a set was proposed for, typed in the propose form: the API keeps no
+// date before adoption, so the page carries it to the set's impact and adopt
+// fields (for this tab's life only).
+const planned = new Map();
+
 // A form with a general error slot, as core.showFormError expects.
 function form(testid, ...children) {
   return h('form', {'data-testid': testid, class: 'card', novalidate: true}, ...children,
            h('div', {class: 'form-error', 'aria-live': 'assertive'}));
+}
+
+// On submit: shows `busy` in out, then what run() resolves to, or the API's
+// error next to the field it names.
+function submitInto(f, out, busy, run) {
+  f.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    showFormError(f, null);
+    replace(out, busy ? h('p', {class: 'muted'}, busy) : null);
+    try {
+      replace(out, await run());
+    } catch (err) {
+      out.replaceChildren();
+      showFormError(f, err);
+    }
+  });
+  return f;
 }
 
 // An <input list> with its <datalist> of suggestions (free text stays allowed:
@@ -76,9 +98,9 @@ function packsView(set) {
 function setActions(set, who, refresh) {
   if (!can.changeRules(who) || set.state === 'retired') return null;
   const {field: effField, input: effective} = field({
-    name: 'effective', label: 'Effective from (empty: now)',
+    name: 'effective', label: 'Effective from (empty: now)', value: planned.get(set.id) || '',
     help: 'A date (2027-01-01) or an instant (2027-01-01T09:00:00Z), UTC.'});
-  const f = form('adopt-form');
+  const f = form('ruleset-actions');
   const act = async (verb, body) => {
     showFormError(f, null);
     try {
@@ -136,7 +158,7 @@ async function changesAhead(sets, days) {
 // The changes drawn along one axis: today at the left, a tick a month, each
 // change a numbered marker (the list below reads the same numbers).
 function timelineSvg({items, from, to}) {
-  const W = 960, left = 30, right = 20, axisY = 70, H = 110;
+  const W = 960, left = 30, right = 20, axisY = 70, H = 120;
   const span = to - from;
   const x = (t) => left + ((new Date(t) - from) / span) * (W - left - right);
   const parts = [h('line', {x1: left, x2: W - right, y1: axisY, y2: axisY, class: 'axis'})];
@@ -152,15 +174,15 @@ function timelineSvg({items, from, to}) {
                    m.toISOString().slice(0, 7)));
     }
   }
-  parts.push(h('line', {x1: left, x2: left, y1: 10, y2: axisY + 6, class: 'today'}),
-             h('text', {x: left + 4, y: 20, class: 'today-label'}, 'today'));
+  parts.push(h('line', {x1: left, x2: left, y1: 10, y2: axisY + 26, class: 'today'}),
+             h('text', {x: left - 4, y: axisY + 40, class: 'today-label'}, 'today'));
   items.forEach((c, i) => {
     const cx = x(c.at);
-    const cy = axisY - 18 - (i % 3) * 14;  // three rows, so close dates stay apart
+    const cy = axisY - 18 - (i % 3) * 17;  // three rows, so close dates stay apart
     parts.push(h('g', {class: `change change-${c.kind}`, 'data-id': c.id},
       h('title', {}, `${fmtTime(c.at)} ${c.rule}: ${c.summary || c.kind}`),
       h('line', {x1: cx, x2: cx, y1: cy, y2: axisY, class: 'stem'}),
-      h('circle', {cx, cy, r: 7}),
+      h('circle', {cx, cy, r: 8}),
       h('text', {x: cx, y: cy + 4, 'text-anchor': 'middle', class: 'num'}, String(i + 1))));
   });
   return h('svg', {class: 'rules-timeline', viewBox: `0 0 ${W} ${H}`, role: 'img',
@@ -252,20 +274,9 @@ function diffForm(sets, out) {
   const f = form('diff-form', h('h3', {}, 'Diff of two sets'),
                  h('div', {class: 'form-grid'}, withSet.field, against.field),
                  h('button', {type: 'submit', class: 'primary', 'data-action': 'diff'}, 'Diff'));
-  f.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    showFormError(f, null);
-    replace(out, h('p', {class: 'muted', 'aria-live': 'polite'}, 'Comparing…'));
-    try {
-      const d = await api(`/v1/rulesets/${encodeURIComponent(withSet.input.value)}/diff`,
-                          {method: 'POST', query: {against: against.input.value}, body: {}});
-      replace(out, diffView(d));
-    } catch (err) {
-      out.replaceChildren();
-      showFormError(f, err);
-    }
-  });
-  return f;
+  return submitInto(f, out, 'Comparing…', async () => diffView(
+      await api(`/v1/rulesets/${encodeURIComponent(withSet.input.value)}/diff`,
+                {method: 'POST', query: {against: against.input.value}, body: {}})));
 }
 
 // ---- impact -------------------------------------------------------------------------
@@ -294,31 +305,21 @@ function impactView(im) {
       {key: 'job', label: 'Job'}, {key: 'org', label: 'Org'},
       {key: 'nowhere_from', label: 'From', render: (r) => fmtTime(r.nowhere_from)}, rule],
     (r) => r.job),
-    table('Weeks at risk', im.weeks || [], [
+    h('details', {}, h('summary', {}, `Weeks at risk (${(im.weeks || []).length})`),
+      table('GPU-hours and money a week', im.weeks || [], [
       {key: 'week', label: 'Week'}, {key: 'lease_gpu_hours', label: 'Lease GPU-h'},
       {key: 'lease_money', label: 'Lease money'}, {key: 'job_gpu_hours', label: 'Job GPU-h'},
-      {key: 'job_money', label: 'Job money'}], (r) => r.week));
+      {key: 'job_money', label: 'Job money'}], (r) => r.week)));
 }
 
 function impactForm(set, out) {
   const from = field({name: 'from', label: 'Takes effect from (empty: now)',
-                      value: set.effective || ''});
+                      value: planned.get(set.id) || set.effective || ''});
   const f = form('impact-form', h('h4', {}, 'Impact on the fleet'), from.field,
                  h('button', {type: 'submit', 'data-action': 'impact'}, 'Weigh the impact'));
-  f.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    showFormError(f, null);
-    replace(out, h('p', {class: 'muted'}, 'Weighing…'));
-    try {
-      const im = await api(`/v1/rulesets/${encodeURIComponent(set.id)}/impact`,
-                           {method: 'POST', body: {from: instantOrNull(from.input.value)}});
-      replace(out, impactView(im));
-    } catch (err) {
-      out.replaceChildren();
-      showFormError(f, err);
-    }
-  });
-  return f;
+  return submitInto(f, out, 'Weighing…', async () => impactView(
+      await api(`/v1/rulesets/${encodeURIComponent(set.id)}/impact`,
+                {method: 'POST', body: {from: instantOrNull(from.input.value)}})));
 }
 
 // ---- push (and propose) -------------------------------------------------------------
@@ -344,13 +345,15 @@ function proposeForm(sets, onDone) {
   const file = field({name: 'file', label: 'File', value: 'added.rules'});
   const text = field({name: 'text', label: 'Rules (the file\u2019s text)', type: 'textarea',
                       attrs: {rows: 8, spellcheck: 'false'}});
+  const effective = field({name: 'effective', label: 'To take effect from',
+                           help: 'A date or an instant, UTC; weighed and adopted from then.'});
   const params = field({name: 'params', label: 'Params (one "name = value" a line)',
                         type: 'textarea', attrs: {rows: 2, spellcheck: 'false'}});
   text.field.classList.add('wide');
   params.field.classList.add('wide');
   const f = form('propose-form', h('h3', {}, 'Push and propose a rule set'),
-    h('div', {class: 'form-grid'}, name.field, base.field, pack.field, file.field, text.field,
-      params.field),
+    h('div', {class: 'form-grid'}, name.field, base.field, effective.field, pack.field,
+      file.field, text.field, params.field),
     h('button', {type: 'submit', class: 'primary', 'data-action': 'propose'}, 'Push and propose'));
   f.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -367,6 +370,7 @@ function proposeForm(sets, onDone) {
       const set = await api('/v1/rulesets', {method: 'POST', body: {
         name: name.input.value.trim(), packs, params: parseParams(params.input.value)}});
       await api(`/v1/rulesets/${encodeURIComponent(set.id)}/propose`, {method: 'POST'});
+      if (effective.input.value.trim()) planned.set(set.id, effective.input.value.trim());
       f.reset();
       await onDone(set.id);
     } catch (err) {
@@ -387,16 +391,18 @@ function decisionView(d) {
     d.rules.length ? h('ul', {class: 'decision-rules'}, d.rules.map((r) => h('li', {'data-id': r.id},
       h('code', {}, r.id), ` ${r.effect}: ${r.title}`,
       r.licence ? ` (licence ${r.licence}${r.lifted_by ? ', held: ' + r.lifted_by : ''})` : '',
-      r.obligation ? ` [${r.obligation}]` : '',
       h('div', {class: 'citation'}, 'Source: ', r.source))))
       : h('p', {class: 'muted'}, 'No rule matched: the default applies.'),
     (d.obligations || []).length ? h('p', {}, 'Obligations: ', d.obligations.join('; ')) : null);
 }
 
 async function decideForm(who) {
-  const list = async (path) => (await fetchAll(path).catch(() => [])).map((x) => x.id);
-  const [orgs, pools, chips, sites] = await Promise.all(
-      ['/v1/orgs', '/v1/pools', '/v1/chips', '/v1/sites'].map(list));
+  // Suggestions only: a list the role may not read leaves its field free text.
+  const ids = (items) => items.map((x) => x.id);
+  const [orgs, pools, chips, sites] = await Promise.all([
+    fetchAll('/v1/orgs').then(ids, () => []), fetchAll('/v1/pools').then(ids, () => []),
+    api('/v1/chips').then((a) => ids(a.items || []), () => []),  // one page, no paging
+    fetchAll('/v1/sites').then(ids, () => [])]);
   const action = field({name: 'action', label: 'May', type: 'select', value: 'run',
                         options: [['run', 'run a job'], ['lease', 'lease GPUs'],
                                   ['ship', 'ship chips']]});
@@ -423,10 +429,7 @@ async function decideForm(who) {
     h('div', {class: 'form-grid'}, action.field, org.field, by.field, pool.field, chip.field,
       site.field, gpus.field, at.field),
     h('button', {type: 'submit', class: 'primary', 'data-action': 'decide'}, 'Ask'));
-  f.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    showFormError(f, null);
-    out.replaceChildren();
+  submitInto(f, out, null, async () => {
     const a = action.input.value;
     const body = {action: a, at: instantOrNull(at.input.value)};
     if (a === 'ship') {
@@ -436,11 +439,7 @@ async function decideForm(who) {
       Object.assign(body, {org: org.input.value.trim(), pool: pool.input.value.trim()});
       if (gpus.input.value) body.gpus = Number(gpus.input.value);
     }
-    try {
-      out.appendChild(decisionView(await api('/v1/decisions', {method: 'POST', body})));
-    } catch (err) {
-      showFormError(f, err);
-    }
+    return decisionView(await api('/v1/decisions', {method: 'POST', body}));
   });
   return h('div', {}, f, out);
 }
@@ -477,6 +476,7 @@ export async function render(root, params, {who}) {
         setActions(set, who, refreshAll),
         analyst(who) && set.state !== 'retired' ? [impactForm(set, impactOut), impactOut] : null,
         packsView(set));
+      detail.scrollIntoView({block: 'nearest'});
     } catch (e) {
       replace(detail, errorBox(e));
     }
@@ -488,7 +488,7 @@ export async function render(root, params, {who}) {
     replace(formsSlot,
             analyst(who) && sets.length ? [diffForm(sets, diffOut), diffOut] : null,
             can.changeRules(who) ? proposeForm(sets, refreshAll) : null);
-    await drawTimeline(timeline, sets, 730).catch((e) => replace(timeline, errorBox(e)));
+    await drawTimeline(timeline, sets, 365).catch((e) => replace(timeline, errorBox(e)));
     if (showId) await showSet(showId);
   }
 
@@ -496,7 +496,7 @@ export async function render(root, params, {who}) {
     h('p', {class: 'muted'}, analyst(who) ? 'Every rule set, its state and who moved it.'
         : 'The rule sets in force and those adopted for a later date.'),
     tableSlot, detail,
-    h('h2', {}, 'Dated changes ahead (two years)'), timeline,
+    h('h2', {}, 'Dated changes in the year ahead'), timeline,
     formsSlot,
     h('h2', {}, 'Ask a question'), await decideForm(who));
   await refreshAll(params.id);

@@ -28,6 +28,12 @@ function describe(side) {
   return side.scenario || JSON.stringify(side);
 }
 
+// A run's two sides, as given at its start (at the top or under "request").
+const sides = (run) => {
+  const asked = run.request || run;
+  return `${describe(asked.baseline)} → ${describe(asked.whatif)}`;
+};
+
 function progressBar(run) {
   const p = run.progress || {};
   const total = Number(p.total) || 0;
@@ -95,7 +101,10 @@ function figures(summary) {
 // The comparison page made safe to show under the console's CSP: no script,
 // its inline style replaced by the console's copy of the same rules.
 function reportDocument(html) {
-  const doc = new DOMParser().parseFromString(html, 'text/html');
+  // <style> and <script> go before parsing: even an inert parsed document
+  // reports them as CSP violations in the console.
+  const text = html.replace(/<(style|script)\b[^>]*>[\s\S]*?<\/\1\s*>/gi, '');
+  const doc = new DOMParser().parseFromString(text, 'text/html');
   doc.querySelectorAll('script, style, link, meta[http-equiv], base, iframe, object, embed')
      .forEach((n) => n.remove());
   doc.querySelectorAll('*').forEach((n) => {
@@ -130,7 +139,7 @@ async function showReport(run, slot) {
 function runDetail(run, slot) {
   const report = h('div');
   replace(slot, h('h2', {}, `Run ${run.id} `, h('span', {class: `badge state-${run.state}`}, run.state)),
-    h('p', {}, `${describe(run.baseline)} → ${describe(run.whatif)}; started `,
+    h('p', {}, `${sides(run)}; started `,
       fmtTime(run.created_at), run.finished_at ? ['; finished ', fmtTime(run.finished_at)] : null),
     progressBar(run),
     run.error ? h('p', {class: 'error', 'data-testid': 'error'}, run.error) : null,
@@ -176,8 +185,7 @@ export async function render(root, params, {who}) {
           'data-action': 'show', onclick: () => select(r.id)}, r.id)},
         {key: 'state', label: 'State', render: (r) => h('span', {class: `badge state-${r.state}`}, r.state)},
         {key: 'progress', label: 'Progress', render: progressBar},
-        {key: 'what', label: 'Baseline → what-if',
-         render: (r) => `${describe(r.baseline)} → ${describe(r.whatif)}`},
+        {key: 'what', label: 'Baseline → what-if', render: (r) => sides(r)},
         {key: 'created_at', label: 'Started', render: (r) => fmtTime(r.created_at)},
       ],
       }));
@@ -209,5 +217,5 @@ export async function render(root, params, {who}) {
   await refresh();
   ready(root);
   // Every 2 s: a run's progress, and runs started elsewhere, show up.
-  poll(refresh, 2000);
+  poll(refresh, 2000, root);
 }
