@@ -189,23 +189,35 @@ async function main() {
           await page.goto(`${url}/#/${hash}`);
           await page.waitForFunction((n) => window.__ready && window.__ready.page === n, name,
                                      {timeout: 30_000});
-          const at = await page.evaluate(() => window.__ready.at);
+          // When data-ready came, and how much of it was waiting on the API: the API calls
+          // made before it, and when the last of them had answered.
+          const at = await page.evaluate(() => {
+            const ready = window.__ready.at;
+            const calls = performance.getEntriesByType('resource')
+                .filter((e) => new URL(e.name).pathname.startsWith('/v1/') && e.responseEnd <= ready);
+            return {ready, calls: calls.length,
+                    api: Math.max(0, ...calls.map((e) => e.responseEnd - e.startTime))};
+          });
           if (run > 0) times.push(at);  // the first load warms the server and the browser
         }
-        times.sort((a, b) => a - b);
-        rows.push({who, name, median: times[Math.floor(times.length / 2)], min: times[0],
-                   max: times[times.length - 1]});
+        times.sort((a, b) => a.ready - b.ready);
+        const mid = times[Math.floor(times.length / 2)];
+        rows.push({who, name, median: mid.ready, min: times[0].ready,
+                   max: times[times.length - 1].ready, calls: mid.calls, api: mid.api});
       }
       await context.close();
     }
     log(`  ${'page'.padEnd(18)}${'median'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}` +
-        `  (ms, navigation to data-ready, ${RUNS} runs, budget ${BUDGET_MS} ms)`);
+        `${'calls'.padStart(7)}${'slowest'.padStart(9)}` +
+        `  (ms, navigation to data-ready, ${RUNS} runs, budget ${BUDGET_MS} ms;` +
+        ' the median run\'s API calls and its slowest one)');
     let over = 0;
     for (const r of rows) {
       const flag = r.median > BUDGET_MS ? '  OVER' : '';
       if (flag) over += 1;
       log(`  ${`${r.name} (${r.who})`.padEnd(18)}${r.median.toFixed(0).padStart(9)}` +
-          `${r.min.toFixed(0).padStart(9)}${r.max.toFixed(0).padStart(9)}${flag}`);
+          `${r.min.toFixed(0).padStart(9)}${r.max.toFixed(0).padStart(9)}` +
+          `${String(r.calls).padStart(7)}${r.api.toFixed(0).padStart(9)}${flag}`);
     }
     if (over) log(`  ${over} page(s) over the ${BUDGET_MS} ms budget`);
   } finally {
