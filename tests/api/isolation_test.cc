@@ -300,6 +300,12 @@ const std::vector<Row>& matrix() {
       {"GET /v1/audit/verify", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/audit/public-key", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"GET /v1/audit/heads", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
+      // The console's read models (issue 18): every signed-in role, each
+      // seeing what its role may (tests/security/console_api_test.cc).
+      {"GET /v1/fleet", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"GET /v1/upcoming", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"GET /v1/rules/changes", S::kOne, {"200", "200", "200", "200", "200", "200", "403"}},
+      {"GET /v1/audit/export", S::kOne, {"200", "200", "403", "403", "403", "200", "403"}},
       {"POST /v1/schedule", S::kOne, {"200", "403", "403", "403", "403", "403", "403"}},
       // ---- Site agents: admins and the sites' operator-admin act as agents. ----
       {"POST /v1/agents",

@@ -615,6 +615,14 @@ TEST_F(OpenApiTest, EveryRouteAnswersAsDocumented) {
   call("GET", "/v1/jobs/{id}", concrete("/v1/jobs/{id}", waiting.body["id"]) + "?explain=true",
        admin_, nullptr, 200);
   call("GET", "/v1/jobs", "/v1/jobs", admin_, nullptr, 200);
+  // The console's read models (issue 18), with a job placed and one waiting.
+  call("GET", "/v1/jobs", "/v1/jobs?sort=position&order=desc&offset=1&q=j-&chip=h100-sxm", admin_,
+       nullptr, 200);
+  call("GET", "/v1/fleet", "/v1/fleet", admin_, nullptr, 200);
+  call("GET", "/v1/upcoming", "/v1/upcoming?days=365", admin_, nullptr, 200);
+  call("GET", "/v1/rules/changes", "/v1/rules/changes?from=2026-01-01T00:00:00Z&days=730", admin_,
+       nullptr, 200);
+  call("GET", "/v1/audit/export", "/v1/audit/export?from_seq=2&to_seq=3", admin_, nullptr, 200);
   call("GET", "/v1/jobs/{id}/events", concrete("/v1/jobs/{id}/events"), admin_, nullptr, 200);
   call("GET", "/v1/jobs/{id}/events", concrete("/v1/jobs/{id}/events") + "?after=1", admin_,
        nullptr, 200);

@@ -1,6 +1,10 @@
 // Jobs: submit, get, list, cancel, events, logs. A job waits in the queue
 // until the scheduling loop places it on its org's allowed capacity; the
 // decision of each placement is kept with it.
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+
 #include "api/internal/auth.h"
 #include "api/internal/routes.h"
 #include "api/internal/runs.h"
@@ -171,6 +175,7 @@ Reply submit(Context& ctx, Call& call) {
     batch.audit.push_back(
         {call.now, call.who.user_id, "job.submit", "jobs/" + rec.id, "", rec.spec_json, ""});
     const std::string id = rec.id;
+    entry.queue_position = ++world.queue_tail;  // behind every queued job until the next pass
     world.put_job(std::move(entry));
     return Reply{201, world.jobs.at(id).to_json()};
   });
@@ -229,45 +234,153 @@ Reply get(Context& ctx, Call& call) {
   return reply(200, j);
 }
 
+// What GET /v1/jobs filters on, beyond the org.
+struct JobFilter {
+  std::optional<std::string> state, team, site, pool, chip, q;
+};
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// The site and chip of a placed job (its pool's), "" otherwise.
+const catalog::Pool* pool_of(const Policy& p, const JobEntry& e) {
+  return e.pool ? p.catalog.find_pool(PoolId(*e.pool)) : nullptr;
+}
+
+bool matches(const Policy& p, const JobEntry& e, const JobFilter& f) {
+  if ((f.state && to_string(e.state) != *f.state) || (f.team && e.record.team != *f.team)) {
+    return false;
+  }
+  if (f.pool && e.pool.value_or("") != *f.pool) return false;
+  const catalog::Pool* pool = (f.site || f.chip) ? pool_of(p, e) : nullptr;
+  if (f.site && (!pool || pool->site.str() != *f.site)) return false;
+  if (f.chip) {
+    // Placed: its pool's chip; queued: a chip it may run on (none named: any).
+    const auto& chips = e.job.eligible_chips;
+    const bool may = pool ? pool->chip.str() == *f.chip
+                          : chips.empty() || std::find(chips.begin(), chips.end(),
+                                                       ChipId(*f.chip)) != chips.end();
+    if (!may) return false;
+  }
+  if (f.q) {
+    if (lower(e.record.id).find(*f.q) == std::string::npos &&
+        lower(e.spec.value("name", "")).find(*f.q) == std::string::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+constexpr const char* kJobSorts[] = {"submitted", "id",   "name",     "org",
+                                     "state",     "gpus", "position", "site"};
+
+// Orders two jobs by `key`, ties by id. Jobs not in the queue sort after
+// every queued one by position.
+bool sorts_before(const Policy& p, const std::string& key, const JobEntry& a, const JobEntry& b) {
+  auto by = [&](const auto& x, const auto& y) {
+    return x != y ? x < y : a.record.id < b.record.id;
+  };
+  if (key == "submitted") return by(a.record.submitted_at, b.record.submitted_at);
+  if (key == "name") return by(a.spec.value("name", ""), b.spec.value("name", ""));
+  if (key == "org") return by(a.record.org, b.record.org);
+  if (key == "state") return by(to_string(a.state), to_string(b.state));
+  if (key == "gpus") return by(a.job.gpus, b.job.gpus);
+  if (key == "position") {
+    auto rank = [](const JobEntry& e) {
+      return e.state == JobState::kQueued && e.queue_position ? e.queue_position : SIZE_MAX;
+    };
+    return by(rank(a), rank(b));
+  }
+  if (key == "site") {
+    auto site = [&](const JobEntry& e) {
+      const catalog::Pool* pool = pool_of(p, e);
+      return pool ? pool->site.str() : std::string();
+    };
+    return by(site(a), site(b));
+  }
+  return a.record.id < b.record.id;
+}
+
+// Calls `visit` on each job the caller may list (of `org` when given), by id.
+template <typename Visit>
+void each_visible_job(const World& w, const Principal& who, const std::optional<std::string>& org,
+                      Visit visit) {
+  if (who.tenant() || org) {
+    // One org's jobs: its index, not every job.
+    const std::string& only = who.tenant() ? who.org : *org;
+    if ((org && *org != only) || !sees_org(who, *w.policy, only)) return;
+    auto ids = w.jobs_by_org.find(only);
+    if (ids == w.jobs_by_org.end()) return;
+    for (const std::string& id : ids->second) visit(w.jobs.at(id));
+  } else if (reads_all(who)) {
+    for (const auto& [id, e] : w.jobs) visit(e);
+  }
+}
+
 Reply list(Context& ctx, Call& call) {
-  check_query(call, {"limit", "after", "org", "state", "team"});
+  check_query(call, {"limit", "after", "org", "state", "team", "site", "pool", "chip", "q", "sort",
+                     "order", "offset"});
   const std::size_t limit = query_limit(call, ctx.options.max_items);
   const std::string after = query_text(call, "after").value_or("");
   auto org = query_text(call, "org");
-  auto state = query_text(call, "state");
-  auto team = query_text(call, "team");
+  JobFilter f{query_text(call, "state"), query_text(call, "team"), query_text(call, "site"),
+              query_text(call, "pool"),  query_text(call, "chip"), query_text(call, "q")};
+  if (f.q && f.q->size() > 256) bad_field("q", "'q' holds at most 256 characters");
+  if (f.q) f.q = lower(*f.q);
+  auto sort = query_text(call, "sort");
+  if (sort && std::find(std::begin(kJobSorts), std::end(kJobSorts), *sort) == std::end(kJobSorts)) {
+    bad_field("sort",
+              "'sort' must be one of submitted, id, name, org, state, gpus, position, site");
+  }
+  const std::string order = query_text(call, "order").value_or("asc");
+  if (order != "asc" && order != "desc") bad_field("order", "'order' must be asc or desc");
+  auto offset = query_integer(call, "offset", 0, 1'000'000'000);
+  if ((sort || offset) && !after.empty()) {
+    bad_field("after", "'after' pages by id; with 'sort' or 'offset' page by 'offset'");
+  }
   std::shared_lock lock(ctx.world.mutex);
   const World& w = ctx.world;
-  std::vector<std::string> items;
+  const Policy& p = *w.policy;
+  std::vector<const JobEntry*> found;
+  std::size_t total = 0;
   std::string last;
   bool more = false;
-  auto take = [&](const JobEntry& e) {
-    if ((state && to_string(e.state) != *state) || (team && e.record.team != *team)) return true;
-    if (items.size() == limit) {
+  const bool paged = sort || offset || order == "desc";
+  // Every match is counted (total); by id, the page is the first `limit`
+  // after the cursor; sorted, every match is kept and sorted.
+  each_visible_job(w, call.who, org, [&](const JobEntry& e) {
+    if (!matches(p, e, f)) return;
+    ++total;
+    if (!paged && e.record.id <= after) return;
+    if (paged || found.size() < limit) {
+      found.push_back(&e);
+      last = e.record.id;
+    } else {
       more = true;
-      return false;
     }
-    items.push_back(e.to_json());
-    last = e.record.id;
-    return true;
-  };
-  if (call.who.tenant() || org) {
-    // One org's jobs: its index, not every job.
-    const std::string& only = call.who.tenant() ? call.who.org : *org;
-    if ((!org || *org == only) && sees_org(call.who, *w.policy, only)) {
-      auto ids = w.jobs_by_org.find(only);
-      if (ids != w.jobs_by_org.end()) {
-        for (auto it = ids->second.upper_bound(after); it != ids->second.end(); ++it) {
-          if (!take(w.jobs.at(*it))) break;
-        }
-      }
-    }
-  } else if (reads_all(call.who)) {
-    for (auto it = w.jobs.upper_bound(after); it != w.jobs.end(); ++it) {
-      if (!take(it->second)) break;
-    }
+  });
+  std::string out = "{\"items\":[";
+  std::size_t from = 0, to = found.size();
+  if (paged) {
+    const std::string key = sort.value_or("id");
+    std::stable_sort(found.begin(), found.end(), [&](const JobEntry* a, const JobEntry* b) {
+      return order == "desc" ? sorts_before(p, key, *b, *a) : sorts_before(p, key, *a, *b);
+    });
+    from = std::min<std::size_t>(found.size(), static_cast<std::size_t>(offset.value_or(0)));
+    to = std::min(found.size(), from + limit);
   }
-  return {200, page_json(items, more, last)};
+  for (std::size_t i = from; i < to; ++i) {
+    if (i != from) out += ',';
+    out += found[i]->to_json();
+  }
+  out += "],\"next\":";
+  out += !paged && more ? json(last).dump() : "null";
+  out += ",\"total\":" + std::to_string(total);
+  out += ",\"offset\":" + (paged ? std::to_string(from) : std::string("null"));
+  out += '}';
+  return {200, out};
 }
 
 Reply cancel(Context& ctx, Call& call) {

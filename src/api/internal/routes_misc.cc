@@ -250,6 +250,7 @@ std::vector<Route> all_routes() {
   add_request_routes(routes);
   add_ruleset_routes(routes);
   add_ruleset_analysis_routes(routes);
+  add_console_routes(routes);
   confine_agents(routes);  // an agent token: its own routes only (auth.h)
   return routes;
 }

@@ -446,7 +446,33 @@ struct Decided {
   std::vector<Cut> cuts;
   std::vector<Placement> placements;
   std::map<std::string, std::pair<std::string, std::string>> waiting;  // job -> reason, rule
+  std::vector<std::string> queue;  // the queued jobs in the queue policy's order
 };
+
+// The queued jobs in the order the queue policy tries them (the sort the
+// pass itself uses, before its window): what GET /v1/jobs shows as each
+// job's queue_position.
+std::vector<std::string> queue_order(const sched::ClusterState& state,
+                                     const sched::SchedulerOptions& options) {
+  std::vector<std::size_t> order(state.pending.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const sched::QueuePolicyInfo& info = sched::queue_policy_info(options.policy);
+  if (info.sort) {
+    std::map<OrgId, std::int32_t> org_gpus;
+    std::map<std::pair<OrgId, std::string>, std::int32_t> team_gpus;
+    if (info.counts_held) {
+      for (const sched::RunningJob& r : state.running()) {
+        org_gpus[r.job->org] += r.job->gpus;
+        team_gpus[{r.job->org, r.job->team}] += r.job->gpus;
+      }
+    }
+    info.sort(sched::QueueSortContext{state, options, org_gpus, team_gpus}, order);
+  }
+  std::vector<std::string> ids;
+  ids.reserve(order.size());
+  for (std::size_t i : order) ids.push_back(state.pending[i].job->id.str());
+  return ids;
+}
 
 // Applies it through the writer, unless the world changed under the plan (a
 // policy or a lease): then only lost agents and why jobs wait. Returns
@@ -471,6 +497,7 @@ bool apply_decided(Writer& writer, const Snapshot& snap, const Decided& d,
       it->second.waiting_rule = why.second;
     }
     recount(a);
+    world.rank_queue(d.queue);
     replan = replan || stale;
     return Reply{200, ""};
   });
@@ -519,6 +546,7 @@ Result<Server::PassSummary> SchedulingLoop::pass() {
   cut_over_leases(snap, *scheduler_, now, by_org_pool, d.cuts);
   cut_closing_windows(snap, *scheduler_, now, d.cuts);
   for (const sched::Job& job : snap.queued) state.pending.push_back({&job, job.work});
+  d.queue = queue_order(state, scheduler_->options());
   const sched::Plan plan = scheduler_->plan(state, now, /*explain=*/true);
   d.placements = placements_of(plan, state, *snap.policy, now);
   for (const sched::Waiting& w : plan.waiting) {

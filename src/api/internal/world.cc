@@ -143,6 +143,7 @@ Status World::load(store::Snapshot s) {
     entry.record = std::move(r);
     put_job(std::move(entry));
   }
+  rank_queue({});  // arrival order until the first pass sorts the queue
   for (auto& a : s.agents) {
     next_agent = std::max(next_agent, id_number(a.id) + 1);
     AgentEntry entry;
@@ -252,6 +253,21 @@ void World::put_job(JobEntry entry) {
   jobs[id] = std::move(entry);
 }
 
+void World::rank_queue(const std::vector<std::string>& order) {
+  for (auto& [id, e] : jobs) e.queue_position = 0;
+  std::size_t rank = 0;
+  for (const std::string& id : order) {
+    auto it = jobs.find(id);
+    if (it != jobs.end() && it->second.state == JobState::kQueued && !it->second.queue_position) {
+      it->second.queue_position = ++rank;
+    }
+  }
+  for (auto& [id, e] : jobs) {
+    if (e.state == JobState::kQueued && !e.queue_position) e.queue_position = ++rank;
+  }
+  queue_tail = rank;
+}
+
 void World::render(JobEntry& e) const {
   const store::JobRecord& r = e.record;
   json j = {{"id", r.id},
@@ -318,6 +334,8 @@ std::string JobEntry::to_json() const {
   } else {
     out += "null";
   }
+  out += ",\"queue_position\":";
+  out += state == JobState::kQueued && queue_position ? std::to_string(queue_position) : "null";
   out += '}';
   return out;
 }

@@ -80,6 +80,10 @@ struct JobEntry {
   // Set by the scheduling loop for a queued job: why it waits.
   std::string waiting_reason;
   std::string waiting_rule;
+  // Its rank (1-based) among the queued jobs in the queue policy's order, as
+  // the last scheduling pass sorted them (a job submitted since goes last);
+  // 0 while not queued. Memory only: the next pass ranks again.
+  std::size_t queue_position = 0;
   // Where it runs while assigned/running/checkpointing.
   std::optional<std::string> pool;
   std::vector<std::pair<std::int32_t, std::int32_t>> nodes;  // (node, gpus)
@@ -194,6 +198,11 @@ struct World {
   }
 
   void put_job(JobEntry entry);  // inserts or replaces, re-renders
+  // Ranks the queued jobs 1..n: those of `order` (job ids in the queue
+  // policy's order) first, then any other queued job by id; the rest 0.
+  void rank_queue(const std::vector<std::string>& order);
+  // The last rank handed out: a job submitted after the pass goes behind it.
+  std::size_t queue_tail = 0;
   void render(JobEntry& entry) const;
 };
 
