@@ -93,7 +93,8 @@ tsan: deps
 	  -R '^api\.|^store\.|^Agent' -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant'
 
 # Google Benchmark programs, then straits vs Cedar (cedar-wasm under Node.js)
-# on the same requests in the same run. Results go to docs/benchmarks.md by hand.
+# on the same requests in the same run, then the console's pages in headless chromium on the
+# bench fleet (bench/console/pages.mjs). Results go to docs/benchmarks.md by hand.
 bench: build
 	@command -v node >/dev/null || scripts/install-deps.sh bench
 	@[ -d bench/cedar/node_modules ] || (cd bench/cedar && npm ci --no-audit --no-fund --silent)
@@ -104,6 +105,7 @@ bench: build
 	@./build/bench/straits_sim_scale
 	@./build/bench/straits_trace_bench
 	@./build/bench/straits_server_pass
+	@node bench/console/pages.mjs build/straits build/console-test
 
 # libFuzzer (clang) on the rule parser, the value parsers, the trace readers, the API's requests
 # and what a site agent reads (the server's answers, its state file, Slurm's output), FUZZ_SECONDS each,

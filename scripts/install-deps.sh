@@ -14,6 +14,8 @@ fi
 mapfile -t wanted < <(grep -Ev '^\s*(#|$)' "$list")
 missing=()
 for pkg in "${wanted[@]}"; do
+  # A Node.js from elsewhere (NodeSource's nodejs bundles npm) does: Debian's would conflict.
+  case $pkg in nodejs | npm) command -v "${pkg/nodejs/node}" >/dev/null && continue ;; esac
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$pkg")
   fi

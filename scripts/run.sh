@@ -13,7 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
 URL=http://127.0.0.1:$PORT
-RUN=build/run
+# Knobs for the console's browser tests (tests/console/run.sh), which start this same world in
+# a temporary folder, on a free port, with the debug tree's binaries: the run folder and the
+# build tree. `make run` leaves them unset.
+RUN=${STRAITS_RUN_DIR:-build/run}
+BUILD=${STRAITS_BUILD_DIR:-build}
 SITES=(sg-tuas-1 my-sedenak-1 jp-tokyo-1 cn-ulanqab-1)
 mkdir -p "$RUN"
 
@@ -28,7 +32,7 @@ others_can_reach() {
     [ -n "$(find "$d" -maxdepth 0 -perm -o+x 2>/dev/null)" ] || return 1
   done
 }
-agent_dir=$PWD/$RUN/agent
+agent_dir=$(realpath -m "$RUN/agent")
 if [ "$(id -u)" -eq 0 ] && ! others_can_reach "$agent_dir"; then
   agent_dir=/var/tmp/straits-make-run-$(echo "$PWD" | sha256sum | cut -c1-12)
 fi
@@ -37,15 +41,15 @@ fi
 mkdir -p "$agent_dir/bin"
 chmod 0711 "$agent_dir"
 chmod 0755 "$agent_dir/bin"
-install -m 0755 build/examples/jobs/straits-train "$agent_dir/bin/straits-train"
+install -m 0755 "$BUILD/examples/jobs/straits-train" "$agent_dir/bin/straits-train"
 
-catalog=$(./build/straits catalog validate 2>&1) || { echo "$catalog" >&2; exit 1; }
+catalog=$("$BUILD/straits" catalog validate 2>&1) || { echo "$catalog" >&2; exit 1; }
 
 # Both run in a session of their own: Ctrl-C reaches this script only, which stops the agent
 # first (its last reports still find the server), then the server.
 site_flags=()
 for s in "${SITES[@]}"; do site_flags+=(--site "$s"); done
-setsid ./build/straits serve --listen "127.0.0.1:$PORT" --store "sqlite:$RUN/straits.db" \
+setsid "$BUILD/straits" serve --listen "127.0.0.1:$PORT" --store "sqlite:$RUN/straits.db" \
   --seed examples/serve/seed.json --token-file "$RUN/admin.token" \
   --log-file "$RUN/server.log" --quiet --witness "$RUN/witness.jsonl" >"$RUN/serve.out" 2>&1 &
 server=$!
@@ -79,7 +83,7 @@ server_gone() {
 # Ready once it answers with the admin token.
 for _ in $(seq 300); do
   if [ -s "$RUN/admin.token" ] &&
-     STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") ./build/straits whoami >/dev/null 2>&1; then
+     STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") "$BUILD/straits" whoami >/dev/null 2>&1; then
     break
   fi
   kill -0 "$server" 2>/dev/null || server_gone
@@ -88,11 +92,11 @@ done
 
 # The agent acts with its own token, bound to its sites (made once, kept 0600), never the admin's.
 if [ ! -s "$RUN/agent.token" ]; then
-  (umask 077 && STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") ./build/straits token create \
+  (umask 077 && STRAITS_URL=$URL STRAITS_TOKEN=$(cat "$RUN/admin.token") "$BUILD/straits" token create \
     --role agent --name local-agent "${site_flags[@]}" --label make-run --json |
     sed -n 's/.*"secret": *"\([^"]*\)".*/\1/p' >"$RUN/agent.token")
 fi
-setsid ./build/straits agent --server "$URL" --token-file "$RUN/agent.token" --backend local \
+setsid "$BUILD/straits" agent --server "$URL" --token-file "$RUN/agent.token" --backend local \
   --name local-agent --state-dir "$agent_dir" --run-path "$agent_dir/bin:/usr/local/bin:/usr/bin:/bin" \
   "${site_flags[@]}" >"$RUN/agent.log" 2>&1 &
 agent=$!
