@@ -51,7 +51,7 @@ void add_request_routes(std::vector<Route>& routes);  // change requests (maker-
 void add_ruleset_routes(std::vector<Route>& routes);  // rule sets (issue 17)
 // What a rule set would change: diff, impact, simulation inputs.
 void add_ruleset_analysis_routes(std::vector<Route>& routes);
-void add_whatif_routes(std::vector<Route>& routes);  // the console's what-if runs (issue 18)
+void add_whatif_routes(std::vector<Route>& routes);   // the console's what-if runs (issue 18)
 void add_console_routes(std::vector<Route>& routes);  // the web console's read models (issue 18)
 std::vector<Route> all_routes();
 
