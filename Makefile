@@ -64,7 +64,8 @@ test: debug
 # isolation matrix (1090 requests through handlers the API, OpenAPI and other isolation tests
 # run here too) and the tests on the Slurm cluster (the Slurm backend's and the end-to-end ones,
 # minutes of waiting on real daemons; the agent's and both backends' code runs under the
-# sanitizers in their own tests): `make test` runs them.
+# sanitizers in their own tests) and the console in a browser (the server's routes it calls run
+# here in the api and security suites): `make test` runs them.
 SANITIZE_TREE = CC=clang CXX=clang++ cmake -S . -B build-sanitize $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
   "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1" -DSTRAITS_WERROR=ON -DSTRAITS_SANITIZE=ON -DSTRAITS_FUZZ=ON $(CMAKE_OPTS) >/dev/null
 
@@ -77,7 +78,7 @@ sanitize: deps
 	@$(SANITIZE_TREE)
 	@cmake --build build-sanitize -j $(JOBS)
 	@cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) \
-	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant|^slurm|^e2e\.'
+	  -E 'api.IsolationTest.EveryRouteEveryRoleOwnAndOtherTenant|^slurm|^e2e\.|^console_browser$$'
 
 # The thread sanitizer on what runs threads against each other: the server (HTTP front door,
 # writer, scheduling loop, long-polls), the store (a writer and readers) and the site agent (its
