@@ -27,6 +27,7 @@
 #include "cli/table.h"
 #include "core/clock.h"
 #include "core/time.h"
+#include "store/bundle_json.h"
 #include "store/signing.h"
 #include "store/store.h"
 
@@ -113,20 +114,6 @@ std::optional<store::AuditEvent> event_of(const json& j, std::string& problem) {
   return e;
 }
 
-json json_of(const store::AuditEvent& e) {
-  return {{"seq", e.seq},
-          {"at", to_iso8601(e.at)},
-          {"at_us", e.at.unix_microseconds()},
-          {"actor", e.actor},
-          {"action", e.action},
-          {"subject", e.subject},
-          {"before_json", e.before_json},
-          {"after_json", e.after_json},
-          {"decision_json", e.decision_json},
-          {"prev_hash", e.prev_hash},
-          {"hash", e.hash}};
-}
-
 std::optional<store::SignedHead> head_of(const json& j, std::string& problem) {
   store::SignedHead h;
   try {
@@ -140,15 +127,6 @@ std::optional<store::SignedHead> head_of(const json& j, std::string& problem) {
     return std::nullopt;
   }
   return h;
-}
-
-json json_of(const store::SignedHead& h) {
-  return {{"seq", h.seq},
-          {"hash", h.hash},
-          {"at", to_iso8601(h.at)},
-          {"at_us", h.at.unix_microseconds()},
-          {"public_key", h.public_key},
-          {"signature", h.signature}};
 }
 
 // ---- where the log comes from ----------------------------------------------
@@ -442,12 +420,12 @@ void audit_export(Context& context, const ExportOptions& o) {
                  {"source", log->where.empty() ? "api" : log->where}};
   json events = json::array(), heads = json::array();
   for (const auto& e : log->events) {
-    if (e.seq >= first_seq && e.seq <= end_seq) events.push_back(json_of(e));
+    if (e.seq >= first_seq && e.seq <= end_seq) events.push_back(store::bundle_json(e));
   }
   std::string key;
   for (const auto& h : log->heads) {
     if (h.seq < first_seq || h.seq > end_seq) continue;
-    heads.push_back(json_of(h));
+    heads.push_back(store::bundle_json(h));
     key = h.public_key;
   }
   if (!o.public_key.empty()) {

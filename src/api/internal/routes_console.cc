@@ -9,6 +9,7 @@
 #include "api/internal/auth.h"
 #include "api/internal/routes.h"
 #include "api/internal/rulesets.h"
+#include "store/bundle_json.h"
 
 namespace straits::api::internal {
 namespace {
@@ -396,12 +397,7 @@ Reply audit_export(Context& ctx, Call& call) {
   for (const store::SignedHead& h : *heads) {
     if (end_seq >= 0) break;
     if (h.seq >= to_seq) end_seq = h.seq;
-    head_items.push_back({{"seq", h.seq},
-                          {"hash", h.hash},
-                          {"at", to_iso8601(h.at)},
-                          {"at_us", h.at.unix_microseconds()},
-                          {"public_key", h.public_key},
-                          {"signature", h.signature}});
+    head_items.push_back(store::bundle_json(h));
     key = h.public_key;
   }
   if (end_seq < 0) {
@@ -414,17 +410,7 @@ Reply audit_export(Context& ctx, Call& call) {
   if (!events) fail_with(events.error());
   json items = json::array();
   for (const store::AuditEvent& e : *events) {
-    items.push_back({{"seq", e.seq},
-                     {"at", to_iso8601(e.at)},
-                     {"at_us", e.at.unix_microseconds()},
-                     {"actor", e.actor},
-                     {"action", e.action},
-                     {"subject", e.subject},
-                     {"before_json", e.before_json},
-                     {"after_json", e.after_json},
-                     {"decision_json", e.decision_json},
-                     {"prev_hash", e.prev_hash},
-                     {"hash", e.hash}});
+    items.push_back(store::bundle_json(e));
   }
   const json from = events->empty() ? json(nullptr) : json(to_iso8601(events->front().at));
   const json to = events->empty() ? json(nullptr) : json(to_iso8601(events->back().at));
