@@ -12,6 +12,8 @@
 // Usage: node bench/console/pages.mjs [STRAITS_BINARY] [MODULES_DIR] [JOBS] [POOLS]
 //   (default build/straits build/console-test 10000 1000; `make bench` runs it). MODULES_DIR
 //   gets tests/console's locked node modules (npm ci) when it has none.
+//   STRAITS_CONSOLE_WEB_DIR=DIR serves the pages from DIR (serve --web-dir) instead of the
+//   copy built into the binary: two versions of the pages compared on one binary.
 import {execFileSync, spawn} from 'node:child_process';
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
   from 'node:fs';
@@ -98,6 +100,7 @@ async function main() {
     'serve', '--listen', `127.0.0.1:${port}`, '--store', `sqlite:${join(dir, 'store.db')}`,
     '--catalog', join(dir, 'catalog'), '--rules', join(source, 'rules/default'),
     '--token-file', join(dir, 'admin.token'), '--quiet',
+    ...(process.env.STRAITS_CONSOLE_WEB_DIR ? ['--web-dir', resolve(process.env.STRAITS_CONSOLE_WEB_DIR)] : []),
   ], {stdio: ['ignore', 'ignore', 'inherit']});
   let browser;
   try {
