@@ -330,15 +330,16 @@ export async function render(root, params, {who}) {
       view.go(0);
     }, 200);
   });
-  if (can.quoteLeases(who)) {
-    // The form's lists load beside the leases, not before them.
+  // The quote form's lists (a thousand pools) load once the leases are drawn.
+  const loadForm = () => {
+    if (!can.quoteLeases(who)) return;
     const slot = h('div');
     root.appendChild(slot);
     Promise.all([
       fetchAll('/v1/pools').then((ps) => ps.filter((p) => !p.owner && !p.retired_at).map((p) => p.id)).catch(() => []),
       who.role === 'admin' ? fetchAll('/v1/orgs').then((os) => os.map((o) => o.id)).catch(() => []) : [],
     ]).then(([pools, orgs]) => replace(slot, quoteForm(who, pools, orgs, () => refresh())));
-  }
+  };
   let last = '';
   let first = true;
   const draw = (leases, up) => {
@@ -352,20 +353,24 @@ export async function render(root, params, {who}) {
     try {
       // /v1/upcoming (a year of planned moves) is the slow one: the first
       // drawing does not wait for it; its ticks are drawn when it answers.
-      const upcoming = api('/v1/upcoming', {query: {days: 365}}).then((u) => u.items || [], () => []);
+      // The server answers the leases first, then is asked for the rest.
+      const upcoming = () => api('/v1/upcoming', {query: {days: 365}}).then((u) => u.items || [], () => []);
+      const later = first ? null : upcoming();
       const [leases] = await Promise.all([allLeases(), table.reload()]);
       replace(errSlot);
       if (first) {
         draw(leases, []);
         first = false;
         ready(root);
+        loadForm();
       }
-      draw(leases, await upcoming);
+      draw(leases, await (later || upcoming()));
     } catch (e) {
       replace(errSlot, errorBox(e));
       if (first) {
         first = false;
         ready(root);
+        loadForm();
       }
     }
   };
