@@ -12,6 +12,9 @@
 // Usage: node bench/console/pages.mjs [STRAITS_BINARY] [MODULES_DIR] [JOBS] [POOLS]
 //   (default build/straits build/console-test 10000 1000; `make bench` runs it). MODULES_DIR
 //   gets tests/console's locked node modules (npm ci) when it has none.
+//   STRAITS_CONSOLE_WEB_DIR=DIR serves the pages from DIR (serve --web-dir) instead of the
+//   copy built into the binary: two versions of the pages compared on one binary.
+//   STRAITS_CONSOLE_BENCH_SHOTS=DIR: screenshots of the pages, and the big fleet's paging tried.
 import {execFileSync, spawn} from 'node:child_process';
 import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync}
   from 'node:fs';
@@ -30,6 +33,34 @@ const RUNS = 5;
 const BUDGET_MS = 300;
 
 function log(...args) { console.log(...args); }
+
+// STRAITS_CONSOLE_BENCH_SHOTS=DIR: a screenshot of each page as drawn for the fleet, and the
+// big fleet's own controls tried once (the browser tests' small world never shows them):
+// the leases page's next 20 pools and the overview's collapsed sites.
+async function look(page, who, name) {
+  const dir = resolve(process.env.STRAITS_CONSOLE_BENCH_SHOTS);
+  mkdirSync(dir, {recursive: true});
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  if (name === 'leases') {
+    const pools = () => page.locator('.gantt-pool').evaluateAll((els) => els.map((e) => e.dataset.id));
+    const before = await pools();
+    await page.locator('button[data-action="next-pools"]').first().click();
+    const after = await pools();
+    log(`  check ${who} leases: ${before.length} pools drawn, next shows ${after.length} others: ` +
+        `${before.length > 0 && after.length > 0 && !after.includes(before[0]) ? 'ok' : 'FAILED'}`);
+  }
+  if (name === 'overview') {
+    const rows = () => page.locator('[data-testid="pools-table"] tr[data-id]').count();
+    const before = await rows();
+    await page.locator('button[data-action="toggle-site"]').first().click();
+    const after = await rows();
+    log(`  check ${who} overview: ${before} pool rows collapsed, ${after} after opening a site: ` +
+        `${after > before ? 'ok' : 'FAILED'}`);
+  }
+  await page.screenshot({path: join(dir, `${who}-${name}.png`), fullPage: false});
+  if (errors.length) log(`  check ${who} ${name}: page errors: ${errors.join('; ')}`);
+}
 
 // playwright-core from the build tree, as the console tests install it.
 async function playwright() {
@@ -98,6 +129,7 @@ async function main() {
     'serve', '--listen', `127.0.0.1:${port}`, '--store', `sqlite:${join(dir, 'store.db')}`,
     '--catalog', join(dir, 'catalog'), '--rules', join(source, 'rules/default'),
     '--token-file', join(dir, 'admin.token'), '--quiet',
+    ...(process.env.STRAITS_CONSOLE_WEB_DIR ? ['--web-dir', resolve(process.env.STRAITS_CONSOLE_WEB_DIR)] : []),
   ], {stdio: ['ignore', 'ignore', 'inherit']});
   let browser;
   try {
@@ -200,6 +232,7 @@ async function main() {
           });
           if (run > 0) times.push(at);  // the first load warms the server and the browser
         }
+        if (process.env.STRAITS_CONSOLE_BENCH_SHOTS) await look(page, who, name);
         times.sort((a, b) => a.ready - b.ready);
         const mid = times[Math.floor(times.length / 2)];
         rows.push({who, name, median: mid.ready, min: times[0].ready,

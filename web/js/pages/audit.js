@@ -66,15 +66,27 @@ function eventDetail(e) {
 const outcome = (e) => (e.decision && e.decision.decision
   ? h('span', {class: `badge outcome-${e.decision.decision}`}, e.decision.decision) : '');
 
-function statusCard(v, head, key) {
-  const keyMatches = head && key && head.public_key === key.public_key;
-  return h('section', {class: 'card', 'data-testid': 'audit-status'},
-    h('h2', {}, 'Chain'),
+// The chain's status: "checking…" until GET /v1/audit/verify answers (it
+// re-hashes the whole chain, so the page does not wait for it).
+function chainStatus(v) {
+  if (!v) {
+    return h('p', {'data-testid': 'audit-verify', 'aria-busy': 'true'},
+      h('span', {class: 'badge'}, 'checking\u2026'), ' re-hashing the chain');
+  }
+  if (v instanceof Error) return h('div', {'data-testid': 'audit-verify'}, errorBox(v));
+  return h('div', {'data-testid': 'audit-verify'},
     h('p', {'data-ok': String(v.ok)}, h('span', {class: `badge ${v.ok ? 'state-active' : 'state-failed'}`},
       v.ok ? 'intact' : 'NOT intact'), ` ${v.events.toLocaleString('en-US')} events, head `,
       h('code', {}, v.head || '—')),
     v.problems && v.problems.length
-      ? h('ul', {class: 'error'}, v.problems.map((p) => h('li', {}, p))) : null,
+      ? h('ul', {class: 'error'}, v.problems.map((p) => h('li', {}, p))) : null);
+}
+
+function statusCard(statusSlot, head, key) {
+  const keyMatches = head && key && head.public_key === key.public_key;
+  return h('section', {class: 'card', 'data-testid': 'audit-status'},
+    h('h2', {}, 'Chain'),
+    statusSlot,
     h('h3', {}, 'Latest signed head'),
     head ? h('dl', {class: 'kv', 'data-testid': 'audit-head'},
       h('dt', {}, 'Event'), h('dd', {}, String(head.seq)),
@@ -87,6 +99,38 @@ function statusCard(v, head, key) {
       : h('p', {class: 'muted'}, 'No signed head yet.'),
     h('p', {class: 'help'}, 'Compare the public key with the one the operator gave you out of ' +
       'band; `straits audit verify-bundle --public-key` checks an export against it.'));
+}
+
+// The chain's last seq without re-hashing it: seq runs 1..head without gaps,
+// so "is there an event above n" (GET /v1/audit?after=n&limit=1) is a
+// monotone test; a few rounds of parallel probes find the head.
+// GET /healthz says the last seq (audit_seq) in one call; the probes are for a
+// server whose /healthz does not.
+async function headSeq() {
+  try {
+    const health = await api('/healthz');
+    if (Number.isInteger(health.audit_seq)) return health.audit_seq;
+  } catch {
+    // probe instead
+  }
+  const has = async (n) => ((await api('/v1/audit', {query: {after: n - 1, limit: 1}})).items || []).length > 0;
+  let lo = 0;  // has(lo) (0: trivially)
+  let hi = 1;  // !has(hi)
+  const ups = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7];
+  const found = await Promise.all(ups.map(has));
+  const firstMissing = found.indexOf(false);
+  if (firstMissing < 0) hi = 2 ** 53; else hi = ups[firstMissing];
+  if (firstMissing > 0) lo = ups[firstMissing - 1];
+  while (hi - lo > 1) {
+    const k = Math.min(6, hi - lo - 1);
+    const points = Array.from({length: k}, (_, i) => lo + Math.max(1, Math.floor(((i + 1) * (hi - lo)) / (k + 1))));
+    const answers = await Promise.all(points.map(has));
+    for (let i = 0; i < k; i++) {
+      if (answers[i]) lo = Math.max(lo, points[i]);
+      else { hi = Math.min(hi, points[i]); break; }
+    }
+  }
+  return lo;
 }
 
 // The latest signed head: heads are signed at commits, by seq; the last one
@@ -183,18 +227,25 @@ export async function render(root, params, {who}) {
     ready(root);
   };
   if (!can.readAudit(who)) return denied();
-  let v, key;
+  // The verify runs beside the page; its answer fills the status in.
+  const statusSlot = h('div', {'aria-live': 'polite'}, chainStatus(null));
+  const verify = api('/v1/audit/verify');
+  verify.then((v) => replace(statusSlot, chainStatus(v)),
+              (e) => replace(statusSlot, chainStatus(e instanceof Error ? e : new Error(String(e)))));
+  let events, key;
   try {
-    [v, key] = await Promise.all([api('/v1/audit/verify'), api('/v1/audit/public-key')]);
+    [events, key] = await Promise.all([headSeq(), api('/v1/audit/public-key')]);
   } catch (e) {
     if (e.status === 403) return denied();
     throw e;
   }
-  const head = await latestHead(v.events).catch(() => null);
-  const table = eventsTable(v.events, params.query || {});
+  // The latest signed head and the first page of events, side by side.
+  const table = eventsTable(events, params.query || {});
+  const [head, loaded] = await Promise.all([
+    latestHead(events).catch(() => null),
+    table.reload().then(() => null, (e) => e)]);
   replace(root, h('h1', {}, 'Audit'),
-          h('div', {class: 'grid'}, statusCard(v, head, key), exportForm(v.events)),
-          h('h2', {}, 'Events'), table.el);
-  await table.reload().catch((e) => root.appendChild(errorBox(e)));
+          h('div', {class: 'grid'}, statusCard(statusSlot, head, key), exportForm(events)),
+          h('h2', {}, 'Events'), table.el, loaded ? errorBox(loaded) : null);
   ready(root);
 }

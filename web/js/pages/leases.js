@@ -4,8 +4,8 @@
 // may, and quote-then-create: POST /v1/leases/quote shows the policy decision
 // (rules, citations), price and free capacity; only then Confirm creates.
 import {
-  add, api, can, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready, replace,
-  showFormError, simpleTable,
+  add, api, can, dataTable, decisionView, errorBox, fetchAll, field, fmtGpus, fmtTime, h, poll, ready,
+  replace, showFormError,
 } from '../core.js';
 
 const POLL_MS = 5000;
@@ -19,22 +19,41 @@ function orgColour(org, orgs) {
   return PALETTE[i % PALETTE.length];
 }
 
-// The moves planned on a lease: lease ends and rule changes of /v1/upcoming
-// that will checkpoint and move (or stop) jobs of the lease's org on its pool.
-function movesOn(lease, upcoming) {
-  const out = [];
-  for (const item of upcoming) {
-    const jobs = (item.jobs || []).filter((j) => j.pool === lease.pool && j.org === lease.org);
-    const isEnd = item.kind === 'lease_end' && item.lease === lease.id;
-    if (!jobs.length && !isEnd) continue;
-    out.push({at: item.at, title: `${fmtTime(item.at)} ${item.title || item.kind}` +
-      (jobs.length ? ': ' + jobs.map((j) => `${j.job} ${j.action.replace(/_/g, ' ')}`).join(', ')
-                   : ': no job to move')});
-  }
-  return out;
+// The moves planned on the leases: lease ends and rule changes of /v1/upcoming
+// that will checkpoint and move (or stop) jobs of a lease's org on its pool.
+// Indexed once (by lease id and by pool+org), not searched per lease.
+function movesIndex(upcoming) {
+  const byLease = new Map();
+  const byPoolOrg = new Map();
+  const push = (map, k, v) => {
+    if (!map.has(k)) map.set(k, []);
+    map.get(k).push(v);
+  };
+  upcoming.forEach((item, i) => {
+    if (item.kind === 'lease_end' && item.lease) push(byLease, item.lease, i);
+    const seen = new Set();
+    for (const j of item.jobs || []) {
+      const k = j.pool + '\u0000' + j.org;
+      if (!seen.has(k)) {
+        seen.add(k);
+        push(byPoolOrg, k, i);
+      }
+    }
+  });
+  return (lease) => {
+    const at = [...new Set([...(byLease.get(lease.id) || []),
+                            ...(byPoolOrg.get(lease.pool + '\u0000' + lease.org) || [])])].sort((a, b) => a - b);
+    return at.map((i) => {
+      const item = upcoming[i];
+      const jobs = (item.jobs || []).filter((j) => j.pool === lease.pool && j.org === lease.org);
+      return {at: item.at, title: `${fmtTime(item.at)} ${item.title || item.kind}` +
+        (jobs.length ? ': ' + jobs.map((j) => `${j.job} ${j.action.replace(/_/g, ' ')}`).join(', ')
+                     : ': no job to move')};
+    });
+  };
 }
 
-function ganttFor(pool, leases, upcoming, orgs, from, to, now) {
+function ganttFor(pool, leases, movesOn, orgs, from, to, now) {
   const ROW = 22;
   const LEFT = 150;
   const WIDTH = 900;
@@ -62,7 +81,7 @@ function ganttFor(pool, leases, upcoming, orgs, from, to, now) {
     const s = new Date(l.start).getTime();
     const e = new Date(l.terminated_at || l.end).getTime();
     const colour = orgColour(l.org, orgs);
-    const moves = movesOn(l, upcoming);
+    const moves = movesOn(l);
     return h('g', {'data-id': l.id, 'data-org': l.org},
       h('text', {x: 4, y: y + 15}, `${l.id} · ${l.org}`),
       h('rect', {x: x(s), y: y + 3, width: Math.max(2, x(e) - x(s)), height: ROW - 6, rx: 3,
@@ -93,7 +112,11 @@ function swatch(colour) {
            h('rect', {width: 12, height: 12, rx: 2, fill: colour}));
 }
 
-function drawGantt(slot, leases, upcoming, now) {
+// Pools drawn a page at a time (a Gantt chart is a few hundred SVG nodes: a
+// fleet of 1,000 pools at once would take seconds), filtered by pool or org.
+const POOLS_PER_PAGE = 20;
+
+function drawGantt(slot, leases, upcoming, now, view) {
   const byPool = new Map();
   for (const l of leases) {
     if (!byPool.has(l.pool)) byPool.set(l.pool, []);
@@ -109,20 +132,78 @@ function drawGantt(slot, leases, upcoming, now) {
   // Keep the chart readable: at most a quarter back and a year and a half ahead.
   from = Math.max(from, now - 90 * DAY);
   to = Math.min(to, now + 540 * DAY);
-  const pools = [...byPool.keys()].sort();
+  const q = (view.q || '').trim().toLowerCase();
+  const pools = [...byPool.keys()].sort().filter((p) => !q || p.toLowerCase().includes(q) ||
+    byPool.get(p).some((l) => l.org.toLowerCase().includes(q)));
+  const pages = Math.max(1, Math.ceil(pools.length / POOLS_PER_PAGE));
+  view.page = Math.min(Math.max(0, view.page || 0), pages - 1);
+  const shown = pools.slice(view.page * POOLS_PER_PAGE, (view.page + 1) * POOLS_PER_PAGE);
+  const movesOn = movesIndex(upcoming);
+  const shownOrgs = new Set(shown.flatMap((p) => byPool.get(p).map((l) => l.org)));
+  const pager = () => (pools.length > POOLS_PER_PAGE ? h('div', {class: 'pager'},
+    h('button', {type: 'button', 'data-action': 'prev-pools', disabled: view.page <= 0,
+                 onclick: () => view.go(view.page - 1)}, '← Previous pools'),
+    h('span', {}, `Pools ${view.page * POOLS_PER_PAGE + 1}–` +
+      `${view.page * POOLS_PER_PAGE + shown.length} of ${pools.length.toLocaleString('en-US')}`),
+    h('button', {type: 'button', 'data-action': 'next-pools', disabled: view.page >= pages - 1,
+                 onclick: () => view.go(view.page + 1)}, 'Next pools →')) : null);
   replace(slot,
-    h('div', {class: 'legend'}, orgs.map((o) => h('span', {}, swatch(orgColour(o, orgs)), o)),
+    h('div', {class: 'legend'}, orgs.filter((o) => shownOrgs.has(o)).map((o) => h('span', {}, swatch(orgColour(o, orgs)), o)),
       h('span', {}, '▼ planned checkpoint/move (hover for the jobs)')),
-    pools.length ? pools.map((p) => h('div', {class: 'gantt-pool', 'data-id': p},
+    pager(),
+    shown.length ? shown.map((p) => h('div', {class: 'gantt-pool', 'data-id': p},
       h('h3', {}, p),
       h('div', {class: 'scroll-x', tabindex: '0', role: 'region', 'aria-label': `Leases on ${p}`},
-        ganttFor(p, byPool.get(p).sort((a, b) => a.start.localeCompare(b.start)), upcoming, orgs, from, to, now))))
-      : h('p', {class: 'muted'}, 'No leases.'));
+        ganttFor(p, byPool.get(p).sort((a, b) => a.start.localeCompare(b.start)), movesOn, orgs, from, to, now))))
+      : h('p', {class: 'muted'}, q ? 'No pool or org matches.' : 'No leases.'),
+    shown.length > 5 ? pager() : null);
 }
 
-function leasesTable(leases, who, onChanged, errSlot) {
-  return simpleTable({
-    testid: 'leases-table', rows: leases, empty: 'No leases.',
+// Every lease the caller sees, in pages as large as the server gives.
+async function allLeases() {
+  const items = [];
+  let after;
+  do {
+    let page;
+    try {
+      page = await api('/v1/leases', {query: {limit: 1000, after}});
+    } catch (e) {
+      // A server with a smaller --max-items: its default paging.
+      if (e.status === 400 && e.field === 'limit') return fetchAll('/v1/leases', {}, 20000);
+      throw e;
+    }
+    items.push(...(page.items || []));
+    after = page.next;
+  } while (after && items.length < 20000);
+  return items;
+}
+
+// The list of leases, server-paged: GET /v1/leases pages by cursor (after),
+// so the cursor of each page reached is kept by offset (filters start over).
+function leasesTable(who, onChanged, errSlot) {
+  let cursors = new Map([[0, undefined]]);
+  let lastFilters = '';
+  const fetchPage = async ({offset, limit, filters}) => {
+    const key = JSON.stringify(filters);
+    if (key !== lastFilters) {
+      lastFilters = key;
+      cursors = new Map([[0, undefined]]);
+    }
+    if (!cursors.has(offset)) offset = 0;
+    const query = {limit, after: cursors.get(offset)};
+    for (const [k, v] of Object.entries(filters)) if ((v || '').trim()) query[k] = v.trim();
+    const page = await api('/v1/leases', {query});
+    if (page.next) cursors.set(offset + limit, page.next);
+    const items = page.items || [];
+    return {items, total: offset + items.length + (page.next ? 1 : 0)};
+  };
+  return dataTable({
+    testid: 'leases-table', pageSize: 50, fetchPage, empty: 'No leases.',
+    filters: [
+      {name: 'pool', label: 'Pool'},
+      ...(who.role === 'admin' || !who.org ? [{name: 'org', label: 'Org'}] : []),
+      {name: 'state', label: 'State', type: 'select', options: [['', 'any'], 'active', 'ended', 'terminated']},
+    ],
     columns: [
       {key: 'id', label: 'Lease'}, {key: 'org', label: 'Org'}, {key: 'pool', label: 'Pool'},
       {key: 'gpus', label: 'GPUs', render: (l) => String(l.gpus)},
@@ -228,39 +309,68 @@ function quoteForm(who, pools, orgs, onCreated) {
 export async function render(root, params, {who}) {
   const errSlot = h('div');
   const gantt = h('div', {'data-testid': 'leases-gantt'});
-  const list = h('div');
+  const poolFilter = field({name: 'q', label: 'Pool or org', help: 'shows the pools whose name, or a lease\u2019s org, contains it'});
+  const table = leasesTable(who, () => refresh(), errSlot);
   add(root, h('h1', {}, 'Leases'), errSlot,
-    h('section', {class: 'card'}, h('h2', {}, 'Timeline per pool'), gantt),
-    h('section', {class: 'card'}, h('h2', {}, 'All leases'), list));
+    h('section', {class: 'card'}, h('h2', {}, 'Timeline per pool'),
+      h('form', {class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault()}, poolFilter.field),
+      gantt),
+    h('section', {class: 'card'}, h('h2', {}, 'All leases'), table.el));
   let refresh = () => {};
-  if (can.quoteLeases(who)) {
-    const [pools, orgs] = await Promise.all([
+  let data = null;
+  const view = {page: 0, q: '', go: (page) => {
+    view.page = page;
+    if (data) drawGantt(gantt, data.leases, data.up, Date.now(), view);
+  }};
+  let debounce = null;
+  poolFilter.input.addEventListener('input', () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      view.q = poolFilter.input.value;
+      view.go(0);
+    }, 200);
+  });
+  // The quote form's lists (a thousand pools) load once the leases are drawn.
+  const loadForm = () => {
+    if (!can.quoteLeases(who)) return;
+    const slot = h('div');
+    root.appendChild(slot);
+    Promise.all([
       fetchAll('/v1/pools').then((ps) => ps.filter((p) => !p.owner && !p.retired_at).map((p) => p.id)).catch(() => []),
       who.role === 'admin' ? fetchAll('/v1/orgs').then((os) => os.map((o) => o.id)).catch(() => []) : [],
-    ]);
-    root.appendChild(quoteForm(who, pools, orgs, () => refresh()));
-  }
+    ]).then(([pools, orgs]) => replace(slot, quoteForm(who, pools, orgs, () => refresh())));
+  };
   let last = '';
   let first = true;
+  const draw = (leases, up) => {
+    const key = JSON.stringify([leases, up]);
+    if (key === last) return;
+    last = key;
+    data = {leases, up};
+    drawGantt(gantt, leases, up, Date.now(), view);
+  };
   const load = async () => {
     try {
-      const [leases, up] = await Promise.all([
-        fetchAll('/v1/leases'),
-        api('/v1/upcoming', {query: {days: 365}}).then((u) => u.items || []).catch(() => []),
-      ]);
+      // /v1/upcoming (a year of planned moves) is the slow one: the first
+      // drawing does not wait for it; its ticks are drawn when it answers.
+      // The server answers the leases first, then is asked for the rest.
+      const upcoming = () => api('/v1/upcoming', {query: {days: 365}}).then((u) => u.items || [], () => []);
+      const later = first ? null : upcoming();
+      const [leases] = await Promise.all([allLeases(), table.reload()]);
       replace(errSlot);
-      const key = JSON.stringify([leases, up]);
-      if (key !== last) {
-        last = key;
-        drawGantt(gantt, leases, up, Date.now());
-        replace(list, leasesTable(leases, who, () => refresh(), errSlot));
+      if (first) {
+        draw(leases, []);
+        first = false;
+        ready(root);
+        loadForm();
       }
+      draw(leases, await (later || upcoming()));
     } catch (e) {
       replace(errSlot, errorBox(e));
-    } finally {
       if (first) {
         first = false;
         ready(root);
+        loadForm();
       }
     }
   };

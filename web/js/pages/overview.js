@@ -43,28 +43,49 @@ function totalsText(pools) {
     .filter(Boolean).join(' · ');
 }
 
-function fleetTable(fleet) {
+// Beyond this many pools, each site is drawn as one row with its totals and
+// a button that shows its pools (a fleet of 1,000 pools at once is slow to
+// draw and to read).
+const COLLAPSE_OVER = 60;
+
+function poolRow(p, num) {
+  return h('tr', {'data-id': p.pool},
+    h('td', {}, p.pool), h('td', {class: 'bar-cell'}, usageBar(p)), h('td', {}, p.chip),
+    num(p.gpus), num(p.leased), num(p.used), num(p.free), num(p.leases));
+}
+
+function fleetTable(fleet, expanded, redraw) {
   const rows = [];
   const num = (v) => h('td', {class: 'num'}, v === null || v === undefined ? '—' : Number(v).toLocaleString('en-US'));
+  const count = (fleet.countries || []).reduce((n, c) =>
+    n + (c.sites || []).reduce((m, s) => m + (s.pools || []).length, 0), 0);
+  const collapse = count > COLLAPSE_OVER;
   for (const country of fleet.countries || []) {
     const countryPools = (country.sites || []).flatMap((s) => s.pools || []);
     rows.push(h('tr', {class: 'group country', 'data-country': country.country},
                 h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {}, `${country.country} — ${totalsText(countryPools)}`))));
     for (const site of country.sites || []) {
       const pools = site.pools || [];
+      const open = !collapse || expanded.has(site.site);
+      const toggle = collapse && pools.length ? h('button', {
+        type: 'button', class: 'small', 'data-action': 'toggle-site', 'aria-expanded': String(open),
+        onclick: () => {
+          if (open) expanded.delete(site.site);
+          else expanded.add(site.site);
+          redraw(site.site);
+        }}, open ? 'Hide pools' : `Show ${pools.length} pools`) : null;
       rows.push(h('tr', {class: 'group site', 'data-site': site.site},
         h('th', {colspan: 8, scope: 'rowgroup'}, h('span', {},
-          `${site.name || site.site} (${site.site}${site.operator ? ', ' + site.operator : ''}) — ${totalsText(pools)}`))));
-      for (const p of pools) {
-        rows.push(h('tr', {'data-id': p.pool},
-          h('td', {}, p.pool), h('td', {class: 'bar-cell'}, usageBar(p)), h('td', {}, p.chip),
-          num(p.gpus), num(p.leased), num(p.used), num(p.free), num(p.leases)));
-      }
+          `${site.name || site.site} (${site.site}${site.operator ? ', ' + site.operator : ''}) — ${totalsText(pools)} `,
+          toggle))));
+      if (open) for (const p of pools) rows.push(poolRow(p, num));
     }
   }
   if (!rows.length) rows.push(h('tr', {class: 'empty'}, h('td', {colspan: 8}, 'No pools visible to you.')));
   const head = ['Pool', 'Use', 'Chip', 'GPUs', 'Leased', 'Used', 'Free', 'Leases'];
   return h('div', {class: 'scroll-x', tabindex: '0', role: 'region', 'aria-label': 'Fleet'},
+    collapse ? h('p', {class: 'muted'}, `${count.toLocaleString('en-US')} pools: each site shows its totals; ` +
+      '\u201cShow pools\u201d lists its pools.') : null,
     h('table', {class: 'data fleet', 'data-testid': 'pools-table'},
       h('thead', {}, h('tr', {}, head.map((t, i) =>
         h('th', {scope: 'col', class: i >= 3 ? 'num' : null}, t)))),
@@ -106,6 +127,17 @@ async function fetchFleet() {
 function drawFleet(slot, fleet) {
   const tenantNote = (fleet.countries || []).some((c) => (c.sites || []).some((s) =>
     (s.pools || []).some((p) => 'others_leased' in p && p.others_leased === null)));
+  // The sites opened stay open when the fleet is redrawn by the poll.
+  if (!slot.expandedSites) slot.expandedSites = new Set();
+  const tableSlot = h('div');
+  const redraw = (focusSite) => {
+    replace(tableSlot, fleetTable(fleet, slot.expandedSites, redraw));
+    if (focusSite) {
+      const b = tableSlot.querySelector(`tr[data-site="${CSS.escape(focusSite)}"] button`);
+      if (b) b.focus();
+    }
+  };
+  redraw();
   replace(slot,
     h('div', {class: 'legend'},
       h('span', {}, h('span', {class: 'swatch used'}), 'used by placed jobs'),
@@ -113,7 +145,7 @@ function drawFleet(slot, fleet) {
       h('span', {}, h('span', {class: 'swatch free'}), 'free (not leased)'),
       h('span', {}, 'as of ' + fmtTime(fleet.at))),
     tenantNote ? h('p', {class: 'muted'}, 'Leased and used count your org only; other tenants\u2019 use (and so what is free) is not shown.') : null,
-    fleetTable(fleet));
+    tableSlot);
 }
 
 const ACTION_TEXT = {checkpoint_and_move: 'checkpoint and move', stop: 'stop'};
@@ -140,12 +172,23 @@ function upcomingItem(item) {
       : h('div', {class: 'muted'}, 'No running job is affected.'));
 }
 
+// The first items of the window are drawn; the rest on demand.
+const UPCOMING_FIRST = 50;
+
 function drawUpcoming(slot, up) {
   const items = up.items || [];
+  const list = h('ol', {class: 'timeline', 'data-testid': 'upcoming-list'},
+    items.length ? items.slice(0, UPCOMING_FIRST).map(upcomingItem)
+      : h('li', {class: 'empty'}, 'Nothing ends or changes in the next 30 days.'));
+  const more = items.length > UPCOMING_FIRST ? h('button', {type: 'button', 'data-action': 'show-all',
+    onclick: () => {
+      add(list, items.slice(UPCOMING_FIRST).map(upcomingItem));
+      more.remove();
+    }}, `Show all ${items.length.toLocaleString('en-US')}`) : null;
   replace(slot,
-    h('p', {class: 'muted'}, `From ${fmtTime(up.from)} to ${fmtTime(up.to)}.`),
-    h('ol', {class: 'timeline', 'data-testid': 'upcoming-list'},
-      items.length ? items.map(upcomingItem) : h('li', {class: 'empty'}, 'Nothing ends or changes in the next 30 days.')));
+    h('p', {class: 'muted'}, `From ${fmtTime(up.from)} to ${fmtTime(up.to)}` +
+      (more ? `: the first ${UPCOMING_FIRST} of ${items.length.toLocaleString('en-US')}.` : '.')),
+    list, more);
 }
 
 function drawAgents(slot, agents, now) {

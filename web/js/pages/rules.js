@@ -133,12 +133,21 @@ const DAY_MS = 86400000;
 
 // The changes ahead: the dated rules of the policy in force (GET /v1/rules/changes)
 // and the adopted sets that take effect later.
-async function changesAhead(sets, days) {
+// The dated rule changes are asked for at once (beside the rule sets), as a
+// promise that does not reject unhandled.
+function fetchChanges(days) {
   const now = new Date();
+  const answer = api('/v1/rules/changes', {query: {from: now.toISOString(), days}});
+  answer.catch(() => {});
+  return {now, answer};
+}
+
+async function changesAhead(sets, days, asked = fetchChanges(days)) {
+  const now = asked.now;
   let items = [];
   let note = null;
   try {
-    const answer = await api('/v1/rules/changes', {query: {from: now.toISOString(), days}});
+    const answer = await asked.answer;
     items = (answer.items || []).map((c) => ({...c, id: `${c.rule}@${c.at}`}));
   } catch (e) {
     if (e.status !== 404) throw e;
@@ -203,8 +212,8 @@ function changesList(items) {
           : null)));
 }
 
-async function drawTimeline(slot, sets, days) {
-  const ahead = await changesAhead(sets, days);
+async function drawTimeline(slot, sets, days, asked) {
+  const ahead = await changesAhead(sets, days, asked);
   replace(slot, ahead.note ? h('p', {class: 'notice'}, ahead.note) : null,
           h('div', {class: 'scroll-x'}, timelineSvg(ahead)), changesList(ahead.items));
 }
@@ -483,22 +492,25 @@ export async function render(root, params, {who}) {
   }
 
   async function refreshAll(showId) {
+    const asked = fetchChanges(365);
     sets = await fetchAll('/v1/rulesets');
     replace(tableSlot, setsTable(sets, showSet));
     replace(formsSlot,
             analyst(who) && sets.length ? [diffForm(sets, diffOut), diffOut] : null,
             can.changeRules(who) ? proposeForm(sets, refreshAll) : null);
-    await drawTimeline(timeline, sets, 365).catch((e) => replace(timeline, errorBox(e)));
+    await drawTimeline(timeline, sets, 365, asked).catch((e) => replace(timeline, errorBox(e)));
     if (showId) await showSet(showId);
   }
 
+  const decideSlot = h('div');
   replace(root, h('h1', {}, 'Rules'),
     h('p', {class: 'muted'}, analyst(who) ? 'Every rule set, its state and who moved it.'
         : 'The rule sets in force and those adopted for a later date.'),
     tableSlot, detail,
     h('h2', {}, 'Dated changes in the year ahead'), timeline,
     formsSlot,
-    h('h2', {}, 'Ask a question'), await decideForm(who));
-  await refreshAll(params.id);
+    h('h2', {}, 'Ask a question'), decideSlot);
+  // The question form's lists and the rule sets load side by side.
+  await Promise.all([decideForm(who).then((f) => replace(decideSlot, f)), refreshAll(params.id)]);
   ready(root);
 }
