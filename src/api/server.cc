@@ -302,6 +302,7 @@ struct Server::Impl {
     batch.audit.push_back({now, "system", "ruleset.adopt", "rulesets/" + set.id, "", body, stamp});
     auto committed = store->commit(batch);
     if (!committed) return std::move(committed).error();
+    if (!committed->empty()) world.audit_seq = committed->back().seq;  // /healthz, GET /v1/audit
     if (auto head = store->last_signed_head(); witness && head) {
       STRAITS_TRY(witness->append(*head));
     }

@@ -315,5 +315,62 @@ TEST_F(ConsoleApiTest, AuditExportIsABundleThatVerifies) {
   EXPECT_FALSE(bundle_problems(altered).empty());
 }
 
+// The audit log newest first and filtered on the server: the Audit page's
+// view of a long log, one request a page.
+TEST_F(ConsoleApiTest, AuditIsReadNewestFirstAndFilteredOnTheServer) {
+  lease("bellhollow", "sg-tuas-1-h100", 8, "2027-06-01T00:00:00Z");
+  for (int i = 0; i < 4; ++i) submit("bellhollow", 8, "audited-" + std::to_string(i));
+  server_.clock().advance(Duration::hours(1));
+  const std::string late = submit("bellhollow", 8, "late");
+  const std::string auditor = server_.make_user("audrey", "auditor");
+  // Everything, oldest first, as the reference.
+  Answer all = server_.get("/v1/audit?limit=1000", auditor);
+  ASSERT_EQ(all.status, 200) << all.text;
+  const json& every = all.body["items"];
+  ASSERT_GE(every.size(), 8u);
+  EXPECT_TRUE(all.body["next"].is_null());
+
+  // Newest first, three a page, followed to the end: the same events reversed.
+  std::vector<std::int64_t> seqs;
+  std::string before;
+  for (int page = 0; page < 100; ++page) {
+    Answer a = server_.get("/v1/audit?order=desc&limit=3" + before, auditor);
+    ASSERT_EQ(a.status, 200) << a.text;
+    EXPECT_LE(a.body["items"].size(), 3u);
+    for (const json& e : a.body["items"]) seqs.push_back(e["seq"]);
+    if (a.body["next"].is_null()) break;
+    before = "&before=" + a.body["next"].get<std::string>();
+  }
+  std::vector<std::int64_t> expected;
+  for (auto it = every.rbegin(); it != every.rend(); ++it) expected.push_back((*it)["seq"]);
+  EXPECT_EQ(seqs, expected);
+
+  // An action prefix, newest first: the five submissions, the late one first.
+  Answer submits = server_.get("/v1/audit?order=desc&action=job.submit", auditor);
+  ASSERT_EQ(submits.status, 200) << submits.text;
+  ASSERT_EQ(submits.body["items"].size(), 5u) << submits.text;
+  EXPECT_EQ(submits.body["items"][0]["subject"], "jobs/" + late);
+  for (const json& e : submits.body["items"]) {
+    EXPECT_TRUE(e["action"].get<std::string>().starts_with("job.submit"));
+  }
+  // A subject, and a time range: only what matches, oldest first.
+  Answer one = server_.get("/v1/audit?subject=jobs/" + late, auditor);
+  ASSERT_EQ(one.status, 200) << one.text;
+  ASSERT_FALSE(one.body["items"].empty());
+  for (const json& e : one.body["items"]) EXPECT_EQ(e["subject"], "jobs/" + late);
+  const std::string cut = every.back()["at"];
+  Answer since = server_.get("/v1/audit?action=job.submit&since=" + cut, auditor);
+  ASSERT_EQ(since.status, 200) << since.text;
+  ASSERT_EQ(since.body["items"].size(), 1u) << since.text;
+  EXPECT_EQ(since.body["items"][0]["subject"], "jobs/" + late);
+  Answer until = server_.get("/v1/audit?action=job.submit&until=" + cut, auditor);
+  EXPECT_EQ(until.body["items"].size(), 4u) << until.text;
+  // Nothing matches: an empty page, the whole log scanned, nowhere to go on.
+  Answer none = server_.get("/v1/audit?actor=nobody-at-all", auditor);
+  EXPECT_TRUE(none.body["items"].empty());
+  EXPECT_TRUE(none.body["next"].is_null());
+  EXPECT_GE(none.body["scanned"].get<std::size_t>(), every.size());
+}
+
 }  // namespace
 }  // namespace straits::api

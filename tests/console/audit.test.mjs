@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {
-  cli, eventually, ids, newPage, RUN_DIR, screenshot, session, SHOTS, signIn, visit,
+  api, cli, eventually, ids, newPage, RUN_DIR, screenshot, session, SHOTS, signIn, visit,
 } from './lib.mjs';
 
 const s = session();
@@ -19,6 +19,20 @@ test('the auditor exports a bundle that verifies offline', async () => {
   const table = root.locator('[data-testid="audit-table"]');
   await eventually(async () => (await ids(table)).length > 0, 'audit events to be listed', 15_000);
   await screenshot(page, 'audit');
+
+  // Filtered on the server, newest first: the page shows what the API answers for the same
+  // filter (a link reproduces the view), and only that.
+  const expected = (await api(tok['audit-office'],
+                              '/v1/audit?order=desc&action=job.submit&limit=25')).items
+      .map((e) => String(e.seq));
+  assert.ok(expected.length > 0, 'make run\'s world has submissions');
+  const filtered = (await visit(page, '#/audit?action=job.submit', 'audit'))
+      .locator('[data-testid="audit-table"]');
+  await eventually(async () => (await ids(filtered)).join() === expected.join(),
+                   'the filtered events to be listed', 15_000);
+  for (const text of await filtered.locator('tbody tr').allTextContents()) {
+    assert.match(text, /job\.submit/, 'only job.submit events');
+  }
 
   // The download, or the error the form shows instead (said at once, not after a timeout).
   const downloaded = page.waitForEvent('download', {timeout: 30_000});

@@ -138,6 +138,7 @@ TEST_F(ConsoleApiAttackTest, AnOperatorAdminSeesItsPoolsFiguresButNoTenantsJobs)
 TEST_F(ConsoleApiAttackTest, AnAuditorExportsButChangesNothing) {
   const std::string auditor = server_.make_user("audrey", "auditor");
   EXPECT_EQ(server_.get("/v1/audit/export", auditor).status, 200);
+  EXPECT_EQ(server_.get("/v1/audit?order=desc&action=job.", auditor).status, 200);
   EXPECT_EQ(server_.get("/v1/fleet", auditor).status, 200);
   EXPECT_EQ(server_.post("/v1/jobs/" + jobs_["tsukimi"] + "/cancel", auditor, nullptr).status, 403);
 }
@@ -163,6 +164,14 @@ TEST_F(ConsoleApiAttackTest, BadParametersAnswer400NamingTheParameter) {
       {"/v1/audit/export?from_seq=5&to_seq=2", "to_seq"},
       {"/v1/audit/export?from_seq=999999999", "from_seq"},
       {"/v1/fleet?bogus=1", "bogus"},
+      {"/v1/audit?order=sideways", "order"},
+      {"/v1/audit?order=desc&after=3", "after"},
+      {"/v1/audit?before=3", "before"},
+      {"/v1/audit?order=desc&before=0", "before"},
+      {"/v1/audit?action=", "action"},
+      {"/v1/audit?actor=" + std::string(300, 'a'), "actor"},
+      {"/v1/audit?since=yesterday", "since"},
+      {"/v1/audit?until=3000-01-01T00:00:00Z", "until"},
   };
   for (const auto& [path, field] : cases) {
     Answer a = server_.get(path, admin);

@@ -287,6 +287,17 @@ std::optional<std::int64_t> query_integer(const Call& call, const std::string& k
   return value;
 }
 
+std::optional<Instant> query_instant(const Call& call, const std::string& key) {
+  auto text = query_text(call, key);
+  if (!text) return std::nullopt;
+  auto at = parse_instant(*text);
+  if (!at || *at < earliest_instant() || *at > latest_instant()) {
+    bad_field(key, "'" + key + "' must be an ISO 8601 instant between 1970 and 2200, got '" +
+                       *text + "'");
+  }
+  return *at;
+}
+
 void no_body(const Call& call) {
   if (call.body.empty()) return;
   json body = Fields::parse_object(call.body);

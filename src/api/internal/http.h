@@ -145,6 +145,9 @@ void check_query(const Call& call, const std::set<std::string>& known);
 // A whole-number query parameter in [min, max], or nullopt when absent.
 std::optional<std::int64_t> query_integer(const Call& call, const std::string& key,
                                           std::int64_t min, std::int64_t max);
+// An ISO 8601 instant query parameter within the API's range, or nullopt
+// when absent (400 naming it otherwise).
+std::optional<Instant> query_instant(const Call& call, const std::string& key);
 // For routes that take no body: nothing, or an empty JSON object.
 void no_body(const Call& call);
 

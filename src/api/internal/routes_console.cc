@@ -145,18 +145,6 @@ json citations(const std::map<std::string, std::string>& sources, const std::str
   return it == sources.end() || it->second.empty() ? json::array() : json::array({it->second});
 }
 
-// An instant query parameter (400 naming it when it is not ISO 8601).
-std::optional<Instant> query_instant(const Call& call, const std::string& key) {
-  auto text = query_text(call, key);
-  if (!text) return std::nullopt;
-  auto at = parse_instant(*text);
-  if (!at || *at < earliest_instant() || *at > latest_instant()) {
-    bad_field(key, "'" + key + "' must be an ISO 8601 instant between 1970 and 2200, got '" +
-                       *text + "'");
-  }
-  return *at;
-}
-
 Reply rule_changes(Context& ctx, Call& call) {
   check_query(call, {"from", "days"});
   const Instant from = query_instant(call, "from").value_or(call.now);

@@ -1,5 +1,7 @@
 // Decisions as a service, the audit log, health, metrics and the OpenAPI
 // document.
+#include <algorithm>
+
 #include "api/internal/auth.h"
 #include "api/internal/metrics.h"
 #include "api/internal/routes.h"
@@ -128,19 +130,88 @@ json audit_json(const store::AuditEvent& e) {
           {"hash", e.hash}};
 }
 
+// What GET /v1/audit's filters keep: an action prefix ("job." or
+// "job.submit"), an actor and a subject substring, a time range [since, until).
+struct AuditFilter {
+  std::optional<std::string> action, actor, subject;
+  std::optional<Instant> since, until;
+
+  bool any() const { return action || actor || subject || since || until; }
+  bool keeps(const store::AuditEvent& e) const {
+    return (!action || e.action.starts_with(*action)) &&
+           (!actor || e.actor.find(*actor) != std::string::npos) &&
+           (!subject || e.subject.find(*subject) != std::string::npos) &&
+           (!since || e.at >= *since) && (!until || e.at < *until);
+  }
+};
+
+// Events one filtered request reads from the store at most: a filter that
+// matches little over a long log answers a short page and a cursor to go on
+// from, not a scan of the whole chain.
+constexpr std::int64_t kAuditScanLimit = 20'000;
+constexpr std::int64_t kAuditChunk = 1'000;
+
+// The audit log, oldest first from `after`, or newest first (order=desc)
+// below `before` (the newest when absent), filtered. `next` is where to go
+// on from (`after` or `before` of the next request), null at the end.
 Reply audit(Context& ctx, Call& call) {
   require_role(call.who, {"admin", "auditor", "compliance"}, "read the audit log");
-  check_query(call, {"after", "limit"});
+  check_query(
+      call, {"after", "before", "limit", "order", "action", "actor", "subject", "since", "until"});
   const std::size_t limit = query_limit(call, ctx.options.max_items);
-  const std::int64_t after = query_integer(call, "after", 0, INT64_MAX).value_or(0);
-  auto events = ctx.store.audit_events(after, limit + 1);
-  if (!events) fail_with(events.error());
-  const bool more = events->size() > limit;
-  if (more) events->pop_back();
+  const auto order = query_text(call, "order").value_or("asc");
+  if (order != "asc" && order != "desc") bad_field("order", "'order' must be asc or desc");
+  const bool desc = order == "desc";
+  if (desc && call.query.count("after")) {
+    bad_field("after", "'after' pages oldest first; newest first (order=desc) takes 'before'");
+  }
+  if (!desc && call.query.count("before")) {
+    bad_field("before", "'before' pages newest first: give order=desc");
+  }
+  AuditFilter filter;
+  for (auto [key, field] : {std::pair{"action", &filter.action}, std::pair{"actor", &filter.actor},
+                            std::pair{"subject", &filter.subject}}) {
+    *field = query_text(call, key);
+    if (*field && ((*field)->empty() || (*field)->size() > 256)) {
+      bad_field(key, std::string("'") + key + "' must hold 1 to 256 characters");
+    }
+  }
+  filter.since = query_instant(call, "since");
+  filter.until = query_instant(call, "until");
+  // The range still to read: (low, high], walked up from low or down from high
+  // (from the newest event the world knows of when no `before` is given).
+  std::int64_t low = query_integer(call, "after", 0, INT64_MAX).value_or(0);
+  std::int64_t high = INT64_MAX;
+  if (desc) {
+    std::shared_lock lock(ctx.world.mutex);
+    high = query_integer(call, "before", 1, INT64_MAX).value_or(ctx.world.audit_seq + 1) - 1;
+  }
   json items = json::array();
-  for (const auto& e : *events) items.push_back(audit_json(e));
-  json next = more ? json(std::to_string(events->back().seq)) : json(nullptr);
-  return reply(200, json{{"items", items}, {"next", next}});
+  std::int64_t scanned = 0;
+  bool end = false;  // oldest first: the store has nothing after `low`
+  while (low < high && !end && items.size() < limit && scanned < kAuditScanLimit) {
+    const std::int64_t n = std::min({kAuditChunk, high - low, kAuditScanLimit - scanned});
+    // Without a filter a page is exactly `limit` events: read no more (+1 to know the end).
+    const std::int64_t want =
+        filter.any() ? n : std::min<std::int64_t>(n, static_cast<std::int64_t>(limit) + 1);
+    auto events = ctx.store.audit_events(desc ? high - want : low, static_cast<std::size_t>(want));
+    if (!events) fail_with(events.error());
+    if (!desc && static_cast<std::int64_t>(events->size()) < want) end = true;
+    if (desc) std::reverse(events->begin(), events->end());
+    for (const store::AuditEvent& e : *events) {
+      if (items.size() == limit) {
+        end = false;  // stopped with events left: go on from here
+        break;
+      }
+      ++scanned;
+      (desc ? high : low) = desc ? e.seq - 1 : e.seq;
+      if (filter.keeps(e)) items.push_back(audit_json(e));
+    }
+    if (desc && events->empty()) high = 0;
+  }
+  const bool more = desc ? low < high : !end;
+  json next = more ? json(std::to_string(desc ? high + 1 : low)) : json(nullptr);
+  return reply(200, json{{"items", items}, {"next", next}, {"scanned", scanned}});
 }
 
 Reply audit_verify(Context& ctx, Call& call) {

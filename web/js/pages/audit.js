@@ -8,49 +8,76 @@ import {
 } from '../core.js';
 import {usePagesStyles} from './rules.js';
 
-const CHUNK = 500;        // events read a request when filtering
-const MAX_SCAN = 20000;   // events a filtered view reads at most, newest first
-
 // The events seq in (after, after+limit], newest first.
 async function eventsAbove(after, limit) {
   const page = await api('/v1/audit', {query: {after, limit}});
   return (page.items || []).reverse();
 }
 
-// Whether an event passes the filters: action (a prefix: "job." or
-// "job.submit"), actor and subject (substrings), from/to (ISO, at >= from, < to).
-function matcher(filters) {
+// The filters as GET /v1/audit takes them: action (a prefix: "job." or
+// "job.submit"), actor and subject (substrings), since/until (ISO instants,
+// at >= since, < until). The server filters, reading at most 20,000 events a
+// request and saying where to go on from.
+function serverFilters(filters) {
   const f = Object.fromEntries(Object.entries(filters).map(([k, v]) => [k, (v || '').trim()]));
-  const from = f.from ? new Date(f.from) : null;
-  const to = f.to ? new Date(f.to) : null;
-  return (e) => (!f.action || e.action.startsWith(f.action)) &&
-      (!f.actor || (e.actor || '').includes(f.actor)) &&
-      (!f.subject || (e.subject || '').includes(f.subject)) &&
-      (!from || new Date(e.at) >= from) && (!to || new Date(e.at) < to);
+  const iso = (v) => {
+    if (!v) return '';
+    // A date and time without a zone is UTC, as the form's labels say.
+    const d = new Date(/T\d\d:\d\d(:\d\d)?$/.test(v) ? v + 'Z' : v);
+    return Number.isNaN(d.getTime()) ? v : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  };
+  return {action: f.action, actor: f.actor, subject: f.subject, since: iso(f.from),
+    until: iso(f.to)};
 }
 
+// `limit` matching events newest first, from `before` (the newest when null),
+// and where the next page starts (null at the end).
+async function filteredPage(query, before, limit) {
+  const items = [];
+  let next = before;
+  do {
+    const page = await api('/v1/audit', {query: {...query, order: 'desc',
+      limit: limit - items.length, before: next}});
+    items.push(...(page.items || []));
+    next = page.next;
+  } while (items.length < limit && next !== null);
+  return {items, next};
+}
+
+// Where each page of the filtered view starts (its `before`), by offset, for
+// the filters in use: pages are walked from the nearest known start.
+let cursorKey = '';
+let cursors = new Map();
+
 // A page of the log, newest first. seq runs 1..head without gaps (the chain
-// says so), so a page without filters is one request; with filters, the log
-// is read backwards in chunks until the page is full (at most MAX_SCAN events).
+// says so), so a page without filters is one request; with filters, the
+// server reads the log backwards until the page is full.
 async function fetchEvents(head, {offset, limit, filters}) {
-  const active = Object.values(filters).some((v) => (v || '').trim());
-  if (!active) {
+  const query = serverFilters(filters);
+  if (!Object.values(query).some(Boolean)) {
     const top = head - offset;
     const n = Math.min(limit, top);
     return {items: n > 0 ? await eventsAbove(top - n, n) : [], total: head};
   }
-  const keep = matcher(filters);
-  const found = [];
-  let top = head;
-  while (top > 0 && found.length < offset + limit + 1 && head - top < MAX_SCAN) {
-    const n = Math.min(CHUNK, top);
-    found.push(...(await eventsAbove(top - n, n)).filter(keep));
-    top -= n;
+  const key = JSON.stringify(query) + '/' + limit;
+  if (key !== cursorKey) {
+    cursorKey = key;
+    cursors = new Map([[0, null]]);
   }
-  const done = top <= 0 || head - top >= MAX_SCAN;
-  // An unfinished scan claims one more row than shown, so "Next" stays on.
-  return {items: found.slice(offset, offset + limit), total: done ? found.length
-      : Math.max(found.length, offset + limit + 1)};
+  const want = Math.floor(offset / limit) * limit;
+  let at = want;
+  while (!cursors.has(at)) at -= limit;  // 0 is always known
+  for (;;) {
+    const page = await filteredPage(query, cursors.get(at), limit);
+    cursors.set(at + limit, page.next);
+    if (at >= want || page.next === null) {
+      if (at < want) return {items: [], total: at + page.items.length};
+      // An unfinished view claims one more row than shown, so "Next" stays on.
+      return {items: page.items,
+        total: page.next === null ? at + page.items.length : at + limit + 1};
+    }
+    at += limit;
+  }
 }
 
 function eventDetail(e) {
