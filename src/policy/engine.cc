@@ -377,8 +377,8 @@ void add_rule_changes(const CompiledPolicy& c, Instant from, Instant until,
   for (const auto& r : c.rules) {
     Instant start = std::max(r.from, from), end = std::min(r.until, until);
     if (!(start < end)) continue;
-    if (start != Instant::min()) out.push_back({start, true, r.id, r.title, r.pack});
-    if (end != Instant::max()) out.push_back({end, false, r.id, r.title, r.pack});
+    if (start != Instant::min()) out.push_back({start, true, r.id, r.title, r.pack, r.source});
+    if (end != Instant::max()) out.push_back({end, false, r.id, r.title, r.pack, r.source});
   }
 }
 

@@ -95,7 +95,8 @@ struct RuleChange {
   bool starts = true;
   RuleId rule;
   std::string title;
-  std::string pack;  // the pack's name (its folder's)
+  std::string pack;    // the pack's name (its folder's)
+  std::string source;  // the rule's `source`: its citation
 
   friend bool operator==(const RuleChange&, const RuleChange&) = default;
 };

@@ -161,13 +161,13 @@ rule d.same-day { title "ends as c starts" source "S" effective 2029-01-01 .. 20
   // (the replacement, its base's 2027-2028 range gone) starts.
   ASSERT_EQ(changes.size(), 5u);
   EXPECT_EQ(changes[0],
-            (RuleChange{day("2020-01-01"), true, RuleId("a.record"), "always", base_pack}));
+            (RuleChange{day("2020-01-01"), true, RuleId("a.record"), "always", base_pack, "S"}));
   EXPECT_EQ(changes[1].rule.str(), "b.licence");
   EXPECT_EQ(changes[2].rule.str(), "d.same-day");
   EXPECT_EQ(changes[3], (RuleChange{day("2030-01-01"), false, RuleId("d.same-day"),
-                                    "ends as c starts", scenario_pack}));
+                                    "ends as c starts", scenario_pack, "S"}));
   EXPECT_EQ(changes[4], (RuleChange{day("2030-01-01"), true, RuleId("c.forbid"), "closed, moved",
-                                    scenario_pack}));
+                                    scenario_pack, "S"}));
 }
 
 TEST(EngineTest, NamedConditionsAreSharedAcrossPacks) {

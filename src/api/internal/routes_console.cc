@@ -8,7 +8,6 @@
 
 #include "api/internal/auth.h"
 #include "api/internal/routes.h"
-#include "api/internal/rulesets.h"
 #include "store/bundle_json.h"
 
 namespace straits::api::internal {
@@ -107,42 +106,9 @@ Reply fleet(Context& ctx, Call& call) {
 
 // ---- dated rule changes ----------------------------------------------------
 
-// Each rule's `source` (its citation), read from the text of the adopted
-// rule sets: the engine keeps it with each rule but RuleChange does not
-// carry it. A rule starts `rule ID {` on a line of its own and states
-// `source "..."` before its closing brace.
-std::map<std::string, std::string> rule_sources(const World& w) {
-  std::map<std::string, std::string> out;
-  auto scan = [&](const std::string& text) {
-    for (std::size_t at = text.find("rule "); at != std::string::npos;
-         at = text.find("rule ", at + 5)) {
-      if (at != 0 && text[at - 1] != '\n') continue;
-      const std::size_t id_end = text.find_first_of(" {\n", at + 5);
-      const std::size_t body_end = text.find("\n}", at);
-      const std::size_t src = text.find("source \"", at);
-      if (id_end == std::string::npos || src == std::string::npos || src > body_end) continue;
-      std::string cite;
-      for (std::size_t i = src + 8; i < text.size() && text[i] != '"'; ++i) {
-        if (text[i] == '\\' && i + 1 < text.size()) ++i;
-        cite += text[i];
-      }
-      out[text.substr(at + 5, id_end - at - 5)] = cite;
-    }
-  };
-  for (const auto& [id, set] : w.rulesets) {
-    if (set.state != "adopted") continue;
-    auto content = parse_packs_json(set.packs_json);
-    if (!content) continue;
-    for (const auto& pack : content->packs) {
-      for (const auto& file : pack.files) scan(file.second);
-    }
-  }
-  return out;
-}
-
-json citations(const std::map<std::string, std::string>& sources, const std::string& rule) {
-  auto it = sources.find(rule);
-  return it == sources.end() || it->second.empty() ? json::array() : json::array({it->second});
+// A rule's citation as the console lists it: its `source`, or none.
+json citations(const policy::RuleChange& c) {
+  return c.source.empty() ? json::array() : json::array({c.source});
 }
 
 Reply rule_changes(Context& ctx, Call& call) {
@@ -152,7 +118,6 @@ Reply rule_changes(Context& ctx, Call& call) {
   const Instant to = from + Duration::days(days);
   std::shared_lock lock(ctx.world.mutex);
   const Policy& p = *ctx.world.policy;
-  const auto sources = rule_sources(ctx.world);
   json items = json::array();
   for (const policy::RuleChange& c : p.engine->rule_changes()) {
     if (c.at < from || c.at > to) continue;
@@ -162,7 +127,7 @@ Reply rule_changes(Context& ctx, Call& call) {
                      {"summary", c.title},
                      {"pack", c.pack},
                      {"ruleset", p.ruleset_at(c.at)},
-                     {"citation", citations(sources, c.rule.str())}});
+                     {"citation", citations(c)}});
   }
   return reply(200, json{{"from", to_iso8601(from)}, {"to", to_iso8601(to)}, {"items", items}});
 }
@@ -297,13 +262,7 @@ void rule_events(const World& w, Instant now, Instant to,
                            {"title", "rule set " + set.name + " (" + id + ") takes effect"},
                            {"ruleset", id}}});
   }
-  std::vector<policy::RuleChange> changes = p.engine->rule_changes();
-  std::map<std::string, std::string> sources;
-  if (std::any_of(changes.begin(), changes.end(),
-                  [&](const auto& c) { return c.at > now && c.at <= to; })) {
-    sources = rule_sources(w);
-  }
-  for (const policy::RuleChange& c : changes) {
+  for (const policy::RuleChange& c : p.engine->rule_changes()) {
     if (c.at <= now || c.at > to) continue;
     ahead.insert(c.at);
     events.push_back({c.at, 2,
@@ -312,7 +271,7 @@ void rule_events(const World& w, Instant now, Instant to,
                            {"title", std::string(c.starts ? "takes effect: " : "ends: ") + c.title},
                            {"rule", c.rule.str()},
                            {"ruleset", p.ruleset_at(c.at)},
-                           {"citation", citations(sources, c.rule.str())}}});
+                           {"citation", citations(c)}}});
   }
   std::stable_sort(events.begin(), events.end(), [](const Ahead& a, const Ahead& b) {
     return a.at != b.at ? a.at < b.at : a.rank < b.rank;
